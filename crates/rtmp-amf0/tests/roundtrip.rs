@@ -1,5 +1,7 @@
 //! Property test: any value encodes and decodes to itself, and decoding never panics.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
 use proptest::prelude::*;
 use rtmp_amf0::{Decoder, Object, Value, decode};
 

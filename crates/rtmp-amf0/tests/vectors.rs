@@ -1,5 +1,7 @@
 //! Byte-exact vectors for every marker, and the errors hostile input must produce.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
 use rtmp_amf0::{DecodeErrorKind, Decoder, Object, Value, decode, decode_all};
 
 /// Encodes `value`, compares with `bytes`, and decodes `bytes` back to `value`.

@@ -1,5 +1,7 @@
 //! Protocol control, acknowledgements, zero-copy, and the limits that hostile input meets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
 use bytes::{Bytes, BytesMut};
 use rtmp_chunk::{
     ChunkDecoder, ChunkEncoder, ChunkedMessage, DecodeError, DecoderConfig, EncodeError, Message,

@@ -3,6 +3,8 @@
 //! independent reference chunker (written here from the specification) decode to the same
 //! messages.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
 use bytes::BytesMut;
 use proptest::prelude::*;
 use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, Message};

@@ -1,5 +1,7 @@
 //! Byte-exact chunk vectors, written out by hand from the specification's layouts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
 use bytes::BytesMut;
 use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, Message};
 

@@ -6,6 +6,8 @@
 //! The peers come from Debian (`apt-get install -y ffmpeg rtmpdump`); a missing peer fails the
 //! test rather than skipping it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
 use std::process::Stdio;
 use std::time::Duration;
 

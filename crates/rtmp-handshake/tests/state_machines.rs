@@ -1,5 +1,7 @@
 //! Both sides against each other in every mode, at every split of the input, and fed garbage.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
