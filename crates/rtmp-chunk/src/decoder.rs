@@ -6,6 +6,9 @@ use crate::header::{self, EXTENDED_TIMESTAMP, Fmt};
 use crate::message::{DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_MESSAGE_LENGTH, Message, type_id};
 use crate::streams::ChunkStreams;
 
+/// The most read-buffer capacity reserved ahead for an incomplete chunk.
+const RESERVE_HINT_LIMIT: usize = 64 << 10;
+
 /// Limits that keep a hostile peer from making the decoder hold unbounded memory.
 ///
 /// Every limit is checked before the memory it guards is allocated; going over one is a
@@ -330,7 +333,9 @@ impl ChunkDecoder {
         let payload_len = remaining.min(self.chunk_size as usize);
         let needed = header_len + payload_len;
         if src.len() < needed {
-            src.reserve(needed - src.len());
+            // A hint for the reader, capped so that the buffer grows with what actually arrives
+            // rather than with what a header claims.
+            src.reserve((needed - src.len()).min(RESERVE_HINT_LIMIT));
             return Ok(None);
         }
         Ok(Some(Chunk {
@@ -453,7 +458,8 @@ impl ChunkDecoder {
         if let Some(stream) = self.streams.get_mut(chunk_stream_id) {
             if stream.remaining > 0 {
                 stream.remaining = 0;
-                stream.partial.clear();
+                // Free the buffer, not just its contents: its bytes no longer count as held.
+                stream.partial = BytesMut::new();
                 self.partial_messages -= 1;
                 self.partial_bytes -= stream.header.length as usize;
             }

@@ -264,3 +264,40 @@ fn partial_message_limits() {
         assert!(decoder.decode(&mut many).unwrap().is_some());
     }
 }
+
+#[test]
+fn a_claimed_length_does_not_size_the_read_buffer() {
+    // At a huge chunk size, a header claiming 8 MiB with no payload yet reserves only a bounded
+    // amount of read buffer.
+    let mut decoder = decoder();
+    decoder.set_chunk_size(0x7FFF_FFFF).unwrap();
+    let mut bytes = BytesMut::from(&[0x03, 0, 0, 0, 0x7F, 0xFF, 0xFF, 9, 1, 0, 0, 0][..]);
+    assert!(decoder.decode(&mut bytes).unwrap().is_none());
+    assert!(
+        bytes.capacity() < 1 << 20,
+        "reserved {} bytes",
+        bytes.capacity()
+    );
+}
+
+#[test]
+fn aborted_messages_can_be_restarted_without_limit_errors() {
+    // Start a large message, abort it, and repeat: the limits see every abort's bytes returned.
+    let config = DecoderConfig {
+        max_partial_bytes: 10_000,
+        ..DecoderConfig::default()
+    };
+    let mut decoder = ChunkDecoder::new(config);
+    let mut encoder = ChunkEncoder::new();
+    for round in 0..50u32 {
+        let mut start = BytesMut::new();
+        ChunkEncoder::new()
+            .encode(&Message::new(3, round, 9, 1, vec![0; 9_000]), &mut start)
+            .unwrap();
+        start.truncate(12 + 128);
+        let mut bytes = start;
+        bytes.extend_from_slice(&encode(&mut encoder, &[Message::abort(3)]));
+        assert!(decoder.decode(&mut bytes).unwrap().is_some());
+        assert!(bytes.is_empty());
+    }
+}
