@@ -1,6 +1,7 @@
 //! `inspect`: an RTMP endpoint that shows what a client sends.
 //!
-//! It completes the handshake, answers `connect`, `createStream` and `publish` so that an
+//! It completes the handshake, answers `connect`, `createStream` and `publish` (with the typed
+//! responses of `rtmp-message`) so that an
 //! encoder starts streaming, and prints every command and data message it decodes, each video
 //! keyframe, and a summary when the client leaves.
 //!
@@ -14,9 +15,9 @@ use std::error::Error;
 use std::net::SocketAddr;
 
 use futures::{SinkExt, StreamExt};
-use rtmp_amf0::Value;
 use rtmp_chunk::{ChunkCodec, Message, type_id};
-use rtmp_handshake::{ServerConfig, ServerHandshake, Status};
+use rtmp_handshake::{ServerConfig, ServerHandshake, Status as Handshake};
+use rtmp_message::{Command, LimitType, Message as TypedMessage, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
@@ -56,7 +57,7 @@ async fn inspect(mut stream: TcpStream, peer: SocketAddr) -> Result<()> {
         }
         let status = handshake.read(buf.get(..n).unwrap_or_default())?;
         stream.write_all(&handshake.take_output()).await?;
-        if let Status::Done(completed) = status {
+        if let Handshake::Done(completed) = status {
             break completed;
         }
     };
@@ -89,14 +90,12 @@ async fn inspect(mut stream: TcpStream, peer: SocketAddr) -> Result<()> {
                 }
             }
             type_id::COMMAND_AMF0 | type_id::DATA_AMF0 => {
-                let values = rtmp_amf0::decode_all(&message.payload)?;
-                println!(
-                    "[{peer}] t={} {} {values:?}",
-                    message.timestamp,
-                    kind_name(message.type_id)
-                );
-                for reply in answer(&values, message.stream_id)? {
-                    framed.send(reply).await?;
+                let typed = TypedMessage::decode(&message)?;
+                println!("[{peer}] t={} {typed:?}", message.timestamp);
+                if let TypedMessage::Command(command) = typed {
+                    for reply in answer(&command, message.stream_id)? {
+                        framed.send(reply).await?;
+                    }
                 }
             }
             other => println!(
@@ -125,72 +124,41 @@ fn kind_name(type_id: u8) -> &'static str {
         type_id::USER_CONTROL => "User Control",
         type_id::WINDOW_ACK_SIZE => "Window Ack Size",
         type_id::SET_PEER_BANDWIDTH => "Set Peer Bandwidth",
-        type_id::COMMAND_AMF0 => "command",
-        type_id::DATA_AMF0 => "data",
         _ => "message",
     }
 }
 
 /// The replies that keep a publisher going: a successful connect, stream id 1, publish started.
-fn answer(values: &[Value], stream_id: u32) -> Result<Vec<Message>> {
-    let name = values.first().and_then(Value::as_str).unwrap_or_default();
-    let transaction = values.get(1).cloned().unwrap_or(Value::Number(0.0));
-    let status = |code: &str, description: &str| {
-        Value::object([
-            ("level", Value::from("status")),
-            ("code", code.into()),
-            ("description", description.into()),
-        ])
+fn answer(command: &Command, stream_id: u32) -> Result<Vec<Message>> {
+    let command_message = |stream_id: u32, command: Command| -> Result<Message> {
+        Ok(TypedMessage::Command(command).to_chunk(3, 0, stream_id)?)
     };
-    let command = |stream_id: u32, values: Vec<Value>| -> Result<Message> {
-        let mut payload = Vec::new();
-        rtmp_amf0::encode_all(&values, &mut payload)?;
-        Ok(Message::new(
-            3,
-            0,
-            type_id::COMMAND_AMF0,
-            stream_id,
-            payload,
-        ))
-    };
-    Ok(match name {
-        "connect" => {
-            let mut peer_bandwidth = WINDOW.to_be_bytes().to_vec();
-            peer_bandwidth.push(2); // dynamic
-            let mut result = status("NetConnection.Connect.Success", "Connection succeeded.");
-            if let Some(object) = result.as_object_mut() {
-                object.insert("objectEncoding", 0.0);
+    Ok(match command {
+        Command::Connect(connect) => vec![
+            Message::window_ack_size(WINDOW),
+            TypedMessage::SetPeerBandwidth {
+                window: WINDOW,
+                limit: LimitType::Dynamic,
             }
-            vec![
-                Message::window_ack_size(WINDOW),
-                Message::new(2, 0, type_id::SET_PEER_BANDWIDTH, 0, peer_bandwidth),
-                Message::set_chunk_size(CHUNK_SIZE),
-                command(
-                    0,
-                    vec![
-                        "_result".into(),
-                        transaction,
-                        Value::object([
-                            ("fmsVer", Value::from("FMS/3,0,1,123")),
-                            ("capabilities", 31.0.into()),
-                        ]),
-                        result,
-                    ],
-                )?,
-            ]
+            .to_chunk(2, 0, 0)?,
+            Message::set_chunk_size(CHUNK_SIZE),
+            command_message(
+                0,
+                Command::connect_success(
+                    connect.transaction_id,
+                    connect.object_encoding.unwrap_or(0.0),
+                ),
+            )?,
+        ],
+        Command::CreateStream { transaction_id } => {
+            vec![command_message(
+                0,
+                Command::create_stream_result(*transaction_id, 1),
+            )?]
         }
-        "createStream" => vec![command(
-            0,
-            vec!["_result".into(), transaction, Value::Null, 1.0.into()],
-        )?],
-        "publish" => vec![command(
+        Command::Publish { name, .. } => vec![command_message(
             stream_id,
-            vec![
-                "onStatus".into(),
-                0.0.into(),
-                Value::Null,
-                status("NetStream.Publish.Start", "Publishing."),
-            ],
+            Command::on_status(Status::publish_start(name)),
         )?],
         _ => Vec::new(),
     })
