@@ -1,0 +1,38 @@
+//! FLV files and the audio/video tags that RTMP carries.
+//!
+//! The payload of an RTMP audio or video message is exactly the data of an FLV tag of the same
+//! type, so one parser serves both:
+//! - [`VideoTag`] and [`AudioTag`] parse and write the legacy headers (FrameType + CodecID with
+//!   AVC and HEVC-under-CodecID-12 packets; SoundFormat with AAC packets, G.711 and others) and
+//!   the Enhanced RTMP headers (FourCC, multitrack in all three layouts, ModEx timestamp
+//!   offsets). Media data stays a zero-copy slice of the input.
+//! - [`FlvReader`] reads FLV files incrementally; [`FlvHeader`] and [`FlvTag`] write them.
+//!
+//! Every length read from the input is checked before it is used; bad input is an [`Error`].
+//!
+//! ```
+//! use bytes::Bytes;
+//! use rtmp_flv::{FrameType, VideoCodec, VideoPacket, VideoTag};
+//!
+//! // An H.264 keyframe as a legacy RTMP video message carries it.
+//! let data = Bytes::from_static(&[0x17, 0x01, 0x00, 0x00, 0x28, 0, 0, 0, 2, 0x65, 0x88]);
+//! let tag = VideoTag::parse(&data).unwrap();
+//! assert!(tag.is_keyframe());
+//! let track = &tag.tracks()[0];
+//! assert_eq!(track.codec, VideoCodec::Avc);
+//! assert!(matches!(track.packet, VideoPacket::CodedFrames { composition_time: 40, .. }));
+//! assert_eq!(tag.to_bytes().unwrap(), data);
+//! ```
+
+mod audio;
+mod error;
+mod file;
+mod read;
+mod track;
+mod video;
+
+pub use audio::{AudioCodec, AudioPacket, AudioTag, AudioTrack, LegacyAudioFormat};
+pub use error::Error;
+pub use file::{FlvHeader, FlvReader, FlvTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
+pub use track::{FourCc, MultitrackType};
+pub use video::{FrameType, VideoBody, VideoCodec, VideoPacket, VideoTag, VideoTrack};
