@@ -7,6 +7,13 @@
 //!   the Enhanced RTMP headers (FourCC, multitrack in all three layouts, ModEx timestamp
 //!   offsets). Media data stays a zero-copy slice of the input.
 //! - [`FlvReader`] reads FLV files incrementally; [`FlvHeader`] and [`FlvTag`] write them.
+//! - Codec configuration: [`avc::AvcConfig`], [`hevc::HevcConfig`], [`av1::Av1Config`] and
+//!   [`aac::AudioSpecificConfig`]; parameter sets: [`avc::AvcSps`], [`hevc::HevcSps`],
+//!   [`av1::Av1SequenceHeader`] (width, height, profile, level, and the H.264 frame rate).
+//! - Bitstreams: [`nal`] iterates length-prefixed and Annex B NAL units without copying,
+//!   converts to Annex B with parameter sets before keyframes, and muxes NAL units back into
+//!   FLV video data ([`nal::NalMuxer`], with AUD/filler/SEI filtering); [`av1::obus`] splits
+//!   AV1 temporal units into OBUs.
 //!
 //! Every length read from the input is checked before it is used; bad input is an [`Error`].
 //!
@@ -24,9 +31,15 @@
 //! assert_eq!(tag.to_bytes().unwrap(), data);
 //! ```
 
+pub mod aac;
 mod audio;
+pub mod av1;
+pub mod avc;
+mod bits;
 mod error;
 mod file;
+pub mod hevc;
+pub mod nal;
 mod read;
 mod track;
 mod video;
