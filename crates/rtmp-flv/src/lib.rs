@@ -6,7 +6,10 @@
 //!   AVC and HEVC-under-CodecID-12 packets; SoundFormat with AAC packets, G.711 and others) and
 //!   the Enhanced RTMP headers (FourCC, multitrack in all three layouts, ModEx timestamp
 //!   offsets). Media data stays a zero-copy slice of the input.
-//! - [`FlvReader`] reads FLV files incrementally; [`FlvHeader`] and [`FlvTag`] write them.
+//! - [`FlvReader`] reads FLV files incrementally; [`FlvHeader`] and [`FlvTag`] write them;
+//!   [`parse_script_data`] and [`script_data`] handle `onMetaData` through `rtmp-amf0`.
+//! - [`Frame`] is one track's media unit whatever the tag form: parse either form into frames
+//!   and mux frames into either, to feed legacy and Enhanced RTMP players from one source.
 //! - Codec configuration: [`avc::AvcConfig`], [`hevc::HevcConfig`], [`av1::Av1Config`] and
 //!   [`aac::AudioSpecificConfig`]; parameter sets: [`avc::AvcSps`], [`hevc::HevcSps`],
 //!   [`av1::Av1SequenceHeader`] (width, height, profile, level, and the H.264 frame rate).
@@ -38,14 +41,18 @@ pub mod avc;
 mod bits;
 mod error;
 mod file;
+mod frame;
 pub mod hevc;
 pub mod nal;
 mod read;
+mod script;
 mod track;
 mod video;
 
 pub use audio::{AudioCodec, AudioPacket, AudioTag, AudioTrack, LegacyAudioFormat};
 pub use error::Error;
 pub use file::{FlvHeader, FlvReader, FlvTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
+pub use frame::{Codec, Frame, FrameKind};
+pub use script::{parse_script_data, script_data};
 pub use track::{FourCc, MultitrackType};
 pub use video::{FrameType, VideoBody, VideoCodec, VideoPacket, VideoTag, VideoTrack};
