@@ -384,3 +384,102 @@ impl AudioTag {
         Ok(())
     }
 }
+
+/// How the channels of a MultichannelConfig are ordered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelOrder {
+    /// 0: only the count is known.
+    Unspecified,
+    /// 1: the native order, with a bit per channel present (bit 0 front left, 1 front right,
+    /// ...).
+    Native {
+        /// The AudioChannelMask flags.
+        flags: u32,
+    },
+    /// 2: one AudioChannel value per channel, in order.
+    Custom {
+        /// The channel of each position.
+        mapping: Vec<u8>,
+    },
+}
+
+/// The body of an Enhanced RTMP MultichannelConfig audio packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultichannelConfig {
+    /// The number of channels.
+    pub channel_count: u8,
+    /// Their order.
+    pub order: ChannelOrder,
+}
+
+impl MultichannelConfig {
+    /// Parses the body of [`AudioPacket::MultichannelConfig`].
+    pub fn parse(data: &Bytes) -> Result<Self, Error> {
+        let mut reader = Reader::new(data, "MultichannelConfig");
+        let order = reader.u8()?;
+        let channel_count = reader.u8()?;
+        let order = match order {
+            0 => ChannelOrder::Unspecified,
+            1 => ChannelOrder::Native {
+                flags: reader.u32()?,
+            },
+            2 => ChannelOrder::Custom {
+                mapping: reader.take(usize::from(channel_count))?.to_vec(),
+            },
+            _ => return Err(invalid("MultichannelConfig", "reserved channel order")),
+        };
+        Ok(Self {
+            channel_count,
+            order,
+        })
+    }
+
+    /// The packet body.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut dst = BytesMut::new();
+        match &self.order {
+            ChannelOrder::Unspecified => dst.put_slice(&[0, self.channel_count]),
+            ChannelOrder::Native { flags } => {
+                dst.put_slice(&[1, self.channel_count]);
+                dst.put_u32(*flags);
+            }
+            ChannelOrder::Custom { mapping } => {
+                dst.put_slice(&[2, mapping.len().min(255) as u8]);
+                dst.put_slice(mapping.get(..255.min(mapping.len())).unwrap_or_default());
+            }
+        }
+        dst.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multichannel_config_forms() {
+        for config in [
+            MultichannelConfig {
+                channel_count: 2,
+                order: ChannelOrder::Unspecified,
+            },
+            MultichannelConfig {
+                channel_count: 6,
+                order: ChannelOrder::Native { flags: 0x3F },
+            },
+            MultichannelConfig {
+                channel_count: 3,
+                order: ChannelOrder::Custom {
+                    mapping: vec![0, 1, 3],
+                },
+            },
+        ] {
+            assert_eq!(
+                MultichannelConfig::parse(&config.to_bytes()).unwrap(),
+                config
+            );
+        }
+        assert!(MultichannelConfig::parse(&Bytes::from_static(&[2, 4, 0, 1])).is_err());
+        assert!(MultichannelConfig::parse(&Bytes::from_static(&[3, 1])).is_err());
+    }
+}

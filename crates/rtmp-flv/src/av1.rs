@@ -203,20 +203,33 @@ pub struct Av1SequenceHeader {
     pub profile: u8,
     /// seq_level_idx of the first operating point.
     pub level: u8,
+    /// seq_tier of the first operating point.
+    pub tier: bool,
     /// Maximum frame width in pixels.
     pub width: u32,
     /// Maximum frame height in pixels.
     pub height: u32,
+    /// 8, 10 or 12.
+    pub bit_depth: u8,
+    /// mono_chrome.
+    pub monochrome: bool,
+    /// subsampling_x.
+    pub subsampling_x: bool,
+    /// subsampling_y.
+    pub subsampling_y: bool,
+    /// chroma_sample_position (0 when not sent).
+    pub chroma_sample_position: u8,
 }
 
 impl Av1SequenceHeader {
-    /// Parses the payload of a sequence header OBU up to the frame size.
+    /// Parses the payload of a sequence header OBU through its colour configuration.
     pub fn parse(payload: &[u8]) -> Result<Self, Error> {
         let mut bits = BitReader::new(payload, "AV1 sequence header");
         let profile = bits.bits(3)? as u8;
         bits.flag()?; // still_picture
         let reduced = bits.flag()?;
         let level;
+        let mut tier = false;
         if reduced {
             level = bits.bits(5)? as u8;
         } else {
@@ -240,9 +253,10 @@ impl Av1SequenceHeader {
             for _ in 0..operating_points {
                 bits.skip(12)?; // operating_point_idc
                 let seq_level = bits.bits(5)? as u8;
-                first_level.get_or_insert(seq_level);
-                if seq_level > 7 {
-                    bits.flag()?;
+                let seq_tier = seq_level > 7 && bits.flag()?;
+                if first_level.is_none() {
+                    first_level = Some(seq_level);
+                    tier = seq_tier;
                 }
                 if let Some(delay_length) = decoder_model {
                     if bits.flag()? {
@@ -259,11 +273,125 @@ impl Av1SequenceHeader {
         let height_bits = bits.bits(4)? + 1;
         let width = u64::from(bits.bits(width_bits)?) + 1;
         let height = u64::from(bits.bits(height_bits)?) + 1;
+        skip_coding_tools(&mut bits, reduced)?;
+        let color = ColorConfig::parse(&mut bits, profile)?;
         Ok(Self {
             profile,
             level,
+            tier,
             width: width.min(u64::from(u32::MAX)) as u32,
             height: height.min(u64::from(u32::MAX)) as u32,
+            bit_depth: color.bit_depth,
+            monochrome: color.monochrome,
+            subsampling_x: color.subsampling_x,
+            subsampling_y: color.subsampling_y,
+            chroma_sample_position: color.chroma_sample_position,
+        })
+    }
+}
+
+/// The flags between the frame size and the colour configuration.
+fn skip_coding_tools(bits: &mut BitReader, reduced: bool) -> Result<(), Error> {
+    if !reduced && bits.flag()? {
+        bits.skip(7)?; // delta_frame_id_length_minus_2, additional_frame_id_length_minus_1
+    }
+    bits.skip(3)?; // use_128x128_superblock, enable_filter_intra, enable_intra_edge_filter
+    if !reduced {
+        bits.skip(4)?; // interintra, masked compound, warped motion, dual filter
+        let order_hint = bits.flag()?;
+        if order_hint {
+            bits.skip(2)?; // enable_jnt_comp, enable_ref_frame_mvs
+        }
+        // seq_choose_screen_content_tools: 2 (SELECT) when set, else the next bit.
+        let force_screen_content_tools = if bits.flag()? { 2 } else { bits.bits(1)? };
+        if force_screen_content_tools > 0 && !bits.flag()? {
+            bits.skip(1)?; // seq_force_integer_mv
+        }
+        if order_hint {
+            bits.skip(3)?; // order_hint_bits_minus_1
+        }
+    }
+    bits.skip(3) // enable_superres, enable_cdef, enable_restoration
+}
+
+struct ColorConfig {
+    bit_depth: u8,
+    monochrome: bool,
+    subsampling_x: bool,
+    subsampling_y: bool,
+    chroma_sample_position: u8,
+}
+
+impl ColorConfig {
+    fn parse(bits: &mut BitReader, profile: u8) -> Result<Self, Error> {
+        let high_bitdepth = bits.flag()?;
+        let bit_depth = match (profile, high_bitdepth) {
+            (2, true) if bits.flag()? => 12,
+            (_, true) => 10,
+            _ => 8,
+        };
+        let monochrome = profile != 1 && bits.flag()?;
+        let (mut primaries, mut transfer, mut matrix) = (2, 2, 2);
+        if bits.flag()? {
+            primaries = bits.bits(8)?;
+            transfer = bits.bits(8)?;
+            matrix = bits.bits(8)?;
+        }
+        let mut config = ColorConfig {
+            bit_depth,
+            monochrome,
+            subsampling_x: true,
+            subsampling_y: true,
+            chroma_sample_position: 0,
+        };
+        if monochrome {
+            bits.flag()?; // color_range
+            return Ok(config);
+        }
+        if (primaries, transfer, matrix) == (1, 13, 0) {
+            // sRGB: 4:4:4, full range, nothing more sent.
+            config.subsampling_x = false;
+            config.subsampling_y = false;
+            return Ok(config);
+        }
+        bits.flag()?; // color_range
+        (config.subsampling_x, config.subsampling_y) = match profile {
+            0 => (true, true),
+            1 => (false, false),
+            _ if bit_depth == 12 => {
+                let x = bits.flag()?;
+                (x, x && bits.flag()?)
+            }
+            _ => (true, false),
+        };
+        if config.subsampling_x && config.subsampling_y {
+            config.chroma_sample_position = bits.bits(2)? as u8;
+        }
+        Ok(config)
+    }
+}
+
+impl Av1Config {
+    /// A record for the sequence header OBU `obu` (the whole OBU, header included), with the
+    /// fields the record repeats taken from it.
+    pub fn from_sequence_header(obu: Bytes) -> Result<Self, Error> {
+        let parsed = obus(&obu).next().ok_or(invalid(RECORD, "no OBU"))??;
+        if parsed.obu_type != obu_type::SEQUENCE_HEADER {
+            return Err(invalid(RECORD, "the OBU is not a sequence header"));
+        }
+        let header = Av1SequenceHeader::parse(&parsed.payload)?;
+        Ok(Self {
+            seq_profile: header.profile,
+            seq_level_idx_0: header.level,
+            seq_tier_0: header.tier,
+            high_bitdepth: header.bit_depth > 8,
+            twelve_bit: header.bit_depth == 12,
+            monochrome: header.monochrome,
+            chroma_subsampling_x: header.subsampling_x,
+            chroma_subsampling_y: header.subsampling_y,
+            chroma_sample_position: header.chroma_sample_position,
+            initial_presentation_delay_minus_one: None,
+            config_obus: parsed.data,
         })
     }
 }

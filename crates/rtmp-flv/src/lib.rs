@@ -49,7 +49,10 @@ mod script;
 mod track;
 mod video;
 
-pub use audio::{AudioCodec, AudioPacket, AudioTag, AudioTrack, LegacyAudioFormat};
+pub use audio::{
+    AudioCodec, AudioPacket, AudioTag, AudioTrack, ChannelOrder, LegacyAudioFormat,
+    MultichannelConfig,
+};
 pub use error::Error;
 pub use file::{FlvHeader, FlvReader, FlvTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 pub use frame::{Codec, Frame, FrameKind};
