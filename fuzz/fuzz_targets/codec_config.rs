@@ -1,0 +1,39 @@
+//! Decoder configuration records, parameter sets, AAC config and bitstream splitting; records
+//! that parse must encode and parse to themselves.
+#![no_main]
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use rtmp_flv::aac::AudioSpecificConfig;
+use rtmp_flv::av1::{Av1Config, Av1SequenceHeader, obus};
+use rtmp_flv::avc::{AvcConfig, AvcSps};
+use rtmp_flv::hevc::{HevcConfig, HevcSps};
+use rtmp_flv::nal::{annex_b_units, nal_units};
+
+fuzz_target!(|data: &[u8]| {
+    let bytes = Bytes::copy_from_slice(data);
+    if let Ok(config) = AvcConfig::parse(&bytes) {
+        if let Ok(encoded) = config.to_bytes() {
+            assert_eq!(AvcConfig::parse(&encoded).expect("re-parses"), config);
+        }
+    }
+    if let Ok(config) = HevcConfig::parse(&bytes) {
+        if let Ok(encoded) = config.to_bytes() {
+            assert_eq!(HevcConfig::parse(&encoded).expect("re-parses"), config);
+        }
+    }
+    if let Ok(config) = Av1Config::parse(&bytes) {
+        assert_eq!(Av1Config::parse(&config.to_bytes()).expect("re-parses"), config);
+        let _ = config.sequence_header();
+    }
+    let _ = Av1Config::from_sequence_header(bytes.clone());
+    let _ = AvcSps::parse(data);
+    let _ = HevcSps::parse(data);
+    let _ = Av1SequenceHeader::parse(data);
+    let _ = AudioSpecificConfig::parse(data);
+    for size in [1, 2, 4] {
+        let _ = nal_units(&bytes, size).count();
+    }
+    let _ = annex_b_units(&bytes).count();
+    let _ = obus(&bytes).count();
+});
