@@ -44,6 +44,7 @@ mod file;
 mod frame;
 pub mod hevc;
 pub mod nal;
+mod peek;
 mod read;
 mod script;
 mod track;
@@ -56,6 +57,7 @@ pub use audio::{
 pub use error::Error;
 pub use file::{FlvHeader, FlvReader, FlvTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 pub use frame::{Codec, Frame, FrameKind};
+pub use peek::{VideoKind, peek_audio_sequence_start, peek_video};
 pub use script::{parse_script_data, script_data};
 pub use track::{FourCc, MultitrackType};
 pub use video::{FrameType, VideoBody, VideoCodec, VideoPacket, VideoTag, VideoTrack};

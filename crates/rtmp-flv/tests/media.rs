@@ -114,11 +114,26 @@ fn parse(file: &[u8], step: usize) -> Parsed {
                     parsed.video_frames += 1;
                 }
                 parsed.keyframes += usize::from(video.is_keyframe());
+                // The cheap classification agrees with the full parse.
+                let expected = if video.is_sequence_start() {
+                    VideoKind::SequenceStart
+                } else if video.is_keyframe() {
+                    VideoKind::Keyframe
+                } else if matches!(track.packet, VideoPacket::CodedFrames { .. }) {
+                    VideoKind::Inter
+                } else {
+                    VideoKind::Other
+                };
+                assert_eq!(peek_video(&tag.data), (expected, video.enhanced));
                 assert_eq!(video.to_bytes().unwrap(), tag.data, "video tag {video:?}");
             }
             TAG_AUDIO => {
                 let audio = AudioTag::parse(&tag.data).unwrap();
                 parsed.audio_codec = audio.tracks[0].codec;
+                assert_eq!(
+                    peek_audio_sequence_start(&tag.data),
+                    audio.is_sequence_start()
+                );
                 if matches!(audio.tracks[0].packet, AudioPacket::CodedFrames(_)) {
                     parsed.audio_frames += 1;
                 }

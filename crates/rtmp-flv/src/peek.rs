@@ -1,0 +1,118 @@
+//! Cheap classification of audio and video payloads, for servers that must recognise
+//! keyframes and sequence headers on every message without building a parsed tag.
+
+use bytes::Bytes;
+
+use crate::audio::AudioTag;
+use crate::video::{FrameType, VideoTag};
+
+/// What a video payload is, as far as forwarding is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VideoKind {
+    /// A sequence start (decoder configuration): keep it for players that join later.
+    SequenceStart,
+    /// Coded data of a keyframe: a player can start here.
+    Keyframe,
+    /// Other coded data.
+    Inter,
+    /// Anything else (end of sequence, metadata, command frames, unparseable data).
+    Other,
+}
+
+/// Classifies a video payload. The legacy and plain enhanced forms are read from their first
+/// bytes; multitrack and ModEx forms are parsed fully.
+pub fn peek_video(payload: &Bytes) -> (VideoKind, bool) {
+    let (Some(&first), second) = (payload.first(), payload.get(1).copied()) else {
+        return (VideoKind::Other, false);
+    };
+    let enhanced = first & 0x80 != 0;
+    let frame_type = (first >> 4) & if enhanced { 0x07 } else { 0x0F };
+    let keyframe = matches!(frame_type, 1 | 4);
+    let kind = if !enhanced {
+        match (first & 0x0F, second) {
+            (7 | 12, Some(0)) => VideoKind::SequenceStart,
+            (7 | 12, Some(1)) | (2..=6, Some(_)) if frame_type != 5 => coded(keyframe),
+            _ => VideoKind::Other,
+        }
+    } else {
+        match first & 0x0F {
+            _ if frame_type == 5 => VideoKind::Other,
+            0 | 5 => VideoKind::SequenceStart,
+            1 | 3 => coded(keyframe),
+            6 | 7 => match VideoTag::parse(payload) {
+                Ok(tag) if tag.is_sequence_start() => VideoKind::SequenceStart,
+                Ok(tag) if tag.is_keyframe() => VideoKind::Keyframe,
+                Ok(tag) if tag.frame_type != FrameType::Command && !tag.tracks().is_empty() => {
+                    VideoKind::Inter
+                }
+                _ => VideoKind::Other,
+            },
+            _ => VideoKind::Other,
+        }
+    };
+    (kind, enhanced)
+}
+
+fn coded(keyframe: bool) -> VideoKind {
+    if keyframe {
+        VideoKind::Keyframe
+    } else {
+        VideoKind::Inter
+    }
+}
+
+/// Whether an audio payload is a sequence start (AAC AudioSpecificConfig, Opus head, ...).
+pub fn peek_audio_sequence_start(payload: &Bytes) -> bool {
+    match (payload.first(), payload.get(1)) {
+        (Some(&first), second) if first >> 4 == 10 => second == Some(&0),
+        (Some(&first), _) if first >> 4 == 9 => match first & 0x0F {
+            0 => true,
+            5 | 7 => AudioTag::parse(payload).is_ok_and(|tag| tag.is_sequence_start()),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_and_enhanced_forms() {
+        let cases: [(&[u8], VideoKind, bool); 7] = [
+            (&[0x17, 0x00, 0, 0, 0, 1], VideoKind::SequenceStart, false),
+            (&[0x17, 0x01, 0, 0, 0], VideoKind::Keyframe, false),
+            (&[0x27, 0x01, 0, 0, 0], VideoKind::Inter, false),
+            (&[0x17, 0x02, 0, 0, 0], VideoKind::Other, false),
+            (
+                &[0x90, b'h', b'v', b'c', b'1'],
+                VideoKind::SequenceStart,
+                true,
+            ),
+            (&[0x93, b'a', b'v', b'0', b'1'], VideoKind::Keyframe, true),
+            (
+                &[0xA1, b'h', b'v', b'c', b'1', 0, 0, 0],
+                VideoKind::Inter,
+                true,
+            ),
+        ];
+        for (data, kind, enhanced) in cases {
+            assert_eq!(
+                peek_video(&Bytes::copy_from_slice(data)),
+                (kind, enhanced),
+                "{data:02x?}"
+            );
+        }
+        assert!(peek_audio_sequence_start(&Bytes::from_static(&[
+            0xAF, 0x00, 0x12, 0x08
+        ])));
+        assert!(!peek_audio_sequence_start(&Bytes::from_static(&[
+            0xAF, 0x01, 0x21
+        ])));
+        assert!(peek_audio_sequence_start(&Bytes::from_static(b"\x90Opus")));
+        assert!(!peek_audio_sequence_start(&Bytes::from_static(&[
+            0x72, 0x55
+        ])));
+    }
+}
