@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use rtmp_amf0::Value;
 use rtmp_flv::{
     AudioCodec, AudioPacket, AudioTag, FlvHeader, FlvReader, FlvTag, TAG_AUDIO, TAG_SCRIPT,
-    TAG_VIDEO, VideoCodec, VideoPacket, VideoTag,
+    TAG_VIDEO, VideoCodec, VideoKind, VideoPacket, VideoTag, peek_audio_sequence_start, peek_video,
 };
 
 fn media(name: &str) -> PathBuf {
