@@ -1,0 +1,453 @@
+//! One connection on tokio: the handshake, a reader task that owns the session, and a writer
+//! that batches control messages and shared media into vectored writes.
+
+use std::collections::HashMap;
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use rtmp_chunk::{ChunkDecoder, ChunkEncoder, Message, type_id};
+use rtmp_handshake::{ServerConfig as HandshakeConfig, ServerHandshake, Status as Handshake};
+use rtmp_message::Status;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{mpsc, watch};
+
+use crate::hooks::Hooks;
+use crate::hub::{Hub, Media, Notice, PlayError, Publisher, Subscription};
+use crate::server::ServerConfig;
+use crate::session::{ServerSession, SessionError, SessionEvent, StreamKey};
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// Reading or writing the socket failed.
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// The handshake failed.
+    #[error("handshake: {0}")]
+    Handshake(#[from] rtmp_handshake::HandshakeError),
+    /// The handshake took longer than allowed.
+    #[error("handshake timed out")]
+    HandshakeTimeout,
+    /// The chunk stream could not be decoded (or broke a limit).
+    #[error("chunk stream: {0}")]
+    Chunk(#[from] rtmp_chunk::DecodeError),
+    /// The session failed.
+    #[error("session: {0}")]
+    Session(#[from] SessionError),
+    /// Nothing arrived for longer than allowed.
+    #[error("idle for too long")]
+    Idle,
+    /// The application refused the connect.
+    #[error("connect refused: {0}")]
+    Refused(String),
+}
+
+/// What every connection shares.
+pub(crate) struct Context<H> {
+    pub(crate) config: ServerConfig,
+    pub(crate) hooks: Arc<H>,
+    pub(crate) hub: Arc<Hub>,
+}
+
+const READ_RESERVE: usize = 64 << 10;
+const BATCH_MESSAGES: usize = 64;
+const BATCH_BYTES: usize = 256 << 10;
+
+async fn handshake(stream: &mut TcpStream, verify_c2: bool) -> Result<Bytes, ConnectionError> {
+    let mut handshake = ServerHandshake::new(HandshakeConfig {
+        verify_c2,
+        ..HandshakeConfig::default()
+    });
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        let status = handshake.read(buf.get(..n).unwrap_or_default())?;
+        stream.write_all(&handshake.take_output()).await?;
+        if let Handshake::Done(done) = status {
+            return Ok(done.leftover);
+        }
+    }
+}
+
+/// Runs one connection to its end.
+pub(crate) async fn serve<H: Hooks>(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    context: Arc<Context<H>>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), ConnectionError> {
+    let config = &context.config;
+    let _ = stream.set_nodelay(true);
+    let leftover = tokio::time::timeout(
+        config.handshake_timeout,
+        handshake(&mut stream, config.verify_c2),
+    )
+    .await
+    .map_err(|_| ConnectionError::HandshakeTimeout)??;
+    let (reader, writer) = stream.into_split();
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let (media_tx, media_rx) = mpsc::channel(config.hub.player_queue.max(1));
+    let play_stream = Arc::new(AtomicU32::new(1));
+    let writer = tokio::spawn(write_loop(
+        writer,
+        control_rx,
+        media_rx,
+        play_stream.clone(),
+    ));
+    let mut connection = Connection {
+        peer,
+        context: context.clone(),
+        session: ServerSession::new(config.session.clone(), Instant::now()),
+        control: control_tx,
+        media: media_tx,
+        notices: mpsc::unbounded_channel(),
+        play_stream,
+        publishers: HashMap::new(),
+        players: HashMap::new(),
+    };
+    let mut buf = BytesMut::from(&leftover[..]);
+    let result = connection.run(reader, &mut buf, shutdown).await;
+    connection.close();
+    drop(connection);
+    // The writer ends once the control channel is closed and flushed.
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    result
+}
+
+struct Connection<H> {
+    peer: SocketAddr,
+    context: Arc<Context<H>>,
+    session: ServerSession,
+    control: mpsc::UnboundedSender<Message>,
+    media: mpsc::Sender<Media>,
+    notices: (
+        mpsc::UnboundedSender<Notice>,
+        mpsc::UnboundedReceiver<Notice>,
+    ),
+    play_stream: Arc<AtomicU32>,
+    publishers: HashMap<u32, Publisher>,
+    players: HashMap<u32, Subscription>,
+}
+
+impl<H: Hooks> Connection<H> {
+    async fn run(
+        &mut self,
+        mut reader: tokio::net::tcp::OwnedReadHalf,
+        buf: &mut BytesMut,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), ConnectionError> {
+        let config = &self.context.config;
+        let mut decoder = ChunkDecoder::new(config.decoder.clone());
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let idle_timeout = config.idle_timeout;
+        let mut last_read = Instant::now();
+        loop {
+            while let Some(message) = decoder.decode(buf)? {
+                self.session.handle_message(message)?;
+                self.handle_events().await?;
+            }
+            if let Some(sequence) = decoder.take_acknowledgement() {
+                let _ = self.control.send(Message::acknowledgement(sequence));
+            }
+            self.flush();
+            if buf.capacity() - buf.len() < READ_RESERVE / 4 {
+                buf.reserve(READ_RESERVE);
+            }
+            tokio::select! {
+                read = reader.read_buf(buf) => {
+                    if read? == 0 {
+                        return Ok(());
+                    }
+                    last_read = Instant::now();
+                }
+                Some(notice) = self.notices.1.recv() => self.handle_notice(notice)?,
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    self.session.handle_timeout(now)?;
+                    if now.duration_since(last_read) > idle_timeout {
+                        return Err(ConnectionError::Idle);
+                    }
+                }
+                _ = shutdown.changed() => {
+                    self.session.connection_closed()?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Hands the session's outgoing messages to the writer.
+    fn flush(&mut self) {
+        while let Some(message) = self.session.poll_send() {
+            let _ = self.control.send(message);
+        }
+    }
+
+    async fn handle_events(&mut self) -> Result<(), ConnectionError> {
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                SessionEvent::Connect(request) => {
+                    match self.context.hooks.on_connect(self.peer, &request).await {
+                        Ok(()) => self.session.accept_connect()?,
+                        Err(reason) => {
+                            self.session.reject_connect(&reason)?;
+                            self.flush();
+                            return Err(ConnectionError::Refused(reason));
+                        }
+                    }
+                }
+                SessionEvent::Publish(request) => {
+                    if let Err(reason) = self.context.hooks.on_publish(self.peer, &request).await {
+                        let status = Status::publish_bad_name(&request.key.name);
+                        self.session.reject_publish(
+                            &request,
+                            Status {
+                                description: reason,
+                                ..status
+                            },
+                        )?;
+                        continue;
+                    }
+                    match self.context.hub.publish(request.key.clone()) {
+                        Ok(publisher) => {
+                            tracing::info!(peer = %self.peer, key = %request.key, "publish");
+                            self.publishers.insert(request.stream_id, publisher);
+                            self.session.accept_publish(&request)?;
+                        }
+                        Err(error) => {
+                            tracing::info!(peer = %self.peer, %error, "publish refused");
+                            self.session.reject_publish(
+                                &request,
+                                Status::publish_bad_name(&request.key.name),
+                            )?;
+                        }
+                    }
+                }
+                SessionEvent::Play(request) => {
+                    if let Err(reason) = self.context.hooks.on_play(self.peer, &request).await {
+                        let status = Status {
+                            description: reason,
+                            ..Status::play_failed("")
+                        };
+                        self.session.reject_play(request.stream_id, status)?;
+                        continue;
+                    }
+                    self.play(request)?;
+                }
+                SessionEvent::Media { stream_id, message } => {
+                    if let Some(publisher) = self.publishers.get(&stream_id) {
+                        self.context.hooks.on_media(publisher.key(), &message);
+                        if message.type_id == type_id::DATA_AMF0 {
+                            if let Ok((name, values)) =
+                                rtmp_flv::parse_script_data(&message.payload)
+                            {
+                                if let (rtmp_message::ON_METADATA, Some(metadata)) =
+                                    (name.as_str(), values.first())
+                                {
+                                    self.context.hooks.on_metadata(publisher.key(), metadata);
+                                }
+                            }
+                        }
+                        publisher.send(&message);
+                    }
+                }
+                SessionEvent::StreamClosed { stream_id } => {
+                    if let Some(publisher) = self.publishers.remove(&stream_id) {
+                        tracing::info!(peer = %self.peer, key = %publisher.key(), "unpublish");
+                        self.context.hooks.on_unpublish(publisher.key());
+                    }
+                    if let Some(player) = self.players.remove(&stream_id) {
+                        self.context.hooks.on_play_stop(player.key());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn play(&mut self, request: crate::session::StreamRequest) -> Result<(), ConnectionError> {
+        let hub = self.context.hub.clone();
+        let enhanced = self.session.is_enhanced();
+        if hub.refuses_player(&request.key, enhanced) {
+            let error = PlayError::NeedsEnhanced(request.key.clone());
+            self.session
+                .reject_play(request.stream_id, Status::play_failed(error.to_string()))?;
+            return Ok(());
+        }
+        // Play.Start must reach the writer before the first media.
+        self.session.accept_play(&request)?;
+        self.flush();
+        self.play_stream.store(request.stream_id, Ordering::Relaxed);
+        match hub.play(
+            request.key.clone(),
+            enhanced,
+            self.media.clone(),
+            self.notices.0.clone(),
+        ) {
+            Ok(subscription) => {
+                tracing::info!(peer = %self.peer, key = %request.key, "play");
+                self.players.insert(request.stream_id, subscription);
+            }
+            Err(error) => self
+                .session
+                .reject_play(request.stream_id, Status::play_failed(error.to_string()))?,
+        }
+        Ok(())
+    }
+
+    fn handle_notice(&mut self, notice: Notice) -> Result<(), SessionError> {
+        let stream_of = |players: &HashMap<u32, Subscription>, key: &StreamKey| {
+            players
+                .iter()
+                .find(|(_, player)| player.key() == key)
+                .map(|(id, _)| *id)
+        };
+        match notice {
+            Notice::Unpublished(key) => {
+                if let Some(id) = stream_of(&self.players, &key) {
+                    self.session.unpublish_notify(id, &key.name)?;
+                }
+            }
+            Notice::Published(key) => {
+                if let Some(id) = stream_of(&self.players, &key) {
+                    self.session.publish_notify(id, &key.name)?;
+                }
+            }
+            Notice::Failed(key, reason) => {
+                if let Some(id) = stream_of(&self.players, &key) {
+                    self.players.remove(&id);
+                    self.session.reject_play(id, Status::play_failed(reason))?;
+                }
+            }
+        }
+        self.flush();
+        Ok(())
+    }
+
+    /// Ends publishing and playing, telling the hooks.
+    fn close(&mut self) {
+        self.flush();
+        for (_, publisher) in self.publishers.drain() {
+            tracing::info!(peer = %self.peer, key = %publisher.key(), "unpublish");
+            self.context.hooks.on_unpublish(publisher.key());
+        }
+        for (_, player) in self.players.drain() {
+            self.context.hooks.on_play_stop(player.key());
+        }
+    }
+}
+
+/// Writes control messages (first) and shared media, several per system call.
+async fn write_loop(
+    mut writer: OwnedWriteHalf,
+    mut control: mpsc::UnboundedReceiver<Message>,
+    mut media: mpsc::Receiver<Media>,
+    play_stream: Arc<AtomicU32>,
+) -> std::io::Result<()> {
+    let mut encoder = ChunkEncoder::new();
+    let mut scratch = BytesMut::new();
+    let mut batch: Vec<Bytes> = Vec::with_capacity(BATCH_MESSAGES);
+    loop {
+        let mut size = 0;
+        tokio::select! {
+            biased;
+            message = control.recv() => match message {
+                Some(message) => size += push_control(&mut encoder, &mut scratch, &mut batch, &message),
+                None => break,
+            },
+            Some(item) = media.recv() => {
+                size += push_media(&mut encoder, &mut scratch, &mut batch, &item, play_stream.load(Ordering::Relaxed));
+            }
+        }
+        while batch.len() < BATCH_MESSAGES && size < BATCH_BYTES {
+            if let Ok(message) = control.try_recv() {
+                size += push_control(&mut encoder, &mut scratch, &mut batch, &message);
+            } else if let Ok(item) = media.try_recv() {
+                size += push_media(
+                    &mut encoder,
+                    &mut scratch,
+                    &mut batch,
+                    &item,
+                    play_stream.load(Ordering::Relaxed),
+                );
+            } else {
+                break;
+            }
+        }
+        write_all(&mut writer, &mut batch).await?;
+    }
+    writer.shutdown().await
+}
+
+fn push_control(
+    encoder: &mut ChunkEncoder,
+    scratch: &mut BytesMut,
+    batch: &mut Vec<Bytes>,
+    message: &Message,
+) -> usize {
+    if encoder.encode(message, scratch).is_err() {
+        return 0;
+    }
+    let bytes = scratch.split().freeze();
+    let len = bytes.len();
+    batch.push(bytes);
+    len
+}
+
+fn push_media(
+    encoder: &mut ChunkEncoder,
+    scratch: &mut BytesMut,
+    batch: &mut Vec<Bytes>,
+    item: &Media,
+    play_stream: u32,
+) -> usize {
+    // The shared bytes fit players on message stream 1 at the hub's chunk size: no copy.
+    if play_stream == 1 && encoder.record_chunked(&item.chunked).is_ok() {
+        let bytes = item.chunked.bytes().clone();
+        let len = bytes.len();
+        batch.push(bytes);
+        return len;
+    }
+    let message = Message {
+        stream_id: play_stream,
+        ..item.message().clone()
+    };
+    push_control(encoder, scratch, batch, &message)
+}
+
+/// Writes every buffer of `batch` with vectored writes, then empties it.
+async fn write_all(writer: &mut OwnedWriteHalf, batch: &mut Vec<Bytes>) -> std::io::Result<()> {
+    let mut first = 0;
+    while first < batch.len() {
+        let slices: Vec<IoSlice<'_>> = batch
+            .iter()
+            .skip(first)
+            .map(|bytes| IoSlice::new(bytes))
+            .collect();
+        let mut written = writer.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        for bytes in batch.iter_mut().skip(first) {
+            if written >= bytes.len() {
+                written -= bytes.len();
+                first += 1;
+            } else {
+                bytes.advance(written);
+                break;
+            }
+        }
+    }
+    batch.clear();
+    Ok(())
+}

@@ -1,0 +1,535 @@
+//! The hub: streams by key, one publisher each, any number of players, and the fan-out.
+//!
+//! A publisher's message is chunked once ([`rtmp_chunk::ChunkedMessage`]) and the same `Bytes`
+//! go to every player's bounded queue. New players get metadata, sequence headers and the
+//! current GOP first. A player whose queue is full loses video until the next keyframe (audio
+//! keeps flowing) or is disconnected, by policy; nobody waits for it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use rtmp_chunk::{ChunkedMessage, Message, type_id};
+use rtmp_flv::{VideoKind, peek_audio_sequence_start, peek_video};
+use tokio::sync::mpsc;
+
+use crate::session::{StreamKey, chunk_stream};
+
+/// What happens to a player that cannot keep up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowPlayerPolicy {
+    /// Drop its video until the next keyframe that fits in its queue; audio keeps flowing.
+    SkipToKeyframe,
+    /// Close its connection.
+    Disconnect,
+}
+
+/// Settings of the [`Hub`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubConfig {
+    /// Keep the current GOP for players that join (default on).
+    pub gop_cache: bool,
+    /// The most bytes a GOP cache holds; a longer GOP is not cached (default 16 MiB).
+    pub max_gop_bytes: usize,
+    /// Messages a player's queue holds (default 1024).
+    pub player_queue: usize,
+    /// The chunk size players receive with (the session's chunk size).
+    pub chunk_size: u32,
+    /// What happens to slow players.
+    pub slow_player: SlowPlayerPolicy,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            gop_cache: true,
+            max_gop_bytes: 16 << 20,
+            player_queue: 1024,
+            chunk_size: 1024,
+            slow_player: SlowPlayerPolicy::SkipToKeyframe,
+        }
+    }
+}
+
+/// What a shared media message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    /// Audio; `sequence_start` for a codec configuration.
+    Audio {
+        /// Whether this is the audio sequence start.
+        sequence_start: bool,
+    },
+    /// Video of the given kind; `enhanced` when in Enhanced RTMP form.
+    Video {
+        /// Sequence start, keyframe, inter frame or other.
+        kind: VideoKind,
+        /// Whether the Enhanced RTMP header is used.
+        enhanced: bool,
+    },
+    /// A data message (metadata or other).
+    Data,
+}
+
+/// A publisher's message as every player receives it: chunked once, on message stream 1.
+#[derive(Debug)]
+pub struct SharedMedia {
+    /// What it is.
+    pub kind: MediaKind,
+    /// The chunked bytes for players with the hub's chunk size and play stream 1.
+    pub chunked: ChunkedMessage,
+}
+
+impl SharedMedia {
+    /// The message (on message stream 1).
+    pub fn message(&self) -> &Message {
+        self.chunked.message()
+    }
+}
+
+/// A shared media message.
+pub type Media = Arc<SharedMedia>;
+
+/// What the hub tells a player besides media.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The publisher of `key` left.
+    Unpublished(StreamKey),
+    /// A publisher started `key`.
+    Published(StreamKey),
+    /// `key` cannot be played by this player (e.g. an Enhanced RTMP codec for a legacy player).
+    Failed(StreamKey, String),
+}
+
+/// Figures of one stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Whether a publisher is on.
+    pub publishing: bool,
+    /// Players attached.
+    pub players: usize,
+    /// Bytes of audio, video and data received from the publisher.
+    pub bytes: u64,
+    /// Video messages received.
+    pub video_frames: u64,
+    /// Audio messages received.
+    pub audio_frames: u64,
+    /// Whether the video is in Enhanced RTMP form.
+    pub enhanced_video: bool,
+    /// Messages dropped for slow players.
+    pub dropped: u64,
+}
+
+struct Player {
+    id: u64,
+    media: mpsc::Sender<Media>,
+    notices: mpsc::UnboundedSender<Notice>,
+    enhanced: bool,
+    lagging: bool,
+}
+
+#[derive(Default)]
+struct Stream {
+    publisher: Option<u64>,
+    metadata: Option<Media>,
+    video_header: Option<Media>,
+    audio_header: Option<Media>,
+    gop: Vec<Media>,
+    gop_bytes: usize,
+    /// Whether the GOP being cached started with a keyframe and still fits.
+    gop_open: bool,
+    players: Vec<Player>,
+    stats: StreamStats,
+}
+
+impl Stream {
+    fn is_unused(&self) -> bool {
+        self.publisher.is_none() && self.players.is_empty()
+    }
+
+    /// The messages a joining player gets first.
+    fn catch_up(&self) -> impl Iterator<Item = &Media> {
+        self.metadata
+            .iter()
+            .chain(&self.video_header)
+            .chain(&self.audio_header)
+            .chain(&self.gop)
+    }
+}
+
+/// Why a publish is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// Someone already publishes this key.
+    #[error("{0} is already being published")]
+    AlreadyPublished(StreamKey),
+}
+
+/// Why a play is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlayError {
+    /// The stream's video is in Enhanced RTMP form and the player did not announce it.
+    #[error("{0} carries Enhanced RTMP video, which this player did not announce")]
+    NeedsEnhanced(StreamKey),
+}
+
+/// Streams by key.
+pub struct Hub {
+    config: HubConfig,
+    streams: Mutex<HashMap<StreamKey, Arc<Mutex<Stream>>>>,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a stream half-updated in a way that matters
+    // more than losing the whole server, so a poisoned lock is used as it is.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Hub {
+    /// An empty hub.
+    pub fn new(config: HubConfig) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            streams: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// The hub's settings.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    fn stream(&self, key: &StreamKey) -> Arc<Mutex<Stream>> {
+        lock(&self.streams).entry(key.clone()).or_default().clone()
+    }
+
+    fn forget_if_unused(&self, key: &StreamKey) {
+        let mut streams = lock(&self.streams);
+        if streams
+            .get(key)
+            .is_some_and(|stream| lock(stream).is_unused())
+        {
+            streams.remove(key);
+        }
+    }
+
+    /// Starts publishing `key`; waiting players are told. Dropping the [`Publisher`] ends it.
+    pub fn publish(self: &Arc<Self>, key: StreamKey) -> Result<Publisher, PublishError> {
+        let stream = self.stream(&key);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut inner = lock(&stream);
+            if inner.publisher.is_some() {
+                return Err(PublishError::AlreadyPublished(key));
+            }
+            inner.publisher = Some(id);
+            inner.stats.publishing = true;
+            for player in &inner.players {
+                let _ = player.notices.send(Notice::Published(key.clone()));
+            }
+        }
+        Ok(Publisher {
+            hub: self.clone(),
+            key,
+            stream,
+        })
+    }
+
+    /// Adds a player of `key`. It gets metadata, sequence headers and the current GOP at once
+    /// if a publisher is on, and everything published from then on.
+    pub fn play(
+        self: &Arc<Self>,
+        key: StreamKey,
+        enhanced: bool,
+        media: mpsc::Sender<Media>,
+        notices: mpsc::UnboundedSender<Notice>,
+    ) -> Result<Subscription, PlayError> {
+        let stream = self.stream(&key);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut inner = lock(&stream);
+            if inner.publisher.is_some() && inner.stats.enhanced_video && !enhanced {
+                drop(inner);
+                self.forget_if_unused(&key);
+                return Err(PlayError::NeedsEnhanced(key));
+            }
+            let mut player = Player {
+                id,
+                media,
+                notices,
+                enhanced,
+                lagging: false,
+            };
+            let catch_up: Vec<Media> = inner.catch_up().cloned().collect();
+            for item in catch_up {
+                if player.media.try_send(item).is_err() {
+                    player.lagging = true;
+                }
+            }
+            inner.players.push(player);
+            inner.stats.players = inner.players.len();
+        }
+        Ok(Subscription {
+            hub: self.clone(),
+            key,
+            id,
+            stream,
+        })
+    }
+
+    /// Whether a player would be refused `key` now: its video is in Enhanced RTMP form and the
+    /// player did not announce Enhanced RTMP.
+    pub fn refuses_player(&self, key: &StreamKey, enhanced: bool) -> bool {
+        let Some(stream) = lock(&self.streams).get(key).cloned() else {
+            return false;
+        };
+        let stream = lock(&stream);
+        !enhanced && stream.publisher.is_some() && stream.stats.enhanced_video
+    }
+
+    /// The figures of `key`, if anyone publishes or plays it.
+    pub fn stats(&self, key: &StreamKey) -> Option<StreamStats> {
+        let stream = lock(&self.streams).get(key).cloned()?;
+        let stats = lock(&stream).stats.clone();
+        Some(stats)
+    }
+
+    /// The keys with a publisher or players.
+    pub fn keys(&self) -> Vec<StreamKey> {
+        lock(&self.streams).keys().cloned().collect()
+    }
+}
+
+/// The right to publish one key. Dropping it ends the publishing: players are told and wait.
+pub struct Publisher {
+    hub: Arc<Hub>,
+    key: StreamKey,
+    stream: Arc<Mutex<Stream>>,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Publisher {
+    /// The key published.
+    pub fn key(&self) -> &StreamKey {
+        &self.key
+    }
+
+    /// Shares an audio, video or data message with every player. Timestamps pass through.
+    pub fn send(&self, message: &Message) {
+        let (kind, chunk_stream_id) = match message.type_id {
+            type_id::AUDIO => (
+                MediaKind::Audio {
+                    sequence_start: peek_audio_sequence_start(&message.payload),
+                },
+                chunk_stream::AUDIO,
+            ),
+            type_id::VIDEO => {
+                let (kind, enhanced) = peek_video(&message.payload);
+                (MediaKind::Video { kind, enhanced }, chunk_stream::VIDEO)
+            }
+            _ => (MediaKind::Data, chunk_stream::STREAM),
+        };
+        let shared = Message {
+            chunk_stream_id,
+            stream_id: 1,
+            ..message.clone()
+        };
+        let Ok(chunked) = ChunkedMessage::new(shared, self.hub.config.chunk_size) else {
+            return;
+        };
+        let media = Arc::new(SharedMedia { kind, chunked });
+        let config = &self.hub.config;
+        let mut guard = lock(&self.stream);
+        let stream = &mut *guard;
+        stream.stats.bytes += message.payload.len() as u64;
+        match kind {
+            MediaKind::Audio { sequence_start } => {
+                stream.stats.audio_frames += 1;
+                if sequence_start {
+                    stream.audio_header = Some(media.clone());
+                } else {
+                    cache(stream, config, &media, false);
+                }
+            }
+            MediaKind::Video { kind, enhanced } => {
+                stream.stats.video_frames += 1;
+                match kind {
+                    VideoKind::SequenceStart => {
+                        stream.video_header = Some(media.clone());
+                        stream.stats.enhanced_video = enhanced;
+                        if enhanced {
+                            self.fail_legacy_players(stream);
+                        }
+                    }
+                    VideoKind::Keyframe => cache(stream, config, &media, true),
+                    VideoKind::Inter => cache(stream, config, &media, false),
+                    VideoKind::Other => {}
+                }
+            }
+            MediaKind::Data => {
+                if is_metadata(&message.payload) {
+                    stream.metadata = Some(media.clone());
+                }
+            }
+        }
+        let policy = config.slow_player;
+        let mut dropped = 0;
+        stream
+            .players
+            .retain_mut(|player| deliver(player, &media, policy, &mut dropped));
+        stream.stats.dropped += dropped;
+        stream.stats.players = stream.players.len();
+    }
+
+    fn fail_legacy_players(&self, stream: &mut Stream) {
+        stream.players.retain(|player| {
+            if player.enhanced {
+                return true;
+            }
+            let reason = format!(
+                "{} carries Enhanced RTMP video; connect with a fourCcList to play it",
+                self.key
+            );
+            let _ = player
+                .notices
+                .send(Notice::Failed(self.key.clone(), reason));
+            false
+        });
+    }
+}
+
+/// Whether a data payload is `onMetaData(...)`.
+fn is_metadata(payload: &Bytes) -> bool {
+    payload.starts_with(b"\x02\x00\x0AonMetaData")
+}
+
+/// Adds coded media to the GOP cache; a keyframe starts a new GOP.
+fn cache(stream: &mut Stream, config: &HubConfig, media: &Media, keyframe: bool) {
+    if !config.gop_cache {
+        return;
+    }
+    if keyframe {
+        stream.gop.clear();
+        stream.gop_bytes = 0;
+        stream.gop_open = true;
+    }
+    if !stream.gop_open {
+        return;
+    }
+    let len = media.message().payload.len();
+    if stream.gop_bytes + len > config.max_gop_bytes {
+        stream.gop.clear();
+        stream.gop_bytes = 0;
+        stream.gop_open = false;
+        return;
+    }
+    stream.gop_bytes += len;
+    stream.gop.push(media.clone());
+}
+
+/// Offers `media` to `player`; false when the player is to be removed.
+fn deliver(
+    player: &mut Player,
+    media: &Media,
+    policy: SlowPlayerPolicy,
+    dropped: &mut u64,
+) -> bool {
+    let video_kind = match media.kind {
+        MediaKind::Video { kind, .. } => Some(kind),
+        _ => None,
+    };
+    // A lagging player gets no video until a keyframe (sequence headers always pass).
+    if player.lagging && matches!(video_kind, Some(VideoKind::Inter | VideoKind::Other)) {
+        *dropped += 1;
+        return true;
+    }
+    match player.media.try_send(media.clone()) {
+        Ok(()) => {
+            if video_kind == Some(VideoKind::Keyframe) {
+                player.lagging = false;
+            }
+            true
+        }
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            *dropped += 1;
+            player.lagging = true;
+            policy == SlowPlayerPolicy::SkipToKeyframe
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        {
+            let mut stream = lock(&self.stream);
+            stream.publisher = None;
+            stream.stats.publishing = false;
+            stream.metadata = None;
+            stream.video_header = None;
+            stream.audio_header = None;
+            stream.gop.clear();
+            stream.gop_bytes = 0;
+            stream.gop_open = false;
+            for player in &mut stream.players {
+                // The next publisher starts with a keyframe; nothing stale stays queued.
+                player.lagging = false;
+                let _ = player.notices.send(Notice::Unpublished(self.key.clone()));
+            }
+        }
+        self.hub.forget_if_unused(&self.key);
+    }
+}
+
+/// A player's place in a stream. Dropping it removes the player.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    key: StreamKey,
+    id: u64,
+    stream: Arc<Mutex<Stream>>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    /// The key played.
+    pub fn key(&self) -> &StreamKey {
+        &self.key
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        {
+            let mut stream = lock(&self.stream);
+            stream.players.retain(|player| player.id != self.id);
+            stream.stats.players = stream.players.len();
+        }
+        self.hub.forget_if_unused(&self.key);
+    }
+}

@@ -1,0 +1,548 @@
+//! The server side of one RTMP connection, sans-IO: decoded messages in, messages to send and
+//! application events out. The application answers events (accept or reject a connect, a
+//! publish, a play); time comes in as an argument.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use rtmp_amf0::Value;
+use rtmp_chunk::type_id;
+use rtmp_message::{Command, Connect, Data, LimitType, Message, PublishType, Status, UserControl};
+
+/// Chunk streams the session sends on.
+pub(crate) mod chunk_stream {
+    /// Protocol control and user control.
+    pub const CONTROL: u32 = 2;
+    /// Commands on the connection (message stream 0).
+    pub const COMMAND: u32 = 3;
+    /// Status and data on a media stream.
+    pub const STREAM: u32 = 5;
+    /// Audio.
+    pub const AUDIO: u32 = 6;
+    /// Video.
+    pub const VIDEO: u32 = 7;
+}
+
+/// Settings of a [`ServerSession`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// The chunk size announced to the peer after connect (default 1024).
+    pub chunk_size: u32,
+    /// The window after which the peer acknowledges (default 2.5 MB).
+    pub window_ack_size: u32,
+    /// The bandwidth announced with Set Peer Bandwidth (default 2.5 MB, dynamic).
+    pub peer_bandwidth: u32,
+    /// Send a PingRequest this often (default 10 s; `None` for no keep-alive).
+    pub ping_interval: Option<Duration>,
+    /// The most message streams a connection may create (default 8).
+    pub max_streams: u32,
+    /// FourCCs announced to Enhanced RTMP clients in the connect result.
+    pub fourcc_list: Vec<String>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            chunk_size: 1024,
+            window_ack_size: 2_500_000,
+            peer_bandwidth: 2_500_000,
+            ping_interval: Some(Duration::from_secs(10)),
+            max_streams: 8,
+            fourcc_list: [
+                "avc1", "hvc1", "av01", "vp09", "vp08", "Opus", "fLaC", "ac-3", "ec-3", ".mp3",
+                "mp4a",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        }
+    }
+}
+
+/// `app/name`: what publishers and players meet on. Query strings are not part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamKey {
+    /// The application from connect (without a query string).
+    pub app: String,
+    /// The stream name from publish or play (without a query string).
+    pub name: String,
+}
+
+impl fmt::Display for StreamKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.app, self.name)
+    }
+}
+
+/// Splits `text?query` into the text and the query.
+fn split_query(text: &str) -> (String, Option<String>) {
+    match text.split_once('?') {
+        Some((text, query)) => (text.to_owned(), Some(query.to_owned())),
+        None => (text.to_owned(), None),
+    }
+}
+
+/// A connect request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectRequest {
+    /// The application, without its query string (possibly empty).
+    pub app: String,
+    /// The query string of the app (e.g. a token), if any.
+    pub query: Option<String>,
+    /// The client's tcUrl.
+    pub tc_url: Option<String>,
+    /// Whether the client announced Enhanced RTMP.
+    pub enhanced: bool,
+    /// The whole connect command.
+    pub command: Box<Connect>,
+}
+
+/// A publish or play request on a message stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRequest {
+    /// The message stream the client used.
+    pub stream_id: u32,
+    /// `app/name`.
+    pub key: StreamKey,
+    /// The query string of the stream name (e.g. a token), if any.
+    pub query: Option<String>,
+    /// The publishing type (for publish; `Live` for play).
+    pub publish_type: PublishType,
+}
+
+/// What the application is told.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    /// The client asks to connect: answer with `accept_connect` or `reject_connect`.
+    Connect(ConnectRequest),
+    /// The client asks to publish: answer with `accept_publish` or `reject_publish`.
+    Publish(StreamRequest),
+    /// The client asks to play: answer with `accept_play` or `reject_play`.
+    Play(StreamRequest),
+    /// Audio, video or data (metadata already in its `onMetaData` form) on a published stream.
+    Media {
+        /// The publishing message stream.
+        stream_id: u32,
+        /// The message, payload untouched.
+        message: rtmp_chunk::Message,
+    },
+    /// The client stopped publishing or playing on a stream (deleteStream, closeStream,
+    /// FCUnpublish).
+    StreamClosed {
+        /// The message stream.
+        stream_id: u32,
+    },
+}
+
+/// Why the session cannot go on. The connection should be closed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A command other than connect before connect.
+    #[error("{0} before connect")]
+    NotConnected(String),
+    /// A command or control message that does not decode.
+    #[error("bad message: {0}")]
+    BadMessage(#[from] rtmp_message::DecodeError),
+    /// A message that cannot be encoded (an application value AMF0 cannot hold).
+    #[error("cannot encode a reply: {0}")]
+    Encode(#[from] rtmp_message::EncodeError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Role {
+    Idle,
+    Publishing(StreamKey),
+    Playing(StreamKey),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    AwaitConnect,
+    ConnectPending,
+    Connected,
+}
+
+/// The server side of one connection.
+///
+/// Feed every decoded message to [`handle_message`](Self::handle_message); send what
+/// [`poll_send`](Self::poll_send) returns with the connection's chunk encoder; act on
+/// [`poll_event`](Self::poll_event); call [`handle_timeout`](Self::handle_timeout) now and then
+/// for keep-alive pings.
+#[derive(Debug)]
+pub struct ServerSession {
+    config: SessionConfig,
+    phase: Phase,
+    started: Instant,
+    last_ping: Instant,
+    connect_transaction: f64,
+    object_encoding: f64,
+    app: String,
+    enhanced: bool,
+    streams: BTreeMap<u32, Role>,
+    next_stream_id: u32,
+    outgoing: VecDeque<rtmp_chunk::Message>,
+    events: VecDeque<SessionEvent>,
+}
+
+impl ServerSession {
+    /// A session that has completed the handshake at `now`.
+    pub fn new(config: SessionConfig, now: Instant) -> Self {
+        Self {
+            config,
+            phase: Phase::AwaitConnect,
+            started: now,
+            last_ping: now,
+            connect_transaction: 1.0,
+            object_encoding: 0.0,
+            app: String::new(),
+            enhanced: false,
+            streams: BTreeMap::new(),
+            next_stream_id: 1,
+            outgoing: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The next message to send.
+    pub fn poll_send(&mut self) -> Option<rtmp_chunk::Message> {
+        self.outgoing.pop_front()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// Whether the client announced Enhanced RTMP in its connect.
+    pub fn is_enhanced(&self) -> bool {
+        self.enhanced
+    }
+
+    /// The application the client connected to.
+    pub fn app(&self) -> &str {
+        &self.app
+    }
+
+    fn send(
+        &mut self,
+        chunk_stream_id: u32,
+        stream_id: u32,
+        message: Message,
+    ) -> Result<(), SessionError> {
+        self.outgoing
+            .push_back(message.to_chunk(chunk_stream_id, 0, stream_id)?);
+        Ok(())
+    }
+
+    fn status(&mut self, stream_id: u32, status: Status) -> Result<(), SessionError> {
+        self.send(
+            chunk_stream::STREAM,
+            stream_id,
+            Command::on_status(status).into(),
+        )
+    }
+
+    /// Sends a keep-alive ping when one is due.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), SessionError> {
+        let Some(interval) = self.config.ping_interval else {
+            return Ok(());
+        };
+        if self.phase == Phase::Connected && now.duration_since(self.last_ping) >= interval {
+            self.last_ping = now;
+            let millis = now.duration_since(self.started).as_millis() as u32;
+            self.send(
+                chunk_stream::CONTROL,
+                0,
+                UserControl::PingRequest(millis).into(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Handles one decoded message from the client.
+    pub fn handle_message(&mut self, raw: rtmp_chunk::Message) -> Result<(), SessionError> {
+        match raw.type_id {
+            type_id::AUDIO | type_id::VIDEO => {
+                if matches!(self.streams.get(&raw.stream_id), Some(Role::Publishing(_))) {
+                    self.events.push_back(SessionEvent::Media {
+                        stream_id: raw.stream_id,
+                        message: raw,
+                    });
+                }
+                return Ok(());
+            }
+            type_id::DATA_AMF0 | type_id::DATA_AMF3 => return self.handle_data(raw),
+            type_id::COMMAND_AMF0 | type_id::COMMAND_AMF3 => {}
+            type_id::USER_CONTROL => {
+                if let Message::UserControl(UserControl::PingRequest(time)) = Message::decode(&raw)?
+                {
+                    self.send(
+                        chunk_stream::CONTROL,
+                        0,
+                        UserControl::PingResponse(time).into(),
+                    )?;
+                }
+                return Ok(());
+            }
+            // Set Chunk Size, Abort and Window Acknowledgement Size are applied by the chunk
+            // decoder; acknowledgements and others need nothing here.
+            _ => return Ok(()),
+        }
+        let (Message::Command(command) | Message::CommandAmf3(command)) = Message::decode(&raw)?
+        else {
+            return Ok(());
+        };
+        if self.phase == Phase::AwaitConnect && !matches!(command, Command::Connect(_)) {
+            return Err(SessionError::NotConnected(command.name().to_owned()));
+        }
+        self.handle_command(command, raw.stream_id)
+    }
+
+    fn handle_data(&mut self, raw: rtmp_chunk::Message) -> Result<(), SessionError> {
+        if !matches!(self.streams.get(&raw.stream_id), Some(Role::Publishing(_))) {
+            return Ok(());
+        }
+        // Metadata reaches players as onMetaData; other data passes through untouched.
+        let message = match Message::decode(&raw) {
+            Ok(Message::Data(data) | Message::DataAmf3(data))
+                if data.name == rtmp_message::SET_DATA_FRAME =>
+            {
+                Message::Data(data.without_set_data_frame()).to_chunk(
+                    raw.chunk_stream_id,
+                    raw.timestamp,
+                    raw.stream_id,
+                )?
+            }
+            _ => raw,
+        };
+        self.events.push_back(SessionEvent::Media {
+            stream_id: message.stream_id,
+            message,
+        });
+        Ok(())
+    }
+
+    fn handle_command(&mut self, command: Command, stream_id: u32) -> Result<(), SessionError> {
+        match command {
+            Command::Connect(connect) => {
+                if self.phase != Phase::AwaitConnect {
+                    return Ok(());
+                }
+                let (app, query) = split_query(connect.app.trim_end_matches('/'));
+                self.app = app.clone();
+                self.enhanced = connect.is_enhanced();
+                self.connect_transaction = connect.transaction_id;
+                self.object_encoding = connect.object_encoding.unwrap_or(0.0);
+                self.phase = Phase::ConnectPending;
+                self.events.push_back(SessionEvent::Connect(ConnectRequest {
+                    app,
+                    query,
+                    tc_url: connect.tc_url.clone(),
+                    enhanced: self.enhanced,
+                    command: connect,
+                }));
+            }
+            Command::CreateStream { transaction_id } => {
+                if self.streams.len() as u32 >= self.config.max_streams {
+                    let status = Status::new(
+                        rtmp_message::StatusCode::Other("NetConnection.Call.Failed".into()),
+                        "Too many streams.",
+                    );
+                    let reply = Command::Error(rtmp_message::Response {
+                        transaction_id,
+                        command_object: Value::Null,
+                        arguments: vec![status.to_value()],
+                    });
+                    return self.send(chunk_stream::COMMAND, 0, reply.into());
+                }
+                let id = self.next_stream_id;
+                self.next_stream_id += 1;
+                self.streams.insert(id, Role::Idle);
+                self.send(
+                    chunk_stream::COMMAND,
+                    0,
+                    Command::create_stream_result(transaction_id, id).into(),
+                )?;
+            }
+            Command::Publish {
+                name, publish_type, ..
+            } => {
+                let (name, query) = split_query(&name);
+                // Lenient: publishing on a stream that was never created still works.
+                self.streams.entry(stream_id).or_insert(Role::Idle);
+                self.events.push_back(SessionEvent::Publish(StreamRequest {
+                    stream_id,
+                    key: StreamKey {
+                        app: self.app.clone(),
+                        name,
+                    },
+                    query,
+                    publish_type,
+                }));
+            }
+            Command::Play(play) => {
+                let (name, query) = split_query(&play.name);
+                self.streams.entry(stream_id).or_insert(Role::Idle);
+                self.events.push_back(SessionEvent::Play(StreamRequest {
+                    stream_id,
+                    key: StreamKey {
+                        app: self.app.clone(),
+                        name,
+                    },
+                    query,
+                    publish_type: PublishType::Live,
+                }));
+            }
+            Command::DeleteStream {
+                stream_id: deleted, ..
+            } => {
+                let deleted = deleted as u32;
+                if self.streams.remove(&deleted).is_some() {
+                    self.events
+                        .push_back(SessionEvent::StreamClosed { stream_id: deleted });
+                }
+            }
+            Command::CloseStream { .. } => {
+                if let Some(role) = self.streams.get_mut(&stream_id) {
+                    *role = Role::Idle;
+                    self.events
+                        .push_back(SessionEvent::StreamClosed { stream_id });
+                }
+            }
+            Command::FcUnpublish { name, .. } => {
+                let (name, _) = split_query(&name);
+                let publishing = self.streams.iter().find_map(|(id, role)| match role {
+                    Role::Publishing(key) if key.name == name => Some(*id),
+                    _ => None,
+                });
+                if let Some(id) = publishing {
+                    self.streams.insert(id, Role::Idle);
+                    self.events
+                        .push_back(SessionEvent::StreamClosed { stream_id: id });
+                }
+            }
+            // releaseStream, FCPublish, getStreamLength, results and other calls need no answer.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Accepts the connect: window, bandwidth, chunk size, and the success result (with the
+    /// server's FourCC list for Enhanced RTMP clients).
+    pub fn accept_connect(&mut self) -> Result<(), SessionError> {
+        self.phase = Phase::Connected;
+        let config = &self.config;
+        let (window, bandwidth, chunk_size) = (
+            config.window_ack_size,
+            config.peer_bandwidth,
+            config.chunk_size,
+        );
+        self.send(chunk_stream::CONTROL, 0, Message::WindowAckSize(window))?;
+        self.send(
+            chunk_stream::CONTROL,
+            0,
+            Message::SetPeerBandwidth {
+                window: bandwidth,
+                limit: LimitType::Dynamic,
+            },
+        )?;
+        self.send(chunk_stream::CONTROL, 0, Message::SetChunkSize(chunk_size))?;
+        let mut result = Command::connect_success(self.connect_transaction, self.object_encoding);
+        if let (true, Command::Result(response)) = (self.enhanced, &mut result) {
+            if let Some(object) = response.command_object.as_object_mut() {
+                let list = self
+                    .config
+                    .fourcc_list
+                    .iter()
+                    .map(|f| Value::from(f.as_str()))
+                    .collect::<Vec<_>>();
+                object.insert("fourCcList", list);
+            }
+        }
+        self.send(chunk_stream::COMMAND, 0, result.into())
+    }
+
+    /// Refuses the connect with `reason` (NetConnection.Connect.Rejected); close afterwards.
+    pub fn reject_connect(&mut self, reason: &str) -> Result<(), SessionError> {
+        let reply = Command::connect_rejected(self.connect_transaction, reason);
+        self.send(chunk_stream::COMMAND, 0, reply.into())
+    }
+
+    /// Accepts a publish: NetStream.Publish.Start; media on the stream becomes events.
+    pub fn accept_publish(&mut self, request: &StreamRequest) -> Result<(), SessionError> {
+        self.streams
+            .insert(request.stream_id, Role::Publishing(request.key.clone()));
+        self.send(
+            chunk_stream::CONTROL,
+            0,
+            UserControl::StreamBegin(request.stream_id).into(),
+        )?;
+        self.status(request.stream_id, Status::publish_start(&request.key.name))
+    }
+
+    /// Refuses a publish with `status` (e.g. [`Status::publish_bad_name`]).
+    pub fn reject_publish(
+        &mut self,
+        request: &StreamRequest,
+        status: Status,
+    ) -> Result<(), SessionError> {
+        self.status(request.stream_id, status)
+    }
+
+    /// Accepts a play: StreamBegin, Play.Reset, Play.Start and |RtmpSampleAccess. Media for the
+    /// player goes out after these.
+    pub fn accept_play(&mut self, request: &StreamRequest) -> Result<(), SessionError> {
+        let id = request.stream_id;
+        let name = &request.key.name;
+        self.streams.insert(id, Role::Playing(request.key.clone()));
+        self.send(
+            chunk_stream::CONTROL,
+            0,
+            UserControl::StreamBegin(id).into(),
+        )?;
+        self.status(id, Status::play_reset(name))?;
+        self.status(id, Status::play_start(name))?;
+        self.send(
+            chunk_stream::STREAM,
+            id,
+            Data::sample_access(true, true).into(),
+        )
+    }
+
+    /// Refuses or ends a play with `status` (e.g. [`Status::play_stream_not_found`] or
+    /// [`Status::play_failed`]).
+    pub fn reject_play(&mut self, stream_id: u32, status: Status) -> Result<(), SessionError> {
+        self.streams.insert(stream_id, Role::Idle);
+        self.status(stream_id, status)
+    }
+
+    /// Tells a player that the publisher left (UnpublishNotify, StreamEOF).
+    pub fn unpublish_notify(&mut self, stream_id: u32, name: &str) -> Result<(), SessionError> {
+        self.status(stream_id, Status::unpublish_notify(name))?;
+        self.send(
+            chunk_stream::CONTROL,
+            0,
+            UserControl::StreamEof(stream_id).into(),
+        )
+    }
+
+    /// Tells the client the server is closing the connection (NetConnection.Connect.Closed).
+    pub fn connection_closed(&mut self) -> Result<(), SessionError> {
+        let status = Status::new(
+            rtmp_message::StatusCode::ConnectClosed,
+            "The server is shutting down.",
+        );
+        self.send(chunk_stream::COMMAND, 0, Command::on_status(status).into())
+    }
+
+    /// Tells a waiting player that a publisher arrived (StreamBegin, PublishNotify).
+    pub fn publish_notify(&mut self, stream_id: u32, name: &str) -> Result<(), SessionError> {
+        self.send(
+            chunk_stream::CONTROL,
+            0,
+            UserControl::StreamBegin(stream_id).into(),
+        )?;
+        self.status(stream_id, Status::publish_notify(name))
+    }
+}
