@@ -38,6 +38,11 @@ pub struct HubConfig {
     pub chunk_size: u32,
     /// What happens to slow players.
     pub slow_player: SlowPlayerPolicy,
+    /// Refuse (NetStream.Play.Failed) Enhanced RTMP video to players whose connect announced
+    /// no FourCCs. Off by default: ffmpeg 9, which plays Enhanced RTMP, announces nothing when
+    /// playing, so refusing would lock it out; turn it on where legacy players must get a clear
+    /// failure instead of video they cannot decode.
+    pub refuse_unannounced_enhanced: bool,
 }
 
 impl Default for HubConfig {
@@ -48,6 +53,7 @@ impl Default for HubConfig {
             player_queue: 1024,
             chunk_size: 1024,
             slow_player: SlowPlayerPolicy::SkipToKeyframe,
+            refuse_unannounced_enhanced: false,
         }
     }
 }
@@ -260,7 +266,8 @@ impl Hub {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         {
             let mut inner = lock(&stream);
-            if inner.publisher.is_some() && inner.stats.enhanced_video && !enhanced {
+            let refuse = self.config.refuse_unannounced_enhanced;
+            if refuse && inner.publisher.is_some() && inner.stats.enhanced_video && !enhanced {
                 drop(inner);
                 self.forget_if_unused(&key);
                 return Err(PlayError::NeedsEnhanced(key));
@@ -296,7 +303,10 @@ impl Hub {
             return false;
         };
         let stream = lock(&stream);
-        !enhanced && stream.publisher.is_some() && stream.stats.enhanced_video
+        self.config.refuse_unannounced_enhanced
+            && !enhanced
+            && stream.publisher.is_some()
+            && stream.stats.enhanced_video
     }
 
     /// The figures of `key`, if anyone publishes or plays it.
@@ -376,7 +386,7 @@ impl Publisher {
                     VideoKind::SequenceStart => {
                         stream.video_header = Some(media.clone());
                         stream.stats.enhanced_video = enhanced;
-                        if enhanced {
+                        if enhanced && config.refuse_unannounced_enhanced {
                             self.fail_legacy_players(stream);
                         }
                     }

@@ -1,0 +1,221 @@
+//! Shared by the server's real-peer tests: a server on 127.0.0.1, peers as child processes
+//! (killed when dropped), and ffprobe checks of what players saved.
+
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rtmp_server::{Hub, Server, ServerConfig};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+/// Every wait in these tests is bounded by this.
+pub const LIMIT: Duration = Duration::from_secs(60);
+
+pub struct TestServer {
+    pub port: u16,
+    pub hub: Arc<Hub>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start(config: ServerConfig) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = Server::new(config);
+        let hub = server.hub().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            port,
+            hub,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, key: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/{key}", self.port)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(LIMIT, task).await.unwrap().unwrap();
+        }
+    }
+}
+
+pub fn ffmpeg9() -> PathBuf {
+    if let Some(path) = std::env::var_os("RTMP_FFMPEG9") {
+        return path.into();
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/ffmpeg9");
+    assert!(
+        path.exists(),
+        "ffmpeg 9 is needed: run .ci/install-peers (or set RTMP_FFMPEG9)"
+    );
+    path
+}
+
+pub fn spawn(program: impl AsRef<std::ffi::OsStr>, args: &[String]) -> Child {
+    let program = program.as_ref().to_owned();
+    Command::new(&program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot run {program:?} ({error}): run .ci/install-peers"))
+}
+
+pub fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|arg| arg.to_string()).collect()
+}
+
+/// ffmpeg arguments publishing `seconds` of testsrc2 + sine as H.264/AAC in real time.
+pub fn publish_args(url: &str, seconds: u32, bitrate: &str) -> Vec<String> {
+    let seconds = seconds.to_string();
+    strings(&[
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-t",
+        &seconds,
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-g",
+        "25",
+        "-b:v",
+        bitrate,
+        "-c:a",
+        "aac",
+        "-f",
+        "flv",
+        url,
+    ])
+}
+
+/// ffmpeg arguments playing `url` into `file`.
+pub fn play_args(url: &str, file: &Path) -> Vec<String> {
+    strings(&[
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        url,
+        "-c",
+        "copy",
+        "-f",
+        "flv",
+        file.to_str().unwrap(),
+    ])
+}
+
+pub async fn wait(child: &mut Child) -> ExitStatus {
+    tokio::time::timeout(LIMIT, child.wait())
+        .await
+        .expect("a peer did not finish in time")
+        .unwrap()
+}
+
+/// A file name in the temp folder unique to this test run.
+pub fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("rtmp-server-{}-{name}", std::process::id()))
+}
+
+/// What a saved file holds, by ffprobe: (video frames, audio frames, first video packet is a
+/// keyframe), after checking that ffmpeg decodes all of it without an error.
+pub async fn probe(file: &Path) -> (usize, usize, bool) {
+    let decode = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .await
+        .unwrap();
+    let errors = String::from_utf8_lossy(&decode.stderr);
+    assert!(
+        decode.status.success() && errors.trim().is_empty(),
+        "{}: {errors}",
+        file.display()
+    );
+    let count = |stream: &'static str| {
+        let file = file.to_owned();
+        async move {
+            let output = Command::new("ffprobe")
+                .args([
+                    "-v",
+                    "error",
+                    "-count_frames",
+                    "-select_streams",
+                    stream,
+                    "-show_entries",
+                    "stream=nb_read_frames",
+                    "-of",
+                    "csv=p=0",
+                ])
+                .arg(&file)
+                .output()
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&output.stdout)
+                .trim()
+                .parse::<usize>()
+                .unwrap_or(0)
+        }
+    };
+    let packets = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=flags",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .await
+        .unwrap();
+    let first_key = String::from_utf8_lossy(&packets.stdout)
+        .lines()
+        .next()
+        .is_some_and(|flags| flags.starts_with('K'));
+    (count("v").await, count("a").await, first_key)
+}

@@ -1,0 +1,157 @@
+//! Enhanced RTMP through the server: ffmpeg 9 publishes HEVC/AAC and AV1/Opus (the sample files
+//! of rtmp-flv, copied in real time) and ffmpeg 9 plays each back and decodes it, while a legacy
+//! player of an H.264 stream next to them is unaffected. With the refusal policy on, a legacy
+//! ffmpeg 5.1 player of the HEVC stream gets NetStream.Play.Failed and gives up.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{
+    LIMIT, TestServer, ffmpeg9, play_args, probe, publish_args, spawn, strings, temp, wait,
+};
+use rtmp_server::{ServerConfig, StreamKey};
+
+fn sample(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../rtmp-flv/tests/media")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// ffmpeg 9 publishing a sample file in real time, looped `loops` extra times.
+fn publish_sample(url: &str, name: &str, loops: u32) -> Vec<String> {
+    let loops = loops.to_string();
+    strings(&[
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-re",
+        "-stream_loop",
+        &loops,
+        "-i",
+        &sample(name),
+        "-c",
+        "copy",
+        "-f",
+        "flv",
+        url,
+    ])
+}
+
+async fn publishing(server: &TestServer, name: &str) {
+    let key = StreamKey {
+        app: "live".into(),
+        name: name.into(),
+    };
+    tokio::time::timeout(LIMIT, async {
+        while !server
+            .hub
+            .stats(&key)
+            .is_some_and(|stats| stats.publishing && stats.video_frames > 0)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the publisher never started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let streams = [
+        ("hevc", "hevc-aac-enhanced.flv"),
+        ("av1", "av1-opus-enhanced.flv"),
+    ];
+    let mut publishers = Vec::new();
+    for (name, file) in streams {
+        publishers.push(spawn(
+            ffmpeg9(),
+            &publish_sample(&server.url(&format!("live/{name}")), file, 1),
+        ));
+    }
+    let mut legacy_publisher = spawn("ffmpeg", &publish_args(&server.url("live/h264"), 4, "300k"));
+    for (name, _) in streams {
+        publishing(&server, name).await;
+    }
+    publishing(&server, "h264").await;
+    let files: Vec<_> = streams
+        .iter()
+        .map(|(name, _)| temp(&format!("e-{name}.flv")))
+        .collect();
+    let mut players: Vec<_> = streams
+        .iter()
+        .zip(&files)
+        .map(|((name, _), file)| {
+            spawn(
+                ffmpeg9(),
+                &play_args(&server.url(&format!("live/{name}")), file),
+            )
+        })
+        .collect();
+    let legacy_file = temp("e-h264.flv");
+    let mut legacy_player = spawn("ffmpeg", &play_args(&server.url("live/h264"), &legacy_file));
+    for child in publishers.iter_mut().chain(players.iter_mut()) {
+        assert!(wait(child).await.success());
+    }
+    assert!(wait(&mut legacy_publisher).await.success());
+    assert!(wait(&mut legacy_player).await.success());
+    for file in files.iter().chain([&legacy_file]) {
+        // Debian's ffprobe cannot read the enhanced files: decode with ffmpeg 9 instead.
+        let decode = tokio::process::Command::new(if file == &legacy_file {
+            "ffmpeg".into()
+        } else {
+            ffmpeg9()
+        })
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(file)
+        .args(["-f", "framecrc", "-"])
+        .output()
+        .await
+        .unwrap();
+        let errors = String::from_utf8_lossy(&decode.stderr);
+        assert!(
+            decode.status.success() && errors.trim().is_empty(),
+            "{}: {errors}",
+            file.display()
+        );
+        let video_frames = String::from_utf8_lossy(&decode.stdout)
+            .lines()
+            .filter(|line| line.starts_with("0,"))
+            .count();
+        let _ = std::fs::remove_file(file);
+        assert!(
+            video_frames >= 25,
+            "{}: {video_frames} frames",
+            file.display()
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_player_of_enhanced_video_is_told_when_refusal_is_on() {
+    let mut config = ServerConfig::default();
+    config.hub.refuse_unannounced_enhanced = true;
+    let server = TestServer::start(config).await;
+    let url = server.url("live/hevc");
+    let mut publisher = spawn(ffmpeg9(), &publish_sample(&url, "hevc-aac-enhanced.flv", 2));
+    publishing(&server, "hevc").await;
+    let file = temp("refused.flv");
+    let mut legacy = spawn("ffmpeg", &play_args(&url, &file));
+    // NetStream.Play.Failed: ffmpeg gives up at once instead of waiting for video.
+    let status = wait(&mut legacy).await;
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        !status.success(),
+        "the legacy player was served enhanced video"
+    );
+    publisher.kill().await.unwrap();
+    server.stop().await;
+}
