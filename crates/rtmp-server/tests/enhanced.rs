@@ -10,9 +10,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{
-    LIMIT, TestServer, ffmpeg9, play_args, probe, publish_args, spawn, strings, temp, wait,
-};
+use common::{LIMIT, TestServer, ffmpeg9, play_args, publish_args, spawn, strings, temp, wait};
 use rtmp_server::{ServerConfig, StreamKey};
 
 fn sample(name: &str) -> String {
