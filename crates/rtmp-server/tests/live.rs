@@ -61,7 +61,7 @@ async fn two_ffmpeg_players_and_rtmpdump_receive_a_publish() {
         let _ = std::fs::remove_file(file);
         // Joined while publishing: at least the last four seconds, from a keyframe.
         assert!(
-            video >= 100 && video <= 126,
+            (100..=126).contains(&video),
             "{}: {video} video frames",
             file.display()
         );
