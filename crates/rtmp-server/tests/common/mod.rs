@@ -219,3 +219,105 @@ pub async fn probe(file: &Path) -> (usize, usize, bool) {
         .is_some_and(|flags| flags.starts_with('K'));
     (count("v").await, count("a").await, first_key)
 }
+
+/// A hand-driven RTMP client for behaviour no real peer shows (never reading, sending
+/// garbage).
+pub struct RawClient {
+    pub stream: tokio::net::TcpStream,
+    encoder: rtmp_chunk::ChunkEncoder,
+}
+
+impl RawClient {
+    /// Connects to 127.0.0.1:`port` and completes a handshake. `receive_buffer` shrinks the
+    /// socket's receive buffer (for a client that stops reading).
+    pub async fn connect(port: u16, receive_buffer: Option<u32>) -> Self {
+        use rtmp_handshake::{ClientConfig, ClientHandshake, Status};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(size) = receive_buffer {
+            socket.set_recv_buffer_size(size).unwrap();
+        }
+        let mut stream = socket.connect(([127, 0, 0, 1], port).into()).await.unwrap();
+        let mut handshake = ClientHandshake::new(ClientConfig::default());
+        stream.write_all(&handshake.take_output()).await.unwrap();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "server closed during the handshake");
+            let status = handshake.read(&buf[..n]).unwrap();
+            stream.write_all(&handshake.take_output()).await.unwrap();
+            if matches!(status, Status::Done(_)) {
+                break;
+            }
+        }
+        Self {
+            stream,
+            encoder: rtmp_chunk::ChunkEncoder::new(),
+        }
+    }
+
+    pub async fn send(&mut self, messages: &[rtmp_chunk::Message]) {
+        use tokio::io::AsyncWriteExt;
+        let mut out = bytes::BytesMut::new();
+        for message in messages {
+            self.encoder.encode(message, &mut out).unwrap();
+        }
+        self.stream.write_all(&out).await.unwrap();
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        // The server may already have closed: that is what the caller checks next.
+        let _ = self.stream.write_all(bytes).await;
+    }
+
+    /// connect, createStream and play `app/name`, without reading the answers.
+    pub async fn play(&mut self, app: &str, name: &str) {
+        use rtmp_amf0::Value;
+        use rtmp_message::{Command, Connect, Message, Play};
+        let connect = Connect {
+            transaction_id: 1.0,
+            app: app.into(),
+            ..Connect::default()
+        };
+        let play = Play {
+            transaction_id: 0.0,
+            name: name.into(),
+            start: -2.0,
+            duration: -1.0,
+            reset: true,
+        };
+        let commands = [
+            (0, Command::Connect(Box::new(connect))),
+            (
+                0,
+                Command::CreateStream {
+                    transaction_id: 2.0,
+                },
+            ),
+            (1, Command::Play(play)),
+        ];
+        let messages: Vec<_> = commands
+            .into_iter()
+            .map(|(stream, command)| Message::Command(command).to_chunk(3, 0, stream).unwrap())
+            .collect();
+        let _ = Value::Null;
+        self.send(&messages).await;
+    }
+
+    /// Reads and discards until the server closes the connection (bounded by LIMIT).
+    pub async fn closed_by_server(&mut self) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 65536];
+        tokio::time::timeout(LIMIT, async {
+            loop {
+                match self.stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
