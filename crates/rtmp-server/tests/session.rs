@@ -1,0 +1,215 @@
+//! The sans-IO session driven message by message: what it sends and which events it raises,
+//! with no socket and no clock but the one passed in.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
+use std::time::{Duration, Instant};
+
+use rtmp_amf0::Value;
+use rtmp_message::{Command, Connect, Data, Message, Play, PublishType, StatusCode, UserControl};
+use rtmp_server::{ServerSession, SessionConfig, SessionError, SessionEvent};
+
+fn command(stream_id: u32, command: Command) -> rtmp_chunk::Message {
+    Message::Command(command).to_chunk(3, 0, stream_id).unwrap()
+}
+
+fn sent(session: &mut ServerSession) -> Vec<Message> {
+    std::iter::from_fn(|| session.poll_send())
+        .map(|raw| Message::decode(&raw).unwrap())
+        .collect()
+}
+
+fn connected(fourcc_list: Option<Vec<String>>) -> (ServerSession, Vec<Message>) {
+    let mut session = ServerSession::new(SessionConfig::default(), Instant::now());
+    let connect = Connect {
+        transaction_id: 1.0,
+        app: "live?token=t".into(),
+        fourcc_list,
+        ..Connect::default()
+    };
+    session
+        .handle_message(command(0, Command::Connect(Box::new(connect))))
+        .unwrap();
+    let Some(SessionEvent::Connect(request)) = session.poll_event() else {
+        panic!("no connect event")
+    };
+    assert_eq!(
+        (request.app.as_str(), request.query.as_deref()),
+        ("live", Some("token=t"))
+    );
+    session.accept_connect().unwrap();
+    let replies = sent(&mut session);
+    (session, replies)
+}
+
+#[test]
+fn connect_gets_window_bandwidth_chunk_size_and_success() {
+    let (_, replies) = connected(None);
+    assert_eq!(replies[0], Message::WindowAckSize(2_500_000));
+    assert!(matches!(
+        replies[1],
+        Message::SetPeerBandwidth {
+            window: 2_500_000,
+            ..
+        }
+    ));
+    assert_eq!(replies[2], Message::SetChunkSize(1024));
+    let Message::Command(Command::Result(result)) = &replies[3] else {
+        panic!()
+    };
+    assert_eq!(result.status().unwrap().code, StatusCode::ConnectSuccess);
+    assert_eq!(
+        result.command_object.get("fourCcList"),
+        None,
+        "a legacy client gets no FourCC list"
+    );
+}
+
+#[test]
+fn enhanced_connect_gets_the_fourcc_list() {
+    let (session, replies) = connected(Some(vec!["hvc1".into()]));
+    assert!(session.is_enhanced());
+    let Message::Command(Command::Result(result)) = &replies[3] else {
+        panic!()
+    };
+    let list = result
+        .command_object
+        .get("fourCcList")
+        .and_then(Value::as_array)
+        .unwrap();
+    assert!(list.contains(&Value::from("hvc1")) && list.contains(&Value::from("av01")));
+}
+
+#[test]
+fn publish_then_media_then_delete() {
+    let (mut session, _) = connected(None);
+    session
+        .handle_message(command(
+            0,
+            Command::CreateStream {
+                transaction_id: 2.0,
+            },
+        ))
+        .unwrap();
+    assert_eq!(
+        sent(&mut session),
+        [Message::Command(Command::create_stream_result(2.0, 1))]
+    );
+    let publish = Command::Publish {
+        transaction_id: 3.0,
+        name: "cam?key=k".into(),
+        publish_type: PublishType::Live,
+    };
+    session.handle_message(command(1, publish)).unwrap();
+    let Some(SessionEvent::Publish(request)) = session.poll_event() else {
+        panic!()
+    };
+    assert_eq!(
+        (request.key.to_string(), request.query.as_deref()),
+        ("live/cam".to_owned(), Some("key=k"))
+    );
+    // Media before the publish is accepted is not forwarded.
+    let video = rtmp_chunk::Message::new(7, 40, 9, 1, vec![0x17, 1, 0, 0, 0]);
+    session.handle_message(video.clone()).unwrap();
+    assert_eq!(session.poll_event(), None);
+    session.accept_publish(&request).unwrap();
+    let replies = sent(&mut session);
+    assert!(replies.iter().any(|m| matches!(m, Message::Command(Command::OnStatus { status, .. }) if status.code == StatusCode::PublishStart)));
+    session.handle_message(video.clone()).unwrap();
+    assert_eq!(
+        session.poll_event(),
+        Some(SessionEvent::Media {
+            stream_id: 1,
+            message: video
+        })
+    );
+    // @setDataFrame reaches players as onMetaData.
+    let metadata = Message::Data(Data::set_data_frame(Value::object([("width", 320.0)])))
+        .to_chunk(4, 0, 1)
+        .unwrap();
+    session.handle_message(metadata).unwrap();
+    let Some(SessionEvent::Media { message, .. }) = session.poll_event() else {
+        panic!()
+    };
+    let Message::Data(data) = Message::decode(&message).unwrap() else {
+        panic!()
+    };
+    assert_eq!(data.name, "onMetaData");
+    session
+        .handle_message(command(
+            0,
+            Command::DeleteStream {
+                transaction_id: 4.0,
+                stream_id: 1.0,
+            },
+        ))
+        .unwrap();
+    assert_eq!(
+        session.poll_event(),
+        Some(SessionEvent::StreamClosed { stream_id: 1 })
+    );
+}
+
+#[test]
+fn play_is_answered_in_order() {
+    let (mut session, _) = connected(None);
+    let play = Play {
+        transaction_id: 0.0,
+        name: "cam".into(),
+        start: -2.0,
+        duration: -1.0,
+        reset: true,
+    };
+    session
+        .handle_message(command(1, Command::Play(play)))
+        .unwrap();
+    let Some(SessionEvent::Play(request)) = session.poll_event() else {
+        panic!()
+    };
+    session.accept_play(&request).unwrap();
+    let replies = sent(&mut session);
+    assert_eq!(
+        replies[0],
+        Message::UserControl(UserControl::StreamBegin(1))
+    );
+    let codes: Vec<_> = replies[1..3]
+        .iter()
+        .map(|m| match m {
+            Message::Command(Command::OnStatus { status, .. }) => status.code.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(codes, [StatusCode::PlayReset, StatusCode::PlayStart]);
+    assert!(matches!(&replies[3], Message::Data(data) if data.name == "|RtmpSampleAccess"));
+}
+
+#[test]
+fn pings_and_commands_before_connect() {
+    let start = Instant::now();
+    let mut session = ServerSession::new(SessionConfig::default(), start);
+    let error = session
+        .handle_message(command(
+            0,
+            Command::CreateStream {
+                transaction_id: 1.0,
+            },
+        ))
+        .unwrap_err();
+    assert!(matches!(error, SessionError::NotConnected(name) if name == "createStream"));
+    let (mut session, _) = connected(None);
+    session
+        .handle_timeout(Instant::now() + Duration::from_secs(11))
+        .unwrap();
+    assert!(matches!(
+        sent(&mut session)[..],
+        [Message::UserControl(UserControl::PingRequest(_))]
+    ));
+    let ping = Message::UserControl(UserControl::PingRequest(7))
+        .to_chunk(2, 0, 0)
+        .unwrap();
+    session.handle_message(ping).unwrap();
+    assert_eq!(
+        sent(&mut session),
+        [Message::UserControl(UserControl::PingResponse(7))]
+    );
+}
