@@ -271,7 +271,11 @@ fn skip_scaling_list(bits: &mut BitReader, size: usize) -> Result<(), Error> {
     let (mut last, mut next) = (8i32, 8i32);
     for _ in 0..size {
         if next != 0 {
-            next = (last + bits.se()? + 256).rem_euclid(256);
+            let delta = bits.se()?;
+            if !(-128..=127).contains(&delta) {
+                return Err(invalid("H.264 SPS", "delta_scale outside -128..=127"));
+            }
+            next = (last + delta + 256).rem_euclid(256);
         }
         if next != 0 {
             last = next;

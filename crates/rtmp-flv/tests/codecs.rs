@@ -270,3 +270,14 @@ fn hostile_bitstreams_give_errors() {
     assert!(obus(&obu).next().unwrap().is_err());
     assert!(AudioSpecificConfig::parse(&[0x17, 0x80]).is_err());
 }
+
+#[test]
+fn fuzzer_findings_stay_fixed() {
+    // A High profile SPS whose scaling list delta overflowed an i32 sum (cargo fuzz,
+    // codec_config, 2026-11-25).
+    let sps = [
+        0x07, 0x2C, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xB5,
+        0xFF, 0xFF, 0x00, 0x00, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0x10, 0xFF, 0xFF,
+    ];
+    assert!(AvcSps::parse(&sps).is_err());
+}
