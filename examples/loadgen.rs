@@ -1,0 +1,259 @@
+//! `loadgen`: N RTMP players of one stream, for measuring a server (ours or any other).
+//!
+//! Each player connects, plays, and decodes the chunk stream only until its first video frame
+//! (time to first frame); from then on it counts bytes and sends acknowledgements, so that the
+//! generator stays cheap next to the server it measures. With `--server-pid`, the server's CPU
+//! time and resident memory are read from /proc around the measurement.
+//!
+//! ```text
+//! cargo run --release --example loadgen -- --url rtmp://127.0.0.1:1935/live/test --players 100 --seconds 15 --server-pid PID
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use clap::Parser;
+use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, Message, type_id};
+use rtmp_handshake::{ClientConfig, ClientHandshake, Status};
+use rtmp_message::{Command, Connect, Message as Typed, Play};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// N players of one RTMP stream, with throughput, time to first frame and server cost.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The stream: rtmp://HOST:PORT/APP/NAME.
+    #[arg(long)]
+    url: String,
+    /// Number of players.
+    #[arg(long, default_value_t = 100)]
+    players: usize,
+    /// Length of the measurement, after every player has its first frame (or 10 s).
+    #[arg(long, default_value_t = 15)]
+    seconds: u64,
+    /// The server's process id, to read its CPU time and memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+#[derive(Default)]
+struct Totals {
+    bytes: AtomicU64,
+    started: AtomicUsize,
+    first_frames_ms: std::sync::Mutex<Vec<f64>>,
+    failed: AtomicUsize,
+}
+
+fn parse_url(url: &str) -> Result<(SocketAddr, String, String), Error> {
+    let rest = url
+        .strip_prefix("rtmp://")
+        .ok_or("the URL must start with rtmp://")?;
+    let (host, path) = rest.split_once('/').ok_or("the URL has no app")?;
+    let host = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:1935")
+    };
+    let (app, name) = path.rsplit_once('/').ok_or("the URL has no stream name")?;
+    Ok((host.parse()?, app.to_owned(), name.to_owned()))
+}
+
+async fn player(
+    address: SocketAddr,
+    app: String,
+    name: String,
+    url: String,
+    totals: Arc<Totals>,
+) -> Result<(), Error> {
+    let start = Instant::now();
+    let mut stream = TcpStream::connect(address).await?;
+    stream.set_nodelay(true)?;
+    let mut handshake = ClientHandshake::new(ClientConfig::default());
+    stream.write_all(&handshake.take_output()).await?;
+    let mut buf = BytesMut::with_capacity(64 << 10);
+    let leftover = loop {
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err("closed during the handshake".into());
+        }
+        let status = handshake.read(&buf.split())?;
+        stream.write_all(&handshake.take_output()).await?;
+        if let Status::Done(done) = status {
+            break done.leftover;
+        }
+    };
+    buf.extend_from_slice(&leftover);
+    let mut encoder = ChunkEncoder::new();
+    let mut out = BytesMut::new();
+    let tc_url = url.rsplit_once('/').map(|(base, _)| base.to_owned());
+    let connect = Connect {
+        transaction_id: 1.0,
+        app,
+        tc_url,
+        ..Connect::default()
+    };
+    for (stream_id, command) in [
+        (0, Command::Connect(Box::new(connect))),
+        (
+            0,
+            Command::CreateStream {
+                transaction_id: 2.0,
+            },
+        ),
+        (
+            1,
+            Command::Play(Play {
+                transaction_id: 0.0,
+                name,
+                start: -2.0,
+                duration: -1.0,
+                reset: true,
+            }),
+        ),
+    ] {
+        encoder.encode(
+            &Typed::Command(command).to_chunk(3, 0, stream_id)?,
+            &mut out,
+        )?;
+    }
+    stream.write_all(&out.split()).await?;
+
+    // Decode until the first coded video frame.
+    let mut decoder = ChunkDecoder::new(DecoderConfig::default());
+    'first: loop {
+        while let Some(message) = decoder.decode(&mut buf)? {
+            if message.type_id == type_id::VIDEO && message.payload.get(1) == Some(&1) {
+                let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+                if let Ok(mut times) = totals.first_frames_ms.lock() {
+                    times.push(elapsed);
+                }
+                break 'first;
+            }
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err("closed before the first video frame".into());
+        }
+    }
+    totals.started.fetch_add(1, Ordering::Relaxed);
+    // From here on: count bytes and acknowledge them.
+    let window = 2_500_000u64;
+    let mut received = decoder.bytes_received() + buf.len() as u64;
+    let mut acknowledged = received;
+    let mut chunk = vec![0u8; 256 << 10];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        received += n as u64;
+        totals.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        if received - acknowledged >= window {
+            acknowledged = received;
+            encoder.encode(&Message::acknowledgement(received as u32), &mut out)?;
+            stream.write_all(&out.split()).await?;
+        }
+    }
+}
+
+/// (CPU seconds, resident bytes) of a process.
+fn process_cost(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kib: u64 = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    // The kernel reports CPU time in clock ticks of 1/100 s on Linux.
+    Some((ticks as f64 / 100.0, rss_kib * 1024))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(index).copied().unwrap_or(f64::NAN)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args = Args::parse();
+    let (address, app, name) = parse_url(&args.url)?;
+    let totals = Arc::new(Totals::default());
+    let before_players = args.server_pid.and_then(process_cost);
+    for _ in 0..args.players {
+        let totals = totals.clone();
+        let (app, name, url) = (app.clone(), name.clone(), args.url.clone());
+        tokio::spawn(async move {
+            if player(address, app, name, url, totals.clone())
+                .await
+                .is_err()
+            {
+                totals.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        // Spread the connects a little so the listen backlog is not the thing measured.
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+    let ready_by = Instant::now() + Duration::from_secs(10);
+    while totals.started.load(Ordering::Relaxed) + totals.failed.load(Ordering::Relaxed)
+        < args.players
+        && Instant::now() < ready_by
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let with_players = args.server_pid.and_then(process_cost);
+    let bytes_before = totals.bytes.load(Ordering::Relaxed);
+    let window = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    let elapsed = window.elapsed().as_secs_f64();
+    let bytes = totals.bytes.load(Ordering::Relaxed) - bytes_before;
+    let after = args.server_pid.and_then(process_cost);
+
+    let mut firsts = totals
+        .first_frames_ms
+        .lock()
+        .map(|t| t.clone())
+        .unwrap_or_default();
+    firsts.sort_by(f64::total_cmp);
+    let gigabytes = bytes as f64 / 1e9;
+    println!(
+        "players: {} playing, {} failed",
+        totals.started.load(Ordering::Relaxed),
+        totals.failed.load(Ordering::Relaxed)
+    );
+    println!(
+        "delivered: {:.1} MB/s ({:.2} Gbit/s) over {elapsed:.1} s",
+        bytes as f64 / elapsed / 1e6,
+        bytes as f64 * 8.0 / elapsed / 1e9
+    );
+    println!(
+        "first video frame: median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&firsts, 0.5),
+        percentile(&firsts, 0.99),
+        firsts.last().copied().unwrap_or(f64::NAN)
+    );
+    if let (Some((cpu0, rss0)), Some((cpu1, rss1)), Some((cpu2, _))) =
+        (before_players, with_players, after)
+    {
+        println!(
+            "server: {:.3} CPU-seconds per GB delivered ({:.2} cores)",
+            (cpu2 - cpu1) / gigabytes,
+            (cpu2 - cpu1) / elapsed
+        );
+        let players = args.players.max(1) as f64;
+        println!(
+            "server memory: {:.1} MiB with players, {:.1} KiB per player",
+            rss1 as f64 / 1048576.0,
+            (rss1 as f64 - rss0 as f64) / players / 1024.0
+        );
+        let _ = cpu0;
+    }
+    Ok(())
+}
