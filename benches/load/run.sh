@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 counts=("${@:-100 1000}")
 [ $# -gt 0 ] || counts=(100 1000)
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 
 work=target/load
 mkdir -p "$work"
@@ -59,11 +59,11 @@ run() {
   kill "$publisher" 2>/dev/null || true
 }
 
-target/release/examples/server --listen 127.0.0.1:19700 > "$work/server.log" 2>&1 &
+target/release/examples/server --listen 127.0.0.1:19700 ${SERVER_ARGS:-} > "$work/server.log" 2>&1 &
 ours=$!
 pids+=("$ours")
 sleep 1
-run "rtmp-rs (chunk size 1024)" 19700 "$ours"
+run "rtmp-rs ${SERVER_ARGS:-(chunk size 1024)}" 19700 "$ours"
 kill "$ours"
 
 nginx -c "$PWD/$work/nginx.conf" -p "$PWD/$work" &
