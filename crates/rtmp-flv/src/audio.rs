@@ -345,43 +345,22 @@ impl AudioTag {
                 ))
             })
             .collect::<Result<_, Error>>()?;
-        let packet_type = encoded
-            .first()
-            .map(|(packet_type, _)| *packet_type)
-            .ok_or(invalid("audio tag", "no track"))?;
-        if encoded.iter().any(|(other, _)| *other != packet_type) {
-            return Err(invalid(
-                "enhanced audio tag",
-                "tracks of one message need one packet type",
-            ));
-        }
-        let raw: Vec<RawTrack> = encoded.into_iter().map(|(_, raw)| raw).collect();
-        let first = |dst: &mut BytesMut, packet_type: u8| {
-            if self.timestamp_offset_nanos == 0 {
-                dst.put_u8(FORMAT_EX_HEADER << 4 | packet_type);
-            } else {
-                dst.put_u8(FORMAT_EX_HEADER << 4 | MOD_EX);
-                track::write_mod_ex(dst, self.timestamp_offset_nanos, packet_type);
-            }
-        };
-        match (self.multitrack, raw.as_slice()) {
-            (Some(layout), _) => {
-                first(dst, PacketType::MULTITRACK);
-                track::write_tracks(dst, layout, packet_type, &raw)?;
-            }
-            (None, [single]) => {
-                first(dst, packet_type);
-                dst.put_slice(&single.fourcc);
-                dst.put_slice(&single.body);
-            }
-            (None, _) => {
-                return Err(invalid(
-                    "enhanced audio tag",
-                    "several tracks need a multitrack layout",
-                ));
-            }
-        }
-        Ok(())
+        let nanos = self.timestamp_offset_nanos;
+        track::write_enhanced_body(
+            dst,
+            "enhanced audio tag",
+            self.multitrack,
+            PacketType::MULTITRACK,
+            encoded,
+            |dst, packet_type| {
+                if nanos == 0 {
+                    dst.put_u8(FORMAT_EX_HEADER << 4 | packet_type);
+                } else {
+                    dst.put_u8(FORMAT_EX_HEADER << 4 | MOD_EX);
+                    track::write_mod_ex(dst, nanos, packet_type);
+                }
+            },
+        )
     }
 }
 

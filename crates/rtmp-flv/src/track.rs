@@ -161,3 +161,38 @@ pub(crate) fn write_tracks(
     }
     Ok(())
 }
+
+/// Writes an enhanced audio or video body: `first` writes the header byte (and any ModEx
+/// prefix) for a packet type; then either one track (FourCC and body) or, with a multitrack
+/// layout, the `multitrack_type` packet type and the tracks. Every track must have the same
+/// packet type.
+pub(crate) fn write_enhanced_body(
+    dst: &mut BytesMut,
+    what: &'static str,
+    multitrack: Option<MultitrackType>,
+    multitrack_type: u8,
+    encoded: Vec<(u8, RawTrack)>,
+    first: impl Fn(&mut BytesMut, u8),
+) -> Result<(), Error> {
+    let packet_type = encoded
+        .first()
+        .map(|(packet_type, _)| *packet_type)
+        .ok_or(invalid(what, "no track"))?;
+    if encoded.iter().any(|(other, _)| *other != packet_type) {
+        return Err(invalid(what, "tracks of one message need one packet type"));
+    }
+    let raw: Vec<RawTrack> = encoded.into_iter().map(|(_, raw)| raw).collect();
+    match (multitrack, raw.as_slice()) {
+        (Some(layout), _) => {
+            first(dst, multitrack_type);
+            write_tracks(dst, layout, packet_type, &raw)
+        }
+        (None, [single]) => {
+            first(dst, packet_type);
+            dst.put_slice(&single.fourcc);
+            dst.put_slice(&single.body);
+            Ok(())
+        }
+        (None, _) => Err(invalid(what, "several tracks need a multitrack layout")),
+    }
+}

@@ -375,35 +375,14 @@ impl VideoTag {
                 ))
             })
             .collect::<Result<_, Error>>()?;
-        let packet_type = encoded
-            .first()
-            .map(|(packet_type, _)| *packet_type)
-            .ok_or(invalid("video tag", "no track"))?;
-        if encoded.iter().any(|(other, _)| *other != packet_type) {
-            return Err(invalid(
-                "enhanced video tag",
-                "tracks of one message need one packet type",
-            ));
-        }
-        let raw: Vec<RawTrack> = encoded.into_iter().map(|(_, raw)| raw).collect();
-        match (self.multitrack, raw.as_slice()) {
-            (Some(layout), _) => {
-                self.put_first(dst, MULTITRACK);
-                track::write_tracks(dst, layout, packet_type, &raw)?;
-            }
-            (None, [single]) => {
-                self.put_first(dst, packet_type);
-                dst.put_slice(&single.fourcc);
-                dst.put_slice(&single.body);
-            }
-            (None, _) => {
-                return Err(invalid(
-                    "enhanced video tag",
-                    "several tracks need a multitrack layout",
-                ));
-            }
-        }
-        Ok(())
+        track::write_enhanced_body(
+            dst,
+            "enhanced video tag",
+            self.multitrack,
+            MULTITRACK,
+            encoded,
+            |dst, packet_type| self.put_first(dst, packet_type),
+        )
     }
 
     /// The first byte, with a ModEx prefix when there is a timestamp offset.

@@ -8,10 +8,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use common::{LIMIT, TestServer, ffmpeg9, play_args, publish_args, spawn, strings, temp, wait};
-use rtmp_server::{ServerConfig, StreamKey};
+use common::{TestServer, ffmpeg9, play_args, publish_args, spawn, strings, temp, wait};
+use rtmp_server::ServerConfig;
 
 fn sample(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,24 +41,6 @@ fn publish_sample(url: &str, name: &str, loops: u32) -> Vec<String> {
     ])
 }
 
-async fn publishing(server: &TestServer, name: &str) {
-    let key = StreamKey {
-        app: "live".into(),
-        name: name.into(),
-    };
-    tokio::time::timeout(LIMIT, async {
-        while !server
-            .hub
-            .stats(&key)
-            .is_some_and(|stats| stats.publishing && stats.video_frames > 0)
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("the publisher never started");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
     let server = TestServer::start(ServerConfig::default()).await;
@@ -76,9 +57,9 @@ async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
     }
     let mut legacy_publisher = spawn("ffmpeg", &publish_args(&server.url("live/h264"), 4, "300k"));
     for (name, _) in streams {
-        publishing(&server, name).await;
+        server.published(name).await;
     }
-    publishing(&server, "h264").await;
+    server.published("h264").await;
     let files: Vec<_> = streams
         .iter()
         .map(|(name, _)| temp(&format!("e-{name}.flv")))
@@ -140,7 +121,7 @@ async fn legacy_player_of_enhanced_video_is_told_when_refusal_is_on() {
     let server = TestServer::start(config).await;
     let url = server.url("live/hevc");
     let mut publisher = spawn(ffmpeg9(), &publish_sample(&url, "hevc-aac-enhanced.flv", 2));
-    publishing(&server, "hevc").await;
+    server.published("hevc").await;
     let file = temp("refused.flv");
     let mut legacy = spawn("ffmpeg", &play_args(&url, &file));
     // NetStream.Play.Failed: ffmpeg gives up at once instead of waiting for video.

@@ -10,24 +10,6 @@ use std::time::Duration;
 use common::{LIMIT, RawClient, TestServer, play_args, probe, publish_args, spawn, temp, wait};
 use rtmp_server::{ServerConfig, StreamKey};
 
-async fn published(server: &TestServer, name: &str) {
-    let key = StreamKey {
-        app: "live".into(),
-        name: name.into(),
-    };
-    tokio::time::timeout(LIMIT, async {
-        while !server
-            .hub
-            .stats(&key)
-            .is_some_and(|stats| stats.publishing && stats.video_frames > 0)
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("the publisher never started");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_clients_are_closed_and_others_keep_playing() {
     let config = ServerConfig {
@@ -37,7 +19,7 @@ async fn hostile_clients_are_closed_and_others_keep_playing() {
     let server = TestServer::start(config).await;
     let url = server.url("live/safe");
     let mut publisher = spawn("ffmpeg", &publish_args(&url, 4, "300k"));
-    published(&server, "safe").await;
+    server.published("safe").await;
     let file = temp("safe.flv");
     let mut player = spawn("ffmpeg", &play_args(&url, &file));
 
@@ -152,7 +134,7 @@ async fn a_player_that_reads_nothing_stalls_nobody() {
         }
     }
     let mut publisher = spawn("ffmpeg", &args);
-    published(&server, "busy").await;
+    server.published("busy").await;
     let mut stalled = RawClient::connect(server.port, Some(4096)).await;
     stalled.play("live", "busy").await;
     let file = temp("busy.flv");

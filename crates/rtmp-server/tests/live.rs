@@ -7,37 +7,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LIMIT, TestServer, play_args, probe, publish_args, spawn, strings, temp, wait};
-use rtmp_server::{ServerConfig, StreamKey};
-
-fn key(name: &str) -> StreamKey {
-    StreamKey {
-        app: "live".into(),
-        name: name.into(),
-    }
-}
-
-/// Waits until `name` is being published (bounded).
-async fn published(server: &TestServer, name: &str) {
-    tokio::time::timeout(LIMIT, async {
-        while !server
-            .hub
-            .stats(&key(name))
-            .is_some_and(|stats| stats.publishing && stats.video_frames > 0)
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("the publisher never started");
-}
+use common::{TestServer, play_args, probe, publish_args, spawn, strings, temp, wait};
+use rtmp_server::ServerConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_ffmpeg_players_and_rtmpdump_receive_a_publish() {
     let server = TestServer::start(ServerConfig::default()).await;
     let url = server.url("live/three");
     let mut publisher = spawn("ffmpeg", &publish_args(&url, 5, "300k"));
-    published(&server, "three").await;
+    server.published("three").await;
     let files = [
         temp("three-a.flv"),
         temp("three-b.flv"),
@@ -84,7 +62,7 @@ async fn player_before_publisher_republish_and_second_publisher() {
     let mut player = spawn("ffmpeg", &play_args(&url, &file));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut first = spawn("ffmpeg", &publish_args(&url, 3, "300k"));
-    published(&server, "again").await;
+    server.published("again").await;
     // A second publisher of the same key is refused and gives up.
     let mut intruder = spawn("ffmpeg", &publish_args(&url, 3, "300k"));
     assert!(
@@ -108,7 +86,7 @@ async fn late_player_starts_with_the_cached_gop() {
     let server = TestServer::start(ServerConfig::default()).await;
     let url = server.url("live/late");
     let mut publisher = spawn("ffmpeg", &publish_args(&url, 4, "300k"));
-    published(&server, "late").await;
+    server.published("late").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let file = temp("late.flv");
     let mut player = spawn("ffmpeg", &play_args(&url, &file));

@@ -54,6 +54,25 @@ impl TestServer {
         format!("rtmp://127.0.0.1:{}/{key}", self.port)
     }
 
+    /// Waits (bounded) until `live/name` is published and its video is flowing.
+    pub async fn published(&self, name: &str) {
+        let key = rtmp_server::StreamKey {
+            app: "live".into(),
+            name: name.into(),
+        };
+        tokio::time::timeout(LIMIT, async {
+            while !self
+                .hub
+                .stats(&key)
+                .is_some_and(|stats| stats.publishing && stats.video_frames > 0)
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("the publisher never started");
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
