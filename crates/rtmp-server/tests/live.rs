@@ -21,7 +21,7 @@ async fn two_ffmpeg_players_and_rtmpdump_receive_a_publish() {
         temp("three-b.flv"),
         temp("three-c.flv"),
     ];
-    let mut players = vec![
+    let mut players = [
         spawn("ffmpeg", &play_args(&url, &files[0])),
         spawn("ffmpeg", &play_args(&url, &files[1])),
         spawn(
@@ -30,9 +30,13 @@ async fn two_ffmpeg_players_and_rtmpdump_receive_a_publish() {
         ),
     ];
     assert!(wait(&mut publisher).await.success());
-    for player in &mut players {
+    for (player, name) in players.iter_mut().zip(["ffmpeg a", "ffmpeg b", "rtmpdump"]) {
         // Players end when the publisher leaves (UnpublishNotify / StreamEOF).
-        assert!(wait(player).await.success());
+        let status = wait(player).await;
+        // rtmpdump reports a live stream that ended on UnpublishNotify as complete (0) or
+        // incomplete (2) depending on timing inside librtmp; what it saved is checked below.
+        let ok = status.success() || (name == "rtmpdump" && status.code() == Some(2));
+        assert!(ok, "{name} ended with {status}");
     }
     for file in &files {
         let (video, audio, first_key) = probe(file).await;
