@@ -31,8 +31,14 @@ fn frames(name: &str) -> (Vec<(u8, Frame)>, FlvTag) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/media")
         .join(name);
+    let (frames, metadata) = parse(&std::fs::read(path).unwrap());
+    (frames, metadata.unwrap())
+}
+
+/// The frames of an FLV file (tag type, frame) in file order, and its script data tag.
+fn parse(file: &[u8]) -> (Vec<(u8, Frame)>, Option<FlvTag>) {
     let mut reader = FlvReader::new();
-    reader.push(&std::fs::read(path).unwrap());
+    reader.push(file);
     let mut frames = Vec::new();
     let mut metadata = None;
     while let Some(tag) = reader.next_tag().unwrap() {
@@ -51,7 +57,7 @@ fn frames(name: &str) -> (Vec<(u8, Frame)>, FlvTag) {
             _ => {}
         }
     }
-    (frames, metadata.unwrap())
+    (frames, metadata)
 }
 
 /// Writes frames as an FLV file, video in the chosen form, audio legacy where it can be.
@@ -115,25 +121,7 @@ fn decode(file: &[u8], label: &str) -> Vec<usize> {
 }
 
 fn reparse(file: &[u8]) -> Vec<(u8, Frame)> {
-    let mut reader = FlvReader::new();
-    reader.push(file);
-    let mut frames = Vec::new();
-    while let Some(tag) = reader.next_tag().unwrap() {
-        match tag.tag_type {
-            TAG_VIDEO => frames.extend(
-                Frame::from_video(&VideoTag::parse(&tag.data).unwrap(), tag.timestamp)
-                    .into_iter()
-                    .map(|f| (TAG_VIDEO, f)),
-            ),
-            TAG_AUDIO => frames.extend(
-                Frame::from_audio(&AudioTag::parse(&tag.data).unwrap(), tag.timestamp)
-                    .into_iter()
-                    .map(|f| (TAG_AUDIO, f)),
-            ),
-            _ => {}
-        }
-    }
-    frames
+    parse(file).0
 }
 
 fn coded(frames: &[(u8, Frame)], tag_type: u8) -> usize {
