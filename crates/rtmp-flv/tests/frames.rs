@@ -5,26 +5,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "common/peers.rs"]
+mod peers;
+
+use std::path::Path;
 
 use bytes::BytesMut;
 use rtmp_flv::{
     AudioTag, Codec, FlvHeader, FlvReader, FlvTag, Frame, LegacyAudioFormat, TAG_AUDIO, TAG_SCRIPT,
     TAG_VIDEO, VideoCodec, VideoTag, parse_script_data, script_data,
 };
-
-fn ffmpeg9() -> PathBuf {
-    if let Some(path) = std::env::var_os("RTMP_FFMPEG9") {
-        return path.into();
-    }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/ffmpeg9");
-    assert!(
-        path.exists(),
-        "ffmpeg 9 is needed: run .ci/install-peers (or set RTMP_FFMPEG9)"
-    );
-    path
-}
 
 /// Parses a sample into (tag type, frames) in file order, and its metadata tag data.
 fn frames(name: &str) -> (Vec<(u8, Frame)>, FlvTag) {
@@ -89,7 +79,6 @@ fn write(frames: &[(u8, Frame)], metadata: &FlvTag, enhanced_video: bool) -> Vec
     }
     out.to_vec()
 }
-
 /// Decodes an FLV file with ffmpeg 9; returns decoded frames per stream.
 fn decode(file: &[u8], label: &str) -> Vec<usize> {
     let path = std::env::temp_dir().join(format!(
@@ -97,26 +86,8 @@ fn decode(file: &[u8], label: &str) -> Vec<usize> {
         std::process::id()
     ));
     std::fs::write(&path, file).unwrap();
-    let output = Command::new(ffmpeg9())
-        .args(["-v", "error", "-nostdin", "-i"])
-        .arg(&path)
-        .args(["-map", "0", "-f", "framecrc", "-"])
-        .output()
-        .unwrap();
+    let counts = peers::decode(&peers::ffmpeg9(), &[], &path);
     let _ = std::fs::remove_file(&path);
-    let errors = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && errors.trim().is_empty(),
-        "ffmpeg 9: {errors}"
-    );
-    let mut counts = vec![0; 2];
-    for line in String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-    {
-        let index: usize = line.split(',').next().unwrap().trim().parse().unwrap();
-        counts[index] += 1;
-    }
     counts
 }
 

@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{TestServer, ffmpeg9, play_args, publish_args, spawn, strings, temp, wait};
+use common::{TestServer, play_args, publish_args, spawn, strings, temp, wait};
 use rtmp_server::ServerConfig;
 
 fn sample(name: &str) -> String {
@@ -51,7 +51,7 @@ async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
     let mut publishers = Vec::new();
     for (name, file) in streams {
         publishers.push(spawn(
-            ffmpeg9(),
+            common::peers::ffmpeg9(),
             &publish_sample(&server.url(&format!("live/{name}")), file, 1),
         ));
     }
@@ -69,7 +69,7 @@ async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
         .zip(&files)
         .map(|((name, _), file)| {
             spawn(
-                ffmpeg9(),
+                common::peers::ffmpeg9(),
                 &play_args(&server.url(&format!("live/{name}")), file),
             )
         })
@@ -83,27 +83,12 @@ async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
     assert!(wait(&mut legacy_player).await.success());
     for file in files.iter().chain([&legacy_file]) {
         // Debian's ffprobe cannot read the enhanced files: decode with ffmpeg 9 instead.
-        let decode = tokio::process::Command::new(if file == &legacy_file {
+        let ffmpeg = if file == &legacy_file {
             "ffmpeg".into()
         } else {
-            ffmpeg9()
-        })
-        .args(["-v", "error", "-nostdin", "-i"])
-        .arg(file)
-        .args(["-f", "framecrc", "-"])
-        .output()
-        .await
-        .unwrap();
-        let errors = String::from_utf8_lossy(&decode.stderr);
-        assert!(
-            decode.status.success() && errors.trim().is_empty(),
-            "{}: {errors}",
-            file.display()
-        );
-        let video_frames = String::from_utf8_lossy(&decode.stdout)
-            .lines()
-            .filter(|line| line.starts_with("0,"))
-            .count();
+            common::peers::ffmpeg9()
+        };
+        let video_frames = common::peers::decode(&ffmpeg, &[], file)[0];
         let _ = std::fs::remove_file(file);
         assert!(
             video_frames >= 25,
@@ -120,7 +105,10 @@ async fn legacy_player_of_enhanced_video_is_told_when_refusal_is_on() {
     config.hub.refuse_unannounced_enhanced = true;
     let server = TestServer::start(config).await;
     let url = server.url("live/hevc");
-    let mut publisher = spawn(ffmpeg9(), &publish_sample(&url, "hevc-aac-enhanced.flv", 2));
+    let mut publisher = spawn(
+        common::peers::ffmpeg9(),
+        &publish_sample(&url, "hevc-aac-enhanced.flv", 2),
+    );
     server.published("hevc").await;
     let file = temp("refused.flv");
     let mut legacy = spawn("ffmpeg", &play_args(&url, &file));

@@ -14,6 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rtmp_server::{Hub, Server, ServerConfig};
+
+#[path = "../../../rtmp-flv/tests/common/peers.rs"]
+pub mod peers;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
@@ -81,18 +84,6 @@ impl TestServer {
             tokio::time::timeout(LIMIT, task).await.unwrap().unwrap();
         }
     }
-}
-
-pub fn ffmpeg9() -> PathBuf {
-    if let Some(path) = std::env::var_os("RTMP_FFMPEG9") {
-        return path.into();
-    }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/ffmpeg9");
-    assert!(
-        path.exists(),
-        "ffmpeg 9 is needed: run .ci/install-peers (or set RTMP_FFMPEG9)"
-    );
-    path
 }
 
 pub fn spawn(program: impl AsRef<std::ffi::OsStr>, args: &[String]) -> Child {
@@ -179,19 +170,7 @@ pub fn temp(name: &str) -> PathBuf {
 /// What a saved file holds, by ffprobe: (video frames, audio frames, first video packet is a
 /// keyframe), after checking that ffmpeg decodes all of it without an error.
 pub async fn probe(file: &Path) -> (usize, usize, bool) {
-    let decode = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-i"])
-        .arg(file)
-        .args(["-f", "null", "-"])
-        .output()
-        .await
-        .unwrap();
-    let errors = String::from_utf8_lossy(&decode.stderr);
-    assert!(
-        decode.status.success() && errors.trim().is_empty(),
-        "{}: {errors}",
-        file.display()
-    );
+    peers::decode(Path::new("ffmpeg"), &[], file);
     let count = |stream: &'static str| {
         let file = file.to_owned();
         async move {
