@@ -144,6 +144,9 @@ pub enum SessionError {
     /// A command or control message that does not decode.
     #[error("bad message: {0}")]
     BadMessage(#[from] rtmp_message::DecodeError),
+    /// The client used more message streams than the connection may have.
+    #[error("more than {0} message streams")]
+    TooManyStreams(u32),
     /// A message that cannot be encoded (an application value AMF0 cannot hold).
     #[error("cannot encode a reply: {0}")]
     Encode(#[from] rtmp_message::EncodeError),
@@ -299,6 +302,43 @@ impl ServerSession {
         self.handle_command(command, raw.stream_id)
     }
 
+    /// The next free message stream id, unless the connection has all it may have.
+    fn new_stream_id(&mut self) -> Option<u32> {
+        if self.streams.len() >= self.config.max_streams as usize {
+            return None;
+        }
+        while self.next_stream_id == 0 || self.streams.contains_key(&self.next_stream_id) {
+            self.next_stream_id = self.next_stream_id.wrapping_add(1);
+        }
+        let id = self.next_stream_id;
+        self.next_stream_id = id.wrapping_add(1);
+        Some(id)
+    }
+
+    /// Takes a message stream the client used without creating it (lenient), within the
+    /// connection's limit on streams.
+    fn adopt_stream(&mut self, stream_id: u32) -> Result<(), SessionError> {
+        if !self.streams.contains_key(&stream_id) {
+            if self.streams.len() >= self.config.max_streams as usize {
+                return Err(SessionError::TooManyStreams(self.config.max_streams));
+            }
+            self.streams.insert(stream_id, Role::Idle);
+        }
+        Ok(())
+    }
+
+    /// Gives a stream its role, unless the client deleted it while the application decided.
+    fn set_role(&mut self, stream_id: u32, role: Role) {
+        if let Some(current) = self.streams.get_mut(&stream_id) {
+            *current = role;
+        }
+    }
+
+    /// How many message streams the connection has open.
+    pub fn stream_count(&self) -> usize {
+        self.streams.len()
+    }
+
     fn handle_data(&mut self, raw: rtmp_chunk::Message) -> Result<(), SessionError> {
         if !matches!(self.streams.get(&raw.stream_id), Some(Role::Publishing(_))) {
             return Ok(());
@@ -344,7 +384,7 @@ impl ServerSession {
                 }));
             }
             Command::CreateStream { transaction_id } => {
-                if self.streams.len() as u32 >= self.config.max_streams {
+                let Some(id) = self.new_stream_id() else {
                     let status = Status::new(
                         rtmp_message::StatusCode::Other("NetConnection.Call.Failed".into()),
                         "Too many streams.",
@@ -355,9 +395,7 @@ impl ServerSession {
                         arguments: vec![status.to_value()],
                     });
                     return self.send(chunk_stream::COMMAND, 0, reply.into());
-                }
-                let id = self.next_stream_id;
-                self.next_stream_id += 1;
+                };
                 self.streams.insert(id, Role::Idle);
                 self.send(
                     chunk_stream::COMMAND,
@@ -370,7 +408,7 @@ impl ServerSession {
             } => {
                 let (name, query) = split_query(&name);
                 // Lenient: publishing on a stream that was never created still works.
-                self.streams.entry(stream_id).or_insert(Role::Idle);
+                self.adopt_stream(stream_id)?;
                 self.events.push_back(SessionEvent::Publish(StreamRequest {
                     stream_id,
                     key: StreamKey {
@@ -383,7 +421,7 @@ impl ServerSession {
             }
             Command::Play(play) => {
                 let (name, query) = split_query(&play.name);
-                self.streams.entry(stream_id).or_insert(Role::Idle);
+                self.adopt_stream(stream_id)?;
                 self.events.push_back(SessionEvent::Play(StreamRequest {
                     stream_id,
                     key: StreamKey {
@@ -471,8 +509,7 @@ impl ServerSession {
 
     /// Accepts a publish: NetStream.Publish.Start; media on the stream becomes events.
     pub fn accept_publish(&mut self, request: &StreamRequest) -> Result<(), SessionError> {
-        self.streams
-            .insert(request.stream_id, Role::Publishing(request.key.clone()));
+        self.set_role(request.stream_id, Role::Publishing(request.key.clone()));
         self.send(
             chunk_stream::CONTROL,
             0,
@@ -495,7 +532,7 @@ impl ServerSession {
     pub fn accept_play(&mut self, request: &StreamRequest) -> Result<(), SessionError> {
         let id = request.stream_id;
         let name = &request.key.name;
-        self.streams.insert(id, Role::Playing(request.key.clone()));
+        self.set_role(id, Role::Playing(request.key.clone()));
         self.send(
             chunk_stream::CONTROL,
             0,
@@ -513,7 +550,7 @@ impl ServerSession {
     /// Refuses or ends a play with `status` (e.g. [`Status::play_stream_not_found`] or
     /// [`Status::play_failed`]).
     pub fn reject_play(&mut self, stream_id: u32, status: Status) -> Result<(), SessionError> {
-        self.streams.insert(stream_id, Role::Idle);
+        self.set_role(stream_id, Role::Idle);
         self.status(stream_id, status)
     }
 

@@ -213,3 +213,80 @@ fn pings_and_commands_before_connect() {
         [Message::UserControl(UserControl::PingResponse(7))]
     );
 }
+
+#[test]
+fn message_streams_are_bounded_however_they_are_opened() {
+    let (mut session, _) = connected(None);
+    for transaction in 0..8 {
+        let create = Command::CreateStream {
+            transaction_id: f64::from(transaction),
+        };
+        session.handle_message(command(0, create)).unwrap();
+    }
+    assert_eq!(session.stream_count(), 8);
+    // A ninth createStream is answered with _error; the connection stays.
+    let create = Command::CreateStream {
+        transaction_id: 9.0,
+    };
+    session.handle_message(command(0, create)).unwrap();
+    let replies = sent(&mut session);
+    assert!(matches!(
+        replies.last(),
+        Some(Message::Command(Command::Error(_)))
+    ));
+    // Publishing on a stream id that was never created counts against the same limit.
+    let publish = Command::Publish {
+        transaction_id: 0.0,
+        name: "cam".into(),
+        publish_type: PublishType::Live,
+    };
+    let error = session.handle_message(command(1000, publish)).unwrap_err();
+    assert!(matches!(error, SessionError::TooManyStreams(8)), "{error}");
+    assert_eq!(session.stream_count(), 8);
+    // A deleted stream makes room for a new one.
+    let delete = Command::DeleteStream {
+        transaction_id: 0.0,
+        stream_id: 3.0,
+    };
+    session.handle_message(command(0, delete)).unwrap();
+    let create = Command::CreateStream {
+        transaction_id: 10.0,
+    };
+    session.handle_message(command(0, create)).unwrap();
+    assert_eq!(
+        sent(&mut session).last(),
+        Some(&Message::Command(Command::create_stream_result(10.0, 9)))
+    );
+}
+
+/// Found by the server_session fuzz target: accepting a publish after the client deleted its
+/// stream re-created the stream past the limit.
+#[test]
+fn accepting_a_request_for_a_deleted_stream_creates_nothing() {
+    let (mut session, _) = connected(None);
+    let publish = Command::Publish {
+        transaction_id: 0.0,
+        name: "cam".into(),
+        publish_type: PublishType::Live,
+    };
+    session.handle_message(command(1, publish)).unwrap();
+    let Some(SessionEvent::Publish(request)) = session.poll_event() else {
+        panic!("no publish event")
+    };
+    let delete = Command::DeleteStream {
+        transaction_id: 0.0,
+        stream_id: 1.0,
+    };
+    session.handle_message(command(0, delete)).unwrap();
+    for transaction in 0..8 {
+        let create = Command::CreateStream {
+            transaction_id: f64::from(transaction),
+        };
+        session.handle_message(command(0, create)).unwrap();
+    }
+    session.accept_publish(&request).unwrap();
+    session
+        .reject_play(request.stream_id, rtmp_message::Status::play_failed("x"))
+        .unwrap();
+    assert_eq!(session.stream_count(), 8);
+}
