@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut src = BytesMut::from(input);
     let mut encoder = ChunkEncoder::new();
-    let mut check = ChunkDecoder::new(DecoderConfig { max_message_size: 1 << 24, ..DecoderConfig::default() });
+    let mut check = ChunkDecoder::new(DecoderConfig {
+        max_message_size: 1 << 24,
+        ..DecoderConfig::default()
+    });
     let mut out = BytesMut::new();
     while let Ok(Some(message)) = decoder.decode(&mut src) {
         if message.chunk_stream_id < 2 || encoder.encode(&message, &mut out).is_err() {

@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(config) = Av1Config::parse(&bytes) {
-        assert_eq!(Av1Config::parse(&config.to_bytes()).expect("re-parses"), config);
+        assert_eq!(
+            Av1Config::parse(&config.to_bytes()).expect("re-parses"),
+            config
+        );
         let _ = config.sequence_header();
     }
     let _ = Av1Config::from_sequence_header(bytes.clone());

@@ -9,8 +9,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let step = usize::from(split).max(1) * 13;
-    let mut server = ServerHandshake::new(ServerConfig { verify_c2: split & 1 == 1, ..ServerConfig::default() });
-    let mut client = ClientHandshake::new(ClientConfig { verify_s2: split & 2 == 2, ..ClientConfig::default() });
+    let mut server = ServerHandshake::new(ServerConfig {
+        verify_c2: split & 1 == 1,
+        ..ServerConfig::default()
+    });
+    let mut client = ClientHandshake::new(ClientConfig {
+        verify_s2: split & 2 == 2,
+        ..ClientConfig::default()
+    });
     for piece in input.chunks(step) {
         let _ = server.read(piece);
         let _ = server.take_output();

@@ -12,26 +12,49 @@ use rtmp_server::{ServerSession, SessionConfig, SessionEvent, StreamRequest};
 
 #[derive(Debug, Arbitrary)]
 enum Step {
-    Connect { app: String, enhanced: bool },
+    Connect {
+        app: String,
+        enhanced: bool,
+    },
     CreateStream,
-    Publish { stream_id: u8, name: String },
-    Play { stream_id: u8, name: String },
-    DeleteStream { stream_id: u8 },
-    CloseStream { stream_id: u8 },
-    FcUnpublish { name: String },
+    Publish {
+        stream_id: u8,
+        name: String,
+    },
+    Play {
+        stream_id: u8,
+        name: String,
+    },
+    DeleteStream {
+        stream_id: u8,
+    },
+    CloseStream {
+        stream_id: u8,
+    },
+    FcUnpublish {
+        name: String,
+    },
     Ping(u32),
-    Raw { type_id: u8, stream_id: u8, body: Vec<u8> },
+    Raw {
+        type_id: u8,
+        stream_id: u8,
+        body: Vec<u8>,
+    },
     Accept,
     Reject,
     UnpublishNotify,
     PublishNotify,
-    Tick { millis: u16 },
+    Tick {
+        millis: u16,
+    },
 }
 
 const MAX_STREAMS: u32 = 4;
 
 fn command(stream_id: u8, command: Command) -> Option<rtmp_chunk::Message> {
-    Message::Command(command).to_chunk(3, 0, u32::from(stream_id)).ok()
+    Message::Command(command)
+        .to_chunk(3, 0, u32::from(stream_id))
+        .ok()
 }
 
 fn message(step: Step) -> Option<rtmp_chunk::Message> {
@@ -45,10 +68,19 @@ fn message(step: Step) -> Option<rtmp_chunk::Message> {
             };
             command(0, Command::Connect(Box::new(connect)))
         }
-        Step::CreateStream => command(0, Command::CreateStream { transaction_id: 2.0 }),
+        Step::CreateStream => command(
+            0,
+            Command::CreateStream {
+                transaction_id: 2.0,
+            },
+        ),
         Step::Publish { stream_id, name } => command(
             stream_id,
-            Command::Publish { transaction_id: 0.0, name, publish_type: PublishType::Live },
+            Command::Publish {
+                transaction_id: 0.0,
+                name,
+                publish_type: PublishType::Live,
+            },
         ),
         Step::Play { stream_id, name } => command(
             stream_id,
@@ -62,18 +94,32 @@ fn message(step: Step) -> Option<rtmp_chunk::Message> {
         ),
         Step::DeleteStream { stream_id } => command(
             0,
-            Command::DeleteStream { transaction_id: 0.0, stream_id: f64::from(stream_id) },
+            Command::DeleteStream {
+                transaction_id: 0.0,
+                stream_id: f64::from(stream_id),
+            },
         ),
-        Step::CloseStream { stream_id } => {
-            command(stream_id, Command::CloseStream { transaction_id: 0.0 })
-        }
-        Step::FcUnpublish { name } => {
-            command(0, Command::FcUnpublish { transaction_id: 0.0, name })
-        }
+        Step::CloseStream { stream_id } => command(
+            stream_id,
+            Command::CloseStream {
+                transaction_id: 0.0,
+            },
+        ),
+        Step::FcUnpublish { name } => command(
+            0,
+            Command::FcUnpublish {
+                transaction_id: 0.0,
+                name,
+            },
+        ),
         Step::Ping(time) => Message::UserControl(UserControl::PingRequest(time))
             .to_chunk(2, 0, 0)
             .ok(),
-        Step::Raw { type_id, stream_id, body } => Some(rtmp_chunk::Message::new(
+        Step::Raw {
+            type_id,
+            stream_id,
+            body,
+        } => Some(rtmp_chunk::Message::new(
             4,
             0,
             type_id,
@@ -85,7 +131,10 @@ fn message(step: Step) -> Option<rtmp_chunk::Message> {
 }
 
 fuzz_target!(|steps: Vec<Step>| {
-    let config = SessionConfig { max_streams: MAX_STREAMS, ..SessionConfig::default() };
+    let config = SessionConfig {
+        max_streams: MAX_STREAMS,
+        ..SessionConfig::default()
+    };
     let mut now = Instant::now();
     let mut session = ServerSession::new(config, now);
     let mut pending: Option<SessionEvent> = None;
@@ -128,13 +177,19 @@ fuzz_target!(|steps: Vec<Step>| {
             },
         };
         while let Some(raw) = session.poll_send() {
-            assert!(Message::decode(&raw).is_ok(), "the session sent what it cannot read: {raw:?}");
+            assert!(
+                Message::decode(&raw).is_ok(),
+                "the session sent what it cannot read: {raw:?}"
+            );
         }
         while let Some(event) = session.poll_event() {
             if let SessionEvent::Publish(request) | SessionEvent::Play(request) = &event {
                 stream = Some(request.clone());
             }
-            if !matches!(event, SessionEvent::Media { .. } | SessionEvent::StreamClosed { .. }) {
+            if !matches!(
+                event,
+                SessionEvent::Media { .. } | SessionEvent::StreamClosed { .. }
+            ) {
                 pending = Some(event);
             }
         }
