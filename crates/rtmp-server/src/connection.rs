@@ -12,15 +12,32 @@ use bytes::{Buf, Bytes, BytesMut};
 use rtmp_chunk::{ChunkDecoder, ChunkEncoder, Message, type_id};
 use rtmp_handshake::{ServerConfig as HandshakeConfig, ServerHandshake, Status as Handshake};
 use rtmp_message::Status;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 use crate::hooks::Hooks;
 use crate::hub::{Hub, Media, Notice, PlayError, Publisher, Subscription};
 use crate::server::ServerConfig;
 use crate::session::{ServerSession, SessionError, SessionEvent, StreamKey};
+use crate::transport::Transport;
+
+type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// The two halves of a stream, without a lock between them for TCP.
+fn split(stream: Transport) -> (ReadHalf, WriteHalf) {
+    match stream {
+        Transport::Tcp(tcp) => {
+            let (reader, writer) = tcp.into_split();
+            (Box::new(reader), Box::new(writer))
+        }
+        #[cfg(feature = "tls")]
+        tls => {
+            let (reader, writer) = tokio::io::split(tls);
+            (Box::new(reader), Box::new(writer))
+        }
+    }
+}
 
 /// Why a connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +77,7 @@ const READ_RESERVE: usize = 64 << 10;
 const BATCH_MESSAGES: usize = 64;
 const BATCH_BYTES: usize = 256 << 10;
 
-async fn handshake(stream: &mut TcpStream, verify_c2: bool) -> Result<Bytes, ConnectionError> {
+async fn handshake(stream: &mut Transport, verify_c2: bool) -> Result<Bytes, ConnectionError> {
     let mut handshake = ServerHandshake::new(HandshakeConfig {
         verify_c2,
         ..HandshakeConfig::default()
@@ -81,20 +98,20 @@ async fn handshake(stream: &mut TcpStream, verify_c2: bool) -> Result<Bytes, Con
 
 /// Runs one connection to its end.
 pub(crate) async fn serve<H: Hooks>(
-    mut stream: TcpStream,
+    mut stream: Transport,
     peer: SocketAddr,
     context: Arc<Context<H>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), ConnectionError> {
     let config = &context.config;
-    let _ = stream.set_nodelay(true);
+    let _ = stream.tcp().set_nodelay(true);
     let leftover = tokio::time::timeout(
         config.handshake_timeout,
         handshake(&mut stream, config.verify_c2),
     )
     .await
     .map_err(|_| ConnectionError::HandshakeTimeout)??;
-    let (reader, writer) = stream.into_split();
+    let (reader, writer) = split(stream);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (media_tx, media_rx) = mpsc::channel(config.hub.player_queue.max(1));
     let play_stream = Arc::new(AtomicU32::new(1));
@@ -142,7 +159,7 @@ struct Connection<H> {
 impl<H: Hooks> Connection<H> {
     async fn run(
         &mut self,
-        mut reader: tokio::net::tcp::OwnedReadHalf,
+        mut reader: ReadHalf,
         buf: &mut BytesMut,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), ConnectionError> {
@@ -349,7 +366,7 @@ impl<H: Hooks> Connection<H> {
 
 /// Writes control messages (first) and shared media, several per system call.
 async fn write_loop(
-    mut writer: OwnedWriteHalf,
+    mut writer: WriteHalf,
     mut control: mpsc::UnboundedReceiver<Message>,
     mut media: mpsc::Receiver<Media>,
     play_stream: Arc<AtomicU32>,
@@ -426,7 +443,7 @@ fn push_media(
 }
 
 /// Writes every buffer of `batch` with vectored writes, then empties it.
-async fn write_all(writer: &mut OwnedWriteHalf, batch: &mut Vec<Bytes>) -> std::io::Result<()> {
+async fn write_all(writer: &mut WriteHalf, batch: &mut Vec<Bytes>) -> std::io::Result<()> {
     let mut first = 0;
     while first < batch.len() {
         let slices: Vec<IoSlice<'_>> = batch

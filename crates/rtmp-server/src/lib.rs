@@ -10,11 +10,15 @@
 //!
 //! See the `server` example for a complete program.
 
+pub mod client;
 mod connection;
 mod hooks;
 mod hub;
 mod server;
 mod session;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod transport;
 
 pub use connection::ConnectionError;
 pub use hooks::{AcceptAll, Hooks};
@@ -27,3 +31,4 @@ pub use session::{
     ConnectRequest, ServerSession, SessionConfig, SessionError, SessionEvent, StreamKey,
     StreamRequest,
 };
+pub use transport::Transport;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rtmp_chunk::DecoderConfig;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -13,6 +13,33 @@ use crate::connection::{self, Context};
 use crate::hooks::{AcceptAll, Hooks};
 use crate::hub::{Hub, HubConfig};
 use crate::session::SessionConfig;
+use crate::transport::Transport;
+
+/// How accepted connections become RTMP streams.
+#[derive(Clone)]
+enum Accept {
+    Plain,
+    #[cfg(feature = "tls")]
+    Tls(tokio_rustls::TlsAcceptor),
+}
+
+impl Accept {
+    /// The stream, after the TLS handshake for RTMPS (`None` if it fails or times out).
+    async fn transport(&self, tcp: TcpStream, timeout: Duration) -> Option<Transport> {
+        let _ = timeout;
+        match self {
+            Self::Plain => Some(Transport::Tcp(tcp)),
+            #[cfg(feature = "tls")]
+            Self::Tls(acceptor) => {
+                let tls = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
+                match tls {
+                    Ok(Ok(stream)) => Some(Transport::TlsServer(Box::new(stream))),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
 
 /// Settings of a [`Server`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +124,30 @@ impl<H: Hooks> Server<H> {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
+        self.serve_with(listener, Accept::Plain, shutdown).await
+    }
+
+    /// Serves RTMPS on `listener` with `tls` (see [`crate::tls::server_config`]), like
+    /// [`serve`](Self::serve). Run it beside `serve` on another port to offer both; the
+    /// streams are the same.
+    #[cfg(feature = "tls")]
+    pub async fn serve_tls(
+        &self,
+        listener: TcpListener,
+        tls: Arc<tokio_rustls::rustls::ServerConfig>,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        self.serve_with(listener, Accept::Tls(acceptor), shutdown)
+            .await
+    }
+
+    async fn serve_with(
+        &self,
+        listener: TcpListener,
+        accept: Accept,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let limit = Arc::new(Semaphore::new(self.context.config.max_connections));
         let mut connections = JoinSet::new();
@@ -119,11 +170,16 @@ impl<H: Hooks> Server<H> {
                     };
                     let context = self.context.clone();
                     let stop = stop_rx.clone();
+                    let accept = accept.clone();
                     connections.spawn(async move {
                         let _permit = permit;
                         if !context.hooks.on_connection(peer).await {
                             return;
                         }
+                        let Some(stream) = accept.transport(stream, context.config.handshake_timeout).await else {
+                            tracing::info!(%peer, "TLS handshake failed");
+                            return;
+                        };
                         let result = connection::serve(stream, peer, context.clone(), stop).await;
                         let error = result.as_ref().err().map(ToString::to_string);
                         if let Some(error) = &error {

@@ -1,0 +1,244 @@
+//! The client's socket side: connecting (TCP, TLS, handshake), and the tasks that run a
+//! publishing or playing connection.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rtmp_chunk::{ChunkDecoder, ChunkEncoder};
+use rtmp_handshake::{ClientHandshake, Status as Handshake};
+use rtmp_message::Level;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::{ClientConfig, ClientError, ClientEvent, ClientSession, PlayEvent, RtmpUrl, Scheme};
+use crate::transport::Transport;
+
+const READ_RESERVE: usize = 64 << 10;
+/// Bytes of queued media encoded for one write.
+const WRITE_BATCH: usize = 256 << 10;
+
+/// The socket, the chunk codec and the buffers of one client connection.
+#[derive(Debug)]
+pub(super) struct Io {
+    stream: Transport,
+    read_buf: BytesMut,
+    write_buf: BytesMut,
+    decoder: ChunkDecoder,
+    encoder: ChunkEncoder,
+}
+
+impl Io {
+    /// TCP (and TLS for rtmps), then the handshake.
+    pub(super) async fn connect(url: &RtmpUrl, config: &ClientConfig) -> Result<Self, ClientError> {
+        let tcp = TcpStream::connect(url.address()).await?;
+        let _ = tcp.set_nodelay(true);
+        let mut stream = match url.scheme {
+            Scheme::Rtmp => Transport::Tcp(tcp),
+            Scheme::Rtmps => tls(tcp, url, config).await?,
+        };
+        let mut handshake = ClientHandshake::new(config.handshake.clone());
+        stream.write_all(&handshake.take_output()).await?;
+        let mut buf = [0u8; 4096];
+        let leftover = loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(ClientError::Closed);
+            }
+            let status = handshake.read(buf.get(..n).unwrap_or_default())?;
+            stream.write_all(&handshake.take_output()).await?;
+            if let Handshake::Done(done) = status {
+                break done.leftover;
+            }
+        };
+        Ok(Self {
+            stream,
+            read_buf: BytesMut::from(&leftover[..]),
+            write_buf: BytesMut::new(),
+            decoder: ChunkDecoder::new(config.decoder.clone()),
+            encoder: ChunkEncoder::new(),
+        })
+    }
+
+    /// Encodes everything the session has to send, and writes it.
+    async fn flush(&mut self, session: &mut ClientSession) -> Result<(), ClientError> {
+        while let Some(message) = session.poll_send() {
+            self.encoder.encode(&message, &mut self.write_buf)?;
+        }
+        if let Some(sequence) = self.decoder.take_acknowledgement() {
+            self.encoder.encode(
+                &rtmp_chunk::Message::acknowledgement(sequence),
+                &mut self.write_buf,
+            )?;
+        }
+        if !self.write_buf.is_empty() {
+            self.stream.write_all(&self.write_buf).await?;
+            self.write_buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Reads until the next message arrives and hands it to the session.
+    async fn read_message(&mut self, session: &mut ClientSession) -> Result<(), ClientError> {
+        loop {
+            if let Some(message) = self.decoder.decode(&mut self.read_buf)? {
+                session.handle_message(message)?;
+                return Ok(());
+            }
+            self.read_buf.reserve(READ_RESERVE);
+            if self.stream.read_buf(&mut self.read_buf).await? == 0 {
+                return Err(ClientError::Closed);
+            }
+        }
+    }
+
+    /// Sends what the session has, then reads until `pick` chooses an event. Events it passes
+    /// over are dropped (they are answers nobody waits for).
+    pub(super) async fn until<T>(
+        &mut self,
+        session: &mut ClientSession,
+        mut pick: impl FnMut(&ClientEvent) -> Option<T>,
+    ) -> Result<T, ClientError> {
+        loop {
+            self.flush(session).await?;
+            while let Some(event) = session.poll_event() {
+                if let Some(picked) = pick(&event) {
+                    return Ok(picked);
+                }
+            }
+            self.read_message(session).await?;
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+async fn tls(
+    tcp: TcpStream,
+    url: &RtmpUrl,
+    config: &ClientConfig,
+) -> Result<Transport, ClientError> {
+    let tls_config = match &config.tls {
+        Some(tls) => tls.clone(),
+        None => crate::tls::platform_client_config().map_err(ClientError::Tls)?,
+    };
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(url.host.clone())
+        .map_err(|error| ClientError::Tls(error.to_string()))?;
+    let stream = tokio_rustls::TlsConnector::from(tls_config)
+        .connect(name, tcp)
+        .await?;
+    Ok(Transport::TlsClient(Box::new(stream)))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn tls(_: TcpStream, _: &RtmpUrl, _: &ClientConfig) -> Result<Transport, ClientError> {
+    Err(ClientError::Tls(
+        "rtmps:// needs the `tls` feature of rtmp-server".into(),
+    ))
+}
+
+/// Sends queued media until the queue closes; answers the server meanwhile. Ends the stream
+/// politely when the application is done.
+pub(super) async fn publish_loop(
+    mut io: Io,
+    mut session: ClientSession,
+    mut rx: mpsc::Receiver<rtmp_chunk::Message>,
+    stream_id: u32,
+    name: String,
+    read_timeout: Duration,
+) -> Result<(), ClientError> {
+    let mut last_read = tokio::time::Instant::now();
+    loop {
+        io.read_buf.reserve(READ_RESERVE);
+        tokio::select! {
+            message = rx.recv() => {
+                let Some(message) = message else { break };
+                io.flush(&mut session).await?;
+                queue_media(&mut io, &session, stream_id, &message)?;
+                while io.write_buf.len() < WRITE_BATCH {
+                    let Ok(message) = rx.try_recv() else { break };
+                    queue_media(&mut io, &session, stream_id, &message)?;
+                }
+                io.stream.write_all(&io.write_buf).await?;
+                io.write_buf.clear();
+            }
+            read = io.stream.read_buf(&mut io.read_buf) => {
+                if read? == 0 {
+                    return Err(ClientError::Closed);
+                }
+                last_read = tokio::time::Instant::now();
+                while let Some(message) = io.decoder.decode(&mut io.read_buf)? {
+                    session.handle_message(message)?;
+                }
+                while let Some(event) = session.poll_event() {
+                    if let ClientEvent::Status { status, .. } = event {
+                        if status.level == Level::Error {
+                            return Err(ClientError::from_status("publish", Some(status)));
+                        }
+                    }
+                }
+                io.flush(&mut session).await?;
+            }
+            () = tokio::time::sleep_until(last_read + read_timeout) => {
+                // A server that answers nothing (no acknowledgement, no ping) for so long is gone.
+                return Err(ClientError::Timeout("the server"));
+            }
+        }
+    }
+    session.close_stream(stream_id, Some(&name))?;
+    io.flush(&mut session).await?;
+    io.stream.shutdown().await?;
+    Ok(())
+}
+
+fn queue_media(
+    io: &mut Io,
+    session: &ClientSession,
+    stream_id: u32,
+    message: &rtmp_chunk::Message,
+) -> Result<(), ClientError> {
+    let message = session.media(
+        stream_id,
+        message.type_id,
+        message.timestamp,
+        message.payload.clone(),
+    );
+    io.encoder.encode(&message, &mut io.write_buf)?;
+    Ok(())
+}
+
+/// Reads the played stream into `tx` until the server ends it or the application drops the
+/// player.
+pub(super) async fn play_loop(
+    mut io: Io,
+    mut session: ClientSession,
+    tx: mpsc::Sender<PlayEvent>,
+    stream_id: u32,
+    read_timeout: Duration,
+) -> Result<(), ClientError> {
+    loop {
+        while let Some(event) = session.poll_event() {
+            let event = match event {
+                ClientEvent::Media(message) if message.stream_id == stream_id => {
+                    PlayEvent::Media(message)
+                }
+                ClientEvent::Status { status, .. } if status.level == Level::Error => {
+                    return Err(ClientError::from_status("play", Some(status)));
+                }
+                ClientEvent::Status { status, .. } => PlayEvent::Status(status),
+                ClientEvent::StreamEof { stream_id: id } if id == stream_id => return Ok(()),
+                _ => continue,
+            };
+            if tx.send(event).await.is_err() {
+                // The application dropped the player.
+                let _ = session.close_stream(stream_id, None);
+                let _ = io.flush(&mut session).await;
+                return Ok(());
+            }
+        }
+        io.flush(&mut session).await?;
+        match tokio::time::timeout(read_timeout, io.read_message(&mut session)).await {
+            Ok(result) => result?,
+            Err(_) => return Err(ClientError::Timeout("media from the server")),
+        }
+    }
+}

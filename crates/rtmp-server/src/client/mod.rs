@@ -1,0 +1,430 @@
+//! RTMP as a client of remote servers: publish to and play from any RTMP server.
+//!
+//! [`ClientSession`] is the sans-IO protocol logic; [`Connection`], [`Publisher`] and
+//! [`Player`] run it on tokio, over TCP or (feature `tls`) TLS.
+//!
+//! ```no_run
+//! use rtmp_server::client::{self, ClientConfig, PlayEvent};
+//!
+//! # async fn run() -> Result<(), client::ClientError> {
+//! let mut player = client::play("rtmp://127.0.0.1/live/cam", ClientConfig::default()).await?;
+//! while let Some(event) = player.next().await? {
+//!     if let PlayEvent::Media(message) = event {
+//!         println!("type {} at {} ms, {} bytes", message.type_id, message.timestamp, message.payload.len());
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod io;
+mod session;
+mod url;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rtmp_amf0::Value;
+use rtmp_chunk::{DecoderConfig, type_id};
+use rtmp_message::{Data, Level, Message, Status, StatusCode};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use session::{ClientEvent, ClientSession, ClientSessionConfig, ClientSessionError};
+pub use url::{RtmpUrl, Scheme, UrlError};
+
+use io::Io;
+
+/// Settings of a client connection.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Protocol settings (chunk size, FourCCs announced, flashVer).
+    pub session: ClientSessionConfig,
+    /// The handshake: complex (default) or simple, and S2 verification.
+    pub handshake: rtmp_handshake::ClientConfig,
+    /// Limits on what the server may send.
+    pub decoder: DecoderConfig,
+    /// The longest from TCP connect to the connect result, TLS and handshake included
+    /// (default 10 s).
+    pub connect_timeout: Duration,
+    /// The longest to wait for the answer to createStream, publish or play (default 10 s).
+    pub response_timeout: Duration,
+    /// Give up when the server sends nothing for this long (default 60 s).
+    pub read_timeout: Duration,
+    /// Messages buffered between the application and the connection (default 256). A
+    /// publisher's `send` waits while it is full; a player stops reading the socket.
+    pub queue: usize,
+    /// TLS settings for `rtmps://`; `None` trusts the platform's certificate authorities.
+    #[cfg(feature = "tls")]
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ClientConfig>>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            session: ClientSessionConfig::default(),
+            handshake: rtmp_handshake::ClientConfig::default(),
+            decoder: DecoderConfig::default(),
+            connect_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            queue: 256,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+}
+
+/// Why a client operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The URL does not parse.
+    #[error("url: {0}")]
+    Url(#[from] UrlError),
+    /// `rtmps://` without the `tls` feature, or a TLS setup error.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// The socket failed or closed.
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// The handshake failed.
+    #[error("handshake: {0}")]
+    Handshake(#[from] rtmp_handshake::HandshakeError),
+    /// The server's chunk stream does not decode (or breaks a limit).
+    #[error("chunk stream: {0}")]
+    Chunk(#[from] rtmp_chunk::DecodeError),
+    /// A message could not be chunked.
+    #[error("chunk encoding: {0}")]
+    ChunkEncode(#[from] rtmp_chunk::EncodeError),
+    /// The server sent a message that does not decode.
+    #[error("{0}")]
+    Session(#[from] ClientSessionError),
+    /// A step took longer than its timeout.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    /// The stream name is refused (NetStream.Publish.BadName: already published, or not
+    /// allowed).
+    #[error("bad name: {0}")]
+    BadName(String),
+    /// The stream to play does not exist (NetStream.Play.StreamNotFound).
+    #[error("stream not found: {0}")]
+    StreamNotFound(String),
+    /// The server refused with an `_error` or an error-level status.
+    #[error("{command} refused: {code}: {description}")]
+    Rejected {
+        /// The command refused.
+        command: String,
+        /// The status code (e.g. NetConnection.Connect.Rejected).
+        code: String,
+        /// The server's description.
+        description: String,
+    },
+    /// The server closed the connection.
+    #[error("the server closed the connection")]
+    Closed,
+}
+
+impl ClientError {
+    fn from_status(command: &str, status: Option<Status>) -> Self {
+        let Some(status) = status else {
+            return Self::Rejected {
+                command: command.to_owned(),
+                code: "_error".into(),
+                description: String::new(),
+            };
+        };
+        match status.code {
+            StatusCode::PublishBadName => Self::BadName(status.description),
+            StatusCode::PlayStreamNotFound => Self::StreamNotFound(status.description),
+            code => Self::Rejected {
+                command: command.to_owned(),
+                code: code.as_str().to_owned(),
+                description: status.description,
+            },
+        }
+    }
+}
+
+/// A connected client: the handshake is done and the server accepted connect.
+#[derive(Debug)]
+pub struct Connection {
+    io: Io,
+    session: ClientSession,
+    config: ClientConfig,
+    server_info: Option<Status>,
+}
+
+impl Connection {
+    /// Connects to the server and application of `url` (its stream name is not used here).
+    pub async fn connect(url: &RtmpUrl, config: ClientConfig) -> Result<Self, ClientError> {
+        let timeout = config.connect_timeout;
+        tokio::time::timeout(timeout, Self::connect_inner(url, config))
+            .await
+            .map_err(|_| ClientError::Timeout("connect"))?
+    }
+
+    async fn connect_inner(url: &RtmpUrl, config: ClientConfig) -> Result<Self, ClientError> {
+        let mut io = Io::connect(url, &config).await?;
+        let mut session = ClientSession::new(config.session.clone());
+        session.connect(&url.app, &url.tc_url())?;
+        let event = io
+            .until(&mut session, |event| match event {
+                ClientEvent::Connected { .. } => Some(Ok(event.clone())),
+                ClientEvent::Refused { command, status } if command == "connect" => {
+                    Some(Err(ClientError::from_status(command, status.clone())))
+                }
+                _ => None,
+            })
+            .await??;
+        let ClientEvent::Connected { info, .. } = event else {
+            return Err(ClientError::Closed);
+        };
+        Ok(Self {
+            io,
+            session,
+            config,
+            server_info: info,
+        })
+    }
+
+    /// The server's NetConnection.Connect.Success information object.
+    pub fn server_info(&self) -> Option<&Status> {
+        self.server_info.as_ref()
+    }
+
+    async fn create_stream(&mut self) -> Result<u32, ClientError> {
+        self.session.create_stream()?;
+        self.io
+            .until(&mut self.session, |event| match event {
+                ClientEvent::StreamCreated { stream_id } => Some(Ok(*stream_id)),
+                ClientEvent::Refused { command, status } if command == "createStream" => {
+                    Some(Err(ClientError::from_status(command, status.clone())))
+                }
+                _ => None,
+            })
+            .await?
+    }
+
+    /// Publishes `name` (live): releaseStream, FCPublish, createStream and publish, then
+    /// waits for NetStream.Publish.Start.
+    pub async fn publish(mut self, name: &str) -> Result<Publisher, ClientError> {
+        let timeout = self.config.response_timeout;
+        let stream_id = tokio::time::timeout(timeout, async {
+            self.session.prepare_publish(name)?;
+            let stream_id = self.create_stream().await?;
+            self.session.publish(stream_id, name)?;
+            self.io
+                .until(&mut self.session, |event| {
+                    stream_status(event, stream_id, "publish", StatusCode::PublishStart)
+                })
+                .await??;
+            Ok::<_, ClientError>(stream_id)
+        })
+        .await
+        .map_err(|_| ClientError::Timeout("publish"))??;
+        let (tx, rx) = mpsc::channel(self.config.queue.max(1));
+        let name = name.to_owned();
+        let task = tokio::spawn(io::publish_loop(
+            self.io,
+            self.session,
+            rx,
+            stream_id,
+            name,
+            self.config.read_timeout,
+        ));
+        Ok(Publisher {
+            tx,
+            task: Some(task),
+            stream_id,
+        })
+    }
+
+    /// Plays `name`: createStream and play, then waits for NetStream.Play.Start (or the first
+    /// media).
+    pub async fn play(mut self, name: &str) -> Result<Player, ClientError> {
+        let timeout = self.config.response_timeout;
+        let (stream_id, early) = tokio::time::timeout(timeout, async {
+            let stream_id = self.create_stream().await?;
+            self.session.play(stream_id, name)?;
+            let early = self
+                .io
+                .until(&mut self.session, |event| match event {
+                    ClientEvent::Media(message) => Some(Ok(Some(message.clone()))),
+                    _ => stream_status(event, stream_id, "play", StatusCode::PlayStart)
+                        .map(|r| r.map(|()| None)),
+                })
+                .await??;
+            Ok::<_, ClientError>((stream_id, early))
+        })
+        .await
+        .map_err(|_| ClientError::Timeout("play"))??;
+        let (tx, rx) = mpsc::channel(self.config.queue.max(1));
+        if let Some(message) = early {
+            let _ = tx.try_send(PlayEvent::Media(message));
+        }
+        let task = tokio::spawn(io::play_loop(
+            self.io,
+            self.session,
+            tx,
+            stream_id,
+            self.config.read_timeout,
+        ));
+        Ok(Player {
+            rx,
+            task: Some(task),
+        })
+    }
+}
+
+/// `Some(Ok)` for `success` on `stream_id`, `Some(Err)` for an error-level status there.
+fn stream_status(
+    event: &ClientEvent,
+    stream_id: u32,
+    command: &str,
+    success: StatusCode,
+) -> Option<Result<(), ClientError>> {
+    let ClientEvent::Status {
+        stream_id: id,
+        status,
+    } = event
+    else {
+        return None;
+    };
+    if *id != stream_id && *id != 0 {
+        return None;
+    }
+    if status.code == success {
+        return Some(Ok(()));
+    }
+    (status.level == Level::Error)
+        .then(|| Err(ClientError::from_status(command, Some(status.clone()))))
+}
+
+/// Connects to `url` and publishes its stream name.
+pub async fn publish(url: &str, config: ClientConfig) -> Result<Publisher, ClientError> {
+    let url = RtmpUrl::parse(url)?;
+    Connection::connect(&url, config)
+        .await?
+        .publish(&url.stream)
+        .await
+}
+
+/// Connects to `url` and plays its stream name.
+pub async fn play(url: &str, config: ClientConfig) -> Result<Player, ClientError> {
+    let url = RtmpUrl::parse(url)?;
+    Connection::connect(&url, config)
+        .await?
+        .play(&url.stream)
+        .await
+}
+
+/// A stream being published. Dropping it closes the connection; [`finish`](Self::finish)
+/// ends the stream politely first.
+#[derive(Debug)]
+pub struct Publisher {
+    tx: mpsc::Sender<rtmp_chunk::Message>,
+    task: Option<JoinHandle<Result<(), ClientError>>>,
+    stream_id: u32,
+}
+
+impl Publisher {
+    /// The message stream published on.
+    pub fn stream_id(&self) -> u32 {
+        self.stream_id
+    }
+
+    /// Sends an audio (8), video (9) or data (18) message body, e.g. an FLV tag's data. Waits
+    /// while the connection's queue is full.
+    pub async fn send(
+        &mut self,
+        type_id: u8,
+        timestamp: u32,
+        payload: Bytes,
+    ) -> Result<(), ClientError> {
+        let message = rtmp_chunk::Message::new(0, timestamp, type_id, self.stream_id, payload);
+        if self.tx.send(message).await.is_err() {
+            return Err(self.failure().await);
+        }
+        Ok(())
+    }
+
+    /// Sends video data (an FLV video tag's body).
+    pub async fn send_video(&mut self, timestamp: u32, payload: Bytes) -> Result<(), ClientError> {
+        self.send(type_id::VIDEO, timestamp, payload).await
+    }
+
+    /// Sends audio data (an FLV audio tag's body).
+    pub async fn send_audio(&mut self, timestamp: u32, payload: Bytes) -> Result<(), ClientError> {
+        self.send(type_id::AUDIO, timestamp, payload).await
+    }
+
+    /// Sends metadata as `@setDataFrame("onMetaData", metadata)`.
+    pub async fn send_metadata(&mut self, metadata: Value) -> Result<(), ClientError> {
+        let body = Message::Data(Data::set_data_frame(metadata))
+            .encode()
+            .map_err(ClientSessionError::from)?;
+        self.send(type_id::DATA_AMF0, 0, body).await
+    }
+
+    /// Ends the stream (FCUnpublish, deleteStream), flushes and closes the connection.
+    pub async fn finish(mut self) -> Result<(), ClientError> {
+        let task = self.task.take();
+        drop(self);
+        match task {
+            Some(task) => task.await.unwrap_or(Err(ClientError::Closed)),
+            None => Ok(()),
+        }
+    }
+
+    async fn failure(&mut self) -> ClientError {
+        match self.task.take() {
+            Some(task) => match task.await {
+                Ok(Err(error)) => error,
+                _ => ClientError::Closed,
+            },
+            None => ClientError::Closed,
+        }
+    }
+}
+
+/// What a player receives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlayEvent {
+    /// Audio, video or data (onMetaData), payload untouched.
+    Media(rtmp_chunk::Message),
+    /// A status on the stream (e.g. NetStream.Play.UnpublishNotify when the publisher left).
+    Status(Status),
+}
+
+/// A stream being played.
+#[derive(Debug)]
+pub struct Player {
+    rx: mpsc::Receiver<PlayEvent>,
+    task: Option<JoinHandle<Result<(), ClientError>>>,
+}
+
+impl Player {
+    /// The next media message or status; `None` when the server ended the stream (StreamEOF
+    /// or the connection closed after it).
+    pub async fn next(&mut self) -> Result<Option<PlayEvent>, ClientError> {
+        if let Some(event) = self.rx.recv().await {
+            return Ok(Some(event));
+        }
+        match self.task.take() {
+            Some(task) => task
+                .await
+                .unwrap_or(Err(ClientError::Closed))
+                .map(|()| None),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
