@@ -428,3 +428,32 @@ impl Drop for Player {
         }
     }
 }
+
+/// Sends media in real time: waits until the wall clock reaches each message's timestamp,
+/// counted from the first one (for publishing files as a live encoder would).
+#[derive(Debug, Default)]
+pub struct Pacer {
+    start: Option<(tokio::time::Instant, u32)>,
+}
+
+impl Pacer {
+    /// A pacer that starts with the first timestamp it sees.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Waits until `timestamp` (milliseconds) is due. Timestamps before the first are due at
+    /// once; a new start can be set with [`restart`](Self::restart) (e.g. when looping a file).
+    pub async fn wait(&mut self, timestamp: u32) {
+        let (start, first) = *self
+            .start
+            .get_or_insert((tokio::time::Instant::now(), timestamp));
+        let offset = timestamp.saturating_sub(first);
+        tokio::time::sleep_until(start + Duration::from_millis(u64::from(offset))).await;
+    }
+
+    /// Makes the next timestamp due at once, and later ones relative to it.
+    pub fn restart(&mut self) {
+        self.start = None;
+    }
+}

@@ -319,3 +319,141 @@ impl RawClient {
         .unwrap_or(false)
     }
 }
+
+/// nginx with libnginx-mod-rtmp on a free loopback port, `application live { live on; }`,
+/// in a folder of its own; killed and removed when dropped.
+pub struct Nginx {
+    pub port: u16,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Nginx {
+    pub async fn start() -> Self {
+        let port = free_port();
+        let dir = temp(&format!("nginx-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = format!(
+            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n\
+             daemon off;\nmaster_process off;\nworker_processes 1;\n\
+             error_log {dir}/error.log info;\npid {dir}/nginx.pid;\n\
+             events {{ worker_connections 256; }}\n\
+             rtmp {{ server {{ listen 127.0.0.1:{port}; chunk_size 4096;\n\
+             application live {{ live on; }} }} }}\n",
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = spawn(
+            "nginx",
+            &strings(&[
+                "-p",
+                dir.to_str().unwrap(),
+                "-e",
+                dir.join("error.log").to_str().unwrap(),
+                "-c",
+                dir.join("nginx.conf").to_str().unwrap(),
+            ]),
+        );
+        wait_listening(port).await;
+        Self { port, child, dir }
+    }
+
+    pub fn url(&self, key: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/{key}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Waits (bounded) until something accepts connections on 127.0.0.1:`port`.
+pub async fn wait_listening(port: u16) {
+    tokio::time::timeout(LIMIT, async {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the server never listened");
+}
+
+/// The H.264/AAC sample (5 s, 320x240) as FLV tags.
+pub fn sample_tags() -> Vec<rtmp_flv::FlvTag> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rtmp-flv/tests/media/h264-aac.flv");
+    let mut reader = rtmp_flv::FlvReader::new();
+    reader.push(&std::fs::read(file).unwrap());
+    std::iter::from_fn(|| reader.next_tag().unwrap()).collect()
+}
+
+/// Publishes `tags` `loops` times with our client in real time (timestamps rising across
+/// loops), then ends the stream politely.
+pub async fn publish_tags(url: &str, tags: &[rtmp_flv::FlvTag], loops: u32) {
+    use rtmp_server::client::{self, ClientConfig, Pacer};
+    let mut publisher = client::publish(url, ClientConfig::default()).await.unwrap();
+    let mut pacer = Pacer::new();
+    let length = tags.iter().map(|tag| tag.timestamp).max().unwrap_or(0) + 40;
+    for round in 0..loops {
+        for tag in tags {
+            // Sequence headers once, at the start.
+            if round > 0 && tag.data.get(1) == Some(&0) {
+                continue;
+            }
+            let timestamp = round * length + tag.timestamp;
+            pacer.wait(timestamp).await;
+            publisher
+                .send(tag.tag_type, timestamp, tag.data.clone())
+                .await
+                .unwrap();
+        }
+    }
+    publisher.finish().await.unwrap();
+}
+
+/// Plays `url` with our client into the FLV `file` until the server ends the stream (or the
+/// publisher leaves); returns the (video, audio) messages received.
+pub async fn record(url: &str, file: &Path) -> (usize, usize) {
+    use rtmp_server::client::{self, ClientConfig, PlayEvent};
+    let mut player = client::play(url, ClientConfig::default()).await.unwrap();
+    let mut out = bytes::BytesMut::new();
+    rtmp_flv::FlvHeader::new(true, true).encode(&mut out);
+    let (mut video, mut audio) = (0, 0);
+    tokio::time::timeout(LIMIT, async {
+        while let Some(event) = player.next().await.unwrap() {
+            match event {
+                PlayEvent::Media(message) => {
+                    match message.type_id {
+                        8 => audio += 1,
+                        9 => video += 1,
+                        _ => {}
+                    }
+                    rtmp_flv::FlvTag::new(message.type_id, message.timestamp, message.payload)
+                        .encode(&mut out)
+                        .unwrap();
+                }
+                PlayEvent::Status(status)
+                    if status.code == rtmp_message::StatusCode::PlayUnpublishNotify =>
+                {
+                    break;
+                }
+                PlayEvent::Status(_) => {}
+            }
+        }
+    })
+    .await
+    .expect("the played stream never ended");
+    std::fs::write(file, &out).unwrap();
+    (video, audio)
+}

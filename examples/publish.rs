@@ -1,0 +1,65 @@
+//! Publishes an FLV file to an RTMP server, in real time as an encoder would.
+//!
+//! ```sh
+//! cargo run --release --example publish -- crates/rtmp-flv/tests/media/h264-aac.flv rtmp://127.0.0.1/live/test --loop
+//! ```
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use rtmp_flv::FlvReader;
+use rtmp_server::client::{self, ClientConfig, Pacer};
+
+/// Publish an FLV file to an RTMP (or RTMPS) URL.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The FLV file.
+    file: PathBuf,
+    /// rtmp://host[:port]/app/stream (or rtmps://).
+    url: String,
+    /// Start again at the end of the file, until stopped.
+    #[arg(long = "loop")]
+    repeat: bool,
+    /// Send as fast as the server takes it instead of in real time.
+    #[arg(long)]
+    fast: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .init();
+    let args = Args::parse();
+    let mut reader = FlvReader::new();
+    reader.push(&std::fs::read(&args.file)?);
+    let mut tags = Vec::new();
+    while let Some(tag) = reader.next_tag()? {
+        tags.push(tag);
+    }
+    let mut publisher = client::publish(&args.url, ClientConfig::default()).await?;
+    tracing::info!(url = %args.url, tags = tags.len(), "publishing");
+    let mut pacer = Pacer::new();
+    // Timestamps keep rising across loops.
+    let mut offset = 0;
+    loop {
+        let mut last = 0;
+        for tag in &tags {
+            let timestamp = offset + tag.timestamp;
+            if !args.fast {
+                pacer.wait(timestamp).await;
+            }
+            publisher
+                .send(tag.tag_type, timestamp, tag.data.clone())
+                .await?;
+            last = last.max(tag.timestamp);
+        }
+        if !args.repeat {
+            break;
+        }
+        offset += last + 40;
+    }
+    publisher.finish().await?;
+    tracing::info!("done");
+    Ok(())
+}
