@@ -2,12 +2,15 @@
 //!
 //! ```text
 //! cargo run --release --example server -- [--listen 0.0.0.0:1935] [--chunk-size 1024] [--no-gop-cache]
+//!     [--tls-cert cert.pem --tls-key key.pem [--tls-listen 0.0.0.0:1936]]
+//!     [--push rtmp://other-server]... [--pull rtmp://origin]
 //! ```
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
-use rtmp_server::{Server, ServerConfig};
+use rtmp_server::{Server, ServerConfig, StaticRelay};
 
 /// A live RTMP server: publish to rtmp://HOST/APP/NAME, play the same URL.
 #[derive(Debug, Parser)]
@@ -22,10 +25,27 @@ struct Args {
     /// Do not keep the current GOP for players that join (they wait for the next keyframe).
     #[arg(long)]
     no_gop_cache: bool,
+    /// Certificate chain (PEM) for RTMPS; with --tls-key, RTMPS is served on --tls-listen.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for RTMPS.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Address for RTMPS.
+    #[arg(long, default_value = "0.0.0.0:1936")]
+    tls_listen: SocketAddr,
+    /// Push every published stream to this server too (rtmp[s]://host[:port]; app/name is
+    /// added). Repeatable.
+    #[arg(long)]
+    push: Vec<String>,
+    /// Pull streams nobody publishes here from this origin (rtmp[s]://host[:port]) while
+    /// someone plays them.
+    #[arg(long)]
+    pull: Option<String>,
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -42,11 +62,42 @@ async fn main() -> std::io::Result<()> {
         "Publish: ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -g 60 -c:a aac -f flv rtmp://127.0.0.1:{port}/live/test"
     );
     println!("Play:    ffplay rtmp://127.0.0.1:{port}/live/test");
-    let server = Server::new(config);
-    server
-        .serve(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
-        })
-        .await
+    let relay = StaticRelay {
+        push: args.push,
+        pull: args.pull,
+    };
+    let server = Server::with_hooks(config, relay);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls_config = rtmp_server::tls::server_config(&cert, &key)?;
+            let tls_listener = tokio::net::TcpListener::bind(args.tls_listen).await?;
+            tracing::info!("listening on rtmps://{}", tls_listener.local_addr()?);
+            Some((tls_config, tls_listener))
+        }
+        _ => None,
+    };
+    let plain = server.serve(listener, stopped(stop_rx.clone()));
+    let secure = async {
+        match tls {
+            Some((tls_config, tls_listener)) => {
+                server
+                    .serve_tls(tls_listener, tls_config, stopped(stop_rx.clone()))
+                    .await
+            }
+            None => Ok(()),
+        }
+    };
+    let signal = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    };
+    let (plain, secure, ()) = tokio::join!(plain, secure, signal);
+    plain?;
+    secure?;
+    Ok(())
 }

@@ -17,9 +17,16 @@ use tokio::sync::{mpsc, watch};
 
 use crate::hooks::Hooks;
 use crate::hub::{Hub, Media, Notice, PlayError, Publisher, Subscription};
+use crate::relay;
 use crate::server::ServerConfig;
 use crate::session::{ServerSession, SessionError, SessionEvent, StreamKey};
 use crate::transport::Transport;
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
 type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
@@ -71,6 +78,26 @@ pub(crate) struct Context<H> {
     pub(crate) config: ServerConfig,
     pub(crate) hooks: Arc<H>,
     pub(crate) hub: Arc<Hub>,
+    /// Keys being pulled from an upstream server.
+    pub(crate) pulls: Arc<std::sync::Mutex<std::collections::HashSet<StreamKey>>>,
+    /// Push and pull tasks running.
+    pub(crate) relays: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a relay task while it lives.
+struct RelayGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl RelayGuard {
+    fn new(count: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for RelayGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 const READ_RESERVE: usize = 64 << 10;
@@ -240,6 +267,8 @@ impl<H: Hooks> Connection<H> {
                             tracing::info!(peer = %self.peer, key = %request.key, "publish");
                             self.publishers.insert(request.stream_id, publisher);
                             self.session.accept_publish(&request)?;
+                            self.flush();
+                            self.start_pushes(&request.key).await;
                         }
                         Err(error) => {
                             tracing::info!(peer = %self.peer, %error, "publish refused");
@@ -259,7 +288,9 @@ impl<H: Hooks> Connection<H> {
                         self.session.reject_play(request.stream_id, status)?;
                         continue;
                     }
+                    let key = request.key.clone();
                     self.play(request)?;
+                    self.start_pull(key).await;
                 }
                 SessionEvent::Media { stream_id, message } => {
                     if let Some(publisher) = self.publishers.get(&stream_id) {
@@ -290,6 +321,46 @@ impl<H: Hooks> Connection<H> {
             }
         }
         Ok(())
+    }
+
+    async fn start_pushes(&self, key: &StreamKey) {
+        for url in self.context.hooks.push_targets(key).await {
+            tracing::info!(%key, %url, "push");
+            let (hub, config) = (self.context.hub.clone(), self.context.config.relay.clone());
+            let guard = RelayGuard::new(&self.context.relays);
+            let key = key.clone();
+            tokio::spawn(async move {
+                relay::push(hub, key, url, config).await;
+                drop(guard);
+            });
+        }
+    }
+
+    /// Starts pulling `key` from upstream if nobody publishes it here and the hooks name a
+    /// source (once per key).
+    async fn start_pull(&self, key: StreamKey) {
+        let hub = &self.context.hub;
+        if hub.stats(&key).is_some_and(|stats| stats.publishing) {
+            return;
+        }
+        let pulls = self.context.pulls.clone();
+        if lock(&pulls).contains(&key) {
+            return;
+        }
+        let Some(url) = self.context.hooks.pull_source(&key).await else {
+            return;
+        };
+        if !lock(&pulls).insert(key.clone()) {
+            return;
+        }
+        tracing::info!(%key, %url, "pull");
+        let (hub, config) = (hub.clone(), self.context.config.relay.clone());
+        let guard = RelayGuard::new(&self.context.relays);
+        tokio::spawn(async move {
+            relay::pull(hub, key.clone(), url, config).await;
+            lock(&pulls).remove(&key);
+            drop(guard);
+        });
     }
 
     fn play(&mut self, request: crate::session::StreamRequest) -> Result<(), ConnectionError> {

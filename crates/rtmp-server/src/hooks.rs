@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use rtmp_amf0::Value;
 
+use crate::client::RtmpUrl;
 use crate::session::{ConnectRequest, StreamKey, StreamRequest};
 
 /// Decisions and observations of the application. A refusal's text reaches the client in
@@ -63,6 +64,20 @@ pub trait Hooks: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), String>> + Send {
         let _ = (peer, request);
         async { Ok(()) }
+    }
+
+    /// Remote servers to push `key` to when a publisher starts it here (full URLs, stream
+    /// name included). Each push reconnects with backoff until the local publisher stops.
+    fn push_targets(&self, key: &StreamKey) -> impl Future<Output = Vec<RtmpUrl>> + Send {
+        let _ = key;
+        async { Vec::new() }
+    }
+
+    /// Where to pull `key` from when a player asks for it and nobody publishes it here (an
+    /// edge server). The pull stops when the last player leaves.
+    fn pull_source(&self, key: &StreamKey) -> impl Future<Output = Option<RtmpUrl>> + Send {
+        let _ = key;
+        async { None }
     }
 
     /// A publisher sent metadata.

@@ -14,6 +14,7 @@ pub mod client;
 mod connection;
 mod hooks;
 mod hub;
+mod relay;
 mod server;
 mod session;
 #[cfg(feature = "tls")]
@@ -26,6 +27,7 @@ pub use hub::{
     Hub, HubConfig, Media, MediaKind, Notice, PlayError, PublishError, Publisher, SharedMedia,
     SlowPlayerPolicy, StreamStats, Subscription,
 };
+pub use relay::{Backoff, RelayConfig, StaticRelay};
 pub use server::{Server, ServerConfig};
 pub use session::{
     ConnectRequest, ServerSession, SessionConfig, SessionError, SessionEvent, StreamKey,

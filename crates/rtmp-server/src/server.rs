@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use crate::connection::{self, Context};
 use crate::hooks::{AcceptAll, Hooks};
 use crate::hub::{Hub, HubConfig};
+use crate::relay::RelayConfig;
 use crate::session::SessionConfig;
 use crate::transport::Transport;
 
@@ -42,7 +43,7 @@ impl Accept {
 }
 
 /// Settings of a [`Server`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Session settings (chunk size, window, keep-alive, Enhanced RTMP FourCCs).
     pub session: SessionConfig,
@@ -60,6 +61,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Check that C2 answers S1 (default off, as real clients differ).
     pub verify_c2: bool,
+    /// How pushes and pulls connect to other servers.
+    pub relay: RelayConfig,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             max_connections: 20_000,
             verify_c2: false,
+            relay: RelayConfig::default(),
         }
     }
 }
@@ -108,8 +112,18 @@ impl<H: Hooks> Server<H> {
                 config,
                 hooks: Arc::new(hooks),
                 hub,
+                pulls: Arc::default(),
+                relays: Arc::default(),
             }),
         }
+    }
+
+    /// Push and pull tasks running now (see [`Hooks::push_targets`] and
+    /// [`Hooks::pull_source`]).
+    pub fn relays(&self) -> usize {
+        self.context
+            .relays
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The hub, for stream figures.

@@ -18,36 +18,68 @@ use rtmp_server::{Hub, Server, ServerConfig};
 #[path = "../../../rtmp-flv/tests/common/peers.rs"]
 pub mod peers;
 use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
 
 /// Every wait in these tests is bounded by this.
 pub const LIMIT: Duration = Duration::from_secs(60);
 
 pub struct TestServer {
     pub port: u16,
+    pub tls_port: u16,
     pub hub: Arc<Hub>,
-    stop: Option<oneshot::Sender<()>>,
+    /// The server's running relay tasks.
+    pub relays: Box<dyn Fn() -> usize + Send + Sync>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
     pub async fn start(config: ServerConfig) -> Self {
+        Self::start_with(config, rtmp_server::AcceptAll, None).await
+    }
+
+    /// A server with `hooks`, and an RTMPS listener too when `tls` (certificate and key PEM
+    /// files) is given; its port is `tls_port`.
+    pub async fn start_with<H: rtmp_server::Hooks>(
+        config: ServerConfig,
+        hooks: H,
+        tls: Option<(&Path, &Path)>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let server = Server::new(config);
+        let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls_port = tls_listener.local_addr().unwrap().port();
+        let tls_config = tls.map(|(cert, key)| rtmp_server::tls::server_config(cert, key).unwrap());
+        let server = Arc::new(Server::with_hooks(config, hooks));
         let hub = server.hub().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
+        let relays = {
+            let server = server.clone();
+            Box::new(move || server.relays())
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
-            server
-                .serve(listener, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
+            let until = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            let plain = server.serve(listener, until(stopped.clone()));
+            let secure = async {
+                match tls_config {
+                    Some(tls) => {
+                        server
+                            .serve_tls(tls_listener, tls, until(stopped.clone()))
+                            .await
+                    }
+                    None => Ok(()),
+                }
+            };
+            let (plain, secure) = tokio::join!(plain, secure);
+            plain.unwrap();
+            secure.unwrap();
         });
         Self {
             port,
+            tls_port,
             hub,
+            relays,
             stop: Some(stop),
             task: Some(task),
         }
@@ -59,10 +91,7 @@ impl TestServer {
 
     /// Waits (bounded) until `live/name` is published and its video is flowing.
     pub async fn published(&self, name: &str) {
-        let key = rtmp_server::StreamKey {
-            app: "live".into(),
-            name: name.into(),
-        };
+        let key = key(name);
         tokio::time::timeout(LIMIT, async {
             while !self
                 .hub
@@ -78,12 +107,31 @@ impl TestServer {
 
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
         if let Some(task) = self.task.take() {
             tokio::time::timeout(LIMIT, task).await.unwrap().unwrap();
         }
     }
+}
+
+/// `live/name`.
+pub fn key(name: &str) -> rtmp_server::StreamKey {
+    rtmp_server::StreamKey {
+        app: "live".into(),
+        name: name.into(),
+    }
+}
+
+/// Waits (bounded) until `done` holds, checking every 50 ms.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    tokio::time::timeout(LIMIT, async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("never happened: {what}"));
 }
 
 pub fn spawn(program: impl AsRef<std::ffi::OsStr>, args: &[String]) -> Child {
@@ -425,8 +473,17 @@ pub async fn publish_tags(url: &str, tags: &[rtmp_flv::FlvTag], loops: u32) {
 /// Plays `url` with our client into the FLV `file` until the server ends the stream (or the
 /// publisher leaves); returns the (video, audio) messages received.
 pub async fn record(url: &str, file: &Path) -> (usize, usize) {
-    use rtmp_server::client::{self, ClientConfig, PlayEvent};
-    let mut player = client::play(url, ClientConfig::default()).await.unwrap();
+    record_with(url, file, rtmp_server::client::ClientConfig::default()).await
+}
+
+/// [`record`] with a client configuration (e.g. TLS roots).
+pub async fn record_with(
+    url: &str,
+    file: &Path,
+    config: rtmp_server::client::ClientConfig,
+) -> (usize, usize) {
+    use rtmp_server::client::{self, PlayEvent};
+    let mut player = client::play(url, config).await.unwrap();
     let mut out = bytes::BytesMut::new();
     rtmp_flv::FlvHeader::new(true, true).encode(&mut out);
     let (mut video, mut audio) = (0, 0);

@@ -1,0 +1,219 @@
+//! Relays between servers: pushing local streams to remote servers (origin to edges or a CDN)
+//! and pulling remote streams for local players (edge), both reconnecting with backoff.
+//!
+//! Which streams go where is decided by [`Hooks::push_targets`](crate::Hooks::push_targets) and
+//! [`Hooks::pull_source`](crate::Hooks::pull_source); [`StaticRelay`] is a ready-made answer.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::client::{ClientConfig, ClientError, Connection, PlayEvent, RtmpUrl, UrlError};
+use crate::hooks::Hooks;
+use crate::hub::{Hub, Notice};
+use crate::session::StreamKey;
+
+/// Waits between reconnection attempts: `initial`, doubling up to `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The first wait (default 500 ms).
+    pub initial: Duration,
+    /// The longest wait (default 10 s).
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait before attempt `attempt` (0 for the first retry).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        self.initial
+            .saturating_mul(1 << attempt.min(16))
+            .min(self.max)
+    }
+}
+
+/// Settings of the relays a server runs.
+#[derive(Debug, Clone, Default)]
+pub struct RelayConfig {
+    /// How relays connect (timeouts, handshake, TLS for rtmps:// targets).
+    pub client: ClientConfig,
+    /// Waits between reconnections.
+    pub backoff: Backoff,
+}
+
+/// Hooks that push every published stream to fixed servers and pull unknown streams from one
+/// origin. Base URLs name a server (`rtmp://host[:port]`); the stream's `app/name` is added.
+///
+/// ```
+/// use rtmp_server::{Server, ServerConfig, StaticRelay};
+///
+/// let relay = StaticRelay {
+///     push: vec!["rtmp://cdn.example:1935".into()],
+///     pull: Some("rtmp://origin.example".into()),
+/// };
+/// let server = Server::with_hooks(ServerConfig::default(), relay);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct StaticRelay {
+    /// Servers every published stream is pushed to.
+    pub push: Vec<String>,
+    /// The origin that streams nobody publishes here are pulled from.
+    pub pull: Option<String>,
+}
+
+impl StaticRelay {
+    /// `base/app/name`, split at the key's app whatever it holds.
+    pub fn url(base: &str, key: &StreamKey) -> Result<RtmpUrl, UrlError> {
+        let base = base.trim_end_matches('/');
+        Ok(RtmpUrl::parse(&format!("{base}/{}/{}", key.app, key.name))?.with_app(&key.app))
+    }
+}
+
+impl Hooks for StaticRelay {
+    fn push_targets(&self, key: &StreamKey) -> impl Future<Output = Vec<RtmpUrl>> + Send {
+        let urls = self
+            .push
+            .iter()
+            .filter_map(|base| Self::url(base, key).ok())
+            .collect();
+        async move { urls }
+    }
+
+    fn pull_source(&self, key: &StreamKey) -> impl Future<Output = Option<RtmpUrl>> + Send {
+        let url = self
+            .pull
+            .as_deref()
+            .and_then(|base| Self::url(base, key).ok());
+        async move { url }
+    }
+}
+
+/// Pushes `key` to `url` while it is published here, reconnecting with backoff. Each
+/// (re)connection subscribes anew, so the remote starts with metadata, sequence headers and
+/// the cached GOP.
+pub(crate) async fn push(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: RelayConfig) {
+    let mut attempt = 0;
+    loop {
+        let (media_tx, mut media) = mpsc::channel(config.client.queue.max(1));
+        let (notice_tx, mut notices) = mpsc::unbounded_channel();
+        let Ok(subscription) = hub.play(key.clone(), true, media_tx, notice_tx) else {
+            return;
+        };
+        if !hub.stats(&key).is_some_and(|stats| stats.publishing) {
+            return;
+        }
+        let connected = async {
+            Connection::connect(&url, config.client.clone())
+                .await?
+                .publish(&url.stream)
+                .await
+        };
+        let result = tokio::select! {
+            publisher = connected => publisher,
+            Some(Notice::Unpublished(_)) = notices.recv() => return,
+        };
+        let mut publisher = match result {
+            Ok(publisher) => {
+                tracing::info!(%key, %url, "push started");
+                attempt = 0;
+                publisher
+            }
+            Err(error) => {
+                tracing::warn!(%key, %url, %error, "push failed");
+                drop(subscription);
+                tokio::time::sleep(config.backoff.delay(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+        };
+        let ended = loop {
+            tokio::select! {
+                item = media.recv() => {
+                    let Some(item) = item else { break Ok(()) };
+                    let message = item.message();
+                    if let Err(error) = publisher.send(message.type_id, message.timestamp, message.payload.clone()).await {
+                        break Err(error);
+                    }
+                }
+                notice = notices.recv() => match notice {
+                    Some(Notice::Unpublished(_)) | None => break Ok(()),
+                    Some(_) => {}
+                },
+            }
+        };
+        drop(subscription);
+        match ended {
+            Ok(()) => {
+                tracing::info!(%key, %url, "push ended");
+                let _ = publisher.finish().await;
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%key, %url, %error, "push lost; reconnecting");
+                tokio::time::sleep(config.backoff.delay(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Pulls `key` from `url` and publishes it here while anyone plays it, reconnecting with
+/// backoff. Ends when no player is left (checked every `check` interval) or someone else
+/// publishes the key here.
+pub(crate) async fn pull(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: RelayConfig) {
+    let check = Duration::from_millis(500);
+    let wanted = |hub: &Hub| hub.stats(&key).is_some_and(|stats| stats.players > 0);
+    let mut attempt = 0;
+    while wanted(&hub) {
+        let connected = async {
+            Connection::connect(&url, config.client.clone())
+                .await?
+                .play(&url.stream)
+                .await
+        };
+        let mut player = match connected.await {
+            Ok(player) => player,
+            Err(error) => {
+                tracing::warn!(%key, %url, %error, "pull failed");
+                tokio::time::sleep(config.backoff.delay(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+        };
+        let Ok(publisher) = hub.publish(key.clone()) else {
+            // Someone publishes it here now.
+            return;
+        };
+        tracing::info!(%key, %url, "pull started");
+        attempt = 0;
+        let mut tick = tokio::time::interval(check);
+        let ended: Result<(), ClientError> = loop {
+            tokio::select! {
+                event = player.next() => match event {
+                    Ok(Some(PlayEvent::Media(message))) => publisher.send(&message),
+                    Ok(Some(PlayEvent::Status(_))) => {}
+                    Ok(None) => break Ok(()),
+                    Err(error) => break Err(error),
+                },
+                _ = tick.tick() => if !wanted(&hub) { break Ok(()) },
+            }
+        };
+        drop(publisher);
+        match ended {
+            Ok(()) => tracing::info!(%key, %url, "pull ended"),
+            Err(error) => tracing::warn!(%key, %url, %error, "pull lost"),
+        }
+        tokio::time::sleep(config.backoff.delay(attempt)).await;
+        attempt += 1;
+    }
+}
