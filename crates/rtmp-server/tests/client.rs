@@ -15,18 +15,33 @@ use rtmp_server::ServerConfig;
 /// ffmpeg plays 4 s of `url` (it waits for the publisher) while our client publishes the 2 s
 /// sample 4 times over. (ffmpeg 5.1 does not end its play when nginx's publisher leaves, so the
 /// player is bounded by its own `-t`.)
-async fn client_publishes_ffmpeg_plays(url: &str, file: &std::path::Path) {
+async fn client_publishes_ffmpeg_plays(url: &str, file: &std::path::Path, enhanced: bool) {
     let mut args = play_args(url, file);
     let output = args.len() - 1;
     args.splice(output..output, ["-t".to_owned(), "4".to_owned()]);
-    let mut player = spawn("ffmpeg", &args);
+    let ffmpeg = if enhanced {
+        common::peers::ffmpeg9()
+    } else {
+        "ffmpeg".into()
+    };
+    let mut player = spawn(&ffmpeg, &args);
     // Let ffmpeg's play request arrive first, so it sees the stream from the start.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    tokio::time::timeout(LIMIT, publish_tags(url, &sample_tags(), 4))
+    tokio::time::timeout(LIMIT, publish_tags(url, &sample_tags(), 4, enhanced))
         .await
         .expect("publishing did not finish in time");
     let status = wait(&mut player).await;
     assert!(status.success(), "ffmpeg player: {status}");
+    if enhanced {
+        // Debian's ffprobe cannot read Enhanced RTMP FLV; ffmpeg 9 decodes it.
+        let frames = common::peers::decode(&ffmpeg, &[], file);
+        assert!(
+            frames.iter().all(|&count| count >= 95),
+            "decoded {frames:?}"
+        );
+        let _ = std::fs::remove_file(file);
+        return;
+    }
     let (video, audio, keyframe_first) = probe(file).await;
     assert!(keyframe_first);
     // 4 s at 25 fps; AAC at 44.1 kHz is 43 frames a second.
@@ -64,7 +79,12 @@ async fn ffmpeg_publishes_client_plays(url: &str, file: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_publishes_to_our_server_and_ffmpeg_plays() {
     let server = TestServer::start(ServerConfig::default()).await;
-    client_publishes_ffmpeg_plays(&server.url("live/ours"), &temp("client-pub-ours.flv")).await;
+    client_publishes_ffmpeg_plays(
+        &server.url("live/ours"),
+        &temp("client-pub-ours.flv"),
+        false,
+    )
+    .await;
     server.stop().await;
 }
 
@@ -78,11 +98,25 @@ async fn client_plays_from_our_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_publishes_to_nginx_and_ffmpeg_plays() {
     let nginx = Nginx::start().await;
-    client_publishes_ffmpeg_plays(&nginx.url("live/ours"), &temp("client-pub-nginx.flv")).await;
+    client_publishes_ffmpeg_plays(
+        &nginx.url("live/ours"),
+        &temp("client-pub-nginx.flv"),
+        false,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_plays_from_nginx() {
     let nginx = Nginx::start().await;
     ffmpeg_publishes_client_plays(&nginx.url("live/cam"), &temp("client-play-nginx.flv")).await;
+}
+
+/// Frames sent with `send_frame` in Enhanced RTMP form (avc1, mp4a) reach ffmpeg 9 and decode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_publishes_enhanced_frames_to_our_server_and_ffmpeg9_plays() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let file = temp("client-pub-enhanced.flv");
+    client_publishes_ffmpeg_plays(&server.url("live/enhanced"), &file, true).await;
+    server.stop().await;
 }

@@ -26,6 +26,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rtmp_amf0::Value;
 use rtmp_chunk::{DecoderConfig, type_id};
+use rtmp_flv::{AudioTag, Codec, Frame, LegacyAudioFormat, VideoTag};
 use rtmp_message::{Data, Level, Message, Status, StatusCode};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -120,6 +121,9 @@ pub enum ClientError {
         /// The server's description.
         description: String,
     },
+    /// A frame could not be written as an FLV tag.
+    #[error("frame: {0}")]
+    Frame(String),
     /// The server closed the connection.
     #[error("the server closed the connection")]
     Closed,
@@ -359,6 +363,25 @@ impl Publisher {
         self.send(type_id::AUDIO, timestamp, payload).await
     }
 
+    /// Sends a media frame: video as a legacy tag (or Enhanced RTMP when `enhanced` is true or
+    /// the codec needs it), audio as a legacy tag where the codec has a SoundFormat (with the
+    /// AAC bits of [`LegacyAudioFormat::AAC`]) and Enhanced RTMP otherwise.
+    pub async fn send_frame(&mut self, frame: &Frame, enhanced: bool) -> Result<(), ClientError> {
+        let invalid = |error: rtmp_flv::Error| ClientError::Frame(error.to_string());
+        let (type_id, body) = match frame.codec {
+            Codec::Video(_) => {
+                let tag = frame.to_video_tag(enhanced).map_err(invalid)?;
+                (type_id::VIDEO, tag.to_bytes().map_err(invalid)?)
+            }
+            Codec::Audio(_) => {
+                let legacy = (!enhanced).then_some(LegacyAudioFormat::AAC);
+                let tag = frame.to_audio_tag(legacy).map_err(invalid)?;
+                (type_id::AUDIO, tag.to_bytes().map_err(invalid)?)
+            }
+        };
+        self.send(type_id, frame.dts, body).await
+    }
+
     /// Sends metadata as `@setDataFrame("onMetaData", metadata)`.
     pub async fn send_metadata(&mut self, metadata: Value) -> Result<(), ClientError> {
         let body = Message::Data(Data::set_data_frame(metadata))
@@ -395,6 +418,25 @@ pub enum PlayEvent {
     Media(rtmp_chunk::Message),
     /// A status on the stream (e.g. NetStream.Play.UnpublishNotify when the publisher left).
     Status(Status),
+}
+
+impl PlayEvent {
+    /// The media frames of an audio or video message (empty for data, statuses and payloads
+    /// that do not parse).
+    pub fn frames(&self) -> Vec<Frame> {
+        let Self::Media(message) = self else {
+            return Vec::new();
+        };
+        match message.type_id {
+            type_id::VIDEO => VideoTag::parse(&message.payload)
+                .map(|tag| Frame::from_video(&tag, message.timestamp))
+                .unwrap_or_default(),
+            type_id::AUDIO => AudioTag::parse(&message.payload)
+                .map(|tag| Frame::from_audio(&tag, message.timestamp))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A stream being played.

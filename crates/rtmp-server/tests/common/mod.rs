@@ -447,9 +447,10 @@ pub fn sample_tags() -> Vec<rtmp_flv::FlvTag> {
 }
 
 /// Publishes `tags` `loops` times with our client in real time (timestamps rising across
-/// loops), then ends the stream politely.
-pub async fn publish_tags(url: &str, tags: &[rtmp_flv::FlvTag], loops: u32) {
-    use rtmp_server::client::{self, ClientConfig, Pacer};
+/// loops), then ends the stream politely. With `as_frames`, each tag is parsed into frames and
+/// sent with `send_frame` in Enhanced RTMP form; otherwise the tag data goes out untouched.
+pub async fn publish_tags(url: &str, tags: &[rtmp_flv::FlvTag], loops: u32, as_frames: bool) {
+    use rtmp_server::client::{self, ClientConfig, Pacer, PlayEvent};
     let mut publisher = client::publish(url, ClientConfig::default()).await.unwrap();
     let mut pacer = Pacer::new();
     let length = tags.iter().map(|tag| tag.timestamp).max().unwrap_or(0) + 40;
@@ -461,10 +462,17 @@ pub async fn publish_tags(url: &str, tags: &[rtmp_flv::FlvTag], loops: u32) {
             }
             let timestamp = round * length + tag.timestamp;
             pacer.wait(timestamp).await;
-            publisher
-                .send(tag.tag_type, timestamp, tag.data.clone())
-                .await
-                .unwrap();
+            if !as_frames || tag.tag_type == 18 {
+                publisher
+                    .send(tag.tag_type, timestamp, tag.data.clone())
+                    .await
+                    .unwrap();
+                continue;
+            }
+            let message = rtmp_chunk::Message::new(0, timestamp, tag.tag_type, 1, tag.data.clone());
+            for frame in PlayEvent::Media(message).frames() {
+                publisher.send_frame(&frame, true).await.unwrap();
+            }
         }
     }
     publisher.finish().await.unwrap();
@@ -486,9 +494,14 @@ pub async fn record_with(
     let mut player = client::play(url, config).await.unwrap();
     let mut out = bytes::BytesMut::new();
     rtmp_flv::FlvHeader::new(true, true).encode(&mut out);
-    let (mut video, mut audio) = (0, 0);
+    let (mut video, mut audio, mut keyframes) = (0, 0, 0);
     tokio::time::timeout(LIMIT, async {
         while let Some(event) = player.next().await.unwrap() {
+            for frame in event.frames() {
+                if frame.kind == rtmp_flv::FrameKind::Key {
+                    keyframes += 1;
+                }
+            }
             match event {
                 PlayEvent::Media(message) => {
                     match message.type_id {
@@ -512,5 +525,10 @@ pub async fn record_with(
     .await
     .expect("the played stream never ended");
     std::fs::write(file, &out).unwrap();
+    // ffmpeg publishes with a keyframe every second (-g 25 at 25 fps).
+    assert!(
+        keyframes * 25 + 25 >= video,
+        "{keyframes} keyframes in {video} video messages"
+    );
     (video, audio)
 }
