@@ -8,10 +8,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rtmp_chunk::{ChunkedMessage, Message, type_id};
-use rtmp_flv::{VideoKind, peek_audio_sequence_start, peek_video};
+use rtmp_flv::{
+    AudioCodec, AudioTag, Codec, Frame, VideoCodec, VideoKind, VideoTag,
+    peek_audio_sequence_start, peek_video,
+};
 use tokio::sync::mpsc;
 
 use crate::session::{StreamKey, chunk_stream};
@@ -124,6 +128,46 @@ pub struct StreamStats {
     pub enhanced_video: bool,
     /// Messages dropped for slow players.
     pub dropped: u64,
+    /// The video codec, from the first sequence start or frame.
+    pub video_codec: Option<VideoCodec>,
+    /// The audio codec, from the first sequence start or frame.
+    pub audio_codec: Option<AudioCodec>,
+    /// Bits per second received from the publisher, over the last full second.
+    pub bitrate: u64,
+}
+
+/// Bits per second over windows of one second.
+#[derive(Debug, Default)]
+struct Meter {
+    start: Option<Instant>,
+    bytes: u64,
+}
+
+impl Meter {
+    /// Counts `bytes`; returns the rate when a window closes.
+    fn add(&mut self, bytes: usize) -> Option<u64> {
+        let now = Instant::now();
+        let start = *self.start.get_or_insert(now);
+        self.bytes += bytes as u64;
+        let elapsed = now.duration_since(start);
+        if elapsed < Duration::from_secs(1) {
+            return None;
+        }
+        let rate = self.bytes * 8 * 1000 / (elapsed.as_millis() as u64).max(1);
+        self.start = Some(now);
+        self.bytes = 0;
+        Some(rate)
+    }
+}
+
+/// The codec of an audio or video payload, parsed only when it is not known yet or a new
+/// sequence starts (rare, so the full parser is affordable).
+fn codec_of(type_id: u8, payload: &Bytes) -> Option<Codec> {
+    let frames = match type_id {
+        type_id::VIDEO => VideoTag::parse(payload).map(|tag| Frame::from_video(&tag, 0)),
+        _ => AudioTag::parse(payload).map(|tag| Frame::from_audio(&tag, 0)),
+    };
+    frames.ok()?.first().map(|frame| frame.codec)
 }
 
 struct Player {
@@ -146,6 +190,7 @@ struct Stream {
     gop_open: bool,
     players: Vec<Player>,
     stats: StreamStats,
+    meter: Meter,
 }
 
 impl Stream {
@@ -371,6 +416,25 @@ impl Publisher {
         let mut guard = lock(&self.stream);
         let stream = &mut *guard;
         stream.stats.bytes += message.payload.len() as u64;
+        if let Some(rate) = stream.meter.add(message.payload.len()) {
+            stream.stats.bitrate = rate;
+        }
+        let codec_unknown = match kind {
+            MediaKind::Audio { sequence_start } => {
+                sequence_start || stream.stats.audio_codec.is_none()
+            }
+            MediaKind::Video { kind, .. } => {
+                kind == VideoKind::SequenceStart || stream.stats.video_codec.is_none()
+            }
+            MediaKind::Data => false,
+        };
+        if codec_unknown {
+            match codec_of(message.type_id, &message.payload) {
+                Some(Codec::Video(codec)) => stream.stats.video_codec = Some(codec),
+                Some(Codec::Audio(codec)) => stream.stats.audio_codec = Some(codec),
+                None => {}
+            }
+        }
         match kind {
             MediaKind::Audio { sequence_start } => {
                 stream.stats.audio_frames += 1;
@@ -500,6 +564,10 @@ impl Drop for Publisher {
             stream.gop.clear();
             stream.gop_bytes = 0;
             stream.gop_open = false;
+            stream.meter = Meter::default();
+            stream.stats.bitrate = 0;
+            stream.stats.video_codec = None;
+            stream.stats.audio_codec = None;
             for player in &mut stream.players {
                 // The next publisher starts with a keyframe; nothing stale stays queued.
                 player.lagging = false;

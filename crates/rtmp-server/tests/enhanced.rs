@@ -10,6 +10,7 @@ mod common;
 use std::path::Path;
 
 use common::{TestServer, play_args, publish_args, spawn, strings, temp, wait};
+use rtmp_flv::{AudioCodec, VideoCodec};
 use rtmp_server::ServerConfig;
 
 fn sample(name: &str) -> String {
@@ -60,6 +61,18 @@ async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
         server.published(name).await;
     }
     server.published("h264").await;
+    // Per-stream figures name the codecs, whatever the tag form.
+    let codecs = |name: &str| {
+        let stats = server.hub.stats(&common::key(name)).unwrap();
+        (stats.video_codec, stats.audio_codec)
+    };
+    assert_eq!(codecs("hevc"), (Some(VideoCodec::Hevc), Some(AudioCodec::Aac)));
+    assert_eq!(codecs("av1"), (Some(VideoCodec::Av1), Some(AudioCodec::Opus)));
+    assert_eq!(codecs("h264"), (Some(VideoCodec::Avc), Some(AudioCodec::Aac)));
+    common::eventually("a bitrate is measured", || {
+        server.hub.stats(&common::key("h264")).is_some_and(|stats| stats.bitrate > 100_000)
+    })
+    .await;
     let files: Vec<_> = streams
         .iter()
         .map(|(name, _)| temp(&format!("e-{name}.flv")))
