@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use rtmp_server::{Server, ServerConfig, StaticRelay};
+use rtmp_server::{Server, StaticRelay};
 
 /// A live RTMP server: publish to rtmp://HOST/APP/NAME, play the same URL.
 #[derive(Debug, Parser)]
@@ -52,52 +52,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
-    let mut config = ServerConfig::default();
-    config.session.chunk_size = args.chunk_size;
-    config.hub.gop_cache = !args.no_gop_cache;
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let port = listener.local_addr()?.port();
-    tracing::info!("listening on rtmp://{}", listener.local_addr()?);
-    println!(
-        "Publish: ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -g 60 -c:a aac -f flv rtmp://127.0.0.1:{port}/live/test"
-    );
-    println!("Play:    ffplay rtmp://127.0.0.1:{port}/live/test");
     let relay = StaticRelay {
         push: args.push,
         pull: args.pull,
     };
-    let server = Server::with_hooks(config, relay);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stop.wait_for(|stop| *stop).await;
-    };
-    let tls = match (args.tls_cert, args.tls_key) {
-        (Some(cert), Some(key)) => {
-            let tls_config = rtmp_server::tls::server_config(&cert, &key)?;
-            let tls_listener = tokio::net::TcpListener::bind(args.tls_listen).await?;
-            tracing::info!("listening on rtmps://{}", tls_listener.local_addr()?);
-            Some((tls_config, tls_listener))
-        }
-        _ => None,
-    };
-    let plain = server.serve(listener, stopped(stop_rx.clone()));
-    let secure = async {
-        match tls {
-            Some((tls_config, tls_listener)) => {
-                server
-                    .serve_tls(tls_listener, tls_config, stopped(stop_rx.clone()))
-                    .await
-            }
-            None => Ok(()),
-        }
-    };
-    let signal = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-        let _ = stop_tx.send(true);
-    };
-    let (plain, secure, ()) = tokio::join!(plain, secure, signal);
-    plain?;
-    secure?;
+    let mut builder = Server::builder()
+        .listen(args.listen)
+        .chunk_size(args.chunk_size)
+        .gop_cache(!args.no_gop_cache)
+        .hooks(relay);
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let tls = rtmp_server::tls::server_config(cert, key)?;
+        builder = builder.listen_tls(args.tls_listen, tls);
+    }
+    let server = builder.bind().await?;
+    let addresses = server.local_addrs();
+    let port = addresses.first().map_or(1935, |address| address.port());
+    for (index, address) in addresses.iter().enumerate() {
+        let scheme = if index == 0 { "rtmp" } else { "rtmps" };
+        tracing::info!("listening on {scheme}://{address}");
+    }
+    println!(
+        "Publish: ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -g 60 -c:a aac -f flv rtmp://127.0.0.1:{port}/live/test"
+    );
+    println!("Play:    ffplay rtmp://127.0.0.1:{port}/live/test");
+    server
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        })
+        .await?;
     Ok(())
 }

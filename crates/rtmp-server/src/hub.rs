@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rtmp_chunk::{ChunkedMessage, Message, type_id};
 use rtmp_flv::{
-    AudioCodec, AudioTag, Codec, Frame, VideoCodec, VideoKind, VideoTag,
-    peek_audio_sequence_start, peek_video,
+    AudioCodec, AudioTag, Codec, Frame, VideoCodec, VideoKind, VideoTag, peek_audio_sequence_start,
+    peek_video,
 };
 use tokio::sync::mpsc;
 

@@ -10,6 +10,7 @@
 //!
 //! See the `server` example for a complete program.
 
+mod builder;
 pub mod client;
 mod connection;
 mod hooks;
@@ -21,6 +22,7 @@ mod session;
 pub mod tls;
 mod transport;
 
+pub use builder::{ListeningServer, ServerBuilder};
 pub use connection::ConnectionError;
 pub use hooks::{AcceptAll, Hooks};
 pub use hub::{

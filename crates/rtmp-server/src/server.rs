@@ -95,6 +95,14 @@ pub struct Server<H = AcceptAll> {
     context: Arc<Context<H>>,
 }
 
+impl<H> std::fmt::Debug for Server<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.context.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Server<AcceptAll> {
     /// A server that accepts every client.
     pub fn new(config: ServerConfig) -> Self {

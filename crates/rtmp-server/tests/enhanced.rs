@@ -66,11 +66,23 @@ async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
         let stats = server.hub.stats(&common::key(name)).unwrap();
         (stats.video_codec, stats.audio_codec)
     };
-    assert_eq!(codecs("hevc"), (Some(VideoCodec::Hevc), Some(AudioCodec::Aac)));
-    assert_eq!(codecs("av1"), (Some(VideoCodec::Av1), Some(AudioCodec::Opus)));
-    assert_eq!(codecs("h264"), (Some(VideoCodec::Avc), Some(AudioCodec::Aac)));
+    assert_eq!(
+        codecs("hevc"),
+        (Some(VideoCodec::Hevc), Some(AudioCodec::Aac))
+    );
+    assert_eq!(
+        codecs("av1"),
+        (Some(VideoCodec::Av1), Some(AudioCodec::Opus))
+    );
+    assert_eq!(
+        codecs("h264"),
+        (Some(VideoCodec::Avc), Some(AudioCodec::Aac))
+    );
     common::eventually("a bitrate is measured", || {
-        server.hub.stats(&common::key("h264")).is_some_and(|stats| stats.bitrate > 100_000)
+        server
+            .hub
+            .stats(&common::key("h264"))
+            .is_some_and(|stats| stats.bitrate > 100_000)
     })
     .await;
     let files: Vec<_> = streams

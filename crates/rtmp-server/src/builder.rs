@@ -1,0 +1,244 @@
+//! [`ServerBuilder`]: a [`Server`] from its listen addresses and settings, one call each.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::hooks::{AcceptAll, Hooks};
+use crate::relay::RelayConfig;
+use crate::server::{Server, ServerConfig};
+
+/// Builds a [`Server`] and the addresses it listens on; [`ListeningServer::run`] serves them.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use rtmp_server::Server;
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let server = Server::builder()
+///     .listen("0.0.0.0:1935".parse().unwrap())
+///     .chunk_size(4096)
+///     .keep_alive(Some(Duration::from_secs(10)))
+///     .idle_timeout(Duration::from_secs(30))
+///     .max_connections(10_000)
+///     .bind()
+///     .await?;
+/// println!("listening on {:?}", server.local_addrs());
+/// server.run(async { let _ = tokio::signal::ctrl_c().await; }).await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct ServerBuilder<H = AcceptAll> {
+    config: ServerConfig,
+    hooks: H,
+    listen: Vec<SocketAddr>,
+    #[cfg(feature = "tls")]
+    listen_tls: Vec<(
+        SocketAddr,
+        std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+    )>,
+}
+
+impl Default for ServerBuilder<AcceptAll> {
+    fn default() -> Self {
+        Self {
+            config: ServerConfig::default(),
+            hooks: AcceptAll,
+            listen: Vec::new(),
+            #[cfg(feature = "tls")]
+            listen_tls: Vec::new(),
+        }
+    }
+}
+
+impl Server<AcceptAll> {
+    /// A builder with the default settings, accepting every client.
+    pub fn builder() -> ServerBuilder<AcceptAll> {
+        ServerBuilder::default()
+    }
+}
+
+impl<H: Hooks> ServerBuilder<H> {
+    /// Listens for RTMP on `address` (repeatable; 0.0.0.0:1935 when none is given).
+    pub fn listen(mut self, address: SocketAddr) -> Self {
+        self.listen.push(address);
+        self
+    }
+
+    /// Listens for RTMPS on `address` with `tls` (see [`crate::tls::server_config`]).
+    #[cfg(feature = "tls")]
+    pub fn listen_tls(
+        mut self,
+        address: SocketAddr,
+        tls: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+    ) -> Self {
+        self.listen_tls.push((address, tls));
+        self
+    }
+
+    /// Decides with `hooks` (authentication, routing, recording, relays).
+    pub fn hooks<H2: Hooks>(self, hooks: H2) -> ServerBuilder<H2> {
+        ServerBuilder {
+            config: self.config,
+            hooks,
+            listen: self.listen,
+            #[cfg(feature = "tls")]
+            listen_tls: self.listen_tls,
+        }
+    }
+
+    /// Replaces every setting at once.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The chunk size sent to clients (default 1024).
+    pub fn chunk_size(mut self, chunk_size: u32) -> Self {
+        self.config.session.chunk_size = chunk_size;
+        self
+    }
+
+    /// Keep-alive pings at this interval (default 10 s), or none.
+    pub fn keep_alive(mut self, interval: Option<Duration>) -> Self {
+        self.config.session.ping_interval = interval;
+        self
+    }
+
+    /// Whether C2 must answer S1 (default off).
+    pub fn verify_c2(mut self, verify: bool) -> Self {
+        self.config.verify_c2 = verify;
+        self
+    }
+
+    /// The longest a handshake may take (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// Close connections silent for this long (default 60 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// The most connections at once (default 20 000).
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.max_connections = connections;
+        self
+    }
+
+    /// The largest message a client may send (default 8 MiB).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.config.decoder.max_message_size = bytes;
+        self
+    }
+
+    /// Whether players that join start from the cached GOP (default on).
+    pub fn gop_cache(mut self, on: bool) -> Self {
+        self.config.hub.gop_cache = on;
+        self
+    }
+
+    /// How relays connect to other servers.
+    pub fn relay(mut self, relay: RelayConfig) -> Self {
+        self.config.relay = relay;
+        self
+    }
+
+    /// The server, without listeners (serve your own with [`Server::serve`]).
+    pub fn build(self) -> Server<H> {
+        Server::with_hooks(self.config, self.hooks)
+    }
+
+    /// Binds every address (RTMP and RTMPS).
+    pub async fn bind(self) -> std::io::Result<ListeningServer<H>> {
+        let mut addresses = self.listen.clone();
+        if addresses.is_empty() && self.has_no_tls() {
+            addresses.push(SocketAddr::from(([0, 0, 0, 0], 1935)));
+        }
+        let mut plain = Vec::new();
+        for address in addresses {
+            plain.push(TcpListener::bind(address).await?);
+        }
+        #[cfg(feature = "tls")]
+        let mut secure = Vec::new();
+        #[cfg(feature = "tls")]
+        for (address, tls) in &self.listen_tls {
+            secure.push((TcpListener::bind(address).await?, tls.clone()));
+        }
+        Ok(ListeningServer {
+            server: Server::with_hooks(self.config, self.hooks),
+            plain,
+            #[cfg(feature = "tls")]
+            secure,
+        })
+    }
+
+    fn has_no_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.listen_tls.is_empty();
+        #[cfg(not(feature = "tls"))]
+        return true;
+    }
+}
+
+/// A server with its listeners bound.
+#[derive(Debug)]
+pub struct ListeningServer<H = AcceptAll> {
+    server: Server<H>,
+    plain: Vec<TcpListener>,
+    #[cfg(feature = "tls")]
+    secure: Vec<(
+        TcpListener,
+        std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+    )>,
+}
+
+impl<H: Hooks> ListeningServer<H> {
+    /// The server (hub, relay count).
+    pub fn server(&self) -> &Server<H> {
+        &self.server
+    }
+
+    /// The bound addresses (RTMP first, then RTMPS), e.g. to learn a port chosen by the
+    /// system.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        let plain = self.plain.iter();
+        #[cfg(feature = "tls")]
+        let plain = plain.chain(self.secure.iter().map(|(listener, _)| listener));
+        plain
+            .filter_map(|listener| listener.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves every listener until `shutdown` completes, then shuts down gracefully (see
+    /// [`Server::serve`]).
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let server = &self.server;
+        let mut serving: Vec<futures::future::BoxFuture<'_, std::io::Result<()>>> = Vec::new();
+        for listener in self.plain {
+            serving.push(Box::pin(server.serve(listener, until(stopped.clone()))));
+        }
+        #[cfg(feature = "tls")]
+        for (listener, tls) in self.secure {
+            serving.push(Box::pin(server.serve_tls(
+                listener,
+                tls,
+                until(stopped.clone()),
+            )));
+        }
+        let signal = async {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let (results, ()) = tokio::join!(futures::future::join_all(serving), signal);
+        results.into_iter().collect()
+    }
+}
