@@ -25,6 +25,10 @@ struct Args {
     /// Do not keep the current GOP for players that join (they wait for the next keyframe).
     #[arg(long)]
     no_gop_cache: bool,
+    /// The least milliseconds between two writes to one player (batches messages into fewer
+    /// system calls; adds up to that much latency).
+    #[arg(long, default_value_t = 0)]
+    write_interval_ms: u64,
     /// Certificate chain (PEM) for RTMPS; with --tls-key, RTMPS is served on --tls-listen.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -60,6 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .listen(args.listen)
         .chunk_size(args.chunk_size)
         .gop_cache(!args.no_gop_cache)
+        .write_interval(std::time::Duration::from_millis(args.write_interval_ms))
         .hooks(relay);
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let tls = rtmp_server::tls::server_config(cert, key)?;

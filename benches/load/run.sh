@@ -5,6 +5,8 @@
 # per player and time to first video frame.
 #
 # Usage: benches/load/run.sh [PLAYER_COUNTS...]   (default: 100 1000)
+# Environment: BITRATE (video, default 4M), SERVER_ARGS (flags for our server, e.g.
+# "--write-interval-ms 40"), SKIP_NGINX=1 to measure ours only.
 # Needs: ffmpeg, nginx, libnginx-mod-rtmp (apt-get install -y ffmpeg nginx libnginx-mod-rtmp).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,11 +17,12 @@ ulimit -n "$(ulimit -Hn)"
 work=target/load
 mkdir -p "$work"
 cargo build --release -q --example server --example loadgen
-source="$work/source-4mbit.flv"
+bitrate=${BITRATE:-4M}
+source="$work/source-$bitrate.flv"
 if [ ! -s "$source" ]; then
   ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
     -f lavfi -i sine=frequency=440:sample_rate=44100 -t 30 -pix_fmt yuv420p \
-    -c:v libx264 -preset veryfast -b:v 4M -maxrate 4M -bufsize 4M -g 60 -c:a aac -b:a 128k \
+    -c:v libx264 -preset veryfast -b:v $bitrate -maxrate $bitrate -bufsize $bitrate -g 60 -c:a aac -b:a 128k \
     -f flv "$source"
 fi
 
@@ -65,6 +68,7 @@ pids+=("$ours")
 sleep 1
 run "rtmp-rs ${SERVER_ARGS:-(chunk size 1024)}" 19700 "$ours"
 kill "$ours"
+[ "${SKIP_NGINX:-0}" = 1 ] && exit 0
 
 nginx -c "$PWD/$work/nginx.conf" -p "$PWD/$work" &
 nginx_pid=$!

@@ -142,6 +142,13 @@ impl<H: Hooks> ServerBuilder<H> {
         self
     }
 
+    /// The least time between two writes to one connection (see
+    /// [`ServerConfig::write_interval`]).
+    pub fn write_interval(mut self, interval: Duration) -> Self {
+        self.config.write_interval = interval;
+        self
+    }
+
     /// How relays connect to other servers.
     pub fn relay(mut self, relay: RelayConfig) -> Self {
         self.config.relay = relay;

@@ -147,6 +147,7 @@ pub(crate) async fn serve<H: Hooks>(
         control_rx,
         media_rx,
         play_stream.clone(),
+        config.write_interval,
     ));
     let mut connection = Connection {
         peer,
@@ -441,7 +442,9 @@ async fn write_loop(
     mut control: mpsc::UnboundedReceiver<Message>,
     mut media: mpsc::Receiver<Media>,
     play_stream: Arc<AtomicU32>,
+    interval: Duration,
 ) -> std::io::Result<()> {
+    let mut last_write = tokio::time::Instant::now() - interval;
     let mut encoder = ChunkEncoder::new();
     let mut scratch = BytesMut::new();
     let mut batch: Vec<Bytes> = Vec::with_capacity(BATCH_MESSAGES);
@@ -456,6 +459,12 @@ async fn write_loop(
             Some(item) = media.recv() => {
                 size += push_media(&mut encoder, &mut scratch, &mut batch, &item, play_stream.load(Ordering::Relaxed));
             }
+        }
+        // Coalesce: no more than one write per interval, so that messages arriving meanwhile
+        // share a system call. The first write (the catch-up) goes at once.
+        let due = last_write + interval;
+        if !interval.is_zero() && tokio::time::Instant::now() < due {
+            tokio::time::sleep_until(due).await;
         }
         while batch.len() < BATCH_MESSAGES && size < BATCH_BYTES {
             if let Ok(message) = control.try_recv() {
@@ -473,6 +482,7 @@ async fn write_loop(
             }
         }
         write_all(&mut writer, &mut batch).await?;
+        last_write = tokio::time::Instant::now();
     }
     writer.shutdown().await
 }
