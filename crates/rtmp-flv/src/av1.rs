@@ -29,9 +29,9 @@ pub mod obu_type {
 pub struct Av1Config {
     /// seq_profile (0 Main, 1 High, 2 Professional).
     pub seq_profile: u8,
-    /// seq_level_idx[0].
+    /// `seq_level_idx[0]`.
     pub seq_level_idx_0: u8,
-    /// seq_tier[0].
+    /// `seq_tier[0]`.
     pub seq_tier_0: bool,
     /// high_bitdepth.
     pub high_bitdepth: bool,

@@ -19,7 +19,7 @@ pub struct Connect {
     pub flash_ver: Option<String>,
     /// The URL of the SWF that connected.
     pub swf_url: Option<String>,
-    /// The server URL: rtmp://host[:port]/app[/instance].
+    /// The server URL: `rtmp://host[:port]/app[/instance]`.
     pub tc_url: Option<String>,
     /// Capabilities flags.
     pub capabilities: Option<f64>,
