@@ -100,6 +100,9 @@ impl Drop for RelayGuard {
     }
 }
 
+/// The read buffer starts with room for this much (players send little) ...
+const READ_RESERVE_MIN: usize = 4 << 10;
+/// ... and doubles up to this when reads fill it (publishers).
 const READ_RESERVE: usize = 64 << 10;
 const BATCH_MESSAGES: usize = 64;
 const BATCH_BYTES: usize = 256 << 10;
@@ -196,6 +199,7 @@ impl<H: Hooks> Connection<H> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let idle_timeout = config.idle_timeout;
         let mut last_read = Instant::now();
+        let mut reserve = READ_RESERVE_MIN;
         loop {
             while let Some(message) = decoder.decode(buf)? {
                 self.session.handle_message(message)?;
@@ -205,13 +209,18 @@ impl<H: Hooks> Connection<H> {
                 let _ = self.control.send(Message::acknowledgement(sequence));
             }
             self.flush();
-            if buf.capacity() - buf.len() < READ_RESERVE / 4 {
-                buf.reserve(READ_RESERVE);
+            if buf.capacity() - buf.len() < reserve / 4 {
+                buf.reserve(reserve);
             }
+            let room = buf.capacity() - buf.len();
             tokio::select! {
                 read = reader.read_buf(buf) => {
-                    if read? == 0 {
+                    let read = read?;
+                    if read == 0 {
                         return Ok(());
+                    }
+                    if read == room {
+                        reserve = (reserve * 2).min(READ_RESERVE);
                     }
                     last_read = Instant::now();
                 }
