@@ -137,16 +137,16 @@ async fn tls(_: TcpStream, _: &RtmpUrl, _: &ClientConfig) -> Result<Transport, C
 }
 
 /// Sends queued media until the queue closes; answers the server meanwhile. Ends the stream
-/// politely when the application is done.
+/// politely when the application is done. A server may stay silent for minutes while a
+/// publisher sends (acknowledgement windows are megabytes), so there is no read timeout here: a
+/// dead server shows as a failed write.
 pub(super) async fn publish_loop(
     mut io: Io,
     mut session: ClientSession,
     mut rx: mpsc::Receiver<rtmp_chunk::Message>,
     stream_id: u32,
     name: String,
-    read_timeout: Duration,
 ) -> Result<(), ClientError> {
-    let mut last_read = tokio::time::Instant::now();
     loop {
         io.read_buf.reserve(READ_RESERVE);
         tokio::select! {
@@ -165,7 +165,6 @@ pub(super) async fn publish_loop(
                 if read? == 0 {
                     return Err(ClientError::Closed);
                 }
-                last_read = tokio::time::Instant::now();
                 while let Some(message) = io.decoder.decode(&mut io.read_buf)? {
                     session.handle_message(message)?;
                 }
@@ -177,10 +176,6 @@ pub(super) async fn publish_loop(
                     }
                 }
                 io.flush(&mut session).await?;
-            }
-            () = tokio::time::sleep_until(last_read + read_timeout) => {
-                // A server that answers nothing (no acknowledgement, no ping) for so long is gone.
-                return Err(ClientError::Timeout("the server"));
             }
         }
     }

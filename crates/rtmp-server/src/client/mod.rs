@@ -50,7 +50,7 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// The longest to wait for the answer to createStream, publish or play (default 10 s).
     pub response_timeout: Duration,
-    /// Give up when the server sends nothing for this long (default 60 s).
+    /// A player gives up when the server sends nothing for this long (default 60 s).
     pub read_timeout: Duration,
     /// Messages buffered between the application and the connection (default 256). A
     /// publisher's `send` waits while it is full; a player stops reading the socket.
@@ -229,14 +229,7 @@ impl Connection {
         .map_err(|_| ClientError::Timeout("publish"))??;
         let (tx, rx) = mpsc::channel(self.config.queue.max(1));
         let name = name.to_owned();
-        let task = tokio::spawn(io::publish_loop(
-            self.io,
-            self.session,
-            rx,
-            stream_id,
-            name,
-            self.config.read_timeout,
-        ));
+        let task = tokio::spawn(io::publish_loop(self.io, self.session, rx, stream_id, name));
         Ok(Publisher {
             tx,
             task: Some(task),
