@@ -146,6 +146,7 @@ pub(super) async fn publish_loop(
     mut rx: mpsc::Receiver<rtmp_chunk::Message>,
     stream_id: u32,
     name: String,
+    write_timeout: Duration,
 ) -> Result<(), ClientError> {
     loop {
         io.read_buf.reserve(READ_RESERVE);
@@ -158,7 +159,9 @@ pub(super) async fn publish_loop(
                     let Ok(message) = rx.try_recv() else { break };
                     queue_media(&mut io, &session, stream_id, &message)?;
                 }
-                io.stream.write_all(&io.write_buf).await?;
+                tokio::time::timeout(write_timeout, io.stream.write_all(&io.write_buf))
+                    .await
+                    .map_err(|_| ClientError::Timeout("the server to take our data"))??;
                 io.write_buf.clear();
             }
             read = io.stream.read_buf(&mut io.read_buf) => {

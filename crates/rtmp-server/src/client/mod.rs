@@ -52,6 +52,9 @@ pub struct ClientConfig {
     pub response_timeout: Duration,
     /// A player gives up when the server sends nothing for this long (default 60 s).
     pub read_timeout: Duration,
+    /// A publisher gives up when one write to the server takes this long (default 30 s): the
+    /// server stopped reading.
+    pub write_timeout: Duration,
     /// Messages buffered between the application and the connection (default 256). A
     /// publisher's `send` waits while it is full; a player stops reading the socket.
     pub queue: usize,
@@ -69,6 +72,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
             queue: 256,
             #[cfg(feature = "tls")]
             tls: None,
