@@ -233,7 +233,14 @@ impl Connection {
         .map_err(|_| ClientError::Timeout("publish"))??;
         let (tx, rx) = mpsc::channel(self.config.queue.max(1));
         let name = name.to_owned();
-        let task = tokio::spawn(io::publish_loop(self.io, self.session, rx, stream_id, name));
+        let task = tokio::spawn(io::publish_loop(
+            self.io,
+            self.session,
+            rx,
+            stream_id,
+            name,
+            self.config.write_timeout,
+        ));
         Ok(Publisher {
             tx,
             task: Some(task),
