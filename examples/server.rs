@@ -26,8 +26,8 @@ struct Args {
     #[arg(long)]
     no_gop_cache: bool,
     /// The least milliseconds between two writes to one player (batches messages into fewer
-    /// system calls; adds up to that much latency).
-    #[arg(long, default_value_t = 0)]
+    /// system calls; adds up to that much latency; 0 writes at once).
+    #[arg(long, default_value_t = 50)]
     write_interval_ms: u64,
     /// Certificate chain (PEM) for RTMPS; with --tls-key, RTMPS is served on --tls-listen.
     #[arg(long, requires = "tls_key")]

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 use crate::hooks::Hooks;
-use crate::hub::{Hub, Media, Notice, PlayError, Publisher, Subscription};
+use crate::hub::{Hub, Media, MediaSender, Notice, PlayError, Publisher, Subscription};
 use crate::relay;
 use crate::server::ServerConfig;
 use crate::session::{ServerSession, SessionError, SessionEvent, StreamKey};
@@ -143,7 +143,7 @@ pub(crate) async fn serve<H: Hooks>(
     .map_err(|_| ConnectionError::HandshakeTimeout)??;
     let (reader, writer) = split(stream);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
-    let (media_tx, media_rx) = mpsc::channel(config.hub.player_queue.max(1));
+    let (media_tx, media_rx) = MediaSender::channel(config.hub.player_queue);
     let play_stream = Arc::new(AtomicU32::new(1));
     let writer = tokio::spawn(write_loop(
         writer,
@@ -176,8 +176,9 @@ struct Connection<H> {
     peer: SocketAddr,
     context: Arc<Context<H>>,
     session: ServerSession,
-    control: mpsc::UnboundedSender<Message>,
-    media: mpsc::Sender<Media>,
+    /// Messages for the writer, each with the count of media queued before it.
+    control: mpsc::UnboundedSender<(Message, u64)>,
+    media: MediaSender,
     notices: (
         mpsc::UnboundedSender<Notice>,
         mpsc::UnboundedReceiver<Notice>,
@@ -206,7 +207,9 @@ impl<H: Hooks> Connection<H> {
                 self.handle_events().await?;
             }
             if let Some(sequence) = decoder.take_acknowledgement() {
-                let _ = self.control.send(Message::acknowledgement(sequence));
+                let _ = self
+                    .control
+                    .send((Message::acknowledgement(sequence), self.media.sent()));
             }
             self.flush();
             if buf.capacity() - buf.len() < reserve / 4 {
@@ -243,7 +246,7 @@ impl<H: Hooks> Connection<H> {
     /// Hands the session's outgoing messages to the writer.
     fn flush(&mut self) {
         while let Some(message) = self.session.poll_send() {
-            let _ = self.control.send(message);
+            let _ = self.control.send((message, self.media.sent()));
         }
     }
 
@@ -445,91 +448,138 @@ impl<H: Hooks> Connection<H> {
     }
 }
 
-/// Writes control messages (first) and shared media, several per system call.
+/// The writer's side of a connection: its own messages (each stamped with the media count
+/// queued before it) and the shared media queue.
+struct Outbox {
+    control: mpsc::UnboundedReceiver<(Message, u64)>,
+    media: mpsc::Receiver<Media>,
+    /// Media messages taken from the queue so far.
+    taken: u64,
+}
+
+impl Outbox {
+    /// Adds the media queued before `stamp` and not taken yet, then `message`.
+    fn control_after_media(&mut self, message: &Message, stamp: u64, batch: &mut Batch) {
+        while self.taken < stamp {
+            let Ok(media) = self.media.try_recv() else {
+                break;
+            };
+            self.taken += 1;
+            batch.push_media(&media);
+        }
+        batch.push_control(message);
+    }
+
+    /// Adds what is ready now: the connection's next message (after the media before it),
+    /// else the next media message. False when nothing is ready.
+    fn try_take(&mut self, batch: &mut Batch) -> bool {
+        if let Ok((message, stamp)) = self.control.try_recv() {
+            self.control_after_media(&message, stamp, batch);
+            return true;
+        }
+        let Ok(media) = self.media.try_recv() else {
+            return false;
+        };
+        self.taken += 1;
+        batch.push_media(&media);
+        true
+    }
+}
+
+/// Buffers for one vectored write, and the chunk encoder's state.
+struct Batch {
+    encoder: ChunkEncoder,
+    scratch: BytesMut,
+    buffers: Vec<Bytes>,
+    size: usize,
+    play_stream: Arc<AtomicU32>,
+}
+
+impl Batch {
+    fn is_full(&self) -> bool {
+        self.buffers.len() >= BATCH_MESSAGES || self.size >= BATCH_BYTES
+    }
+
+    fn push_control(&mut self, message: &Message) {
+        if self.encoder.encode(message, &mut self.scratch).is_err() {
+            return;
+        }
+        let bytes = self.scratch.split().freeze();
+        self.size += bytes.len();
+        self.buffers.push(bytes);
+    }
+
+    fn push_media(&mut self, item: &Media) {
+        let play_stream = self.play_stream.load(Ordering::Relaxed);
+        // The shared bytes fit players on message stream 1 at the hub's chunk size: no copy.
+        if play_stream == 1 && self.encoder.record_chunked(&item.chunked).is_ok() {
+            let bytes = item.chunked.bytes().clone();
+            self.size += bytes.len();
+            self.buffers.push(bytes);
+            return;
+        }
+        let message = Message {
+            stream_id: play_stream,
+            ..item.message().clone()
+        };
+        self.push_control(&message);
+    }
+}
+
+/// Writes the connection's own messages (ahead of media queued after them, never ahead of
+/// media queued before them) and shared media, several per system call.
 async fn write_loop(
     mut writer: WriteHalf,
-    mut control: mpsc::UnboundedReceiver<Message>,
-    mut media: mpsc::Receiver<Media>,
+    control: mpsc::UnboundedReceiver<(Message, u64)>,
+    media: mpsc::Receiver<Media>,
     play_stream: Arc<AtomicU32>,
     interval: Duration,
 ) -> std::io::Result<()> {
-    let mut last_write = tokio::time::Instant::now() - interval;
-    let mut encoder = ChunkEncoder::new();
-    let mut scratch = BytesMut::new();
-    let mut batch: Vec<Bytes> = Vec::with_capacity(BATCH_MESSAGES);
+    let mut outbox = Outbox {
+        control,
+        media,
+        taken: 0,
+    };
+    let mut batch = Batch {
+        encoder: ChunkEncoder::new(),
+        scratch: BytesMut::new(),
+        buffers: Vec::with_capacity(BATCH_MESSAGES),
+        size: 0,
+        play_stream,
+    };
+    let mut last_write = tokio::time::Instant::now();
+    // Whether the last write stopped at a batch limit with more queued.
+    let mut backlog = true;
     loop {
-        let mut size = 0;
+        let mut urgent = false;
         tokio::select! {
             biased;
-            message = control.recv() => match message {
-                Some(message) => size += push_control(&mut encoder, &mut scratch, &mut batch, &message),
+            message = outbox.control.recv() => match message {
+                Some((message, stamp)) => {
+                    urgent = true;
+                    outbox.control_after_media(&message, stamp, &mut batch);
+                }
                 None => break,
             },
-            Some(item) = media.recv() => {
-                size += push_media(&mut encoder, &mut scratch, &mut batch, &item, play_stream.load(Ordering::Relaxed));
+            Some(media) = outbox.media.recv() => {
+                outbox.taken += 1;
+                batch.push_media(&media);
             }
         }
         // Coalesce: no more than one write per interval, so that messages arriving meanwhile
-        // share a system call. The first write (the catch-up) goes at once.
+        // share a system call. Control and command answers, and a backlog (the catch-up after
+        // joining, a player catching up), go at once.
         let due = last_write + interval;
-        if !interval.is_zero() && tokio::time::Instant::now() < due {
+        if !urgent && !backlog && !interval.is_zero() && tokio::time::Instant::now() < due {
             tokio::time::sleep_until(due).await;
         }
-        while batch.len() < BATCH_MESSAGES && size < BATCH_BYTES {
-            if let Ok(message) = control.try_recv() {
-                size += push_control(&mut encoder, &mut scratch, &mut batch, &message);
-            } else if let Ok(item) = media.try_recv() {
-                size += push_media(
-                    &mut encoder,
-                    &mut scratch,
-                    &mut batch,
-                    &item,
-                    play_stream.load(Ordering::Relaxed),
-                );
-            } else {
-                break;
-            }
-        }
-        write_all(&mut writer, &mut batch).await?;
+        while !batch.is_full() && outbox.try_take(&mut batch) {}
+        backlog = batch.is_full();
+        write_all(&mut writer, &mut batch.buffers).await?;
+        batch.size = 0;
         last_write = tokio::time::Instant::now();
     }
     writer.shutdown().await
-}
-
-fn push_control(
-    encoder: &mut ChunkEncoder,
-    scratch: &mut BytesMut,
-    batch: &mut Vec<Bytes>,
-    message: &Message,
-) -> usize {
-    if encoder.encode(message, scratch).is_err() {
-        return 0;
-    }
-    let bytes = scratch.split().freeze();
-    let len = bytes.len();
-    batch.push(bytes);
-    len
-}
-
-fn push_media(
-    encoder: &mut ChunkEncoder,
-    scratch: &mut BytesMut,
-    batch: &mut Vec<Bytes>,
-    item: &Media,
-    play_stream: u32,
-) -> usize {
-    // The shared bytes fit players on message stream 1 at the hub's chunk size: no copy.
-    if play_stream == 1 && encoder.record_chunked(&item.chunked).is_ok() {
-        let bytes = item.chunked.bytes().clone();
-        let len = bytes.len();
-        batch.push(bytes);
-        return len;
-    }
-    let message = Message {
-        stream_id: play_stream,
-        ..item.message().clone()
-    };
-    push_control(encoder, scratch, batch, &message)
 }
 
 /// Writes every buffer of `batch` with vectored writes, then empties it.

@@ -100,6 +100,38 @@ impl SharedMedia {
 /// A shared media message.
 pub type Media = Arc<SharedMedia>;
 
+/// The sending side of a player's media queue. It counts what it delivered, so that the
+/// player's connection can order its own messages (statuses such as UnpublishNotify) after
+/// the media queued before them.
+#[derive(Debug, Clone)]
+pub struct MediaSender {
+    tx: mpsc::Sender<Media>,
+    sent: Arc<AtomicU64>,
+}
+
+impl MediaSender {
+    /// A media queue of `capacity` messages.
+    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<Media>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let sender = Self {
+            tx,
+            sent: Arc::default(),
+        };
+        (sender, rx)
+    }
+
+    /// Messages delivered into the queue so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Acquire)
+    }
+
+    fn try_send(&self, media: Media) -> Result<(), mpsc::error::TrySendError<Media>> {
+        self.tx.try_send(media)?;
+        self.sent.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+}
+
 /// What the hub tells a player besides media.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -172,7 +204,7 @@ fn codec_of(type_id: u8, payload: &Bytes) -> Option<Codec> {
 
 struct Player {
     id: u64,
-    media: mpsc::Sender<Media>,
+    media: MediaSender,
     notices: mpsc::UnboundedSender<Notice>,
     enhanced: bool,
     lagging: bool,
@@ -304,7 +336,7 @@ impl Hub {
         self: &Arc<Self>,
         key: StreamKey,
         enhanced: bool,
-        media: mpsc::Sender<Media>,
+        media: MediaSender,
         notices: mpsc::UnboundedSender<Notice>,
     ) -> Result<Subscription, PlayError> {
         let stream = self.stream(&key);

@@ -26,8 +26,8 @@ pub use builder::{ListeningServer, ServerBuilder};
 pub use connection::ConnectionError;
 pub use hooks::{AcceptAll, Hooks};
 pub use hub::{
-    Hub, HubConfig, Media, MediaKind, Notice, PlayError, PublishError, Publisher, SharedMedia,
-    SlowPlayerPolicy, StreamStats, Subscription,
+    Hub, HubConfig, Media, MediaKind, MediaSender, Notice, PlayError, PublishError, Publisher,
+    SharedMedia, SlowPlayerPolicy, StreamStats, Subscription,
 };
 pub use relay::{Backoff, RelayConfig, StaticRelay};
 pub use server::{Server, ServerConfig};

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::client::{ClientConfig, ClientError, Connection, PlayEvent, RtmpUrl, UrlError};
 use crate::hooks::Hooks;
-use crate::hub::{Hub, Notice};
+use crate::hub::{Hub, MediaSender, Notice};
 use crate::session::StreamKey;
 
 /// Waits between reconnection attempts: `initial`, doubling up to `max`.
@@ -104,7 +104,7 @@ impl Hooks for StaticRelay {
 pub(crate) async fn push(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: RelayConfig) {
     let mut attempt = 0;
     loop {
-        let (media_tx, mut media) = mpsc::channel(config.client.queue.max(1));
+        let (media_tx, mut media) = MediaSender::channel(config.client.queue);
         let (notice_tx, mut notices) = mpsc::unbounded_channel();
         let Ok(subscription) = hub.play(key.clone(), true, media_tx, notice_tx) else {
             return;
