@@ -40,6 +40,34 @@ pub use client::{ClientConfig, ClientHandshake, ClientStyle};
 pub use digest::{FLASH_MEDIA_SERVER_KEY, FLASH_PLAYER_KEY, Schema};
 pub use server::{ServerConfig, ServerHandshake};
 
+/// What both sides of the handshake offer, for code that drives either one over a transport.
+pub trait Handshake {
+    /// Consumes bytes received from the peer.
+    fn read(&mut self, input: &[u8]) -> Result<Status, HandshakeError>;
+    /// Bytes to send to the peer now (empty when there are none).
+    fn take_output(&mut self) -> Bytes;
+}
+
+impl Handshake for ServerHandshake {
+    fn read(&mut self, input: &[u8]) -> Result<Status, HandshakeError> {
+        ServerHandshake::read(self, input)
+    }
+
+    fn take_output(&mut self) -> Bytes {
+        ServerHandshake::take_output(self)
+    }
+}
+
+impl Handshake for ClientHandshake {
+    fn read(&mut self, input: &[u8]) -> Result<Status, HandshakeError> {
+        ClientHandshake::read(self, input)
+    }
+
+    fn take_output(&mut self) -> Bytes {
+        ClientHandshake::take_output(self)
+    }
+}
+
 /// The RTMP version byte of C0/S0. 6 and 8 announce RTMPE, which is not supported.
 pub const RTMP_VERSION: u8 = 3;
 

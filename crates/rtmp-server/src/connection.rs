@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use rtmp_chunk::{ChunkDecoder, ChunkEncoder, Message, type_id};
-use rtmp_handshake::{ServerConfig as HandshakeConfig, ServerHandshake, Status as Handshake};
+use rtmp_handshake::{ServerConfig as HandshakeConfig, ServerHandshake};
 use rtmp_message::Status;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
@@ -20,7 +20,7 @@ use crate::hub::{Hub, Media, MediaSender, Notice, PlayError, Publisher, Subscrip
 use crate::relay;
 use crate::server::ServerConfig;
 use crate::session::{ServerSession, SessionError, SessionEvent, StreamKey};
-use crate::transport::Transport;
+use crate::transport::{self, HandshakeIoError, Transport};
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -107,21 +107,11 @@ const READ_RESERVE: usize = 64 << 10;
 const BATCH_MESSAGES: usize = 64;
 const BATCH_BYTES: usize = 256 << 10;
 
-async fn handshake(stream: &mut Transport, verify_c2: bool) -> Result<Bytes, ConnectionError> {
-    let mut handshake = ServerHandshake::new(HandshakeConfig {
-        verify_c2,
-        ..HandshakeConfig::default()
-    });
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
-        }
-        let status = handshake.read(buf.get(..n).unwrap_or_default())?;
-        stream.write_all(&handshake.take_output()).await?;
-        if let Handshake::Done(done) = status {
-            return Ok(done.leftover);
+impl From<HandshakeIoError> for ConnectionError {
+    fn from(error: HandshakeIoError) -> Self {
+        match error {
+            HandshakeIoError::Io(error) => Self::Io(error),
+            HandshakeIoError::Handshake(error) => Self::Handshake(error),
         }
     }
 }
@@ -135,9 +125,13 @@ pub(crate) async fn serve<H: Hooks>(
 ) -> Result<(), ConnectionError> {
     let config = &context.config;
     let _ = stream.tcp().set_nodelay(true);
+    let mut handshake = ServerHandshake::new(HandshakeConfig {
+        verify_c2: config.verify_c2,
+        ..HandshakeConfig::default()
+    });
     let leftover = tokio::time::timeout(
         config.handshake_timeout,
-        handshake(&mut stream, config.verify_c2),
+        transport::handshake(&mut stream, &mut handshake),
     )
     .await
     .map_err(|_| ConnectionError::HandshakeTimeout)??;

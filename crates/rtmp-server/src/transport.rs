@@ -4,8 +4,40 @@ use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use bytes::Bytes;
+use rtmp_handshake::{Handshake, HandshakeError, Status};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+
+/// Why a handshake over a stream failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HandshakeIoError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+}
+
+/// Runs either side of the handshake over `stream`: writes its output (C0+C1 first for a
+/// client), feeds it what arrives, and returns the bytes that came after the handshake.
+pub(crate) async fn handshake(
+    stream: &mut Transport,
+    handshake: &mut impl Handshake,
+) -> Result<Bytes, HandshakeIoError> {
+    stream.write_all(&handshake.take_output()).await?;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        let status = handshake.read(buf.get(..n).unwrap_or_default())?;
+        stream.write_all(&handshake.take_output()).await?;
+        if let Status::Done(done) = status {
+            return Ok(done.leftover);
+        }
+    }
+}
 
 /// A connection's stream: TCP, or TLS over TCP.
 #[derive(Debug)]

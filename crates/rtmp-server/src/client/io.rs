@@ -1,18 +1,19 @@
 //! The client's socket side: connecting (TCP, TLS, handshake), and the tasks that run a
 //! publishing or playing connection.
 
+use std::io::ErrorKind;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use rtmp_chunk::{ChunkDecoder, ChunkEncoder};
-use rtmp_handshake::{ClientHandshake, Status as Handshake};
+use rtmp_handshake::ClientHandshake;
 use rtmp_message::Level;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::{ClientConfig, ClientError, ClientEvent, ClientSession, PlayEvent, RtmpUrl, Scheme};
-use crate::transport::Transport;
+use crate::transport::{self, HandshakeIoError, Transport};
 
 const READ_RESERVE: usize = 64 << 10;
 /// Bytes of queued media encoded for one write.
@@ -38,18 +39,13 @@ impl Io {
             Scheme::Rtmps => tls(tcp, url, config).await?,
         };
         let mut handshake = ClientHandshake::new(config.handshake.clone());
-        stream.write_all(&handshake.take_output()).await?;
-        let mut buf = [0u8; 4096];
-        let leftover = loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
+        let leftover = match transport::handshake(&mut stream, &mut handshake).await {
+            Ok(leftover) => leftover,
+            Err(HandshakeIoError::Io(error)) if error.kind() == ErrorKind::UnexpectedEof => {
                 return Err(ClientError::Closed);
             }
-            let status = handshake.read(buf.get(..n).unwrap_or_default())?;
-            stream.write_all(&handshake.take_output()).await?;
-            if let Handshake::Done(done) = status {
-                break done.leftover;
-            }
+            Err(HandshakeIoError::Io(error)) => return Err(error.into()),
+            Err(HandshakeIoError::Handshake(error)) => return Err(error.into()),
         };
         Ok(Self {
             stream,
