@@ -11,6 +11,26 @@ pub const ON_METADATA: &str = "onMetaData";
 /// The name of the message that lets Flash players read raw audio and video.
 pub const SAMPLE_ACCESS: &str = "|RtmpSampleAccess";
 
+/// Whether an AMF0 data payload (type 18) starts with the handler name `name`, read without
+/// decoding or allocating (for checks on every message of a stream).
+///
+/// ```
+/// use rtmp_message::{Data, ON_METADATA, data_name_is};
+///
+/// let payload = rtmp_message::Message::Data(Data::on_metadata(rtmp_amf0::Value::Null)).encode()?;
+/// assert!(data_name_is(&payload, ON_METADATA));
+/// assert!(!data_name_is(&payload, "onMeta"));
+/// # Ok::<(), rtmp_message::EncodeError>(())
+/// ```
+pub fn data_name_is(payload: &[u8], name: &str) -> bool {
+    let Some((&[marker, high, low], rest)) = payload.split_first_chunk::<3>() else {
+        return false;
+    };
+    marker == rtmp_amf0::marker::STRING
+        && usize::from(u16::from_be_bytes([high, low])) == name.len()
+        && rest.starts_with(name.as_bytes())
+}
+
 /// A data message: a handler name and its values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Data {

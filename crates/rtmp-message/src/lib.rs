@@ -39,7 +39,7 @@ use rtmp_chunk::type_id;
 pub use aggregate::split_aggregate;
 pub use command::{Command, Connect, Level, Play, PublishType, Response, Status, StatusCode};
 pub use control::{LimitType, UserControl};
-pub use data::{Data, ON_METADATA, SAMPLE_ACCESS, SET_DATA_FRAME};
+pub use data::{Data, ON_METADATA, SAMPLE_ACCESS, SET_DATA_FRAME, data_name_is};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 
 /// A typed RTMP message body.

@@ -492,7 +492,7 @@ impl Publisher {
                 }
             }
             MediaKind::Data => {
-                if is_metadata(&message.payload) {
+                if rtmp_message::data_name_is(&message.payload, rtmp_message::ON_METADATA) {
                     stream.metadata = Some(media.clone());
                 }
             }
@@ -521,11 +521,6 @@ impl Publisher {
             false
         });
     }
-}
-
-/// Whether a data payload is `onMetaData(...)`.
-fn is_metadata(payload: &Bytes) -> bool {
-    payload.starts_with(b"\x02\x00\x0AonMetaData")
 }
 
 /// Adds coded media to the GOP cache; a keyframe starts a new GOP.

@@ -6,16 +6,14 @@ use std::collections::{HashMap, VecDeque};
 use rtmp_amf0::Value;
 use rtmp_chunk::type_id;
 use rtmp_message::{
-    Command, Connect, DecodeError, EncodeError, Message, Play, PublishType, Status, UserControl,
-    split_aggregate,
+    Command, Connect, DecodeError, EncodeError, Message, Play, PublishType, SAMPLE_ACCESS, Status,
+    UserControl, data_name_is, split_aggregate,
 };
 
-/// Chunk streams the client sends on (as ffmpeg does).
+/// Chunk streams the client sends on: control and commands as the server does, media on the
+/// ones ffmpeg uses.
 mod chunk_stream {
-    /// Protocol and user control.
-    pub const CONTROL: u32 = 2;
-    /// Commands on message stream 0.
-    pub const COMMAND: u32 = 3;
+    pub use crate::session::chunk_stream::{COMMAND, CONTROL};
     /// Commands and data on a media stream.
     pub const STREAM: u32 = 8;
     /// Audio.
@@ -324,7 +322,7 @@ impl ClientSession {
             }
             type_id::DATA_AMF0 | type_id::DATA_AMF3 => {
                 // |RtmpSampleAccess is for Flash Player's security model, not media.
-                if !raw.payload.starts_with(b"\x02\x00\x11|RtmpSampleAccess") {
+                if !data_name_is(&raw.payload, SAMPLE_ACCESS) {
                     self.events.push_back(ClientEvent::Media(raw));
                 }
                 Ok(())
