@@ -1,5 +1,6 @@
 //! One connection on tokio: the handshake, a reader task that owns the session, and a writer
-//! that batches control messages and shared media into vectored writes.
+//! that batches the connection's own messages and shared media into vectored writes, keeping
+//! each own message behind the media queued before it.
 
 use std::collections::HashMap;
 use std::io::IoSlice;

@@ -5,10 +5,17 @@
 //! - [`Hub`]: streams by `app/name`, one publisher each, players waiting or joining mid-stream,
 //!   GOP cache, and fan-out of messages chunked once into shared bytes, with bounded queues
 //!   and a slow-player policy.
-//! - [`Server`]: the listener, handshake, timeouts, connection limits, vectored batched writes
-//!   and graceful shutdown, with [`Hooks`] for authentication, routing and recording.
+//! - [`Server`] (built with [`Server::builder`]): the listeners (RTMP, and RTMPS with the `tls`
+//!   feature), handshake, timeouts, connection limits, vectored writes coalesced per player,
+//!   and graceful shutdown, with [`Hooks`] for authentication, routing, recording and relays.
+//! - [`client`]: publish to and play from any RTMP(S) server; [`ClientSession`](client::ClientSession)
+//!   is its sans-IO core.
+//! - Relays: [`Hooks::push_targets`] and [`Hooks::pull_source`] forward streams to other
+//!   servers and fetch them from an origin, reconnecting with [`Backoff`]; [`StaticRelay`] is
+//!   a ready-made configuration.
+//! - [`tls`]: TLS settings from PEM files (feature `tls`, on by default).
 //!
-//! See the `server` example for a complete program.
+//! See the `server`, `publish` and `play` examples for complete programs.
 
 mod builder;
 pub mod client;
