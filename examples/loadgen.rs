@@ -104,16 +104,7 @@ async fn player(
                 transaction_id: 2.0,
             },
         ),
-        (
-            1,
-            Command::Play(Play {
-                transaction_id: 0.0,
-                name,
-                start: -2.0,
-                duration: -1.0,
-                reset: true,
-            }),
-        ),
+        (1, Command::Play(Play::new(name))),
     ] {
         encoder.encode(
             &Typed::Command(command).to_chunk(3, 0, stream_id)?,

@@ -82,16 +82,7 @@ fn message(step: Step) -> Option<rtmp_chunk::Message> {
                 publish_type: PublishType::Live,
             },
         ),
-        Step::Play { stream_id, name } => command(
-            stream_id,
-            Command::Play(Play {
-                transaction_id: 0.0,
-                name,
-                start: -2.0,
-                duration: -1.0,
-                reset: true,
-            }),
-        ),
+        Step::Play { stream_id, name } => command(stream_id, Command::Play(Play::new(name))),
         Step::DeleteStream { stream_id } => command(
             0,
             Command::DeleteStream {

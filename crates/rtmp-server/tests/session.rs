@@ -153,13 +153,7 @@ fn publish_then_media_then_delete() {
 #[test]
 fn play_is_answered_in_order() {
     let (mut session, _) = connected(None);
-    let play = Play {
-        transaction_id: 0.0,
-        name: "cam".into(),
-        start: -2.0,
-        duration: -1.0,
-        reset: true,
-    };
+    let play = Play::new("cam");
     session
         .handle_message(command(1, Command::Play(play)))
         .unwrap();

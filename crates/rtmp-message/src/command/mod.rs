@@ -83,6 +83,20 @@ pub struct Play {
     pub reset: bool,
 }
 
+impl Play {
+    /// `play(name)` with the defaults every live player sends: transaction 0, start -2 (live,
+    /// else recorded), duration -1 (to the end), reset.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            transaction_id: 0.0,
+            name: name.into(),
+            start: -2.0,
+            duration: -1.0,
+            reset: true,
+        }
+    }
+}
+
 /// A command, typed by its name.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

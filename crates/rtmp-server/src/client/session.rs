@@ -253,13 +253,7 @@ impl ClientSession {
     /// play `name` (live or recorded) on `stream_id`; answers come as [`ClientEvent::Status`],
     /// then media.
     pub fn play(&mut self, stream_id: u32, name: &str) -> Result<(), ClientSessionError> {
-        let play = Play {
-            transaction_id: 0.0,
-            name: name.to_owned(),
-            start: -2.0,
-            duration: -1.0,
-            reset: true,
-        };
+        let play = Play::new(name);
         self.send(chunk_stream::STREAM, stream_id, Command::Play(play).into())?;
         // Ask for a 3 s buffer, as ffmpeg does, so servers start sending at once.
         let buffer = UserControl::SetBufferLength {

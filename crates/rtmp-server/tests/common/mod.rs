@@ -326,13 +326,7 @@ impl RawClient {
             app: app.into(),
             ..Connect::default()
         };
-        let play = Play {
-            transaction_id: 0.0,
-            name: name.into(),
-            start: -2.0,
-            duration: -1.0,
-            reset: true,
-        };
+        let play = Play::new(name);
         let commands = [
             (0, Command::Connect(Box::new(connect))),
             (
