@@ -132,7 +132,7 @@ pub(crate) async fn push(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: Re
                 tracing::warn!(%key, %url, %error, "push failed");
                 drop(subscription);
                 tokio::time::sleep(config.backoff.delay(attempt)).await;
-                attempt += 1;
+                attempt = attempt.saturating_add(1);
                 continue;
             }
         };
@@ -161,7 +161,7 @@ pub(crate) async fn push(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: Re
             Err(error) => {
                 tracing::warn!(%key, %url, %error, "push lost; reconnecting");
                 tokio::time::sleep(config.backoff.delay(attempt)).await;
-                attempt += 1;
+                attempt = attempt.saturating_add(1);
             }
         }
     }
@@ -186,7 +186,7 @@ pub(crate) async fn pull(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: Re
             Err(error) => {
                 tracing::warn!(%key, %url, %error, "pull failed");
                 tokio::time::sleep(config.backoff.delay(attempt)).await;
-                attempt += 1;
+                attempt = attempt.saturating_add(1);
                 continue;
             }
         };
@@ -214,6 +214,6 @@ pub(crate) async fn pull(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: Re
             Err(error) => tracing::warn!(%key, %url, %error, "pull lost"),
         }
         tokio::time::sleep(config.backoff.delay(attempt)).await;
-        attempt += 1;
+        attempt = attempt.saturating_add(1);
     }
 }
