@@ -25,8 +25,8 @@ struct Args {
     /// Do not keep the current GOP for players that join (they wait for the next keyframe).
     #[arg(long)]
     no_gop_cache: bool,
-    /// The least milliseconds between two writes to one player (batches messages into fewer
-    /// system calls; adds up to that much latency; 0 writes at once).
+    /// Write tick in milliseconds: each player's media is written once per tick (fewer system
+    /// calls and wake-ups; adds up to that much latency; 0 writes at once).
     #[arg(long, default_value_t = 50)]
     write_interval_ms: u64,
     /// Certificate chain (PEM) for RTMPS; with --tls-key, RTMPS is served on --tls-listen.

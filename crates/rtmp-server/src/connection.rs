@@ -83,6 +83,23 @@ pub(crate) struct Context<H> {
     pub(crate) pulls: Arc<std::sync::Mutex<std::collections::HashSet<StreamKey>>>,
     /// Push and pull tasks running.
     pub(crate) relays: Arc<std::sync::atomic::AtomicUsize>,
+    /// The origin of the server's clock ticks: connections time their writes and keep-alive
+    /// checks on multiples of their period from here, so that one wake-up of the runtime
+    /// serves them all rather than one each.
+    pub(crate) epoch: tokio::time::Instant,
+}
+
+/// The first tick (`epoch` plus a multiple of `period`) after `instant`'s tick: the tick
+/// boundary that ends the period holding `instant`.
+fn next_tick(
+    epoch: tokio::time::Instant,
+    period: Duration,
+    instant: tokio::time::Instant,
+) -> tokio::time::Instant {
+    let period_nanos = period.as_nanos().max(1);
+    let elapsed = instant.saturating_duration_since(epoch).as_nanos();
+    let ticks = u32::try_from(elapsed / period_nanos + 1).unwrap_or(u32::MAX);
+    epoch + period.saturating_mul(ticks)
 }
 
 /// Counts a relay task while it lives.
@@ -145,7 +162,10 @@ pub(crate) async fn serve<H: Hooks>(
         control_rx,
         media_rx,
         play_stream.clone(),
-        config.write_interval,
+        Ticks {
+            epoch: context.epoch,
+            period: config.write_interval,
+        },
     ));
     let mut connection = Connection {
         peer,
@@ -192,7 +212,9 @@ impl<H: Hooks> Connection<H> {
     ) -> Result<(), ConnectionError> {
         let config = &self.context.config;
         let mut decoder = ChunkDecoder::new(config.decoder.clone());
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let second = Duration::from_secs(1);
+        let first_tick = next_tick(self.context.epoch, second, tokio::time::Instant::now());
+        let mut tick = tokio::time::interval_at(first_tick, second);
         let idle_timeout = config.idle_timeout;
         let mut last_read = Instant::now();
         let mut reserve = READ_RESERVE_MIN;
@@ -521,6 +543,12 @@ impl Batch {
     }
 }
 
+/// The writer's clock: writes wait for the next multiple of `period` after `epoch`.
+struct Ticks {
+    epoch: tokio::time::Instant,
+    period: Duration,
+}
+
 /// Writes the connection's own messages (ahead of media queued after them, never ahead of
 /// media queued before them) and shared media, several per system call.
 async fn write_loop(
@@ -528,7 +556,7 @@ async fn write_loop(
     control: mpsc::UnboundedReceiver<(Message, u64)>,
     media: mpsc::Receiver<Media>,
     play_stream: Arc<AtomicU32>,
-    interval: Duration,
+    ticks: Ticks,
 ) -> std::io::Result<()> {
     let mut outbox = Outbox {
         control,
@@ -542,37 +570,44 @@ async fn write_loop(
         size: 0,
         play_stream,
     };
-    let mut last_write = tokio::time::Instant::now();
-    // Whether the last write stopped at a batch limit with more queued.
-    let mut backlog = true;
     loop {
-        let mut urgent = false;
+        // Wait for something to write, unless a message came while resting.
+        if batch.buffers.is_empty() {
+            tokio::select! {
+                biased;
+                message = outbox.control.recv() => match message {
+                    Some((message, stamp)) => {
+                        outbox.control_after_media(&message, stamp, &mut batch);
+                    }
+                    None => break,
+                },
+                Some(media) = outbox.media.recv() => {
+                    outbox.taken += 1;
+                    batch.push_media(&media);
+                }
+            }
+        }
+        while !batch.is_full() && outbox.try_take(&mut batch) {}
+        // Whether the write stops at a batch limit with more queued.
+        let backlog = batch.is_full();
+        write_all(&mut writer, &mut batch.buffers).await?;
+        batch.size = 0;
+        if backlog || ticks.period.is_zero() {
+            continue;
+        }
+        // Coalesce: rest until the next tick, so that media arriving meanwhile shares one
+        // system call and every connection writes on the same wake-up of the runtime. The
+        // connection's own messages (command answers, pings) end the rest at once; a backlog
+        // (the catch-up after joining, a player catching up) does not rest.
+        let due = next_tick(ticks.epoch, ticks.period, tokio::time::Instant::now());
         tokio::select! {
             biased;
             message = outbox.control.recv() => match message {
-                Some((message, stamp)) => {
-                    urgent = true;
-                    outbox.control_after_media(&message, stamp, &mut batch);
-                }
+                Some((message, stamp)) => outbox.control_after_media(&message, stamp, &mut batch),
                 None => break,
             },
-            Some(media) = outbox.media.recv() => {
-                outbox.taken += 1;
-                batch.push_media(&media);
-            }
+            () = tokio::time::sleep_until(due) => {}
         }
-        // Coalesce: no more than one write per interval, so that messages arriving meanwhile
-        // share a system call. Control and command answers, and a backlog (the catch-up after
-        // joining, a player catching up), go at once.
-        let due = last_write + interval;
-        if !urgent && !backlog && !interval.is_zero() && tokio::time::Instant::now() < due {
-            tokio::time::sleep_until(due).await;
-        }
-        while !batch.is_full() && outbox.try_take(&mut batch) {}
-        backlog = batch.is_full();
-        write_all(&mut writer, &mut batch.buffers).await?;
-        batch.size = 0;
-        last_write = tokio::time::Instant::now();
     }
     writer.shutdown().await
 }
@@ -602,4 +637,42 @@ async fn write_all(writer: &mut WriteHalf, batch: &mut Vec<Bytes>) -> std::io::R
     }
     batch.clear();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_tick;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    #[test]
+    fn ticks_fall_on_multiples_of_the_period() {
+        let epoch = Instant::now();
+        let period = Duration::from_millis(50);
+        let ms = |n| epoch + Duration::from_millis(n);
+        assert_eq!(next_tick(epoch, period, epoch), ms(50));
+        assert_eq!(next_tick(epoch, period, ms(1)), ms(50));
+        assert_eq!(next_tick(epoch, period, ms(49)), ms(50));
+        assert_eq!(next_tick(epoch, period, ms(50)), ms(100));
+        assert_eq!(next_tick(epoch, period, ms(1234)), ms(1250));
+        // Two connections that wrote at different moments of one tick wake together.
+        assert_eq!(
+            next_tick(epoch, period, ms(1201)),
+            next_tick(epoch, period, ms(1249))
+        );
+    }
+
+    #[test]
+    fn degenerate_periods_do_not_panic() {
+        let epoch = Instant::now();
+        let later = epoch + Duration::from_secs(3);
+        assert_eq!(next_tick(epoch, Duration::ZERO, later), epoch);
+        assert!(next_tick(epoch, Duration::from_secs(1), epoch) > epoch);
+        // An instant before the epoch counts as the epoch.
+        let before = epoch.checked_sub(Duration::from_millis(5)).unwrap_or(epoch);
+        assert_eq!(
+            next_tick(epoch, Duration::from_millis(10), before),
+            epoch + Duration::from_millis(10)
+        );
+    }
 }
