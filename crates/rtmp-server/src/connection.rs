@@ -119,7 +119,7 @@ impl Drop for RelayGuard {
 }
 
 /// The read buffer starts with room for this much (players send little) ...
-const READ_RESERVE_MIN: usize = 4 << 10;
+const READ_RESERVE_MIN: usize = 1 << 10;
 /// ... and doubles up to this when reads fill it (publishers).
 const READ_RESERVE: usize = 64 << 10;
 const BATCH_MESSAGES: usize = 64;
@@ -143,16 +143,18 @@ pub(crate) async fn serve<H: Hooks>(
 ) -> Result<(), ConnectionError> {
     let config = &context.config;
     let _ = stream.tcp().set_nodelay(true);
-    let mut handshake = ServerHandshake::new(HandshakeConfig {
-        verify_c2: config.verify_c2,
-        ..HandshakeConfig::default()
+    // Boxed: the handshake's state and buffers are freed once it is done, rather than held
+    // in the connection's task for its whole life.
+    let handshake = Box::pin(async {
+        let mut handshake = ServerHandshake::new(HandshakeConfig {
+            verify_c2: config.verify_c2,
+            ..HandshakeConfig::default()
+        });
+        transport::handshake(&mut stream, &mut handshake).await
     });
-    let leftover = tokio::time::timeout(
-        config.handshake_timeout,
-        transport::handshake(&mut stream, &mut handshake),
-    )
-    .await
-    .map_err(|_| ConnectionError::HandshakeTimeout)??;
+    let leftover = tokio::time::timeout(config.handshake_timeout, handshake)
+        .await
+        .map_err(|_| ConnectionError::HandshakeTimeout)??;
     let (reader, writer) = split(stream);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (media_tx, media_rx) = MediaSender::channel(config.hub.player_queue);
@@ -187,12 +189,17 @@ pub(crate) async fn serve<H: Hooks>(
     result
 }
 
+/// A connection's own message for the writer, with the count of media queued before it.
+/// Boxed, so that the channel's blocks of slots stay small: these are few (answers,
+/// statuses, acknowledgements), unlike media.
+type Queued = (Box<Message>, u64);
+
 struct Connection<H> {
     peer: SocketAddr,
     context: Arc<Context<H>>,
     session: ServerSession,
     /// Messages for the writer, each with the count of media queued before it.
-    control: mpsc::UnboundedSender<(Message, u64)>,
+    control: mpsc::UnboundedSender<Queued>,
     media: MediaSender,
     notices: (
         mpsc::UnboundedSender<Notice>,
@@ -224,9 +231,10 @@ impl<H: Hooks> Connection<H> {
                 self.handle_events().await?;
             }
             if let Some(sequence) = decoder.take_acknowledgement() {
-                let _ = self
-                    .control
-                    .send((Message::acknowledgement(sequence), self.media.sent()));
+                let _ = self.control.send((
+                    Box::new(Message::acknowledgement(sequence)),
+                    self.media.sent(),
+                ));
             }
             self.flush();
             if buf.capacity() - buf.len() < reserve / 4 {
@@ -263,7 +271,7 @@ impl<H: Hooks> Connection<H> {
     /// Hands the session's outgoing messages to the writer.
     fn flush(&mut self) {
         while let Some(message) = self.session.poll_send() {
-            let _ = self.control.send((message, self.media.sent()));
+            let _ = self.control.send((Box::new(message), self.media.sent()));
         }
     }
 
@@ -468,7 +476,7 @@ impl<H: Hooks> Connection<H> {
 /// The writer's side of a connection: its own messages (each stamped with the media count
 /// queued before it) and the shared media queue.
 struct Outbox {
-    control: mpsc::UnboundedReceiver<(Message, u64)>,
+    control: mpsc::UnboundedReceiver<Queued>,
     media: mpsc::Receiver<Media>,
     /// Media messages taken from the queue so far.
     taken: u64,
@@ -553,7 +561,7 @@ struct Ticks {
 /// media queued before them) and shared media, several per system call.
 async fn write_loop(
     mut writer: WriteHalf,
-    control: mpsc::UnboundedReceiver<(Message, u64)>,
+    control: mpsc::UnboundedReceiver<Queued>,
     media: mpsc::Receiver<Media>,
     play_stream: Arc<AtomicU32>,
     ticks: Ticks,
@@ -566,7 +574,7 @@ async fn write_loop(
     let mut batch = Batch {
         encoder: ChunkEncoder::new(),
         scratch: BytesMut::new(),
-        buffers: Vec::with_capacity(BATCH_MESSAGES),
+        buffers: Vec::new(),
         size: 0,
         play_stream,
     };
