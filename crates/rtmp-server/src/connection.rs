@@ -3,25 +3,25 @@
 //! each own message behind the media queued before it.
 
 use std::collections::HashMap;
-use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
-use rtmp_chunk::{ChunkDecoder, ChunkEncoder, Message, type_id};
+use bytes::BytesMut;
+use rtmp_chunk::{ChunkDecoder, Message, type_id};
 use rtmp_handshake::{ServerConfig as HandshakeConfig, ServerHandshake};
 use rtmp_message::Status;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, watch};
 
 use crate::hooks::Hooks;
-use crate::hub::{Hub, Media, MediaSender, Notice, PlayError, Publisher, Subscription};
+use crate::hub::{Hub, MediaSender, Notice, PlayError, Publisher, Subscription};
 use crate::relay;
 use crate::server::ServerConfig;
 use crate::session::{ServerSession, SessionError, SessionEvent, StreamKey};
 use crate::transport::{self, HandshakeIoError, Transport};
+use crate::writer::{Queued, Ticks, WriteHalf, next_tick, write_loop};
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -30,7 +30,6 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
-type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// The two halves of a stream, without a lock between them for TCP.
 fn split(stream: Transport) -> (ReadHalf, WriteHalf) {
@@ -89,19 +88,6 @@ pub(crate) struct Context<H> {
     pub(crate) epoch: tokio::time::Instant,
 }
 
-/// The first tick (`epoch` plus a multiple of `period`) after `instant`'s tick: the tick
-/// boundary that ends the period holding `instant`.
-fn next_tick(
-    epoch: tokio::time::Instant,
-    period: Duration,
-    instant: tokio::time::Instant,
-) -> tokio::time::Instant {
-    let period_nanos = period.as_nanos().max(1);
-    let elapsed = instant.saturating_duration_since(epoch).as_nanos();
-    let ticks = u32::try_from(elapsed / period_nanos + 1).unwrap_or(u32::MAX);
-    epoch + period.saturating_mul(ticks)
-}
-
 /// Counts a relay task while it lives.
 struct RelayGuard(Arc<std::sync::atomic::AtomicUsize>);
 
@@ -122,8 +108,6 @@ impl Drop for RelayGuard {
 const READ_RESERVE_MIN: usize = 1 << 10;
 /// ... and doubles up to this when reads fill it (publishers).
 const READ_RESERVE: usize = 64 << 10;
-const BATCH_MESSAGES: usize = 64;
-const BATCH_BYTES: usize = 256 << 10;
 
 impl From<HandshakeIoError> for ConnectionError {
     fn from(error: HandshakeIoError) -> Self {
@@ -188,11 +172,6 @@ pub(crate) async fn serve<H: Hooks>(
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     result
 }
-
-/// A connection's own message for the writer, with the count of media queued before it.
-/// Boxed, so that the channel's blocks of slots stay small: these are few (answers,
-/// statuses, acknowledgements), unlike media.
-type Queued = (Box<Message>, u64);
 
 struct Connection<H> {
     peer: SocketAddr,
@@ -470,217 +449,5 @@ impl<H: Hooks> Connection<H> {
         for (_, player) in self.players.drain() {
             self.context.hooks.on_play_stop(player.key());
         }
-    }
-}
-
-/// The writer's side of a connection: its own messages (each stamped with the media count
-/// queued before it) and the shared media queue.
-struct Outbox {
-    control: mpsc::UnboundedReceiver<Queued>,
-    media: mpsc::Receiver<Media>,
-    /// Media messages taken from the queue so far.
-    taken: u64,
-}
-
-impl Outbox {
-    /// Adds the media queued before `stamp` and not taken yet, then `message`.
-    fn control_after_media(&mut self, message: &Message, stamp: u64, batch: &mut Batch) {
-        while self.taken < stamp {
-            let Ok(media) = self.media.try_recv() else {
-                break;
-            };
-            self.taken += 1;
-            batch.push_media(&media);
-        }
-        batch.push_control(message);
-    }
-
-    /// Adds what is ready now: the connection's next message (after the media before it),
-    /// else the next media message. False when nothing is ready.
-    fn try_take(&mut self, batch: &mut Batch) -> bool {
-        if let Ok((message, stamp)) = self.control.try_recv() {
-            self.control_after_media(&message, stamp, batch);
-            return true;
-        }
-        let Ok(media) = self.media.try_recv() else {
-            return false;
-        };
-        self.taken += 1;
-        batch.push_media(&media);
-        true
-    }
-}
-
-/// Buffers for one vectored write, and the chunk encoder's state.
-struct Batch {
-    encoder: ChunkEncoder,
-    scratch: BytesMut,
-    buffers: Vec<Bytes>,
-    size: usize,
-    play_stream: Arc<AtomicU32>,
-}
-
-impl Batch {
-    fn is_full(&self) -> bool {
-        self.buffers.len() >= BATCH_MESSAGES || self.size >= BATCH_BYTES
-    }
-
-    fn push_control(&mut self, message: &Message) {
-        if self.encoder.encode(message, &mut self.scratch).is_err() {
-            return;
-        }
-        let bytes = self.scratch.split().freeze();
-        self.size += bytes.len();
-        self.buffers.push(bytes);
-    }
-
-    fn push_media(&mut self, item: &Media) {
-        let play_stream = self.play_stream.load(Ordering::Relaxed);
-        // The shared bytes fit players on message stream 1 at the hub's chunk size: no copy.
-        if play_stream == 1 && self.encoder.record_chunked(&item.chunked).is_ok() {
-            let bytes = item.chunked.bytes().clone();
-            self.size += bytes.len();
-            self.buffers.push(bytes);
-            return;
-        }
-        let message = Message {
-            stream_id: play_stream,
-            ..item.message().clone()
-        };
-        self.push_control(&message);
-    }
-}
-
-/// The writer's clock: writes wait for the next multiple of `period` after `epoch`.
-struct Ticks {
-    epoch: tokio::time::Instant,
-    period: Duration,
-}
-
-/// Writes the connection's own messages (ahead of media queued after them, never ahead of
-/// media queued before them) and shared media, several per system call.
-async fn write_loop(
-    mut writer: WriteHalf,
-    control: mpsc::UnboundedReceiver<Queued>,
-    media: mpsc::Receiver<Media>,
-    play_stream: Arc<AtomicU32>,
-    ticks: Ticks,
-) -> std::io::Result<()> {
-    let mut outbox = Outbox {
-        control,
-        media,
-        taken: 0,
-    };
-    let mut batch = Batch {
-        encoder: ChunkEncoder::new(),
-        scratch: BytesMut::new(),
-        buffers: Vec::new(),
-        size: 0,
-        play_stream,
-    };
-    loop {
-        // Wait for something to write, unless a message came while resting.
-        if batch.buffers.is_empty() {
-            tokio::select! {
-                biased;
-                message = outbox.control.recv() => match message {
-                    Some((message, stamp)) => {
-                        outbox.control_after_media(&message, stamp, &mut batch);
-                    }
-                    None => break,
-                },
-                Some(media) = outbox.media.recv() => {
-                    outbox.taken += 1;
-                    batch.push_media(&media);
-                }
-            }
-        }
-        while !batch.is_full() && outbox.try_take(&mut batch) {}
-        // Whether the write stops at a batch limit with more queued.
-        let backlog = batch.is_full();
-        write_all(&mut writer, &mut batch.buffers).await?;
-        batch.size = 0;
-        if backlog || ticks.period.is_zero() {
-            continue;
-        }
-        // Coalesce: rest until the next tick, so that media arriving meanwhile shares one
-        // system call and every connection writes on the same wake-up of the runtime. The
-        // connection's own messages (command answers, pings) end the rest at once; a backlog
-        // (the catch-up after joining, a player catching up) does not rest.
-        let due = next_tick(ticks.epoch, ticks.period, tokio::time::Instant::now());
-        tokio::select! {
-            biased;
-            message = outbox.control.recv() => match message {
-                Some((message, stamp)) => outbox.control_after_media(&message, stamp, &mut batch),
-                None => break,
-            },
-            () = tokio::time::sleep_until(due) => {}
-        }
-    }
-    writer.shutdown().await
-}
-
-/// Writes every buffer of `batch` with vectored writes, then empties it.
-async fn write_all(writer: &mut WriteHalf, batch: &mut Vec<Bytes>) -> std::io::Result<()> {
-    let mut first = 0;
-    while first < batch.len() {
-        let slices: Vec<IoSlice<'_>> = batch
-            .iter()
-            .skip(first)
-            .map(|bytes| IoSlice::new(bytes))
-            .collect();
-        let mut written = writer.write_vectored(&slices).await?;
-        if written == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        for bytes in batch.iter_mut().skip(first) {
-            if written >= bytes.len() {
-                written -= bytes.len();
-                first += 1;
-            } else {
-                bytes.advance(written);
-                break;
-            }
-        }
-    }
-    batch.clear();
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::next_tick;
-    use std::time::Duration;
-    use tokio::time::Instant;
-
-    #[test]
-    fn ticks_fall_on_multiples_of_the_period() {
-        let epoch = Instant::now();
-        let period = Duration::from_millis(50);
-        let ms = |n| epoch + Duration::from_millis(n);
-        assert_eq!(next_tick(epoch, period, epoch), ms(50));
-        assert_eq!(next_tick(epoch, period, ms(1)), ms(50));
-        assert_eq!(next_tick(epoch, period, ms(49)), ms(50));
-        assert_eq!(next_tick(epoch, period, ms(50)), ms(100));
-        assert_eq!(next_tick(epoch, period, ms(1234)), ms(1250));
-        // Two connections that wrote at different moments of one tick wake together.
-        assert_eq!(
-            next_tick(epoch, period, ms(1201)),
-            next_tick(epoch, period, ms(1249))
-        );
-    }
-
-    #[test]
-    fn degenerate_periods_do_not_panic() {
-        let epoch = Instant::now();
-        let later = epoch + Duration::from_secs(3);
-        assert_eq!(next_tick(epoch, Duration::ZERO, later), epoch);
-        assert!(next_tick(epoch, Duration::from_secs(1), epoch) > epoch);
-        // An instant before the epoch counts as the epoch.
-        let before = epoch.checked_sub(Duration::from_millis(5)).unwrap_or(epoch);
-        assert_eq!(
-            next_tick(epoch, Duration::from_millis(10), before),
-            epoch + Duration::from_millis(10)
-        );
     }
 }

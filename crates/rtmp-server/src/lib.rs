@@ -28,6 +28,7 @@ mod session;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod transport;
+mod writer;
 
 pub use builder::{ListeningServer, ServerBuilder};
 pub use connection::ConnectionError;

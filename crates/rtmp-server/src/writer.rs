@@ -1,0 +1,358 @@
+//! A connection's writer task: the connection's own messages and the shared media, several
+//! per vectored system call, written on a tick shared by all connections. Each own message
+//! carries the count of media queued before it, and never overtakes that media.
+
+use std::io::IoSlice;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use rtmp_chunk::{ChunkEncoder, Message};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::hub::Media;
+
+/// The writing half of a connection's stream.
+pub(crate) type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// The most buffers in one vectored write ...
+const BATCH_MESSAGES: usize = 64;
+/// ... and the most bytes.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// A connection's own message for the writer, with the count of media queued before it.
+/// Boxed, so that the channel's blocks of slots stay small: these are few (answers,
+/// statuses, acknowledgements), unlike media.
+pub(crate) type Queued = (Box<Message>, u64);
+
+/// The first tick (`epoch` plus a multiple of `period`) after `instant`'s tick: the tick
+/// boundary that ends the period holding `instant`.
+pub(crate) fn next_tick(
+    epoch: tokio::time::Instant,
+    period: Duration,
+    instant: tokio::time::Instant,
+) -> tokio::time::Instant {
+    let period_nanos = period.as_nanos().max(1);
+    let elapsed = instant.saturating_duration_since(epoch).as_nanos();
+    let ticks = u32::try_from(elapsed / period_nanos + 1).unwrap_or(u32::MAX);
+    epoch + period.saturating_mul(ticks)
+}
+
+/// The writer's side of a connection: its own messages (each stamped with the media count
+/// queued before it) and the shared media queue.
+struct Outbox {
+    control: mpsc::UnboundedReceiver<Queued>,
+    media: mpsc::Receiver<Media>,
+    /// Media messages taken from the queue so far.
+    taken: u64,
+}
+
+impl Outbox {
+    /// Adds the media queued before `stamp` and not taken yet, then `message`.
+    fn control_after_media(&mut self, message: &Message, stamp: u64, batch: &mut Batch) {
+        while self.taken < stamp {
+            let Ok(media) = self.media.try_recv() else {
+                break;
+            };
+            self.taken += 1;
+            batch.push_media(&media);
+        }
+        batch.push_control(message);
+    }
+
+    /// Adds what is ready now: the connection's next message (after the media before it),
+    /// else the next media message. False when nothing is ready.
+    fn try_take(&mut self, batch: &mut Batch) -> bool {
+        if let Ok((message, stamp)) = self.control.try_recv() {
+            self.control_after_media(&message, stamp, batch);
+            return true;
+        }
+        let Ok(media) = self.media.try_recv() else {
+            return false;
+        };
+        self.taken += 1;
+        batch.push_media(&media);
+        true
+    }
+}
+
+/// Buffers for one vectored write, and the chunk encoder's state.
+struct Batch {
+    encoder: ChunkEncoder,
+    scratch: BytesMut,
+    buffers: Vec<Bytes>,
+    size: usize,
+    play_stream: Arc<AtomicU32>,
+}
+
+impl Batch {
+    fn is_full(&self) -> bool {
+        self.buffers.len() >= BATCH_MESSAGES || self.size >= BATCH_BYTES
+    }
+
+    fn push_control(&mut self, message: &Message) {
+        if self.encoder.encode(message, &mut self.scratch).is_err() {
+            return;
+        }
+        let bytes = self.scratch.split().freeze();
+        self.size += bytes.len();
+        self.buffers.push(bytes);
+    }
+
+    fn push_media(&mut self, item: &Media) {
+        let play_stream = self.play_stream.load(Ordering::Relaxed);
+        // The shared bytes fit players on message stream 1 at the hub's chunk size: no copy.
+        if play_stream == 1 && self.encoder.record_chunked(&item.chunked).is_ok() {
+            let bytes = item.chunked.bytes().clone();
+            self.size += bytes.len();
+            self.buffers.push(bytes);
+            return;
+        }
+        let message = Message {
+            stream_id: play_stream,
+            ..item.message().clone()
+        };
+        self.push_control(&message);
+    }
+}
+
+/// The writer's clock: writes wait for the next multiple of `period` after `epoch`.
+pub(crate) struct Ticks {
+    /// The server's start: ticks are counted from here.
+    pub(crate) epoch: tokio::time::Instant,
+    /// The write interval; zero writes as soon as anything is queued.
+    pub(crate) period: Duration,
+}
+
+/// Writes the connection's own messages (ahead of media queued after them, never ahead of
+/// media queued before them) and shared media, several per system call.
+pub(crate) async fn write_loop(
+    mut writer: WriteHalf,
+    control: mpsc::UnboundedReceiver<Queued>,
+    media: mpsc::Receiver<Media>,
+    play_stream: Arc<AtomicU32>,
+    ticks: Ticks,
+) -> std::io::Result<()> {
+    let mut outbox = Outbox {
+        control,
+        media,
+        taken: 0,
+    };
+    let mut batch = Batch {
+        encoder: ChunkEncoder::new(),
+        scratch: BytesMut::new(),
+        buffers: Vec::new(),
+        size: 0,
+        play_stream,
+    };
+    loop {
+        // Wait for something to write, unless a message came while resting.
+        if batch.buffers.is_empty() {
+            tokio::select! {
+                biased;
+                message = outbox.control.recv() => match message {
+                    Some((message, stamp)) => {
+                        outbox.control_after_media(&message, stamp, &mut batch);
+                    }
+                    None => break,
+                },
+                Some(media) = outbox.media.recv() => {
+                    outbox.taken += 1;
+                    batch.push_media(&media);
+                }
+            }
+        }
+        while !batch.is_full() && outbox.try_take(&mut batch) {}
+        // Whether the write stops at a batch limit with more queued.
+        let backlog = batch.is_full();
+        write_all(&mut writer, &mut batch.buffers).await?;
+        batch.size = 0;
+        if backlog || ticks.period.is_zero() {
+            continue;
+        }
+        // Coalesce: rest until the next tick, so that media arriving meanwhile shares one
+        // system call and every connection writes on the same wake-up of the runtime. The
+        // connection's own messages (command answers, pings) end the rest at once; a backlog
+        // (the catch-up after joining, a player catching up) does not rest.
+        let due = next_tick(ticks.epoch, ticks.period, tokio::time::Instant::now());
+        tokio::select! {
+            biased;
+            message = outbox.control.recv() => match message {
+                Some((message, stamp)) => outbox.control_after_media(&message, stamp, &mut batch),
+                None => break,
+            },
+            () = tokio::time::sleep_until(due) => {}
+        }
+    }
+    writer.shutdown().await
+}
+
+/// Writes every buffer of `batch` with vectored writes, then empties it.
+async fn write_all(writer: &mut WriteHalf, batch: &mut Vec<Bytes>) -> std::io::Result<()> {
+    let mut first = 0;
+    while first < batch.len() {
+        let slices: Vec<IoSlice<'_>> = batch
+            .iter()
+            .skip(first)
+            .map(|bytes| IoSlice::new(bytes))
+            .collect();
+        let mut written = writer.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        for bytes in batch.iter_mut().skip(first) {
+            if written >= bytes.len() {
+                written -= bytes.len();
+                first += 1;
+            } else {
+                bytes.advance(written);
+                break;
+            }
+        }
+    }
+    batch.clear();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Queued, Ticks, next_tick, write_loop};
+    use crate::hub::{Media, MediaKind, SharedMedia};
+    use bytes::BytesMut;
+    use rtmp_chunk::{ChunkDecoder, ChunkedMessage, DecoderConfig, Message, type_id};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU32;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, DuplexStream};
+    use tokio::sync::mpsc;
+    use tokio::time::Instant;
+
+    const TICK: Duration = Duration::from_millis(50);
+
+    fn audio(timestamp: u32) -> Media {
+        let message = Message::new(4, timestamp, type_id::AUDIO, 1, vec![0xAF, 1, 2, 3]);
+        Arc::new(SharedMedia {
+            kind: MediaKind::Audio {
+                sequence_start: false,
+            },
+            chunked: ChunkedMessage::new(message, 128).unwrap(),
+        })
+    }
+
+    /// The writer's peer: decodes what it wrote.
+    struct Peer {
+        socket: DuplexStream,
+        decoder: ChunkDecoder,
+        buf: BytesMut,
+    }
+
+    impl Peer {
+        /// The next message, if one arrives within `wait` (of the paused test clock).
+        async fn next(&mut self, wait: Duration) -> Option<Message> {
+            loop {
+                if let Some(message) = self.decoder.decode(&mut self.buf).unwrap() {
+                    return Some(message);
+                }
+                let read = tokio::time::timeout(wait, self.socket.read_buf(&mut self.buf));
+                assert!(read.await.ok()?.unwrap() > 0, "the writer closed");
+            }
+        }
+    }
+
+    /// A writer on a paused clock whose ticks start now, and its peer.
+    fn writer() -> (mpsc::UnboundedSender<Queued>, mpsc::Sender<Media>, Peer) {
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let (media, media_rx) = mpsc::channel(64);
+        let ticks = Ticks {
+            epoch: Instant::now(),
+            period: TICK,
+        };
+        let play_stream = Arc::new(AtomicU32::new(1));
+        tokio::spawn(write_loop(
+            Box::new(ours),
+            control_rx,
+            media_rx,
+            play_stream,
+            ticks,
+        ));
+        let peer = Peer {
+            socket: theirs,
+            decoder: ChunkDecoder::new(DecoderConfig::default()),
+            buf: BytesMut::new(),
+        };
+        (control, media, peer)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn media_waits_for_the_tick_and_own_messages_do_not() {
+        let start = Instant::now();
+        let (control, media, mut peer) = writer();
+        let short = Duration::from_millis(5);
+
+        // Nothing written yet: the first message goes at once.
+        media.send(audio(0)).await.unwrap();
+        assert_eq!(peer.next(short).await.unwrap().timestamp, 0);
+
+        // The writer now rests until the tick at 50 ms: media waits ...
+        media.send(audio(20)).await.unwrap();
+        media.send(audio(40)).await.unwrap();
+        assert!(peer.next(short).await.is_none());
+        // ... until an own message queued after it ends the rest: the media first, in order.
+        let stamp = 3; // the three media messages queued before it
+        control
+            .send((Box::new(Message::acknowledgement(7)), stamp))
+            .unwrap();
+        assert_eq!(peer.next(short).await.unwrap().timestamp, 20);
+        assert_eq!(peer.next(short).await.unwrap().timestamp, 40);
+        let ack = peer.next(short).await.unwrap();
+        assert_eq!(ack.type_id, type_id::ACKNOWLEDGEMENT);
+        assert!(start.elapsed() < TICK);
+
+        // Media queued while resting again goes out on a tick boundary, not before.
+        media.send(audio(60)).await.unwrap();
+        assert_eq!(peer.next(TICK * 2).await.unwrap().timestamp, 60);
+        let elapsed = start.elapsed();
+        assert!(elapsed >= TICK);
+        assert_eq!(elapsed.as_millis() % TICK.as_millis(), 0, "{elapsed:?}");
+
+        // Closing the control channel ends the writer, which shuts its side down.
+        drop(control);
+        let mut rest = Vec::new();
+        peer.socket.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn ticks_fall_on_multiples_of_the_period() {
+        let epoch = Instant::now();
+        let period = Duration::from_millis(50);
+        let ms = |n| epoch + Duration::from_millis(n);
+        assert_eq!(next_tick(epoch, period, epoch), ms(50));
+        assert_eq!(next_tick(epoch, period, ms(1)), ms(50));
+        assert_eq!(next_tick(epoch, period, ms(49)), ms(50));
+        assert_eq!(next_tick(epoch, period, ms(50)), ms(100));
+        assert_eq!(next_tick(epoch, period, ms(1234)), ms(1250));
+        // Two connections that wrote at different moments of one tick wake together.
+        assert_eq!(
+            next_tick(epoch, period, ms(1201)),
+            next_tick(epoch, period, ms(1249))
+        );
+    }
+
+    #[test]
+    fn degenerate_periods_do_not_panic() {
+        let epoch = Instant::now();
+        let later = epoch + Duration::from_secs(3);
+        assert_eq!(next_tick(epoch, Duration::ZERO, later), epoch);
+        assert!(next_tick(epoch, Duration::from_secs(1), epoch) > epoch);
+        // An instant before the epoch counts as the epoch.
+        let before = epoch.checked_sub(Duration::from_millis(5)).unwrap_or(epoch);
+        assert_eq!(
+            next_tick(epoch, Duration::from_millis(10), before),
+            epoch + Duration::from_millis(10)
+        );
+    }
+}
