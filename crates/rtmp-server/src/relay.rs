@@ -1,8 +1,8 @@
 //! Relays between servers: pushing local streams to remote servers (origin to edges or a CDN)
 //! and pulling remote streams for local players (edge), both reconnecting with backoff.
 //!
-//! Which streams go where is decided by [`Hooks::push_targets`](crate::Hooks::push_targets) and
-//! [`Hooks::pull_source`](crate::Hooks::pull_source); [`StaticRelay`] is a ready-made answer.
+//! Which streams go where is decided by [`Hooks::push_targets`] and
+//! [`Hooks::pull_source`]; [`StaticRelay`] is a ready-made answer.
 
 use std::future::Future;
 use std::sync::Arc;
