@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 pacer.wait(timestamp).await;
             }
             publisher
-                .send(tag.tag_type, timestamp, tag.data.clone())
+                .send_message(tag.tag_type, timestamp, tag.data.clone())
                 .await?;
             last = last.max(tag.timestamp);
         }

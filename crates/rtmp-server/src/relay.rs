@@ -141,7 +141,7 @@ pub(crate) async fn push(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: Re
                 item = media.recv() => {
                     let Some(item) = item else { break Ok(()) };
                     let message = item.message();
-                    if let Err(error) = publisher.send(message.type_id, message.timestamp, message.payload.clone()).await {
+                    if let Err(error) = publisher.send_message(message.type_id, message.timestamp, message.payload.clone()).await {
                         break Err(error);
                     }
                 }

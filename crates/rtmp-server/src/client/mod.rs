@@ -18,19 +18,19 @@
 //! ```
 
 mod io;
+mod player;
+mod publisher;
 mod session;
 mod url;
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use rtmp_amf0::Value;
-use rtmp_chunk::{DecoderConfig, type_id};
-use rtmp_flv::{AudioTag, Codec, Frame, LegacyAudioFormat, VideoTag};
-use rtmp_message::{Data, Level, Message, Status, StatusCode};
+use rtmp_chunk::DecoderConfig;
+use rtmp_message::{Level, Status, StatusCode};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
+pub use player::{PlayEvent, Player};
+pub use publisher::Publisher;
 pub use session::{ClientEvent, ClientSession, ClientSessionConfig, ClientSessionError};
 pub use url::{RtmpUrl, Scheme, UrlError};
 
@@ -241,11 +241,7 @@ impl Connection {
             name,
             self.config.write_timeout,
         ));
-        Ok(Publisher {
-            tx,
-            task: Some(task),
-            stream_id,
-        })
+        Ok(Publisher::new(tx, task, stream_id))
     }
 
     /// Plays `name`: createStream and play, then waits for NetStream.Play.Start (or the first
@@ -278,10 +274,7 @@ impl Connection {
             stream_id,
             self.config.read_timeout,
         ));
-        Ok(Player {
-            rx,
-            task: Some(task),
-        })
+        Ok(Player::new(rx, task))
     }
 }
 
@@ -325,154 +318,6 @@ pub async fn play(url: &str, config: ClientConfig) -> Result<Player, ClientError
         .await?
         .play(&url.stream)
         .await
-}
-
-/// A stream being published. Dropping it closes the connection; [`finish`](Self::finish)
-/// ends the stream politely first.
-#[derive(Debug)]
-pub struct Publisher {
-    tx: mpsc::Sender<rtmp_chunk::Message>,
-    task: Option<JoinHandle<Result<(), ClientError>>>,
-    stream_id: u32,
-}
-
-impl Publisher {
-    /// The message stream published on.
-    pub fn stream_id(&self) -> u32 {
-        self.stream_id
-    }
-
-    /// Sends an audio (8), video (9) or data (18) message body, e.g. an FLV tag's data. Waits
-    /// while the connection's queue is full.
-    pub async fn send(
-        &mut self,
-        type_id: u8,
-        timestamp: u32,
-        payload: Bytes,
-    ) -> Result<(), ClientError> {
-        let message = rtmp_chunk::Message::new(0, timestamp, type_id, self.stream_id, payload);
-        if self.tx.send(message).await.is_err() {
-            return Err(self.failure().await);
-        }
-        Ok(())
-    }
-
-    /// Sends video data (an FLV video tag's body).
-    pub async fn send_video(&mut self, timestamp: u32, payload: Bytes) -> Result<(), ClientError> {
-        self.send(type_id::VIDEO, timestamp, payload).await
-    }
-
-    /// Sends audio data (an FLV audio tag's body).
-    pub async fn send_audio(&mut self, timestamp: u32, payload: Bytes) -> Result<(), ClientError> {
-        self.send(type_id::AUDIO, timestamp, payload).await
-    }
-
-    /// Sends a media frame: video as a legacy tag (or Enhanced RTMP when `enhanced` is true or
-    /// the codec needs it), audio as a legacy tag where the codec has a SoundFormat (with the
-    /// AAC bits of [`LegacyAudioFormat::AAC`]) and Enhanced RTMP otherwise.
-    pub async fn send_frame(&mut self, frame: &Frame, enhanced: bool) -> Result<(), ClientError> {
-        let invalid = |error: rtmp_flv::Error| ClientError::Frame(error.to_string());
-        let (type_id, body) = match frame.codec {
-            Codec::Video(_) => {
-                let tag = frame.to_video_tag(enhanced).map_err(invalid)?;
-                (type_id::VIDEO, tag.to_bytes().map_err(invalid)?)
-            }
-            Codec::Audio(_) => {
-                let legacy = (!enhanced).then_some(LegacyAudioFormat::AAC);
-                let tag = frame.to_audio_tag(legacy).map_err(invalid)?;
-                (type_id::AUDIO, tag.to_bytes().map_err(invalid)?)
-            }
-        };
-        self.send(type_id, frame.dts, body).await
-    }
-
-    /// Sends metadata as `@setDataFrame("onMetaData", metadata)`.
-    pub async fn send_metadata(&mut self, metadata: Value) -> Result<(), ClientError> {
-        let body = Message::Data(Data::set_data_frame(metadata))
-            .encode()
-            .map_err(ClientSessionError::from)?;
-        self.send(type_id::DATA_AMF0, 0, body).await
-    }
-
-    /// Ends the stream (FCUnpublish, deleteStream), flushes and closes the connection.
-    pub async fn finish(mut self) -> Result<(), ClientError> {
-        let task = self.task.take();
-        drop(self);
-        match task {
-            Some(task) => task.await.unwrap_or(Err(ClientError::Closed)),
-            None => Ok(()),
-        }
-    }
-
-    async fn failure(&mut self) -> ClientError {
-        match self.task.take() {
-            Some(task) => match task.await {
-                Ok(Err(error)) => error,
-                _ => ClientError::Closed,
-            },
-            None => ClientError::Closed,
-        }
-    }
-}
-
-/// What a player receives.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PlayEvent {
-    /// Audio, video or data (onMetaData), payload untouched.
-    Media(rtmp_chunk::Message),
-    /// A status on the stream (e.g. NetStream.Play.UnpublishNotify when the publisher left).
-    Status(Status),
-}
-
-impl PlayEvent {
-    /// The media frames of an audio or video message (empty for data, statuses and payloads
-    /// that do not parse).
-    pub fn frames(&self) -> Vec<Frame> {
-        let Self::Media(message) = self else {
-            return Vec::new();
-        };
-        match message.type_id {
-            type_id::VIDEO => VideoTag::parse(&message.payload)
-                .map(|tag| Frame::from_video(&tag, message.timestamp))
-                .unwrap_or_default(),
-            type_id::AUDIO => AudioTag::parse(&message.payload)
-                .map(|tag| Frame::from_audio(&tag, message.timestamp))
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        }
-    }
-}
-
-/// A stream being played.
-#[derive(Debug)]
-pub struct Player {
-    rx: mpsc::Receiver<PlayEvent>,
-    task: Option<JoinHandle<Result<(), ClientError>>>,
-}
-
-impl Player {
-    /// The next media message or status; `None` when the server ended the stream (StreamEOF
-    /// or the connection closed after it).
-    pub async fn next(&mut self) -> Result<Option<PlayEvent>, ClientError> {
-        if let Some(event) = self.rx.recv().await {
-            return Ok(Some(event));
-        }
-        match self.task.take() {
-            Some(task) => task
-                .await
-                .unwrap_or(Err(ClientError::Closed))
-                .map(|()| None),
-            None => Ok(None),
-        }
-    }
-}
-
-impl Drop for Player {
-    fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
-        }
-    }
 }
 
 /// Sends media in real time: waits until the wall clock reaches each message's timestamp,

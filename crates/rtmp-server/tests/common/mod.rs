@@ -441,11 +441,14 @@ pub fn sample_tags() -> Vec<rtmp_flv::FlvTag> {
 }
 
 /// Publishes `tags` `loops` times with our client in real time (timestamps rising across
-/// loops), then ends the stream politely. With `as_frames`, each tag is parsed into frames and
-/// sent with `send_frame` in Enhanced RTMP form; otherwise the tag data goes out untouched.
+/// loops), then ends the stream politely. With `as_frames`, each tag is parsed into frames
+/// that go through the publisher as a `Sink` of frames in Enhanced RTMP form; otherwise the
+/// tag data goes out untouched.
 pub async fn publish_tags(url: &str, tags: &[rtmp_flv::FlvTag], loops: u32, as_frames: bool) {
+    use futures::SinkExt;
     use rtmp_server::client::{self, ClientConfig, Pacer, PlayEvent};
     let mut publisher = client::publish(url, ClientConfig::default()).await.unwrap();
+    publisher.set_enhanced(true);
     let mut pacer = Pacer::new();
     let length = tags.iter().map(|tag| tag.timestamp).max().unwrap_or(0) + 40;
     for round in 0..loops {
@@ -458,18 +461,24 @@ pub async fn publish_tags(url: &str, tags: &[rtmp_flv::FlvTag], loops: u32, as_f
             pacer.wait(timestamp).await;
             if !as_frames || tag.tag_type == 18 {
                 publisher
-                    .send(tag.tag_type, timestamp, tag.data.clone())
+                    .send_message(tag.tag_type, timestamp, tag.data.clone())
                     .await
                     .unwrap();
                 continue;
             }
             let message = rtmp_chunk::Message::new(0, timestamp, tag.tag_type, 1, tag.data.clone());
             for frame in PlayEvent::Media(message).frames() {
-                publisher.send_frame(&frame, true).await.unwrap();
+                publisher.send(frame).await.unwrap();
             }
         }
     }
-    publisher.finish().await.unwrap();
+    if as_frames {
+        SinkExt::<rtmp_flv::Frame>::close(&mut publisher)
+            .await
+            .unwrap();
+    } else {
+        publisher.finish().await.unwrap();
+    }
 }
 
 /// Plays `url` with our client into the FLV `file` until the server ends the stream (or the
