@@ -36,8 +36,10 @@ pub(crate) fn next_tick(
 ) -> tokio::time::Instant {
     let period_nanos = period.as_nanos().max(1);
     let elapsed = instant.saturating_duration_since(epoch).as_nanos();
-    let ticks = u32::try_from(elapsed / period_nanos + 1).unwrap_or(u32::MAX);
-    epoch + period.saturating_mul(ticks)
+    let next = (elapsed / period_nanos + 1).saturating_mul(period_nanos);
+    let offset = Duration::from_nanos(u64::try_from(next).unwrap_or(u64::MAX));
+    // Past what the clock can hold: no wait rather than a panic.
+    epoch.checked_add(offset).unwrap_or(instant)
 }
 
 /// The writer's side of a connection: its own messages (each stamped with the media count
@@ -346,7 +348,9 @@ mod tests {
     fn degenerate_periods_do_not_panic() {
         let epoch = Instant::now();
         let later = epoch + Duration::from_secs(3);
-        assert_eq!(next_tick(epoch, Duration::ZERO, later), epoch);
+        // A zero period (never used for waiting) and a period past the clock's range.
+        assert!(next_tick(epoch, Duration::ZERO, later) > later);
+        assert!(next_tick(epoch, Duration::MAX, later) > later);
         assert!(next_tick(epoch, Duration::from_secs(1), epoch) > epoch);
         // An instant before the epoch counts as the epoch.
         let before = epoch.checked_sub(Duration::from_millis(5)).unwrap_or(epoch);
