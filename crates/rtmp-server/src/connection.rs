@@ -1,6 +1,6 @@
-//! One connection on tokio: the handshake, a reader task that owns the session, and a writer
-//! that batches the connection's own messages and shared media into vectored writes, keeping
-//! each own message behind the media queued before it.
+//! One connection on tokio: the handshake, then a reader task that owns the session and
+//! hands the connection's own messages (each with the count of media queued before it) to the
+//! writer task of [`crate::writer`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -44,16 +44,14 @@ impl PlayEvent {
 /// the error that ended the connection).
 ///
 /// ```no_run
-/// use futures::StreamExt;
-/// use rtmp_server::client::{self, ClientConfig};
+/// use futures::{StreamExt, TryStreamExt};
+/// use rtmp_server::client::{self, ClientConfig, PlayEvent};
 ///
 /// # async fn run() -> Result<(), client::ClientError> {
 /// let player = client::play("rtmp://127.0.0.1/live/cam", ClientConfig::default()).await?;
-/// let frames: Vec<_> = player
-///     .take(100)
-///     .map(|event| event.map(|event| event.frames()).unwrap_or_default())
-///     .concat()
-///     .await;
+/// // The first 100 events, or the error that ended the connection before them.
+/// let events: Vec<PlayEvent> = player.take(100).try_collect().await?;
+/// let frames: Vec<_> = events.iter().flat_map(PlayEvent::frames).collect();
 /// # Ok(())
 /// # }
 /// ```
@@ -75,7 +73,8 @@ impl Player {
     }
 
     /// The next media message or status; `None` when the server ended the stream (StreamEOF
-    /// or the connection closed after it).
+    /// or the connection closed after it). The [`Stream`]'s next item, with the error taken
+    /// out of the option (call `StreamExt::next(&mut player)` for the stream's own form).
     pub async fn next(&mut self) -> Result<Option<PlayEvent>, ClientError> {
         StreamExt::next(self).await.transpose()
     }
