@@ -6,8 +6,9 @@
 //!   GOP cache, and fan-out of messages chunked once into shared bytes, with bounded queues
 //!   and a slow-player policy.
 //! - [`Server`] (built with [`Server::builder`]): the listeners (RTMP, and RTMPS with the `tls`
-//!   feature), handshake, timeouts, connection limits, vectored writes on a write tick shared by all players,
-//!   and graceful shutdown, with [`Hooks`] for authentication, routing, recording and relays.
+//!   feature), handshake, timeouts, connection limits, vectored writes on a write tick shared
+//!   by all players, and graceful shutdown, with [`Hooks`] for authentication, routing,
+//!   recording and relays.
 //! - [`client`]: publish to and play from any RTMP(S) server; [`ClientSession`](client::ClientSession)
 //!   is its sans-IO core.
 //! - Relays: [`Hooks::push_targets`] and [`Hooks::pull_source`] forward streams to other
