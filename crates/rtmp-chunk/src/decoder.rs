@@ -2,6 +2,7 @@
 
 use bytes::{Buf, BytesMut};
 
+use crate::budget::MemoryBudget;
 use crate::header::{self, EXTENDED_TIMESTAMP, Fmt};
 use crate::message::{DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_MESSAGE_LENGTH, Message, type_id};
 use crate::streams::ChunkStreams;
@@ -74,6 +75,15 @@ pub enum DecodeError {
     #[error("unfinished messages would hold more than {limit} bytes")]
     TooManyPartialBytes {
         /// The limit.
+        limit: usize,
+    },
+    /// The [`MemoryBudget`](crate::MemoryBudget) shared with other decoders has no room for a
+    /// new unfinished message of this length.
+    #[error("no room in the shared budget of {limit} bytes for a message of {length} bytes")]
+    BudgetExhausted {
+        /// The length the header claimed.
+        length: usize,
+        /// The shared limit.
         limit: usize,
     },
     /// More unfinished messages than [`DecoderConfig::max_partial_messages`].
@@ -154,6 +164,8 @@ pub struct ChunkDecoder {
     streams: ChunkStreams<InboundStream>,
     partial_bytes: usize,
     partial_messages: usize,
+    /// Where `partial_bytes` are also counted, with other decoders.
+    budget: Option<MemoryBudget>,
     bytes_received: u64,
     ack_window: u32,
     unacknowledged: u64,
@@ -185,10 +197,51 @@ impl ChunkDecoder {
             streams: ChunkStreams::default(),
             partial_bytes: 0,
             partial_messages: 0,
+            budget: None,
             bytes_received: 0,
             ack_window: 0,
             unacknowledged: 0,
         }
+    }
+
+    /// A decoder like [`new`](Self::new) whose unfinished messages are also counted in
+    /// `budget`, shared with other decoders: a message that would take it past its limit is
+    /// refused with [`DecodeError::BudgetExhausted`] before anything is allocated. What the
+    /// decoder holds goes back to the budget as messages complete or abort, and when it is
+    /// dropped.
+    ///
+    /// ```
+    /// use rtmp_chunk::{ChunkDecoder, DecodeError, DecoderConfig, MemoryBudget};
+    ///
+    /// let budget = MemoryBudget::new(100_000);
+    /// let mut first = ChunkDecoder::with_budget(DecoderConfig::default(), budget.clone());
+    /// let mut second = ChunkDecoder::with_budget(DecoderConfig::default(), budget.clone());
+    /// // A fmt 0 chunk of a 60 000-byte video message: the first 128 bytes arrive.
+    /// let mut start = vec![0x06, 0, 0, 0, 0x00, 0xEA, 0x60, 9, 1, 0, 0, 0];
+    /// start.extend_from_slice(&[0; 128]);
+    /// assert!(first.decode(&mut start.as_slice().into()).unwrap().is_none());
+    /// assert_eq!(budget.used(), 60_000);
+    /// // The same from a second connection would pass the shared limit.
+    /// let refused = second.decode(&mut start.as_slice().into());
+    /// assert!(matches!(refused, Err(DecodeError::BudgetExhausted { .. })));
+    /// drop(first);
+    /// assert_eq!(budget.used(), 0);
+    /// ```
+    pub fn with_budget(config: DecoderConfig, budget: MemoryBudget) -> Self {
+        let mut decoder = Self::new(config);
+        decoder.budget = Some(budget);
+        decoder
+    }
+
+    /// Replaces the limits, for example to allow larger messages once a peer has been
+    /// accepted. Unfinished messages already held stay; the new limits apply to what follows.
+    pub fn set_limits(&mut self, config: DecoderConfig) {
+        self.config = config;
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &DecoderConfig {
+        &self.config
     }
 
     /// The chunk size the peer sends with.
@@ -406,6 +459,14 @@ impl ChunkDecoder {
                     limit: self.config.max_partial_bytes,
                 });
             }
+            if let Some(budget) = &self.budget {
+                if !budget.try_take(length) {
+                    return Err(DecodeError::BudgetExhausted {
+                        length,
+                        limit: budget.limit(),
+                    });
+                }
+            }
             self.partial_messages += 1;
             self.partial_bytes += length;
             stream.partial.reserve(length);
@@ -422,6 +483,9 @@ impl ChunkDecoder {
         }
         self.partial_messages -= 1;
         self.partial_bytes -= stream.header.length as usize;
+        if let Some(budget) = &self.budget {
+            budget.give_back(stream.header.length as usize);
+        }
         Ok(Some(Message {
             chunk_stream_id: chunk.chunk_stream_id,
             timestamp: stream.header.timestamp,
@@ -462,7 +526,18 @@ impl ChunkDecoder {
                 stream.partial = BytesMut::new();
                 self.partial_messages -= 1;
                 self.partial_bytes -= stream.header.length as usize;
+                if let Some(budget) = &self.budget {
+                    budget.give_back(stream.header.length as usize);
+                }
             }
+        }
+    }
+}
+
+impl Drop for ChunkDecoder {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.give_back(self.partial_bytes);
         }
     }
 }

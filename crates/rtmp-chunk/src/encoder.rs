@@ -85,7 +85,7 @@ impl ChunkEncoder {
         let previous = self.streams.get_mut(message.chunk_stream_id).copied();
         let (fmt, field) = choose_header(previous.as_ref(), message);
         write_chunks(dst, fmt, field, message, self.chunk_size);
-        self.record(message, fmt, field, new_chunk_size);
+        self.record(&Fields::of(message), fmt, field, new_chunk_size);
         Ok(())
     }
 
@@ -98,12 +98,18 @@ impl ChunkEncoder {
                 current: self.chunk_size,
             });
         }
-        let new_chunk_size = check(&chunked.message)?;
+        let header = &chunked.header;
         self.record(
-            &chunked.message,
+            &Fields {
+                chunk_stream_id: header.chunk_stream_id,
+                timestamp: header.timestamp,
+                length: chunked.payload_len,
+                type_id: header.type_id,
+                stream_id: header.stream_id,
+            },
             Fmt::Full,
-            chunked.message.timestamp,
-            new_chunk_size,
+            header.timestamp,
+            chunked.new_chunk_size,
         );
         Ok(())
     }
@@ -119,19 +125,40 @@ impl ChunkEncoder {
         Ok(())
     }
 
-    fn record(&mut self, message: &Message, fmt: Fmt, field: u32, new_chunk_size: Option<u32>) {
+    fn record(&mut self, fields: &Fields, fmt: Fmt, field: u32, new_chunk_size: Option<u32>) {
         let state = OutboundStream {
-            timestamp: message.timestamp,
+            timestamp: fields.timestamp,
             delta: (fmt != Fmt::Full).then_some(field),
-            length: message.payload.len() as u32,
-            type_id: message.type_id,
-            stream_id: message.stream_id,
+            length: fields.length,
+            type_id: fields.type_id,
+            stream_id: fields.stream_id,
         };
         *self
             .streams
-            .get_or_insert_with(message.chunk_stream_id, || state) = state;
+            .get_or_insert_with(fields.chunk_stream_id, || state) = state;
         if let Some(size) = new_chunk_size {
             self.chunk_size = size;
+        }
+    }
+}
+
+/// The header fields of a message the encoder remembers.
+struct Fields {
+    chunk_stream_id: u32,
+    timestamp: u32,
+    length: u32,
+    type_id: u8,
+    stream_id: u32,
+}
+
+impl Fields {
+    fn of(message: &Message) -> Self {
+        Self {
+            chunk_stream_id: message.chunk_stream_id,
+            timestamp: message.timestamp,
+            length: message.payload.len() as u32,
+            type_id: message.type_id,
+            stream_id: message.stream_id,
         }
     }
 }
@@ -140,35 +167,49 @@ impl ChunkEncoder {
 /// buffer, so that the same bytes can be written to any number of peers whose encoder uses the
 /// same chunk size.
 ///
+/// The payload is held once, inside the chunks: [`message`](Self::message) gives it back as a
+/// slice of them when it fits in one chunk, and copies it out of the chunks otherwise.
+///
 /// ```
 /// use rtmp_chunk::{ChunkEncoder, ChunkedMessage, Message};
 ///
-/// let video = Message::new(6, 40, 9, 1, vec![0u8; 1000]);
-/// let chunked = ChunkedMessage::new(video, 128).unwrap();
+/// let video = Message::new(6, 40, 9, 1, vec![7u8; 1000]);
+/// let chunked = ChunkedMessage::new(video.clone(), 128).unwrap();
 /// // For each player: write chunked.bytes() (a cheap clone of one buffer), then tell its
 /// // encoder, so its next headers on chunk stream 6 are relative to this message.
 /// let mut player = ChunkEncoder::new();
 /// player.record_chunked(&chunked).unwrap();
 /// assert_eq!(chunked.bytes().len(), 12 + 1000 + 7);
+/// assert_eq!(chunked.message(), video);
 /// ```
 #[derive(Debug, Clone)]
 pub struct ChunkedMessage {
-    message: Message,
+    /// The message's header fields, with an empty payload.
+    header: Message,
+    payload_len: u32,
+    /// What a Set Chunk Size sets the chunk size to.
+    new_chunk_size: Option<u32>,
     chunk_size: u32,
     bytes: Bytes,
 }
 
 impl ChunkedMessage {
-    /// Chunks `message` for peers receiving with `chunk_size`. One allocation, of the exact size.
+    /// Chunks `message` for peers receiving with `chunk_size`. One allocation, of the exact size;
+    /// the message's own payload is not kept.
     pub fn new(message: Message, chunk_size: u32) -> Result<Self, EncodeError> {
         if !(1..=MAX_CHUNK_SIZE).contains(&chunk_size) {
             return Err(EncodeError::InvalidChunkSize);
         }
-        check(&message)?;
+        let new_chunk_size = check(&message)?;
         let mut dst = BytesMut::new();
         write_chunks(&mut dst, Fmt::Full, message.timestamp, &message, chunk_size);
         Ok(Self {
-            message,
+            payload_len: message.payload.len() as u32,
+            header: Message {
+                payload: Bytes::new(),
+                ..message
+            },
+            new_chunk_size,
             chunk_size,
             bytes: dst.freeze(),
         })
@@ -184,9 +225,50 @@ impl ChunkedMessage {
         self.chunk_size
     }
 
-    /// The message (its payload shares memory with the caller's).
-    pub fn message(&self) -> &Message {
-        &self.message
+    /// The length of the message's payload.
+    pub fn payload_len(&self) -> usize {
+        self.payload_len as usize
+    }
+
+    /// The message's header fields (chunk stream, timestamp, type, message stream) with an
+    /// empty payload; [`message`](Self::message) has the payload too.
+    pub fn header(&self) -> &Message {
+        &self.header
+    }
+
+    /// The message. Its payload is a slice of the chunks when it fits in one chunk, and a copy
+    /// taken out of them otherwise.
+    pub fn message(&self) -> Message {
+        let chunk_size = self.chunk_size as usize;
+        let len = self.payload_len();
+        let extended_len = if self.header.timestamp >= EXTENDED_TIMESTAMP {
+            4
+        } else {
+            0
+        };
+        let basic_len = header::basic_header_len(self.header.chunk_stream_id);
+        let first_header = basic_len + Fmt::Full.message_header_len() + extended_len;
+        let payload = if len <= chunk_size {
+            self.bytes.slice(first_header.min(self.bytes.len())..)
+        } else {
+            let mut payload = BytesMut::with_capacity(len);
+            let mut rest = self.bytes.get(first_header..).unwrap_or_default();
+            let continuation = basic_len + extended_len;
+            loop {
+                let take = (len - payload.len()).min(chunk_size).min(rest.len());
+                let (piece, after) = rest.split_at(take);
+                payload.extend_from_slice(piece);
+                if payload.len() >= len || after.len() <= continuation {
+                    break;
+                }
+                rest = after.get(continuation..).unwrap_or_default();
+            }
+            payload.freeze()
+        };
+        Message {
+            payload,
+            ..self.header.clone()
+        }
     }
 }
 

@@ -12,7 +12,8 @@
 //!   several is copied once. [`ChunkedMessage`] chunks a message once into shared bytes that a
 //!   server writes to every player.
 //! - Hostile input is bounded by [`DecoderConfig`]: message size, bytes held in partial
-//!   messages, and chunk stream counts, all checked before allocating.
+//!   messages, and chunk stream counts, all checked before allocating; a [`MemoryBudget`]
+//!   shared by the decoders of many connections caps what they hold together.
 //!
 //! Framing a `TcpStream` after the handshake (see the `rtmp-handshake` crate):
 //!
@@ -36,6 +37,7 @@
 //! # }
 //! ```
 
+mod budget;
 mod codec;
 mod decoder;
 mod encoder;
@@ -43,6 +45,7 @@ mod header;
 mod message;
 mod streams;
 
+pub use budget::MemoryBudget;
 pub use codec::ChunkCodec;
 pub use decoder::{ChunkDecoder, DecodeError, DecoderConfig};
 pub use encoder::{ChunkEncoder, ChunkedMessage, EncodeError};

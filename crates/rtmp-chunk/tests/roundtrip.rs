@@ -64,6 +64,25 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
+    fn chunked_messages_give_their_message_back(
+        payload in prop::collection::vec(any::<u8>(), 0..3000),
+        chunk_size in 1u32..1500,
+        chunk_stream_id in prop_oneof![Just(2u32), 3u32..64, 64u32..400, 400u32..65_600],
+        timestamp in prop_oneof![Just(0u32), 0u32..0x00FF_FFFF, 0x00FF_FFFFu32..=u32::MAX],
+    ) {
+        // Every header size: 1-, 2- and 3-byte basic headers, with and without an extended
+        // timestamp; the payload is held only inside the chunks and must come back whole.
+        let message = Message::new(chunk_stream_id, timestamp, 9, 1, payload);
+        let chunked = rtmp_chunk::ChunkedMessage::new(message.clone(), chunk_size).unwrap();
+        prop_assert_eq!(chunked.payload_len(), message.payload.len());
+        prop_assert_eq!(chunked.message(), message.clone());
+        let mut bytes = BytesMut::from(&chunked.bytes()[..]);
+        let mut decoder = ChunkDecoder::new(DecoderConfig::default());
+        decoder.set_chunk_size(chunk_size).unwrap();
+        prop_assert_eq!(decoder.decode(&mut bytes).unwrap(), Some(message));
+    }
+
+    #[test]
     fn sequences_round_trip_at_any_split(messages in sequence(), step in prop_oneof![Just(1usize), 1usize..64, 64usize..5000]) {
         for messages in [messages.clone(), rising(messages)] {
             let mut encoder = ChunkEncoder::new();

@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 
 use crate::hooks::{AcceptAll, Hooks};
 use crate::relay::RelayConfig;
-use crate::server::{Server, ServerConfig};
+use crate::server::{Server, ServerConfig, bind_listener};
 
 /// Builds a [`Server`] and the addresses it listens on; [`ListeningServer::run`] serves them.
 ///
@@ -167,14 +167,15 @@ impl<H: Hooks> ServerBuilder<H> {
             addresses.push(SocketAddr::from(([0, 0, 0, 0], 1935)));
         }
         let mut plain = Vec::new();
+        let backlog = self.config.listen_backlog;
         for address in addresses {
-            plain.push(TcpListener::bind(address).await?);
+            plain.push(bind_listener(address, backlog)?);
         }
         #[cfg(feature = "tls")]
         let mut secure = Vec::new();
         #[cfg(feature = "tls")]
         for (address, tls) in &self.listen_tls {
-            secure.push((TcpListener::bind(address).await?, tls.clone()));
+            secure.push((bind_listener(*address, backlog)?, tls.clone()));
         }
         Ok(ListeningServer {
             server: Server::with_hooks(self.config, self.hooks),

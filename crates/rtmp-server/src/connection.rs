@@ -9,19 +9,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use rtmp_chunk::{ChunkDecoder, Message, type_id};
+use rtmp_chunk::{ChunkDecoder, DecoderConfig, MemoryBudget, Message, type_id};
 use rtmp_handshake::{ServerConfig as HandshakeConfig, ServerHandshake};
 use rtmp_message::Status;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, watch};
 
 use crate::hooks::Hooks;
-use crate::hub::{Hub, MediaSender, Notice, PlayError, Publisher, Subscription};
+use crate::hub::{Hub, Notice, PlayError, Publisher, Subscription};
+use crate::queue::{AnswerSender, MediaSender, answers};
 use crate::relay;
 use crate::server::ServerConfig;
 use crate::session::{ServerSession, SessionError, SessionEvent, StreamKey};
 use crate::transport::{self, HandshakeIoError, Transport};
-use crate::writer::{Queued, Ticks, WriteHalf, next_tick, write_loop};
+use crate::writer::{Ticks, WriteHalf, next_tick, write_loop};
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -71,6 +72,9 @@ pub enum ConnectionError {
     /// The application refused the connect.
     #[error("connect refused: {0}")]
     Refused(String),
+    /// The peer accepted no bytes for the write timeout while bytes waited for it.
+    #[error("the peer stopped reading: nothing written for {0:?}")]
+    WriteTimeout(Duration),
 }
 
 /// What every connection shares.
@@ -86,6 +90,16 @@ pub(crate) struct Context<H> {
     /// checks on multiples of their period from here, so that one wake-up of the runtime
     /// serves them all rather than one each.
     pub(crate) epoch: tokio::time::Instant,
+    /// Bytes queued for writing, all connections together.
+    pub(crate) queued: MemoryBudget,
+    /// Bytes held in unfinished incoming messages, all connections together.
+    pub(crate) partial: MemoryBudget,
+    /// The next connection's id (for log spans).
+    pub(crate) next_id: std::sync::atomic::AtomicU64,
+    /// Connections per peer address.
+    pub(crate) per_address: crate::limits::PerAddress,
+    /// Log lines about refusals and failures, limited per peer address.
+    pub(crate) refusals: crate::limits::LogLimit,
 }
 
 /// Counts a relay task while it lives.
@@ -101,6 +115,19 @@ impl RelayGuard {
 impl Drop for RelayGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Before connect is accepted a peer may send messages of at most this many bytes (a connect
+/// command is a few hundred), so that an unauthenticated peer holds little.
+const MAX_MESSAGE_BEFORE_CONNECT: usize = 64 << 10;
+
+/// The decoder's limits until connect is accepted.
+fn before_connect(config: &DecoderConfig) -> DecoderConfig {
+    DecoderConfig {
+        max_message_size: config.max_message_size.min(MAX_MESSAGE_BEFORE_CONNECT),
+        max_partial_bytes: config.max_partial_bytes.min(MAX_MESSAGE_BEFORE_CONNECT),
+        ..config.clone()
     }
 }
 
@@ -140,10 +167,11 @@ pub(crate) async fn serve<H: Hooks>(
         .await
         .map_err(|_| ConnectionError::HandshakeTimeout)??;
     let (reader, writer) = split(stream);
-    let (control_tx, control_rx) = mpsc::unbounded_channel();
-    let (media_tx, media_rx) = MediaSender::channel(config.hub.player_queue);
+    let (control_tx, control_rx) = answers(config.max_answer_bytes, context.queued.clone());
+    let (media_tx, media_rx) =
+        MediaSender::channel(config.hub.player_queue_bytes, context.queued.clone());
     let play_stream = Arc::new(AtomicU32::new(1));
-    let writer = tokio::spawn(write_loop(
+    let mut writer = tokio::spawn(write_loop(
         writer,
         control_rx,
         media_rx,
@@ -151,6 +179,7 @@ pub(crate) async fn serve<H: Hooks>(
         Ticks {
             epoch: context.epoch,
             period: config.write_interval,
+            timeout: config.write_timeout,
         },
     ));
     let mut connection = Connection {
@@ -158,6 +187,7 @@ pub(crate) async fn serve<H: Hooks>(
         context: context.clone(),
         session: ServerSession::new(config.session.clone(), Instant::now()),
         control: control_tx,
+        connected: false,
         media: media_tx,
         notices: mpsc::unbounded_channel(),
         play_stream,
@@ -165,12 +195,34 @@ pub(crate) async fn serve<H: Hooks>(
         players: HashMap::new(),
     };
     let mut buf = BytesMut::from(&leftover[..]);
-    let result = connection.run(reader, &mut buf, shutdown).await;
+    // The reader runs until the peer leaves or breaks a rule, or the writer fails (a peer
+    // that stopped reading): either ends the connection.
+    let result = tokio::select! {
+        result = connection.run(reader, &mut buf, shutdown) => result,
+        written = &mut writer => Err(writer_failed(written, config.write_timeout)),
+    };
     connection.close();
     drop(connection);
     // The writer ends once the control channel is closed and flushed.
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    if !writer.is_finished() {
+        let _ = tokio::time::timeout(config.write_timeout, &mut writer).await;
+        writer.abort();
+    }
     result
+}
+
+/// Why the connection ends when its writer ended first.
+fn writer_failed(
+    written: Result<std::io::Result<()>, tokio::task::JoinError>,
+    timeout: Duration,
+) -> ConnectionError {
+    match written {
+        Ok(Err(error)) if error.kind() == std::io::ErrorKind::TimedOut => {
+            ConnectionError::WriteTimeout(timeout)
+        }
+        Ok(Err(error)) => ConnectionError::Io(error),
+        Ok(Ok(())) | Err(_) => ConnectionError::Io(std::io::ErrorKind::BrokenPipe.into()),
+    }
 }
 
 struct Connection<H> {
@@ -178,7 +230,9 @@ struct Connection<H> {
     context: Arc<Context<H>>,
     session: ServerSession,
     /// Messages for the writer, each with the count of media queued before it.
-    control: mpsc::UnboundedSender<Queued>,
+    control: AnswerSender,
+    /// Whether connect was accepted (larger messages are allowed from then on).
+    connected: bool,
     media: MediaSender,
     notices: (
         mpsc::UnboundedSender<Notice>,
@@ -196,8 +250,10 @@ impl<H: Hooks> Connection<H> {
         buf: &mut BytesMut,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), ConnectionError> {
-        let config = &self.context.config;
-        let mut decoder = ChunkDecoder::new(config.decoder.clone());
+        let context = self.context.clone();
+        let config = &context.config;
+        let mut decoder =
+            ChunkDecoder::with_budget(before_connect(&config.decoder), context.partial.clone());
         let second = Duration::from_secs(1);
         let first_tick = next_tick(self.context.epoch, second, tokio::time::Instant::now());
         let mut tick = tokio::time::interval_at(first_tick, second);
@@ -205,23 +261,30 @@ impl<H: Hooks> Connection<H> {
         let mut last_read = Instant::now();
         let mut reserve = READ_RESERVE_MIN;
         loop {
-            while let Some(message) = decoder.decode(buf)? {
+            // Decode only while the writer has room for the answers: a peer that does not
+            // read what it is sent is not read either.
+            while self.control.has_room() {
+                let Some(message) = decoder.decode(buf)? else {
+                    break;
+                };
                 self.session.handle_message(message)?;
                 self.handle_events().await?;
+                if self.connected && decoder.limits() != &config.decoder {
+                    decoder.set_limits(config.decoder.clone());
+                }
             }
             if let Some(sequence) = decoder.take_acknowledgement() {
-                let _ = self.control.send((
-                    Box::new(Message::acknowledgement(sequence)),
-                    self.media.sent(),
-                ));
+                self.control
+                    .send(Message::acknowledgement(sequence), self.media.sent());
             }
             self.flush();
-            if buf.capacity() - buf.len() < reserve / 4 {
+            let reading = self.control.has_room();
+            if reading && buf.capacity() - buf.len() < reserve / 4 {
                 buf.reserve(reserve);
             }
             let room = buf.capacity() - buf.len();
             tokio::select! {
-                read = reader.read_buf(buf) => {
+                read = reader.read_buf(buf), if reading => {
                     let read = read?;
                     if read == 0 {
                         return Ok(());
@@ -231,6 +294,7 @@ impl<H: Hooks> Connection<H> {
                     }
                     last_read = Instant::now();
                 }
+                () = self.control.room(), if !reading => {}
                 Some(notice) = self.notices.1.recv() => self.handle_notice(notice)?,
                 _ = tick.tick() => {
                     let now = Instant::now();
@@ -250,7 +314,7 @@ impl<H: Hooks> Connection<H> {
     /// Hands the session's outgoing messages to the writer.
     fn flush(&mut self) {
         while let Some(message) = self.session.poll_send() {
-            let _ = self.control.send((Box::new(message), self.media.sent()));
+            self.control.send(message, self.media.sent());
         }
     }
 
@@ -259,7 +323,10 @@ impl<H: Hooks> Connection<H> {
             match event {
                 SessionEvent::Connect(request) => {
                     match self.context.hooks.on_connect(self.peer, &request).await {
-                        Ok(()) => self.session.accept_connect()?,
+                        Ok(()) => {
+                            self.session.accept_connect()?;
+                            self.connected = true;
+                        }
                         Err(reason) => {
                             self.session.reject_connect(&reason)?;
                             self.flush();
@@ -281,14 +348,14 @@ impl<H: Hooks> Connection<H> {
                     }
                     match self.context.hub.publish(request.key.clone()) {
                         Ok(publisher) => {
-                            tracing::info!(peer = %self.peer, key = %request.key, "publish");
+                            tracing::debug!(key = %request.key, "publish");
                             self.publishers.insert(request.stream_id, publisher);
                             self.session.accept_publish(&request)?;
                             self.flush();
                             self.start_pushes(&request.key).await;
                         }
                         Err(error) => {
-                            tracing::info!(peer = %self.peer, %error, "publish refused");
+                            tracing::info!(%error, "publish refused");
                             self.session.reject_publish(
                                 &request,
                                 Status::publish_bad_name(&request.key.name),
@@ -328,7 +395,7 @@ impl<H: Hooks> Connection<H> {
                 }
                 SessionEvent::StreamClosed { stream_id } => {
                     if let Some(publisher) = self.publishers.remove(&stream_id) {
-                        tracing::info!(peer = %self.peer, key = %publisher.key(), "unpublish");
+                        tracing::debug!(key = %publisher.key(), "unpublish");
                         self.context.hooks.on_unpublish(publisher.key());
                     }
                     if let Some(player) = self.players.remove(&stream_id) {
@@ -344,10 +411,11 @@ impl<H: Hooks> Connection<H> {
         for url in self.context.hooks.push_targets(key).await {
             tracing::info!(%key, %url, "push");
             let (hub, config) = (self.context.hub.clone(), self.context.config.relay.clone());
+            let budget = self.context.queued.clone();
             let guard = RelayGuard::new(&self.context.relays);
             let key = key.clone();
             tokio::spawn(async move {
-                relay::push(hub, key, url, config).await;
+                relay::push(hub, key, url, config, budget).await;
                 drop(guard);
             });
         }
@@ -400,7 +468,7 @@ impl<H: Hooks> Connection<H> {
             self.notices.0.clone(),
         ) {
             Ok(subscription) => {
-                tracing::info!(peer = %self.peer, key = %request.key, "play");
+                tracing::debug!(key = %request.key, "play");
                 self.players.insert(request.stream_id, subscription);
             }
             Err(error) => self
@@ -443,7 +511,7 @@ impl<H: Hooks> Connection<H> {
     fn close(&mut self) {
         self.flush();
         for (_, publisher) in self.publishers.drain() {
-            tracing::info!(peer = %self.peer, key = %publisher.key(), "unpublish");
+            tracing::debug!(key = %publisher.key(), "unpublish");
             self.context.hooks.on_unpublish(publisher.key());
         }
         for (_, player) in self.players.drain() {

@@ -1,7 +1,7 @@
 //! The hub: streams by key, one publisher each, any number of players, and the fan-out.
 //!
 //! A publisher's message is chunked once ([`rtmp_chunk::ChunkedMessage`]) and the same `Bytes`
-//! go to every player's bounded queue. New players get metadata, sequence headers and the
+//! go to every player's queue, bounded in bytes. New players get metadata, sequence headers and the
 //! current GOP first. A player whose queue is full loses video until the next keyframe (audio
 //! keeps flowing) or is disconnected, by policy; nobody waits for it.
 
@@ -18,6 +18,7 @@ use rtmp_flv::{
 };
 use tokio::sync::mpsc;
 
+use crate::queue::{MediaSender, Refused};
 use crate::session::{StreamKey, chunk_stream};
 
 /// What happens to a player that cannot keep up.
@@ -36,8 +37,12 @@ pub struct HubConfig {
     pub gop_cache: bool,
     /// The most bytes a GOP cache holds; a longer GOP is not cached (default 16 MiB).
     pub max_gop_bytes: usize,
-    /// Messages a player's queue holds (default 1024).
-    pub player_queue: usize,
+    /// Bytes a player's queue holds: chunked media plus 64 bytes per message (default 16 MiB,
+    /// the largest GOP the cache keeps, so that a joining player gets a cached GOP whole).
+    /// Media that does not fit is dropped for that player by the slow-player policy. The bytes
+    /// are shared with every other player of the stream, so this bounds how far a player may
+    /// fall behind more than the memory it costs.
+    pub player_queue_bytes: usize,
     /// The chunk size players receive with (the session's chunk size).
     pub chunk_size: u32,
     /// What happens to slow players.
@@ -54,7 +59,7 @@ impl Default for HubConfig {
         Self {
             gop_cache: true,
             max_gop_bytes: 16 << 20,
-            player_queue: 1024,
+            player_queue_bytes: 16 << 20,
             chunk_size: 1024,
             slow_player: SlowPlayerPolicy::SkipToKeyframe,
             refuse_unannounced_enhanced: false,
@@ -91,46 +96,15 @@ pub struct SharedMedia {
 }
 
 impl SharedMedia {
-    /// The message (on message stream 1).
-    pub fn message(&self) -> &Message {
+    /// The message (on message stream 1), taken back out of the chunks: the chunks are the
+    /// only copy of the payload the hub holds.
+    pub fn message(&self) -> Message {
         self.chunked.message()
     }
 }
 
 /// A shared media message.
 pub type Media = Arc<SharedMedia>;
-
-/// The sending side of a player's media queue. It counts what it delivered, so that the
-/// player's connection can order its own messages (statuses such as UnpublishNotify) after
-/// the media queued before them.
-#[derive(Debug, Clone)]
-pub struct MediaSender {
-    tx: mpsc::Sender<Media>,
-    sent: Arc<AtomicU64>,
-}
-
-impl MediaSender {
-    /// A media queue of `capacity` messages.
-    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<Media>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let sender = Self {
-            tx,
-            sent: Arc::default(),
-        };
-        (sender, rx)
-    }
-
-    /// Messages delivered into the queue so far.
-    pub fn sent(&self) -> u64 {
-        self.sent.load(Ordering::Acquire)
-    }
-
-    fn try_send(&self, media: Media) -> Result<(), mpsc::error::TrySendError<Media>> {
-        self.tx.try_send(media)?;
-        self.sent.fetch_add(1, Ordering::Release);
-        Ok(())
-    }
-}
 
 /// What the hub tells a player besides media.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -536,7 +510,7 @@ fn cache(stream: &mut Stream, config: &HubConfig, media: &Media, keyframe: bool)
     if !stream.gop_open {
         return;
     }
-    let len = media.message().payload.len();
+    let len = media.chunked.payload_len();
     if stream.gop_bytes + len > config.max_gop_bytes {
         stream.gop.clear();
         stream.gop_bytes = 0;
@@ -570,12 +544,12 @@ fn deliver(
             }
             true
         }
-        Err(mpsc::error::TrySendError::Full(_)) => {
+        Err(Refused::Full) => {
             *dropped += 1;
             player.lagging = true;
             policy == SlowPlayerPolicy::SkipToKeyframe
         }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
+        Err(Refused::Closed) => false,
     }
 }
 

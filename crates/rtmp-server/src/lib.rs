@@ -23,6 +23,8 @@ pub mod client;
 mod connection;
 mod hooks;
 mod hub;
+mod limits;
+mod queue;
 mod relay;
 mod server;
 mod session;
@@ -35,13 +37,17 @@ pub use builder::{ListeningServer, ServerBuilder};
 pub use connection::ConnectionError;
 pub use hooks::{AcceptAll, Hooks};
 pub use hub::{
-    Hub, HubConfig, Media, MediaKind, MediaSender, Notice, PlayError, PublishError, Publisher,
-    SharedMedia, SlowPlayerPolicy, StreamStats, Subscription,
+    Hub, HubConfig, Media, MediaKind, Notice, PlayError, PublishError, Publisher, SharedMedia,
+    SlowPlayerPolicy, StreamStats, Subscription,
 };
+#[cfg(unix)]
+pub use limits::raise_open_file_limit;
+pub use queue::{MediaReceiver, MediaSender};
 pub use relay::{Backoff, RelayConfig, StaticRelay};
-pub use server::{Server, ServerConfig};
+pub use server::{Server, ServerConfig, bind_listener};
 pub use session::{
     ConnectRequest, ServerSession, SessionConfig, SessionError, SessionEvent, StreamKey,
     StreamRequest,
 };
 pub use transport::Transport;
+pub use writer::WriteStalled;

@@ -12,8 +12,10 @@ use tokio::sync::mpsc;
 
 use crate::client::{ClientConfig, ClientError, Connection, PlayEvent, RtmpUrl, UrlError};
 use crate::hooks::Hooks;
-use crate::hub::{Hub, MediaSender, Notice};
+use crate::hub::{Hub, Notice};
+use crate::queue::MediaSender;
 use crate::session::StreamKey;
+use rtmp_chunk::MemoryBudget;
 
 /// Waits between reconnection attempts: `initial`, doubling up to `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,10 +103,17 @@ impl Hooks for StaticRelay {
 /// Pushes `key` to `url` while it is published here, reconnecting with backoff. Each
 /// (re)connection subscribes anew, so the remote starts with metadata, sequence headers and
 /// the cached GOP.
-pub(crate) async fn push(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: RelayConfig) {
+pub(crate) async fn push(
+    hub: Arc<Hub>,
+    key: StreamKey,
+    url: RtmpUrl,
+    config: RelayConfig,
+    budget: MemoryBudget,
+) {
     let mut attempt = 0;
     loop {
-        let (media_tx, mut media) = MediaSender::channel(config.client.queue);
+        let queue = hub.config().player_queue_bytes;
+        let (media_tx, mut media) = MediaSender::channel(queue, budget.clone());
         let (notice_tx, mut notices) = mpsc::unbounded_channel();
         let Ok(subscription) = hub.play(key.clone(), true, media_tx, notice_tx) else {
             return;
@@ -141,7 +150,7 @@ pub(crate) async fn push(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: Re
                 item = media.recv() => {
                     let Some(item) = item else { break Ok(()) };
                     let message = item.message();
-                    if let Err(error) = publisher.send_message(message.type_id, message.timestamp, message.payload.clone()).await {
+                    if let Err(error) = publisher.send_message(message.type_id, message.timestamp, message.payload).await {
                         break Err(error);
                     }
                 }

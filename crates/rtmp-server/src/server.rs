@@ -1,17 +1,21 @@
 //! [`Server`]: the listener, connection limits, timeouts and graceful shutdown.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use rtmp_chunk::DecoderConfig;
+use rtmp_chunk::{DecoderConfig, MemoryBudget};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
-use crate::connection::{self, Context};
+use crate::connection::{self, ConnectionError, Context};
 use crate::hooks::{AcceptAll, Hooks};
 use crate::hub::{Hub, HubConfig};
+use crate::limits::{LogLimit, PerAddress, default_max_connections};
 use crate::relay::RelayConfig;
 use crate::session::SessionConfig;
 use crate::transport::Transport;
@@ -57,8 +61,34 @@ pub struct ServerConfig {
     /// Close a connection that sends nothing for this long (default 60 s; keep-alive pings
     /// make live clients answer well within it).
     pub idle_timeout: Duration,
-    /// The most connections at once (default 20 000); more are closed on arrival.
+    /// The most connections at once; more are closed on arrival. The default is the process's
+    /// open-file limit less 64, at most 100 000 (see
+    /// [`raise_open_file_limit`](crate::raise_open_file_limit)).
     pub max_connections: usize,
+    /// The most connections at once from one IP address (default: no limit of its own).
+    pub max_connections_per_ip: Option<usize>,
+    /// The listen backlog of listeners bound by [`ServerBuilder`](crate::ServerBuilder) and
+    /// [`bind_listener`](crate::bind_listener) (default 1024; the kernel caps it at
+    /// `net.core.somaxconn`).
+    pub listen_backlog: u32,
+    /// Close a connection whose socket accepts no bytes for this long while bytes wait for it
+    /// (default 20 s): a peer that stopped reading, whatever it still sends.
+    pub write_timeout: Duration,
+    /// Bytes of its own messages (answers, statuses, pings, acknowledgements) a connection may
+    /// have waiting to be written (default 64 KiB). When they are reached, the server stops
+    /// reading that peer until it reads what it was sent, so a peer that never reads costs at
+    /// most this much plus its socket buffers.
+    pub max_answer_bytes: usize,
+    /// Bytes waiting to be written, all connections together (default 1 GiB): answers and
+    /// players' queues ([`HubConfig::player_queue_bytes`]). Media shared by several players
+    /// counts once per player, so this is an upper bound on the memory queues hold. When it is
+    /// reached, players whose queues cannot take more media skip to the next keyframe, and
+    /// connections with answers waiting stop being read.
+    pub max_queued_bytes: usize,
+    /// Bytes held in unfinished incoming messages, all connections together (default 256 MiB).
+    /// A message is counted at its announced length when its first chunk arrives; one that
+    /// would pass the limit closes the connection that sent it, and no other.
+    pub max_partial_bytes: usize,
     /// Check that C2 answers S1 (default off, as real clients differ).
     pub verify_c2: bool,
     /// How pushes and pulls connect to other servers.
@@ -82,7 +112,13 @@ impl Default for ServerConfig {
             decoder: DecoderConfig::default(),
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
-            max_connections: 20_000,
+            max_connections: default_max_connections(100_000),
+            max_connections_per_ip: None,
+            listen_backlog: 1024,
+            write_timeout: Duration::from_secs(20),
+            max_answer_bytes: 64 << 10,
+            max_queued_bytes: 1 << 30,
+            max_partial_bytes: 256 << 20,
             verify_c2: false,
             relay: RelayConfig::default(),
             write_interval: Duration::from_millis(50),
@@ -127,12 +163,17 @@ impl<H: Hooks> Server<H> {
         let hub = Hub::new(config.hub.clone());
         Self {
             context: Arc::new(Context {
-                config,
                 hooks: Arc::new(hooks),
                 hub,
                 pulls: Arc::default(),
                 relays: Arc::default(),
                 epoch: tokio::time::Instant::now(),
+                queued: MemoryBudget::new(config.max_queued_bytes),
+                partial: MemoryBudget::new(config.max_partial_bytes),
+                next_id: AtomicU64::new(1),
+                per_address: PerAddress::default(),
+                refusals: LogLimit::new(Duration::from_secs(10)),
+                config,
             }),
         }
     }
@@ -175,6 +216,13 @@ impl<H: Hooks> Server<H> {
             .await
     }
 
+    /// Logs a refused connection, at most once per 10 s per address.
+    fn refused(&self, peer: SocketAddr, why: &str) {
+        if let Some(held) = self.context.refusals.allow(peer.ip(), Instant::now()) {
+            tracing::warn!(%peer, held_back = held, "{why}");
+        }
+    }
+
     async fn serve_with(
         &self,
         listener: TcpListener,
@@ -198,28 +246,43 @@ impl<H: Hooks> Server<H> {
                         }
                     };
                     let Ok(permit) = limit.clone().try_acquire_owned() else {
-                        tracing::warn!(%peer, "connection limit reached");
+                        self.refused(peer, "connection limit reached");
                         continue;
+                    };
+                    let slot = match self.context.config.max_connections_per_ip {
+                        Some(most) => match self.context.per_address.try_add(peer.ip(), most) {
+                            Some(slot) => Some(slot),
+                            None => {
+                                self.refused(peer, "connection limit per address reached");
+                                continue;
+                            }
+                        },
+                        None => None,
                     };
                     let context = self.context.clone();
                     let stop = stop_rx.clone();
                     let accept = accept.clone();
+                    let id = self.context.next_id.fetch_add(1, Ordering::Relaxed);
+                    let span = tracing::info_span!("connection", id, %peer);
                     connections.spawn(async move {
-                        let _permit = permit;
+                        let _held = (permit, slot);
                         if !context.hooks.on_connection(peer).await {
+                            tracing::debug!("refused by on_connection");
                             return;
                         }
                         let Some(stream) = accept.transport(stream, context.config.handshake_timeout).await else {
-                            tracing::info!(%peer, "TLS handshake failed");
+                            tracing::debug!("TLS handshake failed");
                             return;
                         };
                         let result = connection::serve(stream, peer, context.clone(), stop).await;
-                        let error = result.as_ref().err().map(ToString::to_string);
-                        if let Some(error) = &error {
-                            tracing::info!(%peer, %error, "connection closed");
+                        if let Err(error) = &result {
+                            log_end(&context, peer, error);
+                        } else {
+                            tracing::debug!("connection closed");
                         }
+                        let error = result.as_ref().err().map(ToString::to_string);
                         context.hooks.on_disconnect(peer, error.as_deref());
-                    });
+                    }.instrument(span));
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 () = &mut shutdown => break,
@@ -235,4 +298,36 @@ impl<H: Hooks> Server<H> {
         }
         Ok(())
     }
+}
+
+/// Logs why a connection ended: a peer going away at DEBUG, anything else at INFO, at most
+/// once per 10 s per address (the lines held back are counted in the next one).
+fn log_end<H>(context: &Context<H>, peer: SocketAddr, error: &ConnectionError) {
+    let routine = match error {
+        ConnectionError::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::ConnectionAborted
+        ),
+        _ => false,
+    };
+    if routine {
+        tracing::debug!(%error, "connection closed by the peer");
+    } else if let Some(held) = context.refusals.allow(peer.ip(), Instant::now()) {
+        tracing::info!(%error, held_back = held, "connection closed");
+    }
+}
+
+/// A TCP listener on `address` with a listen backlog of `backlog` (the kernel caps it at
+/// `net.core.somaxconn`), and `SO_REUSEADDR` so that a restarted server binds at once.
+pub fn bind_listener(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(backlog)
 }

@@ -1,18 +1,19 @@
 //! A connection's writer task: the connection's own messages and the shared media, several
 //! per vectored system call, written on a tick shared by all connections. Each own message
-//! carries the count of media queued before it, and never overtakes that media.
+//! carries the count of media queued before it, and never overtakes that media. A socket that
+//! accepts nothing for the write timeout while bytes wait ends the task with
+//! [`WriteStalled`].
 
 use std::io::IoSlice;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::hub::Media;
+use crate::queue::{AnswerReceiver, MediaReceiver};
 use bytes::{Buf, Bytes, BytesMut};
 use rtmp_chunk::{ChunkEncoder, Message};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
-
-use crate::hub::Media;
 
 /// The writing half of a connection's stream.
 pub(crate) type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
@@ -22,10 +23,10 @@ const BATCH_MESSAGES: usize = 64;
 /// ... and the most bytes.
 const BATCH_BYTES: usize = 256 << 10;
 
-/// A connection's own message for the writer, with the count of media queued before it.
-/// Boxed, so that the channel's blocks of slots stay small: these are few (answers,
-/// statuses, acknowledgements), unlike media.
-pub(crate) type Queued = (Box<Message>, u64);
+/// The peer accepted no bytes for the write timeout while bytes waited for it.
+#[derive(Debug, thiserror::Error)]
+#[error("the peer accepted no bytes for {0:?}")]
+pub struct WriteStalled(pub std::time::Duration);
 
 /// The first tick (`epoch` plus a multiple of `period`) after `instant`'s tick: the tick
 /// boundary that ends the period holding `instant`.
@@ -45,8 +46,8 @@ pub(crate) fn next_tick(
 /// The writer's side of a connection: its own messages (each stamped with the media count
 /// queued before it) and the shared media queue.
 struct Outbox {
-    control: mpsc::UnboundedReceiver<Queued>,
-    media: mpsc::Receiver<Media>,
+    control: AnswerReceiver,
+    media: MediaReceiver,
     /// Media messages taken from the queue so far.
     taken: u64,
 }
@@ -55,7 +56,7 @@ impl Outbox {
     /// Adds the media queued before `stamp` and not taken yet, then `message`.
     fn control_after_media(&mut self, message: &Message, stamp: u64, batch: &mut Batch) {
         while self.taken < stamp {
-            let Ok(media) = self.media.try_recv() else {
+            let Some(media) = self.media.try_recv() else {
                 break;
             };
             self.taken += 1;
@@ -67,11 +68,11 @@ impl Outbox {
     /// Adds what is ready now: the connection's next message (after the media before it),
     /// else the next media message. False when nothing is ready.
     fn try_take(&mut self, batch: &mut Batch) -> bool {
-        if let Ok((message, stamp)) = self.control.try_recv() {
+        if let Some((message, stamp)) = self.control.try_recv() {
             self.control_after_media(&message, stamp, batch);
             return true;
         }
-        let Ok(media) = self.media.try_recv() else {
+        let Some(media) = self.media.try_recv() else {
             return false;
         };
         self.taken += 1;
@@ -114,26 +115,29 @@ impl Batch {
         }
         let message = Message {
             stream_id: play_stream,
-            ..item.message().clone()
+            ..item.message()
         };
         self.push_control(&message);
     }
 }
 
-/// The writer's clock: writes wait for the next multiple of `period` after `epoch`.
+/// The writer's clock: writes wait for the next multiple of `period` after `epoch`, and a
+/// write that makes no progress for `timeout` ends the connection.
 pub(crate) struct Ticks {
     /// The server's start: ticks are counted from here.
     pub(crate) epoch: tokio::time::Instant,
     /// The write interval; zero writes as soon as anything is queued.
     pub(crate) period: Duration,
+    /// The longest the socket may accept nothing while bytes wait.
+    pub(crate) timeout: Duration,
 }
 
 /// Writes the connection's own messages (ahead of media queued after them, never ahead of
 /// media queued before them) and shared media, several per system call.
 pub(crate) async fn write_loop(
     mut writer: WriteHalf,
-    control: mpsc::UnboundedReceiver<Queued>,
-    media: mpsc::Receiver<Media>,
+    control: AnswerReceiver,
+    media: MediaReceiver,
     play_stream: Arc<AtomicU32>,
     ticks: Ticks,
 ) -> std::io::Result<()> {
@@ -169,7 +173,7 @@ pub(crate) async fn write_loop(
         while !batch.is_full() && outbox.try_take(&mut batch) {}
         // Whether the write stops at a batch limit with more queued.
         let backlog = batch.is_full();
-        write_all(&mut writer, &mut batch.buffers).await?;
+        write_all(&mut writer, &mut batch.buffers, ticks.timeout).await?;
         batch.size = 0;
         if backlog || ticks.period.is_zero() {
             continue;
@@ -188,11 +192,22 @@ pub(crate) async fn write_loop(
             () = tokio::time::sleep_until(due) => {}
         }
     }
-    writer.shutdown().await
+    tokio::time::timeout(ticks.timeout, writer.shutdown())
+        .await
+        .map_err(|_| stalled(ticks.timeout))?
 }
 
-/// Writes every buffer of `batch` with vectored writes, then empties it.
-async fn write_all(writer: &mut WriteHalf, batch: &mut Vec<Bytes>) -> std::io::Result<()> {
+fn stalled(timeout: Duration) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, WriteStalled(timeout))
+}
+
+/// Writes every buffer of `batch` with vectored writes, then empties it. Each write must make
+/// progress within `timeout`.
+async fn write_all(
+    writer: &mut WriteHalf,
+    batch: &mut Vec<Bytes>,
+    timeout: Duration,
+) -> std::io::Result<()> {
     let mut first = 0;
     while first < batch.len() {
         let slices: Vec<IoSlice<'_>> = batch
@@ -200,7 +215,9 @@ async fn write_all(writer: &mut WriteHalf, batch: &mut Vec<Bytes>) -> std::io::R
             .skip(first)
             .map(|bytes| IoSlice::new(bytes))
             .collect();
-        let mut written = writer.write_vectored(&slices).await?;
+        let mut written = tokio::time::timeout(timeout, writer.write_vectored(&slices))
+            .await
+            .map_err(|_| stalled(timeout))??;
         if written == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
@@ -220,21 +237,27 @@ async fn write_all(writer: &mut WriteHalf, batch: &mut Vec<Bytes>) -> std::io::R
 
 #[cfg(test)]
 mod tests {
-    use super::{Queued, Ticks, next_tick, write_loop};
+    use super::{Ticks, WriteStalled, next_tick, write_loop};
     use crate::hub::{Media, MediaKind, SharedMedia};
+    use crate::queue::{AnswerSender, MediaSender, answers};
     use bytes::BytesMut;
-    use rtmp_chunk::{ChunkDecoder, ChunkedMessage, DecoderConfig, Message, type_id};
+    use rtmp_chunk::{ChunkDecoder, ChunkedMessage, DecoderConfig, MemoryBudget, Message, type_id};
     use std::sync::Arc;
     use std::sync::atomic::AtomicU32;
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, DuplexStream};
-    use tokio::sync::mpsc;
     use tokio::time::Instant;
 
     const TICK: Duration = Duration::from_millis(50);
 
     fn audio(timestamp: u32) -> Media {
-        let message = Message::new(4, timestamp, type_id::AUDIO, 1, vec![0xAF, 1, 2, 3]);
+        audio_of(timestamp, 4)
+    }
+
+    fn audio_of(timestamp: u32, len: usize) -> Media {
+        let mut payload = vec![0xAF, 1];
+        payload.resize(len.max(2), 7);
+        let message = Message::new(4, timestamp, type_id::AUDIO, 1, payload);
         Arc::new(SharedMedia {
             kind: MediaKind::Audio {
                 sequence_start: false,
@@ -263,17 +286,22 @@ mod tests {
         }
     }
 
-    /// A writer on a paused clock whose ticks start now, and its peer.
-    fn writer() -> (mpsc::UnboundedSender<Queued>, mpsc::Sender<Media>, Peer) {
-        let (ours, theirs) = tokio::io::duplex(1 << 20);
-        let (control, control_rx) = mpsc::unbounded_channel();
-        let (media, media_rx) = mpsc::channel(64);
+    type Writer = tokio::task::JoinHandle<std::io::Result<()>>;
+
+    /// A writer on a paused clock whose ticks start now, over a pipe of `pipe` bytes, and its
+    /// peer.
+    fn writer(pipe: usize) -> (AnswerSender, MediaSender, Peer, Writer) {
+        let (ours, theirs) = tokio::io::duplex(pipe);
+        let budget = MemoryBudget::new(64 << 20);
+        let (control, control_rx) = answers(64 << 10, budget.clone());
+        let (media, media_rx) = MediaSender::channel(1 << 20, budget);
         let ticks = Ticks {
             epoch: Instant::now(),
             period: TICK,
+            timeout: WRITE_TIMEOUT,
         };
         let play_stream = Arc::new(AtomicU32::new(1));
-        tokio::spawn(write_loop(
+        let task = tokio::spawn(write_loop(
             Box::new(ours),
             control_rx,
             media_rx,
@@ -285,28 +313,54 @@ mod tests {
             decoder: ChunkDecoder::new(DecoderConfig::default()),
             buf: BytesMut::new(),
         };
-        (control, media, peer)
+        (control, media, peer, task)
+    }
+
+    const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_accepts_nothing_is_dropped_after_the_write_timeout() {
+        let start = Instant::now();
+        let (control, media, mut peer, task) = writer(4096);
+        // More than the pipe holds; the peer reads a little, then nothing.
+        for timestamp in 0..8 {
+            media.try_send(audio_of(timestamp, 2000)).unwrap();
+        }
+        let mut some = [0u8; 1000];
+        peer.socket.read_exact(&mut some).await.unwrap();
+        let error = tokio::time::timeout(WRITE_TIMEOUT * 2, task)
+            .await
+            .expect("the writer kept waiting")
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert!(
+            error
+                .get_ref()
+                .is_some_and(|inner| inner.is::<WriteStalled>())
+        );
+        // Counted from the last progress, not from the start.
+        assert!(start.elapsed() >= WRITE_TIMEOUT);
+        drop(control);
     }
 
     #[tokio::test(start_paused = true)]
     async fn media_waits_for_the_tick_and_own_messages_do_not() {
         let start = Instant::now();
-        let (control, media, mut peer) = writer();
+        let (control, media, mut peer, _task) = writer(1 << 20);
         let short = Duration::from_millis(5);
 
         // Nothing written yet: the first message goes at once.
-        media.send(audio(0)).await.unwrap();
+        media.try_send(audio(0)).unwrap();
         assert_eq!(peer.next(short).await.unwrap().timestamp, 0);
 
         // The writer now rests until the tick at 50 ms: media waits ...
-        media.send(audio(20)).await.unwrap();
-        media.send(audio(40)).await.unwrap();
+        media.try_send(audio(20)).unwrap();
+        media.try_send(audio(40)).unwrap();
         assert!(peer.next(short).await.is_none());
         // ... until an own message queued after it ends the rest: the media first, in order.
         let stamp = 3; // the three media messages queued before it
-        control
-            .send((Box::new(Message::acknowledgement(7)), stamp))
-            .unwrap();
+        control.send(Message::acknowledgement(7), stamp);
         assert_eq!(peer.next(short).await.unwrap().timestamp, 20);
         assert_eq!(peer.next(short).await.unwrap().timestamp, 40);
         let ack = peer.next(short).await.unwrap();
@@ -314,7 +368,7 @@ mod tests {
         assert!(start.elapsed() < TICK);
 
         // Media queued while resting again goes out on a tick boundary, not before.
-        media.send(audio(60)).await.unwrap();
+        media.try_send(audio(60)).unwrap();
         assert_eq!(peer.next(TICK * 2).await.unwrap().timestamp, 60);
         let elapsed = start.elapsed();
         assert!(elapsed >= TICK);

@@ -1,0 +1,315 @@
+//! The queues between a connection's reader (and the hub) and its writer, bounded in bytes:
+//! each against its own limit and against a [`MemoryBudget`] shared by the whole server.
+//!
+//! - [`MediaSender`] / `MediaReceiver`: shared media for a player. A message that does not
+//!   fit is refused at once, and the hub applies the slow-player policy.
+//! - `AnswerSender` / `AnswerReceiver`: the connection's own messages (command answers,
+//!   statuses, pings, acknowledgements). The protocol requires them, so they are always
+//!   queued; when the queue is full the reader stops reading the peer until the writer has
+//!   made room (backpressure), so a peer that never reads cannot make the server queue more.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use rtmp_chunk::{MemoryBudget, Message};
+use tokio::sync::{Notify, mpsc};
+
+use crate::hub::Media;
+
+/// What a queued message costs beyond its bytes: its slot, reference count and bookkeeping.
+const OVERHEAD: usize = 64;
+
+/// The bytes one queue holds, against its limit and the server's budget.
+#[derive(Debug)]
+struct Account {
+    queued: AtomicUsize,
+    limit: usize,
+    server: MemoryBudget,
+}
+
+impl Account {
+    fn new(limit: usize, server: MemoryBudget) -> Arc<Self> {
+        Arc::new(Self {
+            queued: AtomicUsize::new(0),
+            limit,
+            server,
+        })
+    }
+
+    /// Takes `cost` if it fits under both limits.
+    fn try_take(&self, cost: usize) -> bool {
+        if self.queued.load(Ordering::Acquire).saturating_add(cost) > self.limit
+            || !self.server.try_take(cost)
+        {
+            return false;
+        }
+        self.queued.fetch_add(cost, Ordering::AcqRel);
+        true
+    }
+
+    /// Takes `cost` whatever the limits.
+    fn take(&self, cost: usize) {
+        self.server.take(cost);
+        self.queued.fetch_add(cost, Ordering::AcqRel);
+    }
+
+    fn give_back(&self, cost: usize) {
+        self.server.give_back(cost);
+        self.queued.fetch_sub(cost, Ordering::AcqRel);
+    }
+
+    /// Whether more may be queued: under this queue's limit and the server's.
+    fn has_room(&self) -> bool {
+        self.queued.load(Ordering::Acquire) < self.limit && self.server.has_room(0)
+    }
+}
+
+fn media_cost(media: &Media) -> usize {
+    media.chunked.bytes().len() + OVERHEAD
+}
+
+/// Why a player's queue did not take a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Its byte budget (or the server's) has no room: the player is behind.
+    Full,
+    /// The player's connection is gone.
+    Closed,
+}
+
+/// The sending side of a player's media queue, bounded in bytes. It counts what it delivered,
+/// so that the player's connection can order its own messages (statuses such as
+/// UnpublishNotify) after the media queued before them.
+#[derive(Debug, Clone)]
+pub struct MediaSender {
+    tx: mpsc::UnboundedSender<Media>,
+    account: Arc<Account>,
+    sent: Arc<AtomicU64>,
+}
+
+/// The receiving side of a player's media queue; what it still holds goes back to the budgets
+/// when it is dropped.
+#[derive(Debug)]
+pub struct MediaReceiver {
+    rx: mpsc::UnboundedReceiver<Media>,
+    account: Arc<Account>,
+}
+
+impl MediaSender {
+    /// A media queue holding at most `limit` bytes (chunked bytes plus a small overhead per
+    /// message), also counted in the server-wide `budget`.
+    pub fn channel(limit: usize, budget: MemoryBudget) -> (Self, MediaReceiver) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let account = Account::new(limit, budget);
+        let sender = Self {
+            tx,
+            account: account.clone(),
+            sent: Arc::default(),
+        };
+        (sender, MediaReceiver { rx, account })
+    }
+
+    /// Messages delivered into the queue so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Acquire)
+    }
+
+    /// Bytes queued now.
+    pub fn queued_bytes(&self) -> usize {
+        self.account.queued.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn try_send(&self, media: Media) -> Result<(), Refused> {
+        if self.tx.is_closed() {
+            return Err(Refused::Closed);
+        }
+        let cost = media_cost(&media);
+        if !self.account.try_take(cost) {
+            return Err(Refused::Full);
+        }
+        if self.tx.send(media).is_err() {
+            self.account.give_back(cost);
+            return Err(Refused::Closed);
+        }
+        self.sent.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+}
+
+impl MediaReceiver {
+    /// The next message, waiting for one; `None` once every sender is gone.
+    pub async fn recv(&mut self) -> Option<Media> {
+        let media = self.rx.recv().await?;
+        self.account.give_back(media_cost(&media));
+        Some(media)
+    }
+
+    /// The next message if one is queued.
+    pub fn try_recv(&mut self) -> Option<Media> {
+        let media = self.rx.try_recv().ok()?;
+        self.account.give_back(media_cost(&media));
+        Some(media)
+    }
+}
+
+impl Drop for MediaReceiver {
+    fn drop(&mut self) {
+        self.rx.close();
+        while self.try_recv().is_some() {}
+    }
+}
+
+/// A connection's own message for the writer, with the count of media queued before it.
+/// Boxed, so that the channel's blocks of slots stay small: these are few (answers,
+/// statuses, acknowledgements), unlike media.
+pub(crate) type Queued = (Box<Message>, u64);
+
+fn answer_cost(message: &Message) -> usize {
+    message.payload.len() + OVERHEAD
+}
+
+/// The sending side of a connection's own messages.
+#[derive(Debug)]
+pub(crate) struct AnswerSender {
+    tx: mpsc::UnboundedSender<Queued>,
+    account: Arc<Account>,
+    room: Arc<Notify>,
+}
+
+/// The writer's side of a connection's own messages.
+#[derive(Debug)]
+pub(crate) struct AnswerReceiver {
+    rx: mpsc::UnboundedReceiver<Queued>,
+    account: Arc<Account>,
+    room: Arc<Notify>,
+}
+
+/// A queue for a connection's own messages of `limit` bytes, also counted in `budget`.
+pub(crate) fn answers(limit: usize, budget: MemoryBudget) -> (AnswerSender, AnswerReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let account = Account::new(limit, budget);
+    let room = Arc::new(Notify::new());
+    let sender = AnswerSender {
+        tx,
+        account: account.clone(),
+        room: room.clone(),
+    };
+    (sender, AnswerReceiver { rx, account, room })
+}
+
+impl AnswerSender {
+    /// Queues `message` after `stamp` media messages, even past the limit (see
+    /// [`has_room`](Self::has_room)).
+    pub(crate) fn send(&self, message: Message, stamp: u64) {
+        let cost = answer_cost(&message);
+        self.account.take(cost);
+        if self.tx.send((Box::new(message), stamp)).is_err() {
+            self.account.give_back(cost);
+        }
+    }
+
+    /// Whether the peer's input may be read further: false while the queue (or the server's
+    /// budget) is full.
+    pub(crate) fn has_room(&self) -> bool {
+        self.account.has_room()
+    }
+
+    /// Completes when the writer has taken something off the queue.
+    pub(crate) async fn room(&self) {
+        self.room.notified().await;
+    }
+}
+
+impl AnswerReceiver {
+    fn taken(&self, queued: Queued) -> Queued {
+        self.account.give_back(answer_cost(&queued.0));
+        self.room.notify_one();
+        queued
+    }
+
+    /// The next message, waiting for one; `None` once the sender is gone.
+    pub(crate) async fn recv(&mut self) -> Option<Queued> {
+        let queued = self.rx.recv().await?;
+        Some(self.taken(queued))
+    }
+
+    /// The next message if one is queued.
+    pub(crate) fn try_recv(&mut self) -> Option<Queued> {
+        let queued = self.rx.try_recv().ok()?;
+        Some(self.taken(queued))
+    }
+}
+
+impl Drop for AnswerReceiver {
+    fn drop(&mut self) {
+        self.rx.close();
+        while self.try_recv().is_some() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MediaSender, Refused, answers};
+    use crate::hub::{MediaKind, SharedMedia};
+    use rtmp_chunk::{ChunkedMessage, MemoryBudget, Message, type_id};
+    use std::sync::Arc;
+
+    fn video(len: usize) -> crate::hub::Media {
+        let message = Message::new(6, 0, type_id::VIDEO, 1, vec![0x27; len]);
+        Arc::new(SharedMedia {
+            kind: MediaKind::Data,
+            chunked: ChunkedMessage::new(message, 4096).unwrap(),
+        })
+    }
+
+    #[test]
+    fn media_queues_are_bounded_in_bytes_and_give_back_what_they_held() {
+        let server = MemoryBudget::new(1 << 20);
+        let (sender, mut receiver) = MediaSender::channel(100_000, server.clone());
+        // Four 30 000-byte messages fit under 100 000 bytes with their headers; a fifth not.
+        for _ in 0..3 {
+            assert_eq!(sender.try_send(video(30_000)), Ok(()));
+        }
+        assert_eq!(sender.try_send(video(30_000)), Err(Refused::Full));
+        assert_eq!(sender.sent(), 3);
+        assert!(server.used() > 90_000);
+        // Taking one makes room; small messages still fit meanwhile.
+        assert!(receiver.try_recv().is_some());
+        assert_eq!(sender.try_send(video(30_000)), Ok(()));
+        // Dropping the receiver gives everything back and closes the queue.
+        drop(receiver);
+        assert_eq!(server.used(), 0);
+        assert_eq!(sender.queued_bytes(), 0);
+        assert_eq!(sender.try_send(video(10)), Err(Refused::Closed));
+    }
+
+    #[test]
+    fn the_server_budget_bounds_every_queue_together() {
+        let server = MemoryBudget::new(50_000);
+        let (first, _first_rx) = MediaSender::channel(40_000, server.clone());
+        let (second, _second_rx) = MediaSender::channel(40_000, server.clone());
+        assert_eq!(first.try_send(video(30_000)), Ok(()));
+        // Under its own limit, over the server's.
+        assert_eq!(second.try_send(video(30_000)), Err(Refused::Full));
+        assert_eq!(second.try_send(video(10_000)), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn answers_are_always_queued_but_report_when_full() {
+        let server = MemoryBudget::new(1 << 20);
+        let (sender, mut receiver) = answers(1000, server.clone());
+        assert!(sender.has_room());
+        for sequence in 0..20 {
+            sender.send(Message::acknowledgement(sequence), 0);
+        }
+        assert!(!sender.has_room(), "20 answers of 68 bytes exceed 1000");
+        // The writer taking one wakes a reader waiting for room.
+        let (_, _) = receiver.recv().await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(1), sender.room())
+            .await
+            .unwrap();
+        while receiver.try_recv().is_some() {}
+        assert!(sender.has_room());
+        assert_eq!(server.used(), 0);
+    }
+}
