@@ -165,7 +165,7 @@ pub struct ChunkDecoder {
     partial_bytes: usize,
     partial_messages: usize,
     /// Where `partial_bytes` are also counted, with other decoders.
-    budget: Option<MemoryBudget>,
+    budget: Option<Charge>,
     bytes_received: u64,
     ack_window: u32,
     unacknowledged: u64,
@@ -174,6 +174,32 @@ pub struct ChunkDecoder {
 impl Default for ChunkDecoder {
     fn default() -> Self {
         Self::new(DecoderConfig::default())
+    }
+}
+
+/// A decoder's share of a [`MemoryBudget`]: what it holds beyond `free_bytes`.
+#[derive(Debug)]
+struct Charge {
+    budget: MemoryBudget,
+    free_bytes: usize,
+    /// What the budget holds for this decoder now.
+    charged: usize,
+}
+
+impl Charge {
+    /// Takes or gives back so that the budget holds what `partial_bytes` need; false (and
+    /// nothing changed) when the budget has no room.
+    fn set(&mut self, partial_bytes: usize) -> bool {
+        let due = partial_bytes.saturating_sub(self.free_bytes);
+        if due > self.charged {
+            if !self.budget.try_take(due - self.charged) {
+                return false;
+            }
+        } else {
+            self.budget.give_back(self.charged - due);
+        }
+        self.charged = due;
+        true
     }
 }
 
@@ -205,32 +231,47 @@ impl ChunkDecoder {
     }
 
     /// A decoder like [`new`](Self::new) whose unfinished messages are also counted in
-    /// `budget`, shared with other decoders: a message that would take it past its limit is
-    /// refused with [`DecodeError::BudgetExhausted`] before anything is allocated. What the
-    /// decoder holds goes back to the budget as messages complete or abort, and when it is
-    /// dropped.
+    /// `budget`, shared with other decoders, beyond the first `free_bytes` it holds: a message
+    /// that would take the budget past its limit is refused with
+    /// [`DecodeError::BudgetExhausted`] before anything is allocated. Ordinary messages (under
+    /// `free_bytes`) never touch the budget, so peers holding large messages cannot starve
+    /// the others of it. What the decoder holds goes back to the budget as messages complete
+    /// or abort, and when it is dropped.
     ///
     /// ```
     /// use rtmp_chunk::{ChunkDecoder, DecodeError, DecoderConfig, MemoryBudget};
     ///
     /// let budget = MemoryBudget::new(100_000);
-    /// let mut first = ChunkDecoder::with_budget(DecoderConfig::default(), budget.clone());
-    /// let mut second = ChunkDecoder::with_budget(DecoderConfig::default(), budget.clone());
+    /// let config = DecoderConfig::default();
+    /// let mut first = ChunkDecoder::with_budget(config.clone(), budget.clone(), 10_000);
+    /// let mut second = ChunkDecoder::with_budget(config, budget.clone(), 10_000);
     /// // A fmt 0 chunk of a 60 000-byte video message: the first 128 bytes arrive.
     /// let mut start = vec![0x06, 0, 0, 0, 0x00, 0xEA, 0x60, 9, 1, 0, 0, 0];
     /// start.extend_from_slice(&[0; 128]);
     /// assert!(first.decode(&mut start.as_slice().into()).unwrap().is_none());
-    /// assert_eq!(budget.used(), 60_000);
+    /// assert_eq!(budget.used(), 50_000);
     /// // The same from a second connection would pass the shared limit.
     /// let refused = second.decode(&mut start.as_slice().into());
     /// assert!(matches!(refused, Err(DecodeError::BudgetExhausted { .. })));
     /// drop(first);
     /// assert_eq!(budget.used(), 0);
     /// ```
-    pub fn with_budget(config: DecoderConfig, budget: MemoryBudget) -> Self {
+    pub fn with_budget(config: DecoderConfig, budget: MemoryBudget, free_bytes: usize) -> Self {
         let mut decoder = Self::new(config);
-        decoder.budget = Some(budget);
+        decoder.budget = Some(Charge {
+            budget,
+            free_bytes,
+            charged: 0,
+        });
         decoder
+    }
+
+    /// Brings what the shared budget holds for this decoder in line with `partial_bytes`;
+    /// false (and nothing changed) when the budget has no room.
+    fn charge(budget: &mut Option<Charge>, partial_bytes: usize) -> bool {
+        budget
+            .as_mut()
+            .is_none_or(|charge| charge.set(partial_bytes))
     }
 
     /// Replaces the limits, for example to allow larger messages once a peer has been
@@ -459,13 +500,14 @@ impl ChunkDecoder {
                     limit: self.config.max_partial_bytes,
                 });
             }
-            if let Some(budget) = &self.budget {
-                if !budget.try_take(length) {
-                    return Err(DecodeError::BudgetExhausted {
-                        length,
-                        limit: budget.limit(),
-                    });
-                }
+            if !Self::charge(&mut self.budget, self.partial_bytes + length) {
+                return Err(DecodeError::BudgetExhausted {
+                    length,
+                    limit: self
+                        .budget
+                        .as_ref()
+                        .map_or(0, |charge| charge.budget.limit()),
+                });
             }
             self.partial_messages += 1;
             self.partial_bytes += length;
@@ -483,15 +525,16 @@ impl ChunkDecoder {
         }
         self.partial_messages -= 1;
         self.partial_bytes -= stream.header.length as usize;
-        if let Some(budget) = &self.budget {
-            budget.give_back(stream.header.length as usize);
-        }
+        let header = stream.header;
+        let payload = stream.partial.split().freeze();
+        // Giving back never fails.
+        Self::charge(&mut self.budget, self.partial_bytes);
         Ok(Some(Message {
             chunk_stream_id: chunk.chunk_stream_id,
-            timestamp: stream.header.timestamp,
-            type_id: stream.header.type_id,
-            stream_id: stream.header.stream_id,
-            payload: stream.partial.split().freeze(),
+            timestamp: header.timestamp,
+            type_id: header.type_id,
+            stream_id: header.stream_id,
+            payload,
         }))
     }
 
@@ -526,9 +569,7 @@ impl ChunkDecoder {
                 stream.partial = BytesMut::new();
                 self.partial_messages -= 1;
                 self.partial_bytes -= stream.header.length as usize;
-                if let Some(budget) = &self.budget {
-                    budget.give_back(stream.header.length as usize);
-                }
+                Self::charge(&mut self.budget, self.partial_bytes);
             }
         }
     }
@@ -536,8 +577,6 @@ impl ChunkDecoder {
 
 impl Drop for ChunkDecoder {
     fn drop(&mut self) {
-        if let Some(budget) = &self.budget {
-            budget.give_back(self.partial_bytes);
-        }
+        Self::charge(&mut self.budget, 0);
     }
 }

@@ -122,6 +122,11 @@ impl Drop for RelayGuard {
 /// command is a few hundred), so that an unauthenticated peer holds little.
 const MAX_MESSAGE_BEFORE_CONNECT: usize = 64 << 10;
 
+/// Bytes of unfinished messages each connection holds without drawing on the server-wide
+/// budget: ordinary frames, so that honest publishers are not refused while others hold large
+/// messages.
+pub(crate) const PARTIAL_BYTES_FREE: usize = 1 << 20;
+
 /// The decoder's limits until connect is accepted.
 fn before_connect(config: &DecoderConfig) -> DecoderConfig {
     DecoderConfig {
@@ -252,8 +257,11 @@ impl<H: Hooks> Connection<H> {
     ) -> Result<(), ConnectionError> {
         let context = self.context.clone();
         let config = &context.config;
-        let mut decoder =
-            ChunkDecoder::with_budget(before_connect(&config.decoder), context.partial.clone());
+        let mut decoder = ChunkDecoder::with_budget(
+            before_connect(&config.decoder),
+            context.partial.clone(),
+            PARTIAL_BYTES_FREE,
+        );
         let second = Duration::from_secs(1);
         let first_tick = next_tick(self.context.epoch, second, tokio::time::Instant::now());
         let mut tick = tokio::time::interval_at(first_tick, second);

@@ -85,9 +85,11 @@ pub struct ServerConfig {
     /// reached, players whose queues cannot take more media skip to the next keyframe, and
     /// connections with answers waiting stop being read.
     pub max_queued_bytes: usize,
-    /// Bytes held in unfinished incoming messages, all connections together (default 256 MiB).
-    /// A message is counted at its announced length when its first chunk arrives; one that
-    /// would pass the limit closes the connection that sent it, and no other.
+    /// Bytes held in unfinished incoming messages, all connections together (default 256 MiB),
+    /// beyond the first 1 MiB each connection holds: ordinary frames never draw on it, so
+    /// publishers keep publishing while others hold large messages. A message is counted at
+    /// its announced length when its first chunk arrives; one that would pass the limit
+    /// closes the connection that sent it, and no other.
     pub max_partial_bytes: usize,
     /// Check that C2 answers S1 (default off, as real clients differ).
     pub verify_c2: bool,

@@ -270,7 +270,7 @@ pub async fn probe(file: &Path) -> (usize, usize, bool) {
 /// garbage).
 pub struct RawClient {
     pub stream: tokio::net::TcpStream,
-    encoder: rtmp_chunk::ChunkEncoder,
+    pub encoder: rtmp_chunk::ChunkEncoder,
 }
 
 impl RawClient {
