@@ -29,6 +29,8 @@
 //! assert_eq!(decoded, command);
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod decode;
 mod encode;
 pub mod marker;

@@ -34,6 +34,8 @@
 //! assert_eq!(tag.to_bytes().unwrap(), data);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod aac;
 mod audio;
 pub mod av1;

@@ -30,6 +30,8 @@
 //! # Ok::<(), rtmp_handshake::HandshakeError>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod client;
 mod digest;
 mod server;

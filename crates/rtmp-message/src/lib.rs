@@ -26,6 +26,8 @@
 //! assert_eq!(status.code.as_str(), "NetStream.Publish.Start");
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod aggregate;
 mod command;
 mod control;

@@ -100,6 +100,10 @@ pub(crate) struct Context<H> {
     pub(crate) per_address: crate::limits::PerAddress,
     /// Log lines about refusals and failures, limited per peer address.
     pub(crate) refusals: crate::limits::LogLimit,
+    /// Connections open now.
+    pub(crate) open: std::sync::atomic::AtomicUsize,
+    /// Connections ended since memory was last given back to the system.
+    pub(crate) closed_since_trim: std::sync::atomic::AtomicUsize,
 }
 
 /// Counts a relay task while it lives.

@@ -24,6 +24,7 @@ mod connection;
 mod hooks;
 mod hub;
 mod limits;
+mod memory;
 mod queue;
 mod relay;
 mod server;

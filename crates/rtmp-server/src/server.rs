@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rtmp_chunk::{DecoderConfig, MemoryBudget};
@@ -16,6 +16,7 @@ use crate::connection::{self, ConnectionError, Context};
 use crate::hooks::{AcceptAll, Hooks};
 use crate::hub::{Hub, HubConfig};
 use crate::limits::{LogLimit, PerAddress, default_max_connections};
+use crate::memory;
 use crate::relay::RelayConfig;
 use crate::session::SessionConfig;
 use crate::transport::Transport;
@@ -85,6 +86,12 @@ pub struct ServerConfig {
     /// reached, players whose queues cannot take more media skip to the next keyframe, and
     /// connections with answers waiting stop being read.
     pub max_queued_bytes: usize,
+    /// Give freed memory back to the system once 1000 connections or more have ended since the
+    /// last time (checked every 5 s; default on). glibc's allocator otherwise keeps the memory
+    /// of connections that ended (after 20 000 connections, measured: 252 MiB kept for good,
+    /// against 9.3 MiB with this for a baseline of 8.0 MiB); with other allocators it does
+    /// nothing.
+    pub release_memory: bool,
     /// Bytes held in unfinished incoming messages, all connections together (default 256 MiB),
     /// beyond the first 1 MiB each connection holds: ordinary frames never draw on it, so
     /// publishers keep publishing while others hold large messages. A message is counted at
@@ -121,6 +128,7 @@ impl Default for ServerConfig {
             max_answer_bytes: 64 << 10,
             max_queued_bytes: 1 << 30,
             max_partial_bytes: 256 << 20,
+            release_memory: true,
             verify_c2: false,
             relay: RelayConfig::default(),
             write_interval: Duration::from_millis(50),
@@ -175,6 +183,8 @@ impl<H: Hooks> Server<H> {
                 next_id: AtomicU64::new(1),
                 per_address: PerAddress::default(),
                 refusals: LogLimit::new(Duration::from_secs(10)),
+                open: AtomicUsize::new(0),
+                closed_since_trim: AtomicUsize::new(0),
                 config,
             }),
         }
@@ -186,6 +196,11 @@ impl<H: Hooks> Server<H> {
         self.context
             .relays
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Connections open now (from accept to close, handshakes included).
+    pub fn connections(&self) -> usize {
+        self.context.open.load(Ordering::Relaxed)
     }
 
     /// The hub, for stream figures.
@@ -234,6 +249,8 @@ impl<H: Hooks> Server<H> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let limit = Arc::new(Semaphore::new(self.context.config.max_connections));
         let mut connections = JoinSet::new();
+        let mut release = tokio::time::interval(Duration::from_secs(5));
+        release.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -266,8 +283,9 @@ impl<H: Hooks> Server<H> {
                     let accept = accept.clone();
                     let id = self.context.next_id.fetch_add(1, Ordering::Relaxed);
                     let span = tracing::info_span!("connection", id, %peer);
+                    let open = Open::new(self.context.clone());
                     connections.spawn(async move {
-                        let _held = (permit, slot);
+                        let _held = (permit, slot, open);
                         if !context.hooks.on_connection(peer).await {
                             tracing::debug!("refused by on_connection");
                             return;
@@ -287,6 +305,13 @@ impl<H: Hooks> Server<H> {
                     }.instrument(span));
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                _ = release.tick(), if self.context.config.release_memory => {
+                    let closed = &self.context.closed_since_trim;
+                    if closed.load(Ordering::Relaxed) >= memory::TRIM_AFTER_CLOSED {
+                        closed.store(0, Ordering::Relaxed);
+                        tokio::task::spawn_blocking(memory::trim);
+                    }
+                }
                 () = &mut shutdown => break,
             }
         }
@@ -332,4 +357,21 @@ pub fn bind_listener(address: SocketAddr, backlog: u32) -> std::io::Result<TcpLi
     socket.set_reuseaddr(true)?;
     socket.bind(address)?;
     socket.listen(backlog)
+}
+
+/// Counts a connection as open while it lives, and as ended after.
+struct Open<H>(Arc<Context<H>>);
+
+impl<H> Open<H> {
+    fn new(context: Arc<Context<H>>) -> Self {
+        context.open.fetch_add(1, Ordering::Relaxed);
+        Self(context)
+    }
+}
+
+impl<H> Drop for Open<H> {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+        self.0.closed_since_trim.fetch_add(1, Ordering::Relaxed);
+    }
 }
