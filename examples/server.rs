@@ -4,6 +4,7 @@
 //! cargo run --release --example server -- [--listen 0.0.0.0:1935] [--chunk-size 1024] [--no-gop-cache]
 //!     [--tls-cert cert.pem --tls-key key.pem [--tls-listen 0.0.0.0:1936]]
 //!     [--push rtmp://other-server]... [--pull rtmp://origin]
+//!     [--max-connections N] [--max-connections-per-ip N] [--write-timeout-secs 20]
 //! ```
 
 use std::net::SocketAddr;
@@ -46,6 +47,19 @@ struct Args {
     /// someone plays them.
     #[arg(long)]
     pull: Option<String>,
+    /// The most connections at once (default: the open-file limit, raised to its maximum at
+    /// start, less 64).
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// The most connections at once from one IP address (default: no limit of its own).
+    #[arg(long)]
+    max_connections_per_ip: Option<usize>,
+    /// Close a client that accepts no bytes for this many seconds while data waits for it.
+    #[arg(long, default_value_t = 20)]
+    write_timeout_secs: u64,
+    /// The listen backlog.
+    #[arg(long, default_value_t = 1024)]
+    listen_backlog: u32,
 }
 
 #[tokio::main]
@@ -54,8 +68,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let args = Args::parse();
+    // As nginx's worker_rlimit_nofile: the connection limit follows the raised file limit.
+    match rtmp_server::raise_open_file_limit() {
+        Ok(files) => tracing::debug!(files, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
     let relay = StaticRelay {
         push: args.push,
         pull: args.pull,
@@ -65,7 +85,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .chunk_size(args.chunk_size)
         .gop_cache(!args.no_gop_cache)
         .write_interval(std::time::Duration::from_millis(args.write_interval_ms))
+        .write_timeout(std::time::Duration::from_secs(args.write_timeout_secs))
+        .listen_backlog(args.listen_backlog)
         .hooks(relay);
+    if let Some(most) = args.max_connections {
+        builder = builder.max_connections(most);
+    }
+    if let Some(most) = args.max_connections_per_ip {
+        builder = builder.max_connections_per_ip(most);
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let tls = rtmp_server::tls::server_config(cert, key)?;
         builder = builder.listen_tls(args.tls_listen, tls);

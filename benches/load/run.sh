@@ -6,7 +6,8 @@
 #
 # Usage: benches/load/run.sh [PLAYER_COUNTS...]   (default: 100 1000)
 # Environment: BITRATE (video, default 4M), SERVER_ARGS (flags for our server, e.g.
-# "--write-interval-ms 40"), SKIP_NGINX=1 to measure ours only.
+# "--write-interval-ms 40"), SERVER_BIN (another build of the example server, to compare
+# builds in one run), SKIP_NGINX=1 to measure ours only.
 # Needs: ffmpeg, nginx, libnginx-mod-rtmp (apt-get install -y ffmpeg nginx libnginx-mod-rtmp).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -62,7 +63,7 @@ run() {
   kill "$publisher" 2>/dev/null || true
 }
 
-target/release/examples/server --listen 127.0.0.1:19700 ${SERVER_ARGS:-} > "$work/server.log" 2>&1 &
+${SERVER_BIN:-target/release/examples/server} --listen 127.0.0.1:19700 ${SERVER_ARGS:-} > "$work/server.log" 2>&1 &
 ours=$!
 pids+=("$ours")
 sleep 1

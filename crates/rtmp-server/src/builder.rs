@@ -11,6 +11,9 @@ use crate::server::{Server, ServerConfig, bind_listener};
 
 /// Builds a [`Server`] and the addresses it listens on; [`ListeningServer::run`] serves them.
 ///
+/// It has a method for each common setting; [`config`](Self::config) replaces them all, for
+/// the rest (budgets, decoder limits, session details: see [`ServerConfig`]).
+///
 /// ```no_run
 /// use std::time::Duration;
 /// use rtmp_server::Server;
@@ -124,9 +127,36 @@ impl<H: Hooks> ServerBuilder<H> {
         self
     }
 
-    /// The most connections at once (default 20 000).
+    /// The most connections at once (default: the open-file limit less 64; see
+    /// [`ServerConfig::max_connections`]).
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.config.max_connections = connections;
+        self
+    }
+
+    /// The most connections at once from one IP address (default: no limit of its own).
+    pub fn max_connections_per_ip(mut self, connections: usize) -> Self {
+        self.config.max_connections_per_ip = Some(connections);
+        self
+    }
+
+    /// The listen backlog of the listeners [`bind`](Self::bind) opens (default 1024).
+    pub fn listen_backlog(mut self, backlog: u32) -> Self {
+        self.config.listen_backlog = backlog;
+        self
+    }
+
+    /// Close connections whose socket accepts nothing for this long while bytes wait for it
+    /// (default 20 s; see [`ServerConfig::write_timeout`]).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Bytes each player's queue may hold before the slow-player policy applies (default
+    /// 16 MiB; see [`HubConfig::player_queue_bytes`](crate::HubConfig::player_queue_bytes)).
+    pub fn player_queue_bytes(mut self, bytes: usize) -> Self {
+        self.config.hub.player_queue_bytes = bytes;
         self
     }
 
