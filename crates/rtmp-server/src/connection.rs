@@ -340,6 +340,7 @@ impl<H: Hooks> Connection<H> {
                             self.connected = true;
                         }
                         Err(reason) => {
+                            // Logged by the server with the connection's end.
                             self.session.reject_connect(&reason)?;
                             self.flush();
                             return Err(ConnectionError::Refused(reason));
@@ -348,6 +349,7 @@ impl<H: Hooks> Connection<H> {
                 }
                 SessionEvent::Publish(request) => {
                     if let Err(reason) = self.context.hooks.on_publish(self.peer, &request).await {
+                        self.log_refusal("publish refused", &request.key, &reason);
                         let status = Status::publish_bad_name(&request.key.name);
                         self.session.reject_publish(
                             &request,
@@ -367,7 +369,7 @@ impl<H: Hooks> Connection<H> {
                             self.start_pushes(&request.key).await;
                         }
                         Err(error) => {
-                            tracing::info!(%error, "publish refused");
+                            self.log_refusal("publish refused", &request.key, &error.to_string());
                             self.session.reject_publish(
                                 &request,
                                 Status::publish_bad_name(&request.key.name),
@@ -377,6 +379,7 @@ impl<H: Hooks> Connection<H> {
                 }
                 SessionEvent::Play(request) => {
                     if let Err(reason) = self.context.hooks.on_play(self.peer, &request).await {
+                        self.log_refusal("play refused", &request.key, &reason);
                         let status = Status {
                             description: reason,
                             ..Status::play_failed("")
@@ -411,6 +414,7 @@ impl<H: Hooks> Connection<H> {
                         self.context.hooks.on_unpublish(publisher.key());
                     }
                     if let Some(player) = self.players.remove(&stream_id) {
+                        tracing::debug!(key = %player.key(), "play stop");
                         self.context.hooks.on_play_stop(player.key());
                     }
                 }
@@ -527,7 +531,16 @@ impl<H: Hooks> Connection<H> {
             self.context.hooks.on_unpublish(publisher.key());
         }
         for (_, player) in self.players.drain() {
+            tracing::debug!(key = %player.key(), "play stop");
             self.context.hooks.on_play_stop(player.key());
+        }
+    }
+
+    /// Logs a refused request at INFO, at most once per 10 s per peer address (the lines
+    /// held back are counted in the next one), so that a client cannot flood the log.
+    fn log_refusal(&self, what: &str, key: &StreamKey, reason: &str) {
+        if let Some(held) = self.context.refusals.allow(self.peer.ip(), Instant::now()) {
+            tracing::info!(%key, reason, held_back = held, "{what}");
         }
     }
 }

@@ -306,9 +306,13 @@ impl<H: Hooks> Server<H> {
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 _ = release.tick(), if self.context.config.release_memory => {
-                    let closed = &self.context.closed_since_trim;
-                    if closed.load(Ordering::Relaxed) >= memory::TRIM_AFTER_CLOSED {
-                        closed.store(0, Ordering::Relaxed);
+                    // One listener's loop takes the count, so a trim runs once.
+                    let due = self.context.closed_since_trim.fetch_update(
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                        |closed| (closed >= memory::TRIM_AFTER_CLOSED).then_some(0),
+                    );
+                    if due.is_ok() {
                         tokio::task::spawn_blocking(memory::trim);
                     }
                 }

@@ -27,6 +27,8 @@ pub(super) struct Io {
     write_buf: BytesMut,
     decoder: ChunkDecoder,
     encoder: ChunkEncoder,
+    /// The longest a write may make no progress (a server that stopped reading).
+    write_timeout: Duration,
 }
 
 impl Io {
@@ -53,6 +55,7 @@ impl Io {
             write_buf: BytesMut::new(),
             decoder: ChunkDecoder::new(config.decoder.clone()),
             encoder: ChunkEncoder::new(),
+            write_timeout: config.write_timeout,
         })
     }
 
@@ -67,8 +70,15 @@ impl Io {
                 &mut self.write_buf,
             )?;
         }
+        self.write_out().await
+    }
+
+    /// Writes what is buffered, within the write timeout.
+    async fn write_out(&mut self) -> Result<(), ClientError> {
         if !self.write_buf.is_empty() {
-            self.stream.write_all(&self.write_buf).await?;
+            tokio::time::timeout(self.write_timeout, self.stream.write_all(&self.write_buf))
+                .await
+                .map_err(|_| ClientError::Timeout("the server to take our data"))??;
             self.write_buf.clear();
         }
         Ok(())
@@ -142,7 +152,6 @@ pub(super) async fn publish_loop(
     mut rx: mpsc::Receiver<rtmp_chunk::Message>,
     stream_id: u32,
     name: String,
-    write_timeout: Duration,
 ) -> Result<(), ClientError> {
     loop {
         io.read_buf.reserve(READ_RESERVE);
@@ -155,10 +164,7 @@ pub(super) async fn publish_loop(
                     let Ok(message) = rx.try_recv() else { break };
                     queue_media(&mut io, &session, stream_id, &message)?;
                 }
-                tokio::time::timeout(write_timeout, io.stream.write_all(&io.write_buf))
-                    .await
-                    .map_err(|_| ClientError::Timeout("the server to take our data"))??;
-                io.write_buf.clear();
+                io.write_out().await?;
             }
             read = io.stream.read_buf(&mut io.read_buf) => {
                 if read? == 0 {

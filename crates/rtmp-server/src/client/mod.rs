@@ -52,8 +52,8 @@ pub struct ClientConfig {
     pub response_timeout: Duration,
     /// A player gives up when the server sends nothing for this long (default 60 s).
     pub read_timeout: Duration,
-    /// A publisher gives up when one write to the server takes this long (default 30 s): the
-    /// server stopped reading.
+    /// A publisher or player gives up when a write to the server makes no progress for this
+    /// long (default 30 s): the server stopped reading.
     pub write_timeout: Duration,
     /// Messages buffered between the application and the connection (default 256). A
     /// publisher's `send` waits while it is full; a player stops reading the socket.
@@ -233,14 +233,7 @@ impl Connection {
         .map_err(|_| ClientError::Timeout("publish"))??;
         let (tx, rx) = mpsc::channel(self.config.queue.max(1));
         let name = name.to_owned();
-        let task = tokio::spawn(io::publish_loop(
-            self.io,
-            self.session,
-            rx,
-            stream_id,
-            name,
-            self.config.write_timeout,
-        ));
+        let task = tokio::spawn(io::publish_loop(self.io, self.session, rx, stream_id, name));
         Ok(Publisher::new(tx, task, stream_id))
     }
 
