@@ -20,7 +20,6 @@ use rtmp_handshake::{ServerConfig, ServerHandshake, Status as Handshake};
 use rtmp_message::{Command, LimitType, Message as TypedMessage, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::codec::Framed;
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -63,10 +62,8 @@ async fn inspect(mut stream: TcpStream, peer: SocketAddr) -> Result<()> {
     };
     println!("[{peer}] handshake: {:?}", completed.kind);
 
-    let mut framed = Framed::new(stream, ChunkCodec::new());
-    framed
-        .read_buffer_mut()
-        .extend_from_slice(&completed.leftover);
+    // The bytes that came with C2 (often connect) are decoded before anything more is read.
+    let mut framed = ChunkCodec::new().framed(stream, &completed.leftover);
     let mut media: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     while let Some(message) = framed.next().await {
         let message = message?;

@@ -109,9 +109,6 @@ pub enum DecodeError {
         /// Its length.
         length: usize,
     },
-    /// Reading from the transport failed.
-    #[error("reading the chunk stream failed: {0}")]
-    Io(#[from] std::io::Error),
 }
 
 /// The header fields a chunk stream remembers for the chunks that omit them.
@@ -241,7 +238,7 @@ impl ChunkDecoder {
     /// ```
     /// use rtmp_chunk::{ChunkDecoder, DecodeError, DecoderConfig, MemoryBudget};
     ///
-    /// let budget = MemoryBudget::new(100_000);
+    /// let budget = MemoryBudget::new(80_000);
     /// let config = DecoderConfig::default();
     /// let mut first = ChunkDecoder::with_budget(config.clone(), budget.clone(), 10_000);
     /// let mut second = ChunkDecoder::with_budget(config, budget.clone(), 10_000);
@@ -250,7 +247,7 @@ impl ChunkDecoder {
     /// start.extend_from_slice(&[0; 128]);
     /// assert!(first.decode(&mut start.as_slice().into()).unwrap().is_none());
     /// assert_eq!(budget.used(), 50_000);
-    /// // The same from a second connection would pass the shared limit.
+    /// // The same from a second connection would pass the shared limit (50 000 more).
     /// let refused = second.decode(&mut start.as_slice().into());
     /// assert!(matches!(refused, Err(DecodeError::BudgetExhausted { .. })));
     /// drop(first);

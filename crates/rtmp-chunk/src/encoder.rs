@@ -30,9 +30,6 @@ pub enum EncodeError {
         /// The encoder's chunk size.
         current: u32,
     },
-    /// Writing to the transport failed.
-    #[error("writing the chunk stream failed: {0}")]
-    Io(#[from] std::io::Error),
 }
 
 /// What the encoder remembers about one chunk stream.

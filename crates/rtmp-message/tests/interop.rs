@@ -44,9 +44,7 @@ async fn accept(listener: &TcpListener) -> Framed<TcpStream, ChunkCodec> {
         let status = handshake.read(&buf[..n]).unwrap();
         stream.write_all(&handshake.take_output()).await.unwrap();
         if let Handshake::Done(done) = status {
-            let mut framed = Framed::new(stream, ChunkCodec::new());
-            framed.read_buffer_mut().extend_from_slice(&done.leftover);
-            return framed;
+            return ChunkCodec::new().framed(stream, &done.leftover);
         }
     }
 }

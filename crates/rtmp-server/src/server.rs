@@ -251,6 +251,7 @@ impl<H: Hooks> Server<H> {
         let mut connections = JoinSet::new();
         let mut release = tokio::time::interval(Duration::from_secs(5));
         release.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut release_state = memory::Release::default();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -307,12 +308,7 @@ impl<H: Hooks> Server<H> {
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 _ = release.tick(), if self.context.config.release_memory => {
                     // One listener's loop takes the count, so a trim runs once.
-                    let due = self.context.closed_since_trim.fetch_update(
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                        |closed| (closed >= memory::TRIM_AFTER_CLOSED).then_some(0),
-                    );
-                    if due.is_ok() {
+                    if release_state.due(&self.context.closed_since_trim) {
                         tokio::task::spawn_blocking(memory::trim);
                     }
                 }
