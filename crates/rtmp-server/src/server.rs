@@ -89,7 +89,7 @@ pub struct ServerConfig {
     /// Give freed memory back to the system once 1000 connections or more have ended since the
     /// last time (checked every 5 s; default on). glibc's allocator otherwise keeps the memory
     /// of connections that ended (after 20 000 connections, measured: 252 MiB kept for good,
-    /// against 9.3 MiB with this for a baseline of 8.0 MiB); with other allocators it does
+    /// against 10-16 MiB with this for a baseline of 8.3 MiB); with other allocators it does
     /// nothing.
     pub release_memory: bool,
     /// Bytes held in unfinished incoming messages, all connections together (default 256 MiB),
