@@ -6,7 +6,7 @@
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use rtmp_message::Message;
-use rtmp_server::client::{ClientSession, ClientSessionConfig};
+use rtmp_session::{ClientSession, ClientSessionConfig};
 
 #[derive(Debug, Arbitrary)]
 enum Step {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use rtmp_message::{Command, Connect, Message, Play, PublishType, Status, UserControl};
-use rtmp_server::{ServerSession, SessionConfig, SessionEvent, StreamRequest};
+use rtmp_session::{ServerSession, SessionConfig, SessionEvent, StreamRequest};
 
 #[derive(Debug, Arbitrary)]
 enum Step {

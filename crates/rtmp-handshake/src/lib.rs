@@ -31,15 +31,21 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 mod digest;
+#[cfg(feature = "tokio")]
+mod drive;
 mod server;
 
 use bytes::{Bytes, BytesMut};
 
 pub use client::{ClientConfig, ClientHandshake, ClientStyle};
 pub use digest::{FLASH_MEDIA_SERVER_KEY, FLASH_PLAYER_KEY, Schema};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use drive::{DriveError, drive};
 pub use server::{ServerConfig, ServerHandshake};
 
 /// What both sides of the handshake offer, for code that drives either one over a transport.

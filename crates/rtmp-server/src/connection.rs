@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rtmp_chunk::{ChunkDecoder, DecoderConfig, MemoryBudget, Message, type_id};
-use rtmp_handshake::{ServerConfig as HandshakeConfig, ServerHandshake};
+use rtmp_handshake::{DriveError, ServerConfig as HandshakeConfig, ServerHandshake};
 use rtmp_message::Status;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 
 use crate::hooks::Hooks;
@@ -20,9 +20,8 @@ use crate::hub::{Hub, Notice, PlayError, Publisher, Subscription};
 use crate::queue::{AnswerSender, MediaSender, answers};
 use crate::relay;
 use crate::server::ServerConfig;
-use crate::session::{ServerSession, SessionError, SessionEvent, StreamKey};
-use crate::transport::{self, HandshakeIoError, Transport};
 use crate::writer::{Ticks, WriteHalf, next_tick, write_loop};
+use rtmp_session::{ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -30,21 +29,22 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+/// The reading half of a connection's stream.
+pub(crate) type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
 
-/// The two halves of a stream, without a lock between them for TCP.
-fn split(stream: Transport) -> (ReadHalf, WriteHalf) {
-    match stream {
-        Transport::Tcp(tcp) => {
-            let (reader, writer) = tcp.into_split();
-            (Box::new(reader), Box::new(writer))
-        }
-        #[cfg(feature = "tls")]
-        tls => {
-            let (reader, writer) = tokio::io::split(tls);
-            (Box::new(reader), Box::new(writer))
-        }
-    }
+/// The halves of a TCP stream, without a lock between them.
+pub(crate) fn split_tcp(tcp: tokio::net::TcpStream) -> (ReadHalf, WriteHalf) {
+    let (reader, writer) = tcp.into_split();
+    (Box::new(reader), Box::new(writer))
+}
+
+/// The halves of any stream (behind a lock shared by the two).
+pub(crate) fn split_any<S>(stream: S) -> (ReadHalf, WriteHalf)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (reader, writer) = tokio::io::split(stream);
+    (Box::new(reader), Box::new(writer))
 }
 
 /// Why a connection ended.
@@ -57,7 +57,7 @@ pub enum ConnectionError {
     /// The handshake failed.
     #[error("handshake: {0}")]
     Handshake(#[from] rtmp_handshake::HandshakeError),
-    /// The handshake took longer than allowed.
+    /// The handshake (RTMP's, or TLS's before it) took longer than allowed.
     #[error("handshake timed out")]
     HandshakeTimeout,
     /// The chunk stream could not be decoded (or broke a limit).
@@ -145,24 +145,29 @@ const READ_RESERVE_MIN: usize = 1 << 10;
 /// ... and doubles up to this when reads fill it (publishers).
 const READ_RESERVE: usize = 64 << 10;
 
-impl From<HandshakeIoError> for ConnectionError {
-    fn from(error: HandshakeIoError) -> Self {
+impl From<DriveError> for ConnectionError {
+    fn from(error: DriveError) -> Self {
         match error {
-            HandshakeIoError::Io(error) => Self::Io(error),
-            HandshakeIoError::Handshake(error) => Self::Handshake(error),
+            DriveError::Io(error) => Self::Io(error),
+            DriveError::Handshake(error) => Self::Handshake(error),
+            other => Self::Io(std::io::Error::other(other)),
         }
     }
 }
 
-/// Runs one connection to its end.
-pub(crate) async fn serve<H: Hooks>(
-    mut stream: Transport,
+/// Runs one connection to its end: the handshake over `stream`, then a reader and a writer
+/// on the halves `split` makes of it.
+pub(crate) async fn serve<S, H: Hooks>(
+    mut stream: S,
+    split: fn(S) -> (ReadHalf, WriteHalf),
     peer: SocketAddr,
     context: Arc<Context<H>>,
     shutdown: watch::Receiver<bool>,
-) -> Result<(), ConnectionError> {
+) -> Result<(), ConnectionError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
     let config = &context.config;
-    let _ = stream.tcp().set_nodelay(true);
     // Boxed: the handshake's state and buffers are freed once it is done, rather than held
     // in the connection's task for its whole life.
     let handshake = Box::pin(async {
@@ -170,7 +175,7 @@ pub(crate) async fn serve<H: Hooks>(
             verify_c2: config.verify_c2,
             ..HandshakeConfig::default()
         });
-        transport::handshake(&mut stream, &mut handshake).await
+        rtmp_handshake::drive(&mut stream, &mut handshake).await
     });
     let leftover = tokio::time::timeout(config.handshake_timeout, handshake)
         .await
@@ -464,7 +469,7 @@ impl<H: Hooks> Connection<H> {
         });
     }
 
-    fn play(&mut self, request: crate::session::StreamRequest) -> Result<(), ConnectionError> {
+    fn play(&mut self, request: StreamRequest) -> Result<(), ConnectionError> {
         let hub = self.context.hub.clone();
         let enhanced = self.session.is_enhanced();
         if hub.refuses_player(&request.key, enhanced) {

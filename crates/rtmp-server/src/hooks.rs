@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 
 use rtmp_amf0::Value;
 
-use crate::client::RtmpUrl;
-use crate::session::{ConnectRequest, StreamKey, StreamRequest};
+use rtmp_session::{ConnectRequest, RtmpUrl, StreamKey, StreamRequest};
 
 /// Decisions and observations of the application. A refusal's text reaches the client in
 /// its onStatus description.

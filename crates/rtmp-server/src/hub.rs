@@ -19,7 +19,7 @@ use rtmp_flv::{
 use tokio::sync::mpsc;
 
 use crate::queue::{MediaSender, Refused};
-use crate::session::{StreamKey, chunk_stream};
+use rtmp_session::{StreamKey, chunk_stream};
 
 /// What happens to a player that cannot keep up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

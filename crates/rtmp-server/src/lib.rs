@@ -19,7 +19,6 @@
 //! See the `server`, `publish` and `play` examples for complete programs.
 
 mod builder;
-pub mod client;
 mod connection;
 mod hooks;
 mod hub;
@@ -28,10 +27,6 @@ mod memory;
 mod queue;
 mod relay;
 mod server;
-mod session;
-#[cfg(feature = "tls")]
-pub mod tls;
-mod transport;
 mod writer;
 
 pub use builder::{ListeningServer, ServerBuilder};
@@ -45,10 +40,14 @@ pub use hub::{
 pub use limits::raise_open_file_limit;
 pub use queue::{MediaReceiver, MediaSender};
 pub use relay::{Backoff, RelayConfig, StaticRelay};
-pub use server::{Server, ServerConfig, bind_listener};
-pub use session::{
-    ConnectRequest, ServerSession, SessionConfig, SessionError, SessionEvent, StreamKey,
+/// The client, which relays use: [`rtmp_client`], re-exported.
+pub use rtmp_client as client;
+/// RTMPS settings from PEM files (feature `tls`): [`rtmp_client::tls`], re-exported.
+#[cfg(feature = "tls")]
+pub use rtmp_client::tls;
+pub use rtmp_session::{
+    ConnectRequest, RtmpUrl, ServerSession, SessionConfig, SessionError, SessionEvent, StreamKey,
     StreamRequest,
 };
-pub use transport::Transport;
+pub use server::{Server, ServerConfig, bind_listener};
 pub use writer::WriteStalled;

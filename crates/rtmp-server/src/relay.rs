@@ -14,8 +14,8 @@ use crate::client::{ClientConfig, ClientError, Connection, PlayEvent, RtmpUrl, U
 use crate::hooks::Hooks;
 use crate::hub::{Hub, Notice};
 use crate::queue::MediaSender;
-use crate::session::StreamKey;
 use rtmp_chunk::MemoryBudget;
+use rtmp_session::StreamKey;
 
 /// Waits between reconnection attempts: `initial`, doubling up to `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rtmp_chunk::{DecoderConfig, MemoryBudget};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -18,8 +19,7 @@ use crate::hub::{Hub, HubConfig};
 use crate::limits::{LogLimit, PerAddress, default_max_connections};
 use crate::memory;
 use crate::relay::RelayConfig;
-use crate::session::SessionConfig;
-use crate::transport::Transport;
+use rtmp_session::SessionConfig;
 
 /// How accepted connections become RTMP streams.
 #[derive(Clone)]
@@ -30,18 +30,25 @@ enum Accept {
 }
 
 impl Accept {
-    /// The stream, after the TLS handshake for RTMPS (`None` if it fails or times out).
-    async fn transport(&self, tcp: TcpStream, timeout: Duration) -> Option<Transport> {
-        let _ = timeout;
+    /// Serves `tcp`: directly, or after the TLS handshake for RTMPS (which must end within
+    /// the handshake timeout).
+    async fn serve<H: Hooks>(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        context: Arc<Context<H>>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<(), ConnectionError> {
+        let _ = tcp.set_nodelay(true);
         match self {
-            Self::Plain => Some(Transport::Tcp(tcp)),
+            Self::Plain => connection::serve(tcp, connection::split_tcp, peer, context, stop).await,
             #[cfg(feature = "tls")]
             Self::Tls(acceptor) => {
-                let tls = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
-                match tls {
-                    Ok(Ok(stream)) => Some(Transport::TlsServer(Box::new(stream))),
-                    _ => None,
-                }
+                let timeout = context.config.handshake_timeout;
+                let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
+                    .await
+                    .map_err(|_| ConnectionError::HandshakeTimeout)??;
+                connection::serve(tls, connection::split_any, peer, context, stop).await
             }
         }
     }
@@ -233,6 +240,55 @@ impl<H: Hooks> Server<H> {
             .await
     }
 
+    /// Serves one connection over `stream`, any byte stream already open to a client (a Unix
+    /// socket, a tunnel, an in-memory pipe): the handshake, then the session until the
+    /// client leaves or breaks a limit. `peer` names the client to the hooks and the logs.
+    /// The server's listeners are built on this; the connection limits of
+    /// [`serve`](Self::serve) do not apply here (the caller chose to serve the stream), all
+    /// the others do.
+    ///
+    /// ```no_run
+    /// use rtmp_server::Server;
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let server = std::sync::Arc::new(Server::builder().build());
+    /// let listener = tokio::net::UnixListener::bind("/run/rtmp.sock")?;
+    /// loop {
+    ///     let (stream, _) = listener.accept().await?;
+    ///     let server = server.clone();
+    ///     let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    ///     tokio::spawn(async move { server.serve_connection(stream, peer).await });
+    /// }
+    /// # }
+    /// ```
+    pub async fn serve_connection<S>(
+        &self,
+        stream: S,
+        peer: SocketAddr,
+    ) -> Result<(), ConnectionError>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let _open = Open::new(self.context.clone());
+        if !self.context.hooks.on_connection(peer).await {
+            return Err(ConnectionError::Refused("refused by on_connection".into()));
+        }
+        // Nothing stops this connection but its own end (or dropping the future).
+        let (_stop, stopped) = watch::channel(false);
+        let context = self.context.clone();
+        let result = connection::serve(
+            stream,
+            connection::split_any,
+            peer,
+            context.clone(),
+            stopped,
+        )
+        .await;
+        let error = result.as_ref().err().map(ToString::to_string);
+        context.hooks.on_disconnect(peer, error.as_deref());
+        result
+    }
+
     /// Logs a refused connection, at most once per 10 s per address.
     fn refused(&self, peer: SocketAddr, why: &str) {
         if let Some(held) = self.context.refusals.allow(peer.ip(), Instant::now()) {
@@ -291,11 +347,7 @@ impl<H: Hooks> Server<H> {
                             tracing::debug!("refused by on_connection");
                             return;
                         }
-                        let Some(stream) = accept.transport(stream, context.config.handshake_timeout).await else {
-                            tracing::debug!("TLS handshake failed");
-                            return;
-                        };
-                        let result = connection::serve(stream, peer, context.clone(), stop).await;
+                        let result = accept.serve(stream, peer, context.clone(), stop).await;
                         if let Err(error) = &result {
                             log_end(&context, peer, error);
                         } else {

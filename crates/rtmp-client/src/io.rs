@@ -6,23 +6,27 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use rtmp_chunk::{ChunkDecoder, ChunkEncoder};
-use rtmp_handshake::ClientHandshake;
+use rtmp_handshake::{ClientHandshake, DriveError};
 use rtmp_message::Level;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::{ClientConfig, ClientError, ClientEvent, ClientSession, PlayEvent, RtmpUrl, Scheme};
-use crate::transport::{self, HandshakeIoError, Transport};
+use crate::{ClientConfig, ClientError, ClientEvent, ClientSession, PlayEvent, RtmpUrl, Scheme};
+
+/// A byte stream a client can run over: TCP, TLS, or anything the application supplies (a
+/// proxy tunnel, an in-memory pipe).
+pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
 const READ_RESERVE: usize = 64 << 10;
 /// Bytes of queued media encoded for one write.
 const WRITE_BATCH: usize = 256 << 10;
 
 /// The socket, the chunk codec and the buffers of one client connection.
-#[derive(Debug)]
-pub(super) struct Io {
-    stream: Transport,
+pub(crate) struct Io {
+    stream: Box<dyn Stream>,
     read_buf: BytesMut,
     write_buf: BytesMut,
     decoder: ChunkDecoder,
@@ -31,23 +35,41 @@ pub(super) struct Io {
     write_timeout: Duration,
 }
 
+impl std::fmt::Debug for Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Io")
+            .field("read_buf", &self.read_buf.len())
+            .field("write_buf", &self.write_buf.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Io {
     /// TCP (and TLS for rtmps), then the handshake.
-    pub(super) async fn connect(url: &RtmpUrl, config: &ClientConfig) -> Result<Self, ClientError> {
+    pub(crate) async fn connect(url: &RtmpUrl, config: &ClientConfig) -> Result<Self, ClientError> {
         let tcp = TcpStream::connect(url.address()).await?;
         let _ = tcp.set_nodelay(true);
-        let mut stream = match url.scheme {
-            Scheme::Rtmp => Transport::Tcp(tcp),
+        let stream: Box<dyn Stream> = match url.scheme {
+            Scheme::Rtmp => Box::new(tcp),
             Scheme::Rtmps => tls(tcp, url, config).await?,
         };
+        Self::handshake(stream, config).await
+    }
+
+    /// The handshake over `stream`, which is already connected to the server.
+    pub(crate) async fn handshake(
+        mut stream: Box<dyn Stream>,
+        config: &ClientConfig,
+    ) -> Result<Self, ClientError> {
         let mut handshake = ClientHandshake::new(config.handshake.clone());
-        let leftover = match transport::handshake(&mut stream, &mut handshake).await {
+        let leftover = match rtmp_handshake::drive(&mut stream, &mut handshake).await {
             Ok(leftover) => leftover,
-            Err(HandshakeIoError::Io(error)) if error.kind() == ErrorKind::UnexpectedEof => {
+            Err(DriveError::Io(error)) if error.kind() == ErrorKind::UnexpectedEof => {
                 return Err(ClientError::Closed);
             }
-            Err(HandshakeIoError::Io(error)) => return Err(error.into()),
-            Err(HandshakeIoError::Handshake(error)) => return Err(error.into()),
+            Err(DriveError::Io(error)) => return Err(error.into()),
+            Err(DriveError::Handshake(error)) => return Err(error.into()),
+            Err(error) => return Err(std::io::Error::other(error).into()),
         };
         Ok(Self {
             stream,
@@ -100,7 +122,7 @@ impl Io {
 
     /// Sends what the session has, then reads until `pick` chooses an event. Events it passes
     /// over are dropped (they are answers nobody waits for).
-    pub(super) async fn until<T>(
+    pub(crate) async fn until<T>(
         &mut self,
         session: &mut ClientSession,
         mut pick: impl FnMut(&ClientEvent) -> Option<T>,
@@ -122,7 +144,7 @@ async fn tls(
     tcp: TcpStream,
     url: &RtmpUrl,
     config: &ClientConfig,
-) -> Result<Transport, ClientError> {
+) -> Result<Box<dyn Stream>, ClientError> {
     let tls_config = match &config.tls {
         Some(tls) => tls.clone(),
         None => crate::tls::platform_client_config().map_err(ClientError::Tls)?,
@@ -132,13 +154,13 @@ async fn tls(
     let stream = tokio_rustls::TlsConnector::from(tls_config)
         .connect(name, tcp)
         .await?;
-    Ok(Transport::TlsClient(Box::new(stream)))
+    Ok(Box::new(stream))
 }
 
 #[cfg(not(feature = "tls"))]
-async fn tls(_: TcpStream, _: &RtmpUrl, _: &ClientConfig) -> Result<Transport, ClientError> {
+async fn tls(_: TcpStream, _: &RtmpUrl, _: &ClientConfig) -> Result<Box<dyn Stream>, ClientError> {
     Err(ClientError::Tls(
-        "rtmps:// needs the `tls` feature of rtmp-server".into(),
+        "rtmps:// needs the `tls` feature of rtmp-client".into(),
     ))
 }
 
@@ -146,7 +168,7 @@ async fn tls(_: TcpStream, _: &RtmpUrl, _: &ClientConfig) -> Result<Transport, C
 /// politely when the application is done. A server may stay silent for minutes while a
 /// publisher sends (acknowledgement windows are megabytes), so there is no read timeout here: a
 /// dead server shows as a failed write.
-pub(super) async fn publish_loop(
+pub(crate) async fn publish_loop(
     mut io: Io,
     mut session: ClientSession,
     mut rx: mpsc::Receiver<rtmp_chunk::Message>,
@@ -208,7 +230,7 @@ fn queue_media(
 
 /// Reads the played stream into `tx` until the server ends it or the application drops the
 /// player.
-pub(super) async fn play_loop(
+pub(crate) async fn play_loop(
     mut io: Io,
     mut session: ClientSession,
     tx: mpsc::Sender<PlayEvent>,

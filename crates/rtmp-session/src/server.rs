@@ -10,19 +10,7 @@ use rtmp_amf0::Value;
 use rtmp_chunk::type_id;
 use rtmp_message::{Command, Connect, Data, LimitType, Message, PublishType, Status, UserControl};
 
-/// Chunk streams the session sends on.
-pub(crate) mod chunk_stream {
-    /// Protocol control and user control.
-    pub const CONTROL: u32 = 2;
-    /// Commands on the connection (message stream 0).
-    pub const COMMAND: u32 = 3;
-    /// Status and data on a media stream.
-    pub const STREAM: u32 = 5;
-    /// Audio.
-    pub const AUDIO: u32 = 6;
-    /// Video.
-    pub const VIDEO: u32 = 7;
-}
+use crate::chunk_stream;
 
 /// Settings of a [`ServerSession`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,6 +232,13 @@ impl ServerSession {
             stream_id,
             Command::on_status(status).into(),
         )
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) has something to do next (a keep-alive
+    /// ping); `None` while nothing is timed (before connect, or with no keep-alive).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let interval = self.config.ping_interval?;
+        (self.phase == Phase::Connected).then(|| self.last_ping + interval)
     }
 
     /// Sends a keep-alive ping when one is due.

@@ -1,13 +1,15 @@
-//! RTMP as a client of remote servers: publish to and play from any RTMP server.
+//! An RTMP client on tokio: publish to and play from any RTMP server.
 //!
-//! [`ClientSession`] is the sans-IO protocol logic; [`Connection`], [`Publisher`] and
-//! [`Player`] run it on tokio, over TCP or (feature `tls`) TLS.
+//! [`ClientSession`] (from `rtmp-session`) is the protocol logic, with no runtime;
+//! [`Connection`], [`Publisher`] and [`Player`] run it on tokio, over TCP, TLS for `rtmps://`
+//! (feature `tls`, on by default), or any stream the application supplies
+//! ([`Connection::connect_over`]).
 //!
 //! ```no_run
-//! use rtmp_server::client::{self, ClientConfig, PlayEvent};
+//! use rtmp_client::{ClientConfig, ClientError, PlayEvent};
 //!
-//! # async fn run() -> Result<(), client::ClientError> {
-//! let mut player = client::play("rtmp://127.0.0.1/live/cam", ClientConfig::default()).await?;
+//! # async fn run() -> Result<(), ClientError> {
+//! let mut player = rtmp_client::play("rtmp://127.0.0.1/live/cam", ClientConfig::default()).await?;
 //! while let Some(event) = player.next().await? {
 //!     if let PlayEvent::Media(message) = event {
 //!         println!("type {} at {} ms, {} bytes", message.type_id, message.timestamp, message.payload.len());
@@ -17,11 +19,15 @@
 //! # }
 //! ```
 
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod io;
 mod player;
 mod publisher;
-mod session;
-mod url;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 
 use std::time::Duration;
 
@@ -29,10 +35,13 @@ use rtmp_chunk::DecoderConfig;
 use rtmp_message::{Level, Status, StatusCode};
 use tokio::sync::mpsc;
 
+pub use io::Stream;
 pub use player::{PlayEvent, Player};
 pub use publisher::Publisher;
-pub use session::{ClientEvent, ClientSession, ClientSessionConfig, ClientSessionError};
-pub use url::{RtmpUrl, Scheme, UrlError};
+pub use rtmp_flv::Frame;
+pub use rtmp_session::{
+    ClientEvent, ClientSession, ClientSessionConfig, ClientSessionError, RtmpUrl, Scheme, UrlError,
+};
 
 use io::Io;
 
@@ -172,8 +181,47 @@ impl Connection {
             .map_err(|_| ClientError::Timeout("connect"))?
     }
 
+    /// Connects over `stream`, already open to the server (a tunnel, a Unix socket, an
+    /// in-memory pipe): the handshake, then connect to the application of `url` (its host
+    /// and port are only used in the tcUrl).
+    ///
+    /// ```no_run
+    /// use rtmp_client::{ClientConfig, Connection, RtmpUrl};
+    ///
+    /// # async fn run() -> Result<(), rtmp_client::ClientError> {
+    /// let url = RtmpUrl::parse("rtmp://origin/live/cam")?;
+    /// let stream = tokio::net::UnixStream::connect("/run/rtmp.sock").await?;
+    /// let connection = Connection::connect_over(stream, &url, ClientConfig::default()).await?;
+    /// let player = connection.play(&url.stream).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_over(
+        stream: impl Stream + 'static,
+        url: &RtmpUrl,
+        config: ClientConfig,
+    ) -> Result<Self, ClientError> {
+        let timeout = config.connect_timeout;
+        let connecting = async {
+            let io = Io::handshake(Box::new(stream), &config).await?;
+            Self::connect_app(io, url, config).await
+        };
+        tokio::time::timeout(timeout, connecting)
+            .await
+            .map_err(|_| ClientError::Timeout("connect"))?
+    }
+
     async fn connect_inner(url: &RtmpUrl, config: ClientConfig) -> Result<Self, ClientError> {
-        let mut io = Io::connect(url, &config).await?;
+        let io = Io::connect(url, &config).await?;
+        Self::connect_app(io, url, config).await
+    }
+
+    /// connect, once the handshake is done.
+    async fn connect_app(
+        mut io: Io,
+        url: &RtmpUrl,
+        config: ClientConfig,
+    ) -> Result<Self, ClientError> {
         let mut session = ClientSession::new(config.session.clone());
         session.connect(&url.app, &url.tc_url())?;
         let event = io

@@ -58,13 +58,13 @@ pub enum UrlError {
 /// yourself with [`with_app`](Self::with_app).
 ///
 /// ```
-/// use rtmp_server::client::RtmpUrl;
+/// use rtmp_session::RtmpUrl;
 ///
 /// let url: RtmpUrl = "rtmp://127.0.0.1/live/cam?token=abc".parse()?;
 /// assert_eq!((url.host.as_str(), url.port), ("127.0.0.1", 1935));
 /// assert_eq!((url.app.as_str(), url.stream.as_str()), ("live", "cam?token=abc"));
 /// assert_eq!(url.tc_url(), "rtmp://127.0.0.1:1935/live");
-/// # Ok::<(), rtmp_server::client::UrlError>(())
+/// # Ok::<(), rtmp_session::UrlError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RtmpUrl {
@@ -128,11 +128,11 @@ impl RtmpUrl {
     /// paths the automatic split gets wrong.
     ///
     /// ```
-    /// use rtmp_server::client::RtmpUrl;
+    /// use rtmp_session::RtmpUrl;
     ///
     /// let url = RtmpUrl::parse("rtmp://h/a/b/c")?.with_app("a");
     /// assert_eq!((url.app.as_str(), url.stream.as_str()), ("a", "b/c"));
-    /// # Ok::<(), rtmp_server::client::UrlError>(())
+    /// # Ok::<(), rtmp_session::UrlError>(())
     /// ```
     pub fn with_app(mut self, app: &str) -> Self {
         let app = app.trim_matches('/');

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
-use rtmp_server::client::{RtmpUrl, Scheme, UrlError};
+use rtmp_session::{RtmpUrl, Scheme, UrlError};
 
 fn split(url: &str) -> (String, String) {
     let url = RtmpUrl::parse(url).unwrap();

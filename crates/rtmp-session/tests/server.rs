@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rtmp_amf0::Value;
 use rtmp_message::{Command, Connect, Data, Message, Play, PublishType, StatusCode, UserControl};
-use rtmp_server::{ServerSession, SessionConfig, SessionError, SessionEvent};
+use rtmp_session::{ServerSession, SessionConfig, SessionError, SessionEvent};
 
 fn command(stream_id: u32, command: Command) -> rtmp_chunk::Message {
     Message::Command(command).to_chunk(3, 0, stream_id).unwrap()

@@ -1,4 +1,4 @@
-//! RTMPS: TLS settings from PEM files, for [`Server::serve_tls`](crate::Server::serve_tls) and
+//! RTMPS: TLS settings from PEM files, for servers (rtmp-server's `Server::serve_tls`) and
 //! `rtmps://` clients (feature `tls`, on by default).
 
 use std::path::Path;

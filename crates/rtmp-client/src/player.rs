@@ -45,7 +45,7 @@ impl PlayEvent {
 ///
 /// ```no_run
 /// use futures::{StreamExt, TryStreamExt};
-/// use rtmp_server::client::{self, ClientConfig, PlayEvent};
+/// use rtmp_client::{self as client, ClientConfig, PlayEvent};
 ///
 /// # async fn run() -> Result<(), client::ClientError> {
 /// let player = client::play("rtmp://127.0.0.1/live/cam", ClientConfig::default()).await?;

@@ -13,7 +13,7 @@ use rtmp_message::{
 /// Chunk streams the client sends on: control and commands as the server does, media on the
 /// ones ffmpeg uses.
 mod chunk_stream {
-    pub use crate::session::chunk_stream::{COMMAND, CONTROL};
+    pub use crate::chunk_stream::{COMMAND, CONTROL};
     /// Commands and data on a media stream.
     pub const STREAM: u32 = 8;
     /// Audio.
@@ -121,13 +121,13 @@ enum Pending {
 /// Pings and Set Peer Bandwidth are answered by the session itself.
 ///
 /// ```
-/// use rtmp_server::client::{ClientEvent, ClientSession, ClientSessionConfig};
+/// use rtmp_session::{ClientEvent, ClientSession, ClientSessionConfig};
 ///
 /// let mut session = ClientSession::new(ClientSessionConfig::default());
 /// session.connect("live", "rtmp://127.0.0.1:1935/live")?;
 /// let connect = session.poll_send().expect("the connect command");
 /// assert_eq!(connect.type_id, 20);
-/// # Ok::<(), rtmp_server::client::ClientSessionError>(())
+/// # Ok::<(), rtmp_session::ClientSessionError>(())
 /// ```
 #[derive(Debug)]
 pub struct ClientSession {

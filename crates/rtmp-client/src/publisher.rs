@@ -25,7 +25,7 @@ use super::{ClientError, ClientSessionError};
 ///
 /// ```no_run
 /// use futures::SinkExt;
-/// use rtmp_server::client::{self, ClientConfig};
+/// use rtmp_client::{self as client, ClientConfig};
 ///
 /// # async fn run(frames: Vec<rtmp_flv::Frame>) -> Result<(), client::ClientError> {
 /// let mut publisher = client::publish("rtmp://127.0.0.1/live/cam", ClientConfig::default()).await?;
