@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use std::sync::Arc;
+
 use crate::hooks::{AcceptAll, Hooks};
 use crate::relay::RelayConfig;
+use crate::router::Router;
 use crate::server::{Server, ServerConfig, bind_listener};
 
 /// Builds a [`Server`] and the addresses it listens on; [`ListeningServer::run`] serves them.
@@ -31,10 +34,10 @@ use crate::server::{Server, ServerConfig, bind_listener};
 /// server.run(async { let _ = tokio::signal::ctrl_c().await; }).await
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct ServerBuilder<H = AcceptAll> {
     config: ServerConfig,
     hooks: H,
+    router: Option<Box<dyn FnOnce() -> Arc<dyn Router>>>,
     listen: Vec<SocketAddr>,
     #[cfg(feature = "tls")]
     listen_tls: Vec<(
@@ -43,11 +46,23 @@ pub struct ServerBuilder<H = AcceptAll> {
     )>,
 }
 
+impl<H: std::fmt::Debug> std::fmt::Debug for ServerBuilder<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .field("hooks", &self.hooks)
+            .field("router", &self.router.as_ref().map(|_| "custom"))
+            .field("listen", &self.listen)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for ServerBuilder<AcceptAll> {
     fn default() -> Self {
         Self {
             config: ServerConfig::default(),
             hooks: AcceptAll,
+            router: None,
             listen: Vec::new(),
             #[cfg(feature = "tls")]
             listen_tls: Vec::new(),
@@ -85,10 +100,17 @@ impl<H: Hooks> ServerBuilder<H> {
         ServerBuilder {
             config: self.config,
             hooks,
+            router: self.router,
             listen: self.listen,
             #[cfg(feature = "tls")]
             listen_tls: self.listen_tls,
         }
+    }
+
+    /// Routes published media and play requests through `router` instead of the [`Hub`](crate::Hub).
+    pub fn router(mut self, router: impl Router) -> Self {
+        self.router = Some(Box::new(move || Arc::new(router)));
+        self
     }
 
     /// Replaces every setting at once.
@@ -187,7 +209,10 @@ impl<H: Hooks> ServerBuilder<H> {
 
     /// The server, without listeners (serve your own with [`Server::serve`]).
     pub fn build(self) -> Server<H> {
-        Server::with_hooks(self.config, self.hooks)
+        match self.router {
+            Some(router) => Server::with_shared_router(self.config, self.hooks, router()),
+            None => Server::with_hooks(self.config, self.hooks),
+        }
     }
 
     /// Binds every address (RTMP and RTMPS).
@@ -207,8 +232,13 @@ impl<H: Hooks> ServerBuilder<H> {
         for (address, tls) in &self.listen_tls {
             secure.push((bind_listener(*address, backlog)?, tls.clone()));
         }
+        let router = self.router;
+        let server = match router {
+            Some(router) => Server::with_shared_router(self.config, self.hooks, router()),
+            None => Server::with_hooks(self.config, self.hooks),
+        };
         Ok(ListeningServer {
-            server: Server::with_hooks(self.config, self.hooks),
+            server,
             plain,
             #[cfg(feature = "tls")]
             secure,

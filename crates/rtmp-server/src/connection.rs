@@ -16,9 +16,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 
 use crate::hooks::Hooks;
-use crate::hub::{Hub, Notice, PlayError, Publisher, Subscription};
 use crate::queue::{AnswerSender, MediaSender, answers};
 use crate::relay;
+use crate::router::{Notice, PlayerHandle, Playing, Publishing, Router};
 use crate::server::ServerConfig;
 use crate::writer::{Ticks, WriteHalf, next_tick, write_loop};
 use rtmp_session::{ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
@@ -81,7 +81,7 @@ pub enum ConnectionError {
 pub(crate) struct Context<H> {
     pub(crate) config: ServerConfig,
     pub(crate) hooks: Arc<H>,
-    pub(crate) hub: Arc<Hub>,
+    pub(crate) router: Arc<dyn Router>,
     /// Keys being pulled from an upstream server.
     pub(crate) pulls: Arc<std::sync::Mutex<std::collections::HashSet<StreamKey>>>,
     /// Push and pull tasks running.
@@ -253,8 +253,8 @@ struct Connection<H> {
         mpsc::UnboundedReceiver<Notice>,
     ),
     play_stream: Arc<AtomicU32>,
-    publishers: HashMap<u32, Publisher>,
-    players: HashMap<u32, Subscription>,
+    publishers: HashMap<u32, Box<dyn Publishing>>,
+    players: HashMap<u32, Box<dyn Playing>>,
 }
 
 impl<H: Hooks> Connection<H> {
@@ -365,7 +365,7 @@ impl<H: Hooks> Connection<H> {
                         )?;
                         continue;
                     }
-                    match self.context.hub.publish(request.key.clone()) {
+                    match self.context.router.publish(&request.key) {
                         Ok(publisher) => {
                             tracing::debug!(key = %request.key, "publish");
                             self.publishers.insert(request.stream_id, publisher);
@@ -397,7 +397,7 @@ impl<H: Hooks> Connection<H> {
                     self.start_pull(key).await;
                 }
                 SessionEvent::Media { stream_id, message } => {
-                    if let Some(publisher) = self.publishers.get(&stream_id) {
+                    if let Some(publisher) = self.publishers.get_mut(&stream_id) {
                         self.context.hooks.on_media(publisher.key(), &message);
                         if message.type_id == type_id::DATA_AMF0 {
                             if let Ok((name, values)) =
@@ -431,12 +431,16 @@ impl<H: Hooks> Connection<H> {
     async fn start_pushes(&self, key: &StreamKey) {
         for url in self.context.hooks.push_targets(key).await {
             tracing::info!(%key, %url, "push");
-            let (hub, config) = (self.context.hub.clone(), self.context.config.relay.clone());
-            let budget = self.context.queued.clone();
+            let router = self.context.router.clone();
+            let config = self.context.config.relay.clone();
+            let queue = (
+                self.context.config.hub.player_queue_bytes,
+                self.context.queued.clone(),
+            );
             let guard = RelayGuard::new(&self.context.relays);
             let key = key.clone();
             tokio::spawn(async move {
-                relay::push(hub, key, url, config, budget).await;
+                relay::push(router, key, url, config, queue).await;
                 drop(guard);
             });
         }
@@ -445,8 +449,8 @@ impl<H: Hooks> Connection<H> {
     /// Starts pulling `key` from upstream if nobody publishes it here and the hooks name a
     /// source (once per key).
     async fn start_pull(&self, key: StreamKey) {
-        let hub = &self.context.hub;
-        if hub.stats(&key).is_some_and(|stats| stats.publishing) {
+        let router = &self.context.router;
+        if router.is_published(&key) {
             return;
         }
         let pulls = self.context.pulls.clone();
@@ -460,20 +464,19 @@ impl<H: Hooks> Connection<H> {
             return;
         }
         tracing::info!(%key, %url, "pull");
-        let (hub, config) = (hub.clone(), self.context.config.relay.clone());
+        let (router, config) = (router.clone(), self.context.config.relay.clone());
         let guard = RelayGuard::new(&self.context.relays);
         tokio::spawn(async move {
-            relay::pull(hub, key.clone(), url, config).await;
+            relay::pull(router, key.clone(), url, config).await;
             lock(&pulls).remove(&key);
             drop(guard);
         });
     }
 
     fn play(&mut self, request: StreamRequest) -> Result<(), ConnectionError> {
-        let hub = self.context.hub.clone();
+        let router = self.context.router.clone();
         let enhanced = self.session.is_enhanced();
-        if hub.refuses_player(&request.key, enhanced) {
-            let error = PlayError::NeedsEnhanced(request.key.clone());
+        if let Err(error) = router.check_play(&request.key, enhanced) {
             self.session
                 .reject_play(request.stream_id, Status::play_failed(error.to_string()))?;
             return Ok(());
@@ -482,12 +485,8 @@ impl<H: Hooks> Connection<H> {
         self.session.accept_play(&request)?;
         self.flush();
         self.play_stream.store(request.stream_id, Ordering::Relaxed);
-        match hub.play(
-            request.key.clone(),
-            enhanced,
-            self.media.clone(),
-            self.notices.0.clone(),
-        ) {
+        let player = PlayerHandle::new(self.media.clone(), self.notices.0.clone(), enhanced);
+        match router.play(&request.key, player) {
             Ok(subscription) => {
                 tracing::debug!(key = %request.key, "play");
                 self.players.insert(request.stream_id, subscription);
@@ -500,7 +499,7 @@ impl<H: Hooks> Connection<H> {
     }
 
     fn handle_notice(&mut self, notice: Notice) -> Result<(), SessionError> {
-        let stream_of = |players: &HashMap<u32, Subscription>, key: &StreamKey| {
+        let stream_of = |players: &HashMap<u32, Box<dyn Playing>>, key: &StreamKey| {
             players
                 .iter()
                 .find(|(_, player)| player.key() == key)

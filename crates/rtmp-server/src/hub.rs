@@ -16,9 +16,10 @@ use rtmp_flv::{
     AudioCodec, AudioTag, Codec, Frame, VideoCodec, VideoKind, VideoTag, peek_audio_sequence_start,
     peek_video,
 };
-use tokio::sync::mpsc;
 
-use crate::queue::{MediaSender, Refused};
+use crate::router::{
+    DeliverError, Notice, PlayError, PlayerHandle, Playing, PublishError, Publishing,
+};
 use rtmp_session::{StreamKey, chunk_stream};
 
 /// What happens to a player that cannot keep up.
@@ -106,17 +107,6 @@ impl SharedMedia {
 /// A shared media message.
 pub type Media = Arc<SharedMedia>;
 
-/// What the hub tells a player besides media.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    /// The publisher of `key` left.
-    Unpublished(StreamKey),
-    /// A publisher started `key`.
-    Published(StreamKey),
-    /// `key` cannot be played by this player (e.g. an Enhanced RTMP codec for a legacy player).
-    Failed(StreamKey, String),
-}
-
 /// Figures of one stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamStats {
@@ -178,9 +168,7 @@ fn codec_of(type_id: u8, payload: &Bytes) -> Option<Codec> {
 
 struct Player {
     id: u64,
-    media: MediaSender,
-    notices: mpsc::UnboundedSender<Notice>,
-    enhanced: bool,
+    handle: PlayerHandle,
     lagging: bool,
 }
 
@@ -212,22 +200,6 @@ impl Stream {
             .chain(&self.audio_header)
             .chain(&self.gop)
     }
-}
-
-/// Why a publish is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PublishError {
-    /// Someone already publishes this key.
-    #[error("{0} is already being published")]
-    AlreadyPublished(StreamKey),
-}
-
-/// Why a play is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlayError {
-    /// The stream's video is in Enhanced RTMP form and the player did not announce it.
-    #[error("{0} carries Enhanced RTMP video, which this player did not announce")]
-    NeedsEnhanced(StreamKey),
 }
 
 /// Streams by key.
@@ -282,8 +254,8 @@ impl Hub {
         }
     }
 
-    /// Starts publishing `key`; waiting players are told. Dropping the [`Publisher`] ends it.
-    pub fn publish(self: &Arc<Self>, key: StreamKey) -> Result<Publisher, PublishError> {
+    /// Starts publishing `key`; waiting players are told. Dropping the [`HubPublisher`] ends it.
+    pub fn publish(self: &Arc<Self>, key: StreamKey) -> Result<HubPublisher, PublishError> {
         let stream = self.stream(&key);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         {
@@ -294,10 +266,10 @@ impl Hub {
             inner.publisher = Some(id);
             inner.stats.publishing = true;
             for player in &inner.players {
-                let _ = player.notices.send(Notice::Published(key.clone()));
+                player.handle.notify(Notice::Published(key.clone()));
             }
         }
-        Ok(Publisher {
+        Ok(HubPublisher {
             hub: self.clone(),
             key,
             stream,
@@ -309,10 +281,9 @@ impl Hub {
     pub fn play(
         self: &Arc<Self>,
         key: StreamKey,
-        enhanced: bool,
-        media: MediaSender,
-        notices: mpsc::UnboundedSender<Notice>,
+        player: PlayerHandle,
     ) -> Result<Subscription, PlayError> {
+        let enhanced = player.enhanced();
         let stream = self.stream(&key);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         {
@@ -325,14 +296,12 @@ impl Hub {
             }
             let mut player = Player {
                 id,
-                media,
-                notices,
-                enhanced,
+                handle: player,
                 lagging: false,
             };
             let catch_up: Vec<Media> = inner.catch_up().cloned().collect();
             for item in catch_up {
-                if player.media.try_send(item).is_err() {
+                if player.handle.deliver(item).is_err() {
                     player.lagging = true;
                 }
             }
@@ -374,21 +343,21 @@ impl Hub {
 }
 
 /// The right to publish one key. Dropping it ends the publishing: players are told and wait.
-pub struct Publisher {
+pub struct HubPublisher {
     hub: Arc<Hub>,
     key: StreamKey,
     stream: Arc<Mutex<Stream>>,
 }
 
-impl std::fmt::Debug for Publisher {
+impl std::fmt::Debug for HubPublisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Publisher")
+        f.debug_struct("HubPublisher")
             .field("key", &self.key)
             .finish_non_exhaustive()
     }
 }
 
-impl Publisher {
+impl HubPublisher {
     /// The key published.
     pub fn key(&self) -> &StreamKey {
         &self.key
@@ -482,16 +451,16 @@ impl Publisher {
 
     fn fail_legacy_players(&self, stream: &mut Stream) {
         stream.players.retain(|player| {
-            if player.enhanced {
+            if player.handle.enhanced() {
                 return true;
             }
             let reason = format!(
                 "{} carries Enhanced RTMP video; connect with a fourCcList to play it",
                 self.key
             );
-            let _ = player
-                .notices
-                .send(Notice::Failed(self.key.clone(), reason));
+            player
+                .handle
+                .notify(Notice::Failed(self.key.clone(), reason));
             false
         });
     }
@@ -537,23 +506,33 @@ fn deliver(
         *dropped += 1;
         return true;
     }
-    match player.media.try_send(media.clone()) {
+    match player.handle.deliver(media.clone()) {
         Ok(()) => {
             if video_kind == Some(VideoKind::Keyframe) {
                 player.lagging = false;
             }
             true
         }
-        Err(Refused::Full) => {
+        Err(DeliverError::Full) => {
             *dropped += 1;
             player.lagging = true;
             policy == SlowPlayerPolicy::SkipToKeyframe
         }
-        Err(Refused::Closed) => false,
+        Err(_) => false,
     }
 }
 
-impl Drop for Publisher {
+impl Publishing for HubPublisher {
+    fn key(&self) -> &StreamKey {
+        &self.key
+    }
+
+    fn send(&mut self, message: &Message) {
+        HubPublisher::send(self, message);
+    }
+}
+
+impl Drop for HubPublisher {
     fn drop(&mut self) {
         {
             let mut stream = lock(&self.stream);
@@ -572,7 +551,7 @@ impl Drop for Publisher {
             for player in &mut stream.players {
                 // The next publisher starts with a keyframe; nothing stale stays queued.
                 player.lagging = false;
-                let _ = player.notices.send(Notice::Unpublished(self.key.clone()));
+                player.handle.notify(Notice::Unpublished(self.key.clone()));
             }
         }
         self.hub.forget_if_unused(&self.key);
@@ -598,6 +577,12 @@ impl std::fmt::Debug for Subscription {
 impl Subscription {
     /// The key played.
     pub fn key(&self) -> &StreamKey {
+        &self.key
+    }
+}
+
+impl Playing for Subscription {
+    fn key(&self) -> &StreamKey {
         &self.key
     }
 }

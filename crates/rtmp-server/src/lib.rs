@@ -26,6 +26,7 @@ mod limits;
 mod memory;
 mod queue;
 mod relay;
+mod router;
 mod server;
 mod writer;
 
@@ -33,13 +34,16 @@ pub use builder::{ListeningServer, ServerBuilder};
 pub use connection::ConnectionError;
 pub use hooks::{AcceptAll, Hooks};
 pub use hub::{
-    Hub, HubConfig, Media, MediaKind, Notice, PlayError, PublishError, Publisher, SharedMedia,
-    SlowPlayerPolicy, StreamStats, Subscription,
+    Hub, HubConfig, HubPublisher, Media, MediaKind, SharedMedia, SlowPlayerPolicy, StreamStats,
+    Subscription,
 };
 #[cfg(unix)]
 pub use limits::raise_open_file_limit;
 pub use queue::{MediaReceiver, MediaSender};
 pub use relay::{Backoff, RelayConfig, StaticRelay};
+pub use router::{
+    DeliverError, Notice, PlayError, PlayerHandle, Playing, PublishError, Publishing, Router,
+};
 /// The client, which relays use: [`rtmp_client`], re-exported.
 pub use rtmp_client as client;
 /// RTMPS settings from PEM files (feature `tls`): [`rtmp_client::tls`], re-exported.

@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 
 use crate::client::{ClientConfig, ClientError, Connection, PlayEvent, RtmpUrl, UrlError};
 use crate::hooks::Hooks;
-use crate::hub::{Hub, Notice};
 use crate::queue::MediaSender;
+use crate::router::{Notice, PlayerHandle, Router};
 use rtmp_chunk::MemoryBudget;
 use rtmp_session::StreamKey;
 
@@ -104,21 +104,21 @@ impl Hooks for StaticRelay {
 /// (re)connection subscribes anew, so the remote starts with metadata, sequence headers and
 /// the cached GOP.
 pub(crate) async fn push(
-    hub: Arc<Hub>,
+    router: Arc<dyn Router>,
     key: StreamKey,
     url: RtmpUrl,
     config: RelayConfig,
-    budget: MemoryBudget,
+    (queue, budget): (usize, MemoryBudget),
 ) {
     let mut attempt = 0;
     loop {
-        let queue = hub.config().player_queue_bytes;
         let (media_tx, mut media) = MediaSender::channel(queue, budget.clone());
         let (notice_tx, mut notices) = mpsc::unbounded_channel();
-        let Ok(subscription) = hub.play(key.clone(), true, media_tx, notice_tx) else {
+        let player = PlayerHandle::new(media_tx, notice_tx, true);
+        let Ok(subscription) = router.play(&key, player) else {
             return;
         };
-        if !hub.stats(&key).is_some_and(|stats| stats.publishing) {
+        if !router.is_published(&key) {
             return;
         }
         let connected = async {
@@ -179,11 +179,15 @@ pub(crate) async fn push(
 /// Pulls `key` from `url` and publishes it here while anyone plays it, reconnecting with
 /// backoff. Ends when no player is left (checked every `check` interval) or someone else
 /// publishes the key here.
-pub(crate) async fn pull(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: RelayConfig) {
+pub(crate) async fn pull(
+    router: Arc<dyn Router>,
+    key: StreamKey,
+    url: RtmpUrl,
+    config: RelayConfig,
+) {
     let check = Duration::from_millis(500);
-    let wanted = |hub: &Hub| hub.stats(&key).is_some_and(|stats| stats.players > 0);
     let mut attempt = 0;
-    while wanted(&hub) {
+    while router.is_played(&key) {
         let connected = async {
             Connection::connect(&url, config.client.clone())
                 .await?
@@ -199,7 +203,7 @@ pub(crate) async fn pull(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: Re
                 continue;
             }
         };
-        let Ok(publisher) = hub.publish(key.clone()) else {
+        let Ok(mut publisher) = router.publish(&key) else {
             // Someone publishes it here now.
             return;
         };
@@ -214,7 +218,7 @@ pub(crate) async fn pull(hub: Arc<Hub>, key: StreamKey, url: RtmpUrl, config: Re
                     Ok(None) => break Ok(()),
                     Err(error) => break Err(error),
                 },
-                _ = tick.tick() => if !wanted(&hub) { break Ok(()) },
+                _ = tick.tick() => if !router.is_played(&key) { break Ok(()) },
             }
         };
         drop(publisher);

@@ -19,6 +19,7 @@ use crate::hub::{Hub, HubConfig};
 use crate::limits::{LogLimit, PerAddress, default_max_connections};
 use crate::memory;
 use crate::relay::RelayConfig;
+use crate::router::Router;
 use rtmp_session::SessionConfig;
 
 /// How accepted connections become RTMP streams.
@@ -156,6 +157,7 @@ impl Default for ServerConfig {
 /// ```
 pub struct Server<H = AcceptAll> {
     context: Arc<Context<H>>,
+    hub: Option<Arc<Hub>>,
 }
 
 impl<H> std::fmt::Debug for Server<H> {
@@ -174,14 +176,38 @@ impl Server<AcceptAll> {
 }
 
 impl<H: Hooks> Server<H> {
-    /// A server whose decisions are made by `hooks`.
+    /// A server whose decisions are made by `hooks`, with the [`Hub`] as its router.
     pub fn with_hooks(mut config: ServerConfig, hooks: H) -> Self {
         config.hub.chunk_size = config.session.chunk_size;
         let hub = Hub::new(config.hub.clone());
+        Self::with_parts(config, hooks, Arc::new(hub.clone()), Some(hub))
+    }
+
+    /// A server whose decisions are made by `hooks` and whose media goes through `router`
+    /// instead of the hub.
+    pub fn with_router(config: ServerConfig, hooks: H, router: impl Router) -> Self {
+        Self::with_parts(config, hooks, Arc::new(router), None)
+    }
+
+    pub(crate) fn with_shared_router(
+        config: ServerConfig,
+        hooks: H,
+        router: Arc<dyn Router>,
+    ) -> Self {
+        Self::with_parts(config, hooks, router, None)
+    }
+
+    fn with_parts(
+        config: ServerConfig,
+        hooks: H,
+        router: Arc<dyn Router>,
+        hub: Option<Arc<Hub>>,
+    ) -> Self {
         Self {
+            hub,
             context: Arc::new(Context {
                 hooks: Arc::new(hooks),
-                hub,
+                router,
                 pulls: Arc::default(),
                 relays: Arc::default(),
                 epoch: tokio::time::Instant::now(),
@@ -210,9 +236,14 @@ impl<H: Hooks> Server<H> {
         self.context.open.load(Ordering::Relaxed)
     }
 
-    /// The hub, for stream figures.
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.context.hub
+    /// The hub, for stream figures, unless the server was given another router.
+    pub fn hub(&self) -> Option<&Arc<Hub>> {
+        self.hub.as_ref()
+    }
+
+    /// The media router (the hub by default).
+    pub fn router(&self) -> &Arc<dyn Router> {
+        &self.context.router
     }
 
     /// Serves `listener` until `shutdown` completes; then stops accepting, tells every client

@@ -50,7 +50,7 @@ impl TestServer {
         let tls_port = tls_listener.local_addr().unwrap().port();
         let tls_config = tls.map(|(cert, key)| rtmp_server::tls::server_config(cert, key).unwrap());
         let server = Arc::new(Server::with_hooks(config, hooks));
-        let hub = server.hub().clone();
+        let hub = server.hub().expect("the hub is the router").clone();
         let relays = {
             let server = server.clone();
             Box::new(move || server.relays())

@@ -1,0 +1,211 @@
+//! The media router seam: what the server does with published media and play requests.
+//!
+//! The server's connections call a [`Router`] to start publishing and playing; the [`Hub`] is
+//! the default one (GOP cache, fan-out of messages chunked once, slow-player policy). Another
+//! router can record, forward, transcode or share streams between machines: it receives each
+//! publisher's messages through a [`Publishing`], and reaches players through
+//! [`PlayerHandle`]s, which hold a player's media queue (bounded in bytes) and its notices.
+//! Nothing in this seam exposes a runtime's channel types.
+
+use std::sync::Arc;
+
+use rtmp_chunk::Message;
+use rtmp_session::StreamKey;
+use tokio::sync::mpsc;
+
+use crate::hub::{Hub, Media};
+use crate::queue::{MediaSender, Refused};
+
+/// Why a publish is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// Someone already publishes this key.
+    #[error("{0} is already being published")]
+    AlreadyPublished(StreamKey),
+    /// The router refused it, for the reason given (sent to the client).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Why a play is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlayError {
+    /// The stream's video is in Enhanced RTMP form and the player did not announce it.
+    #[error("{0} carries Enhanced RTMP video, which this player did not announce")]
+    NeedsEnhanced(StreamKey),
+    /// The router refused it, for the reason given (sent to the client).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What a router tells a player besides media.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Notice {
+    /// The publisher of `key` left (the player gets NetStream.Play.UnpublishNotify).
+    Unpublished(StreamKey),
+    /// A publisher started `key` (NetStream.Play.PublishNotify).
+    Published(StreamKey),
+    /// `key` cannot be played by this player any more (NetStream.Play.Failed with the reason).
+    Failed(StreamKey, String),
+}
+
+/// A player as a router sees it: where its media goes and how to tell it things. Cloning it
+/// gives another handle to the same player.
+#[derive(Debug, Clone)]
+pub struct PlayerHandle {
+    media: MediaSender,
+    notices: mpsc::UnboundedSender<Notice>,
+    enhanced: bool,
+}
+
+/// Why a player did not take a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliverError {
+    /// Its queue's byte budget (or the server's) has no room: it is behind.
+    #[error("the player's queue is full")]
+    Full,
+    /// The player is gone.
+    #[error("the player is gone")]
+    Gone,
+}
+
+impl PlayerHandle {
+    pub(crate) fn new(
+        media: MediaSender,
+        notices: mpsc::UnboundedSender<Notice>,
+        enhanced: bool,
+    ) -> Self {
+        Self {
+            media,
+            notices,
+            enhanced,
+        }
+    }
+
+    /// Queues `media` for the player, if its byte budget has room; never waits.
+    pub fn deliver(&self, media: Media) -> Result<(), DeliverError> {
+        self.media.try_send(media).map_err(|refused| match refused {
+            Refused::Full => DeliverError::Full,
+            Refused::Closed => DeliverError::Gone,
+        })
+    }
+
+    /// Tells the player something; false when the player is gone.
+    pub fn notify(&self, notice: Notice) -> bool {
+        self.notices.send(notice).is_ok()
+    }
+
+    /// Whether the player announced Enhanced RTMP in its connect.
+    pub fn enhanced(&self) -> bool {
+        self.enhanced
+    }
+
+    /// Bytes queued for the player now.
+    pub fn queued_bytes(&self) -> usize {
+        self.media.queued_bytes()
+    }
+}
+
+/// One publisher's stream, as the router took it. Dropping it ends the publishing.
+pub trait Publishing: Send + Sync {
+    /// The key published.
+    fn key(&self) -> &StreamKey;
+    /// An audio, video or data message from the publisher (timestamps as received). Called on
+    /// the publisher's reader: it must not wait (queue what takes time, as a recorder would).
+    fn send(&mut self, message: &Message);
+}
+
+/// One player's place in a stream. Dropping it removes the player.
+pub trait Playing: Send + Sync {
+    /// The key played.
+    fn key(&self) -> &StreamKey;
+}
+
+/// What the server does with published media and play requests (the default is the [`Hub`]).
+///
+/// ```
+/// use rtmp_chunk::Message;
+/// use rtmp_server::{PlayError, PlayerHandle, Playing, PublishError, Publishing, Router, StreamKey};
+///
+/// /// Takes every publish, counts its bytes, and has nothing to play.
+/// struct Counting;
+///
+/// struct Counted(StreamKey, u64);
+///
+/// impl Publishing for Counted {
+///     fn key(&self) -> &StreamKey {
+///         &self.0
+///     }
+///     fn send(&mut self, message: &Message) {
+///         self.1 += message.payload.len() as u64;
+///     }
+/// }
+///
+/// impl Router for Counting {
+///     fn publish(&self, key: &StreamKey) -> Result<Box<dyn Publishing>, PublishError> {
+///         Ok(Box::new(Counted(key.clone(), 0)))
+///     }
+///     fn play(&self, key: &StreamKey, _: PlayerHandle) -> Result<Box<dyn Playing>, PlayError> {
+///         Err(PlayError::Refused(format!("{key} is not played here")))
+///     }
+///     fn is_published(&self, _: &StreamKey) -> bool {
+///         false
+///     }
+///     fn is_played(&self, _: &StreamKey) -> bool {
+///         false
+///     }
+/// }
+///
+/// let server = rtmp_server::Server::builder().router(Counting).build();
+/// ```
+pub trait Router: Send + Sync + 'static {
+    /// Starts publishing `key`, or refuses (the client gets NetStream.Publish.BadName).
+    fn publish(&self, key: &StreamKey) -> Result<Box<dyn Publishing>, PublishError>;
+
+    /// Adds a player of `key`, or refuses (the client gets NetStream.Play.Failed). Called
+    /// after the client was told Play.Start, so that what the router queues at once (a
+    /// catch-up) follows it.
+    fn play(&self, key: &StreamKey, player: PlayerHandle) -> Result<Box<dyn Playing>, PlayError>;
+
+    /// Whether a player that did (or did not) announce Enhanced RTMP would be refused `key`
+    /// now; asked before the client is told Play.Start. Accepts by default.
+    fn check_play(&self, key: &StreamKey, enhanced: bool) -> Result<(), PlayError> {
+        let _ = (key, enhanced);
+        Ok(())
+    }
+
+    /// Whether someone publishes `key` here now (a pull relay starts only when nobody does).
+    fn is_published(&self, key: &StreamKey) -> bool;
+
+    /// Whether anyone plays `key` here now (a pull relay stops when nobody does).
+    fn is_played(&self, key: &StreamKey) -> bool;
+}
+
+impl Router for Arc<Hub> {
+    fn publish(&self, key: &StreamKey) -> Result<Box<dyn Publishing>, PublishError> {
+        Ok(Box::new(Hub::publish(self, key.clone())?))
+    }
+
+    fn play(&self, key: &StreamKey, player: PlayerHandle) -> Result<Box<dyn Playing>, PlayError> {
+        Ok(Box::new(Hub::play(self, key.clone(), player)?))
+    }
+
+    fn check_play(&self, key: &StreamKey, enhanced: bool) -> Result<(), PlayError> {
+        if self.refuses_player(key, enhanced) {
+            return Err(PlayError::NeedsEnhanced(key.clone()));
+        }
+        Ok(())
+    }
+
+    fn is_published(&self, key: &StreamKey) -> bool {
+        self.stats(key).is_some_and(|stats| stats.publishing)
+    }
+
+    fn is_played(&self, key: &StreamKey) -> bool {
+        self.stats(key).is_some_and(|stats| stats.players > 0)
+    }
+}
