@@ -374,11 +374,13 @@ impl<H: Hooks> Connection<H> {
                             self.start_pushes(&request.key).await;
                         }
                         Err(error) => {
-                            self.log_refusal("publish refused", &request.key, &error.to_string());
-                            self.session.reject_publish(
-                                &request,
-                                Status::publish_bad_name(&request.key.name),
-                            )?;
+                            let reason = error.to_string();
+                            self.log_refusal("publish refused", &request.key, &reason);
+                            let status = Status {
+                                description: reason,
+                                ..Status::publish_bad_name(&request.key.name)
+                            };
+                            self.session.reject_publish(&request, status)?;
                         }
                     }
                 }

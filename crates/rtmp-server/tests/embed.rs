@@ -1,0 +1,173 @@
+//! Embedding the layers: a server and clients over in-memory pipes (no socket), and a router
+//! of the application's own instead of the hub.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rtmp_chunk::Message;
+use rtmp_server::client::{ClientConfig, Connection, PlayEvent, RtmpUrl};
+use rtmp_server::{
+    PlayError, PlayerHandle, Playing, PublishError, Publishing, Router, Server, ServerConfig,
+    StreamKey,
+};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn peer(port: u16) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, 1], port))
+}
+
+/// A client connection to `server` over an in-memory pipe.
+async fn connect(server: &Arc<Server>, port: u16, url: &RtmpUrl) -> Connection {
+    let (ours, theirs) = tokio::io::duplex(64 << 10);
+    let server = server.clone();
+    tokio::spawn(async move { server.serve_connection(theirs, peer(port)).await });
+    Connection::connect_over(ours, url, ClientConfig::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn publish_and_play_over_in_memory_pipes() {
+    let server = Arc::new(Server::new(ServerConfig::default()));
+    let url = RtmpUrl::parse("rtmp://memory/live/pipe").unwrap();
+    let mut publisher = connect(&server, 1, &url)
+        .await
+        .publish(&url.stream)
+        .await
+        .unwrap();
+    let mut player = connect(&server, 2, &url)
+        .await
+        .play(&url.stream)
+        .await
+        .unwrap();
+    assert_eq!(server.connections(), 2);
+
+    let tags = common::sample_tags();
+    let sent: Vec<_> = tags.iter().filter(|tag| tag.tag_type == 9).take(50).collect();
+    for tag in &sent {
+        publisher
+            .send_message(tag.tag_type, tag.timestamp, tag.data.clone())
+            .await
+            .unwrap();
+    }
+    let mut received = Vec::new();
+    tokio::time::timeout(LIMIT, async {
+        while received.len() < sent.len() {
+            match player.next().await.unwrap() {
+                Some(PlayEvent::Media(message)) if message.type_id == 9 => received.push(message),
+                Some(_) => {}
+                None => panic!("the stream ended early"),
+            }
+        }
+    })
+    .await
+    .expect("the player did not get the video");
+    for (tag, message) in sent.iter().zip(&received) {
+        assert_eq!((tag.timestamp, &tag.data), (message.timestamp, &message.payload));
+    }
+    publisher.finish().await.unwrap();
+}
+
+/// A router of our own: it keeps what each publisher sends and plays nothing.
+#[derive(Clone, Default)]
+struct Keeping {
+    kept: Arc<Mutex<Vec<(StreamKey, u8, u32)>>>,
+}
+
+struct Kept {
+    key: StreamKey,
+    kept: Arc<Mutex<Vec<(StreamKey, u8, u32)>>>,
+}
+
+impl Publishing for Kept {
+    fn key(&self) -> &StreamKey {
+        &self.key
+    }
+
+    fn send(&mut self, message: &Message) {
+        let entry = (self.key.clone(), message.type_id, message.timestamp);
+        self.kept.lock().unwrap().push(entry);
+    }
+}
+
+impl Router for Keeping {
+    fn publish(&self, key: &StreamKey) -> Result<Box<dyn Publishing>, PublishError> {
+        if key.name == "refused" {
+            return Err(PublishError::Refused("not this one".into()));
+        }
+        Ok(Box::new(Kept {
+            key: key.clone(),
+            kept: self.kept.clone(),
+        }))
+    }
+
+    fn play(&self, key: &StreamKey, _: PlayerHandle) -> Result<Box<dyn Playing>, PlayError> {
+        Err(PlayError::Refused(format!("{key} is kept, not played")))
+    }
+
+    // Refused before the client is told Play.Start.
+    fn check_play(&self, key: &StreamKey, _: bool) -> Result<(), PlayError> {
+        Err(PlayError::Refused(format!("{key} is kept, not played")))
+    }
+
+    fn is_published(&self, _: &StreamKey) -> bool {
+        false
+    }
+
+    fn is_played(&self, _: &StreamKey) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn a_router_of_our_own_gets_the_media_and_refuses_with_its_reasons() {
+    let router = Keeping::default();
+    let server = Arc::new(Server::builder().router(router.clone()).build());
+    assert!(server.hub().is_none());
+    let url = RtmpUrl::parse("rtmp://memory/live/kept").unwrap();
+    let mut publisher = connect(&server, 1, &url)
+        .await
+        .publish(&url.stream)
+        .await
+        .unwrap();
+    for timestamp in [0, 40, 80] {
+        publisher
+            .send_message(9, timestamp, vec![0x17, 1, 0, 0, 0].into())
+            .await
+            .unwrap();
+    }
+    publisher.finish().await.unwrap();
+    let key = common::key("kept");
+    tokio::time::timeout(LIMIT, async {
+        while router.kept.lock().unwrap().len() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the router never got the media");
+    assert_eq!(
+        *router.kept.lock().unwrap(),
+        vec![(key.clone(), 9, 0), (key.clone(), 9, 40), (key, 9, 80)]
+    );
+
+    // Its refusals reach the client with the router's reasons.
+    let refused = RtmpUrl::parse("rtmp://memory/live/refused").unwrap();
+    let error = connect(&server, 2, &refused)
+        .await
+        .publish(&refused.stream)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("not this one"), "{error}");
+    let error = connect(&server, 3, &url)
+        .await
+        .play(&url.stream)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("is kept, not played"), "{error}");
+}
