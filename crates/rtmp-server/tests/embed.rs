@@ -49,7 +49,11 @@ async fn publish_and_play_over_in_memory_pipes() {
     assert_eq!(server.connections(), 2);
 
     let tags = common::sample_tags();
-    let sent: Vec<_> = tags.iter().filter(|tag| tag.tag_type == 9).take(50).collect();
+    let sent: Vec<_> = tags
+        .iter()
+        .filter(|tag| tag.tag_type == 9)
+        .take(50)
+        .collect();
     for tag in &sent {
         publisher
             .send_message(tag.tag_type, tag.timestamp, tag.data.clone())
@@ -69,7 +73,10 @@ async fn publish_and_play_over_in_memory_pipes() {
     .await
     .expect("the player did not get the video");
     for (tag, message) in sent.iter().zip(&received) {
-        assert_eq!((tag.timestamp, &tag.data), (message.timestamp, &message.payload));
+        assert_eq!(
+            (tag.timestamp, &tag.data),
+            (message.timestamp, &message.payload)
+        );
     }
     publisher.finish().await.unwrap();
 }
