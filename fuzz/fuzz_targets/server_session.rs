@@ -139,7 +139,7 @@ fuzz_target!(|steps: Vec<Step>| {
                 _ => Ok(()),
             },
             Step::Reject => match pending.take() {
-                Some(SessionEvent::Connect(_)) => session.reject_connect("refused"),
+                Some(SessionEvent::Connect(_)) => session.reject_connect(rtmp_message::Status::connect_rejected("refused")),
                 Some(SessionEvent::Publish(request)) => {
                     let status = Status::publish_bad_name(&request.key.name);
                     session.reject_publish(&request, status)

@@ -15,7 +15,7 @@ use rtmp_message::Status;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 
-use crate::hooks::Hooks;
+use crate::hooks::{Hooks, Refusal, StreamEvent};
 use crate::queue::{AnswerSender, MediaSender, answers};
 use crate::relay;
 use crate::router::{Notice, PlayerHandle, Playing, Publishing, Router};
@@ -69,9 +69,10 @@ pub enum ConnectionError {
     /// Nothing arrived for longer than allowed.
     #[error("idle for too long")]
     Idle,
-    /// The application refused the connect.
+    /// The application refused the connect (or the connection, for
+    /// [`Server::serve_connection`](crate::Server::serve_connection)).
     #[error("connect refused: {0}")]
-    Refused(String),
+    Refused(Refusal),
     /// The peer accepted no bytes for the write timeout while bytes waited for it.
     #[error("the peer stopped reading: nothing written for {0:?}")]
     WriteTimeout(Duration),
@@ -160,7 +161,7 @@ impl From<DriveError> for ConnectionError {
 pub(crate) async fn serve<S, H: Hooks>(
     mut stream: S,
     split: fn(S) -> (ReadHalf, WriteHalf),
-    peer: SocketAddr,
+    (id, peer): (u64, SocketAddr),
     context: Arc<Context<H>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), ConnectionError>
@@ -197,6 +198,7 @@ where
         },
     ));
     let mut connection = Connection {
+        id,
         peer,
         context: context.clone(),
         session: ServerSession::new(config.session.clone(), Instant::now()),
@@ -240,6 +242,7 @@ fn writer_failed(
 }
 
 struct Connection<H> {
+    id: u64,
     peer: SocketAddr,
     context: Arc<Context<H>>,
     session: ServerSession,
@@ -344,25 +347,20 @@ impl<H: Hooks> Connection<H> {
                             self.session.accept_connect()?;
                             self.connected = true;
                         }
-                        Err(reason) => {
+                        Err(refusal) => {
                             // Logged by the server with the connection's end.
-                            self.session.reject_connect(&reason)?;
+                            let status = refusal.status(Status::connect_rejected(""));
+                            self.session.reject_connect(status)?;
                             self.flush();
-                            return Err(ConnectionError::Refused(reason));
+                            return Err(ConnectionError::Refused(refusal));
                         }
                     }
                 }
                 SessionEvent::Publish(request) => {
-                    if let Err(reason) = self.context.hooks.on_publish(self.peer, &request).await {
-                        self.log_refusal("publish refused", &request.key, &reason);
-                        let status = Status::publish_bad_name(&request.key.name);
-                        self.session.reject_publish(
-                            &request,
-                            Status {
-                                description: reason,
-                                ..status
-                            },
-                        )?;
+                    if let Err(refusal) = self.context.hooks.on_publish(self.peer, &request).await {
+                        self.log_refusal("publish refused", &request.key, &refusal.description);
+                        let status = refusal.status(Status::publish_bad_name(&request.key.name));
+                        self.session.reject_publish(&request, status)?;
                         continue;
                     }
                     match self.context.router.publish(&request.key) {
@@ -371,6 +369,8 @@ impl<H: Hooks> Connection<H> {
                             self.publishers.insert(request.stream_id, publisher);
                             self.session.accept_publish(&request)?;
                             self.flush();
+                            let event = self.event(request.stream_id, &request.key);
+                            self.context.hooks.on_publish_started(&event);
                             self.start_pushes(&request.key).await;
                         }
                         Err(error) => {
@@ -385,12 +385,9 @@ impl<H: Hooks> Connection<H> {
                     }
                 }
                 SessionEvent::Play(request) => {
-                    if let Err(reason) = self.context.hooks.on_play(self.peer, &request).await {
-                        self.log_refusal("play refused", &request.key, &reason);
-                        let status = Status {
-                            description: reason,
-                            ..Status::play_failed("")
-                        };
+                    if let Err(refusal) = self.context.hooks.on_play(self.peer, &request).await {
+                        self.log_refusal("play refused", &request.key, &refusal.description);
+                        let status = refusal.status(Status::play_failed(""));
                         self.session.reject_play(request.stream_id, status)?;
                         continue;
                     }
@@ -416,14 +413,8 @@ impl<H: Hooks> Connection<H> {
                     }
                 }
                 SessionEvent::StreamClosed { stream_id } => {
-                    if let Some(publisher) = self.publishers.remove(&stream_id) {
-                        tracing::debug!(key = %publisher.key(), "unpublish");
-                        self.context.hooks.on_unpublish(publisher.key());
-                    }
-                    if let Some(player) = self.players.remove(&stream_id) {
-                        tracing::debug!(key = %player.key(), "play stop");
-                        self.context.hooks.on_play_stop(player.key());
-                    }
+                    self.stop_publishing(stream_id);
+                    self.stop_playing(stream_id);
                 }
             }
         }
@@ -492,6 +483,8 @@ impl<H: Hooks> Connection<H> {
             Ok(subscription) => {
                 tracing::debug!(key = %request.key, "play");
                 self.players.insert(request.stream_id, subscription);
+                let event = self.event(request.stream_id, &request.key);
+                self.context.hooks.on_play_started(&event);
             }
             Err(error) => self
                 .session
@@ -520,7 +513,7 @@ impl<H: Hooks> Connection<H> {
             }
             Notice::Failed(key, reason) => {
                 if let Some(id) = stream_of(&self.players, &key) {
-                    self.players.remove(&id);
+                    self.stop_playing(id);
                     self.session.reject_play(id, Status::play_failed(reason))?;
                 }
             }
@@ -532,13 +525,44 @@ impl<H: Hooks> Connection<H> {
     /// Ends publishing and playing, telling the hooks.
     fn close(&mut self) {
         self.flush();
-        for (_, publisher) in self.publishers.drain() {
-            tracing::debug!(key = %publisher.key(), "unpublish");
-            self.context.hooks.on_unpublish(publisher.key());
+        let publishing: Vec<u32> = self.publishers.keys().copied().collect();
+        for stream_id in publishing {
+            self.stop_publishing(stream_id);
         }
-        for (_, player) in self.players.drain() {
+        let playing: Vec<u32> = self.players.keys().copied().collect();
+        for stream_id in playing {
+            self.stop_playing(stream_id);
+        }
+    }
+
+    /// What the hooks are told about a publish or play on `stream_id`.
+    fn event(&self, stream_id: u32, key: &StreamKey) -> StreamEvent {
+        StreamEvent {
+            connection: self.id,
+            peer: self.peer,
+            stream_id,
+            key: key.clone(),
+        }
+    }
+
+    /// Ends the publish on `stream_id`, if any (dropping it tells the router), and tells the
+    /// hooks.
+    fn stop_publishing(&mut self, stream_id: u32) {
+        if let Some(publisher) = self.publishers.remove(&stream_id) {
+            tracing::debug!(key = %publisher.key(), "unpublish");
+            let event = self.event(stream_id, publisher.key());
+            drop(publisher);
+            self.context.hooks.on_publish_stopped(&event);
+        }
+    }
+
+    /// Ends the play on `stream_id`, if any, and tells the hooks.
+    fn stop_playing(&mut self, stream_id: u32) {
+        if let Some(player) = self.players.remove(&stream_id) {
             tracing::debug!(key = %player.key(), "play stop");
-            self.context.hooks.on_play_stop(player.key());
+            let event = self.event(stream_id, player.key());
+            drop(player);
+            self.context.hooks.on_play_stopped(&event);
         }
     }
 

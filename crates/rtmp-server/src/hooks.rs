@@ -1,29 +1,121 @@
 //! [`Hooks`]: where an application decides who may connect, publish and play, and watches
 //! what happens. Every method has a default that accepts or does nothing.
 
+use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 
 use rtmp_amf0::Value;
-
+use rtmp_message::{Status, StatusCode};
 use rtmp_session::{ConnectRequest, RtmpUrl, StreamKey, StreamRequest};
 
-/// Decisions and observations of the application. A refusal's text reaches the client in
-/// its onStatus description.
+use crate::connection::ConnectionError;
+
+/// Why the application refuses a request. The client gets it in its `_error` or onStatus:
+/// the code (the request's usual refusal when `None`: NetConnection.Connect.Rejected,
+/// NetStream.Publish.BadName, NetStream.Play.Failed) and the description.
 ///
 /// ```
-/// use rtmp_server::{Hooks, StreamRequest};
+/// use rtmp_message::StatusCode;
+/// use rtmp_server::Refusal;
+///
+/// let plain: Refusal = "a valid token is needed".into();
+/// let coded = Refusal::with_code(StatusCode::PlayStreamNotFound, "no such camera");
+/// assert_eq!(plain.description, "a valid token is needed");
+/// assert_eq!(coded.code, Some(StatusCode::PlayStreamNotFound));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Refusal {
+    /// The status code; `None` for the request's usual refusal.
+    pub code: Option<StatusCode>,
+    /// Why, for the client (its onStatus description).
+    pub description: String,
+}
+
+impl Refusal {
+    /// A refusal with the request's usual code.
+    pub fn new(description: impl Into<String>) -> Self {
+        Self {
+            code: None,
+            description: description.into(),
+        }
+    }
+
+    /// A refusal with `code`.
+    pub fn with_code(code: StatusCode, description: impl Into<String>) -> Self {
+        Self {
+            code: Some(code),
+            description: description.into(),
+        }
+    }
+
+    /// The status the client gets: `usual` unless a code was given.
+    pub(crate) fn status(&self, usual: Status) -> Status {
+        let mut status = match &self.code {
+            Some(code) => Status::new(code.clone(), ""),
+            None => usual,
+        };
+        status.description = self.description.clone();
+        status
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(description: String) -> Self {
+        Self::new(description)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(description: &str) -> Self {
+        Self::new(description)
+    }
+}
+
+/// A publish or play the server accepted: which connection, from where, on which message
+/// stream, and the key. Each `…_started` event is followed by its `…_stopped` with the same
+/// fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamEvent {
+    /// The connection's id (as in the server's log spans).
+    pub connection: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The message stream the client used.
+    pub stream_id: u32,
+    /// `app/name`.
+    pub key: StreamKey,
+}
+
+/// Decisions and observations of the application. Decisions come before the server acts;
+/// events come after, in pairs (`on_publish_started` then `on_publish_stopped`, and the same
+/// for play), and `on_disconnect` last.
+///
+/// ```
+/// use rtmp_server::{Hooks, Refusal, StreamEvent, StreamRequest};
 /// use std::net::SocketAddr;
 ///
-/// /// Only publishers with `?token=secret` may publish.
+/// /// Only publishers with `?token=secret` may publish; publishes are logged.
 /// struct TokenCheck;
 ///
 /// impl Hooks for TokenCheck {
-///     async fn on_publish(&self, _peer: SocketAddr, request: &StreamRequest) -> Result<(), String> {
+///     async fn on_publish(&self, _peer: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
 ///         match request.query.as_deref() {
 ///             Some("token=secret") => Ok(()),
 ///             _ => Err("a valid token is needed".into()),
 ///         }
+///     }
+///
+///     fn on_publish_started(&self, event: &StreamEvent) {
+///         println!("connection {} publishes {} from {}", event.connection, event.key, event.peer);
 ///     }
 /// }
 /// ```
@@ -40,7 +132,7 @@ pub trait Hooks: Send + Sync + 'static {
         &self,
         peer: SocketAddr,
         request: &ConnectRequest,
-    ) -> impl Future<Output = Result<(), String>> + Send {
+    ) -> impl Future<Output = Result<(), Refusal>> + Send {
         let _ = (peer, request);
         async { Ok(()) }
     }
@@ -50,7 +142,7 @@ pub trait Hooks: Send + Sync + 'static {
         &self,
         peer: SocketAddr,
         request: &StreamRequest,
-    ) -> impl Future<Output = Result<(), String>> + Send {
+    ) -> impl Future<Output = Result<(), Refusal>> + Send {
         let _ = (peer, request);
         async { Ok(()) }
     }
@@ -60,7 +152,7 @@ pub trait Hooks: Send + Sync + 'static {
         &self,
         peer: SocketAddr,
         request: &StreamRequest,
-    ) -> impl Future<Output = Result<(), String>> + Send {
+    ) -> impl Future<Output = Result<(), Refusal>> + Send {
         let _ = (peer, request);
         async { Ok(()) }
     }
@@ -79,29 +171,40 @@ pub trait Hooks: Send + Sync + 'static {
         async { None }
     }
 
+    /// A publish was accepted (by the hooks and the router).
+    fn on_publish_started(&self, event: &StreamEvent) {
+        let _ = event;
+    }
+
     /// A publisher sent metadata.
     fn on_metadata(&self, key: &StreamKey, metadata: &Value) {
         let _ = (key, metadata);
     }
 
-    /// A publisher sent audio, video or data (for recorders and transcoders; keep it quick).
+    /// A publisher sent audio, video or data. It runs on the publisher's reader, so keep it
+    /// quick; to record or transcode, take media from a [`Router`](crate::Router) instead.
     fn on_media(&self, key: &StreamKey, message: &rtmp_chunk::Message) {
         let _ = (key, message);
     }
 
-    /// A publisher stopped.
-    fn on_unpublish(&self, key: &StreamKey) {
-        let _ = key;
+    /// A publish ended (deleteStream, FCUnpublish, or the connection closed).
+    fn on_publish_stopped(&self, event: &StreamEvent) {
+        let _ = event;
     }
 
-    /// A player stopped.
-    fn on_play_stop(&self, key: &StreamKey) {
-        let _ = key;
+    /// A play was accepted (by the hooks and the router).
+    fn on_play_started(&self, event: &StreamEvent) {
+        let _ = event;
     }
 
-    /// A connection closed, with the reason when it failed.
-    fn on_disconnect(&self, peer: SocketAddr, error: Option<&str>) {
-        let _ = (peer, error);
+    /// A play ended.
+    fn on_play_stopped(&self, event: &StreamEvent) {
+        let _ = event;
+    }
+
+    /// A connection closed, with the error that ended it, if any.
+    fn on_disconnect(&self, connection: u64, peer: SocketAddr, error: Option<&ConnectionError>) {
+        let _ = (connection, peer, error);
     }
 }
 

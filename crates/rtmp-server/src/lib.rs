@@ -32,7 +32,7 @@ mod writer;
 
 pub use builder::{ListeningServer, ServerBuilder};
 pub use connection::ConnectionError;
-pub use hooks::{AcceptAll, Hooks};
+pub use hooks::{AcceptAll, Hooks, Refusal, StreamEvent};
 pub use hub::{
     Hub, HubConfig, HubPublisher, Media, MediaKind, SharedMedia, SlowPlayerPolicy, StreamStats,
     Subscription,

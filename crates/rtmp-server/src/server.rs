@@ -36,7 +36,7 @@ impl Accept {
     async fn serve<H: Hooks>(
         &self,
         tcp: TcpStream,
-        peer: SocketAddr,
+        peer: (u64, SocketAddr),
         context: Arc<Context<H>>,
         stop: watch::Receiver<bool>,
     ) -> Result<(), ConnectionError> {
@@ -304,19 +304,19 @@ impl<H: Hooks> Server<H> {
         if !self.context.hooks.on_connection(peer).await {
             return Err(ConnectionError::Refused("refused by on_connection".into()));
         }
+        let id = self.context.next_id.fetch_add(1, Ordering::Relaxed);
         // Nothing stops this connection but its own end (or dropping the future).
         let (_stop, stopped) = watch::channel(false);
         let context = self.context.clone();
         let result = connection::serve(
             stream,
             connection::split_any,
-            peer,
+            (id, peer),
             context.clone(),
             stopped,
         )
         .await;
-        let error = result.as_ref().err().map(ToString::to_string);
-        context.hooks.on_disconnect(peer, error.as_deref());
+        context.hooks.on_disconnect(id, peer, result.as_ref().err());
         result
     }
 
@@ -378,14 +378,13 @@ impl<H: Hooks> Server<H> {
                             tracing::debug!("refused by on_connection");
                             return;
                         }
-                        let result = accept.serve(stream, peer, context.clone(), stop).await;
+                        let result = accept.serve(stream, (id, peer), context.clone(), stop).await;
                         if let Err(error) = &result {
                             log_end(&context, peer, error);
                         } else {
                             tracing::debug!("connection closed");
                         }
-                        let error = result.as_ref().err().map(ToString::to_string);
-                        context.hooks.on_disconnect(peer, error.as_deref());
+                        context.hooks.on_disconnect(id, peer, result.as_ref().err());
                     }.instrument(span));
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}

@@ -9,8 +9,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
+use rtmp_message::StatusCode;
 use rtmp_server::client::{self, ClientConfig, ClientError};
-use rtmp_server::{ConnectRequest, Hooks, ServerConfig, StreamRequest};
+use rtmp_server::{
+    ConnectRequest, ConnectionError, Hooks, Refusal, ServerConfig, StreamEvent, StreamRequest,
+};
 use tokio::io::AsyncReadExt;
 
 fn quick() -> ClientConfig {
@@ -67,27 +70,68 @@ async fn a_server_that_never_answers() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
-struct Refusing;
+/// Refuses some requests, and notes the events that follow accepted ones.
+#[derive(Clone, Default)]
+struct Refusing {
+    events: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Refusing {
+    fn note(&self, what: &str, event: &StreamEvent) {
+        let line = format!(
+            "{what} {} {} {}",
+            event.connection, event.key, event.stream_id
+        );
+        self.events.lock().unwrap().push(line);
+    }
+}
 
 impl Hooks for Refusing {
-    async fn on_connect(&self, _: SocketAddr, request: &ConnectRequest) -> Result<(), String> {
+    async fn on_connect(&self, _: SocketAddr, request: &ConnectRequest) -> Result<(), Refusal> {
         match request.app.as_str() {
             "closed" => Err("this app is closed".into()),
             _ => Ok(()),
         }
     }
 
-    async fn on_play(&self, _: SocketAddr, request: &StreamRequest) -> Result<(), String> {
+    async fn on_play(&self, _: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
         match request.key.name.as_str() {
             "secret" => Err("no entry".into()),
+            "missing" => Err(Refusal::with_code(
+                StatusCode::PlayStreamNotFound,
+                "no such camera",
+            )),
             _ => Ok(()),
         }
+    }
+
+    fn on_publish_started(&self, event: &StreamEvent) {
+        self.note("publish started", event);
+    }
+
+    fn on_publish_stopped(&self, event: &StreamEvent) {
+        self.note("publish stopped", event);
+    }
+
+    fn on_play_started(&self, event: &StreamEvent) {
+        self.note("play started", event);
+    }
+
+    fn on_play_stopped(&self, event: &StreamEvent) {
+        self.note("play stopped", event);
+    }
+
+    fn on_disconnect(&self, connection: u64, _: SocketAddr, error: Option<&ConnectionError>) {
+        let refused = matches!(error, Some(ConnectionError::Refused(_)));
+        let line = format!("disconnect {connection} refused={refused}");
+        self.events.lock().unwrap().push(line);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_reach_the_client_as_typed_errors() {
-    let server = TestServer::start_with(ServerConfig::default(), Refusing, None).await;
+    let hooks = Refusing::default();
+    let server = TestServer::start_with(ServerConfig::default(), hooks.clone(), None).await;
     // connect answered with _error.
     let result = client::play(&server.url("closed/x"), quick()).await;
     let Err(ClientError::Rejected {
@@ -113,14 +157,55 @@ async fn refusals_reach_the_client_as_typed_errors() {
             if code == "NetStream.Play.Failed" && description == "no entry"),
         "{result:?}"
     );
+    // A refusal with a code of the hooks' choosing.
+    let result = client::play(&server.url("live/missing"), quick()).await;
+    assert!(
+        matches!(&result, Err(ClientError::StreamNotFound(description)) if description == "no such camera"),
+        "{result:?}"
+    );
     // A second publisher of the same stream.
     let first = client::publish(&server.url("live/cam"), quick())
         .await
         .unwrap();
     let second = client::publish(&server.url("live/cam"), quick()).await;
     assert!(matches!(second, Err(ClientError::BadName(_))), "{second:?}");
+    let player = client::play(&server.url("live/cam"), quick())
+        .await
+        .unwrap();
+    drop(player);
     first.finish().await.unwrap();
+    common::eventually("the hooks hear every end", || {
+        hooks.events.lock().unwrap().len() >= 10
+    })
+    .await;
     server.stop().await;
+    // Accepted requests come in started/stopped pairs with the same connection and stream;
+    // each connection ends with one disconnect, the refused connect's with its error.
+    let events = hooks.events.lock().unwrap().clone();
+    let find = |prefix: &str| {
+        events
+            .iter()
+            .find(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {events:?}"))
+            .trim_start_matches(prefix)
+            .to_owned()
+    };
+    assert_eq!(find("publish started"), find("publish stopped"));
+    assert_eq!(find("play started"), find("play stopped"));
+    assert!(
+        find("publish started").ends_with("live/cam 1"),
+        "{events:?}"
+    );
+    let disconnects = events.iter().filter(|line| line.starts_with("disconnect"));
+    assert_eq!(disconnects.count(), 6, "{events:?}");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|line| line.ends_with("refused=true"))
+            .count(),
+        1,
+        "{events:?}"
+    );
 }
 
 #[tokio::test]

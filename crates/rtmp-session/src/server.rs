@@ -496,9 +496,14 @@ impl ServerSession {
         self.send(chunk_stream::COMMAND, 0, result.into())
     }
 
-    /// Refuses the connect with `reason` (NetConnection.Connect.Rejected); close afterwards.
-    pub fn reject_connect(&mut self, reason: &str) -> Result<(), SessionError> {
-        let reply = Command::connect_rejected(self.connect_transaction, reason);
+    /// Refuses the connect with `status` in an `_error` (usually
+    /// `Status::connect_rejected(reason)`: NetConnection.Connect.Rejected); close afterwards.
+    pub fn reject_connect(&mut self, status: Status) -> Result<(), SessionError> {
+        let reply = Command::Error(rtmp_message::Response {
+            transaction_id: self.connect_transaction,
+            command_object: Value::Null,
+            arguments: vec![status.to_value()],
+        });
         self.send(chunk_stream::COMMAND, 0, reply.into())
     }
 
