@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rtmp_benches::{chunk_stream, media_mix};
-use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, Message};
+use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage};
 
 const CHUNK_SIZES: [u32; 3] = [128, 4096, 65_536];
 
@@ -55,7 +55,7 @@ fn chunk(c: &mut Criterion) {
                     || BytesMut::with_capacity(stream.len()),
                     |mut dst| {
                         let mut encoder = ChunkEncoder::new();
-                        let set = Message::set_chunk_size(chunk_size);
+                        let set = RawMessage::set_chunk_size(chunk_size);
                         let all = std::iter::once(&set).chain(messages.iter());
                         for message in all {
                             if encoder.encode(message, &mut dst).is_err() {

@@ -3,7 +3,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rtmp_handshake::{ServerConfig, ServerHandshake};
+use rtmp_handshake::{ServerHandshake, ServerHandshakeConfig};
 
 const FFMPEG_C0C1: &[u8] =
     include_bytes!("../crates/rtmp-handshake/tests/fixtures/ffmpeg-c0c1.bin");
@@ -11,7 +11,7 @@ const FFMPEG_C0C1: &[u8] =
 fn handshake(c: &mut Criterion) {
     c.bench_function("handshake/server_complex", |b| {
         b.iter(|| {
-            let mut server = ServerHandshake::new(ServerConfig::default());
+            let mut server = ServerHandshake::new(ServerHandshakeConfig::default());
             let _ = server.read(black_box(FFMPEG_C0C1));
             let s1 = server.take_output().slice(1..1537);
             black_box(server.read(&s1))

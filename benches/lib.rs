@@ -1,7 +1,7 @@
 //! Shared inputs for the workspace benchmarks.
 
 use bytes::{Bytes, BytesMut};
-use rtmp_chunk::{ChunkEncoder, Message, type_id};
+use rtmp_chunk::{ChunkEncoder, RawMessage, type_id};
 
 /// A deterministic pseudo-random sequence (xorshift), so every run measures the same input.
 #[derive(Debug)]
@@ -24,7 +24,7 @@ impl Sequence {
 
 /// A realistic mix of `count` messages, by count 90% video of 4-60 KiB, 9% audio of 200-400
 /// bytes and 1% protocol control, with timestamps as a 25 fps stream has them.
-pub fn media_mix(count: usize) -> Vec<Message> {
+pub fn media_mix(count: usize) -> Vec<RawMessage> {
     let mut sequence = Sequence::new(0x5EED);
     (0..count)
         .map(|i| {
@@ -32,7 +32,7 @@ pub fn media_mix(count: usize) -> Vec<Message> {
             match sequence.in_range(0, 100) {
                 0..=89 => {
                     let len = sequence.in_range(4 << 10, 60 << 10);
-                    Message::new(
+                    RawMessage::new(
                         6,
                         timestamp,
                         type_id::VIDEO,
@@ -42,7 +42,7 @@ pub fn media_mix(count: usize) -> Vec<Message> {
                 }
                 90..=98 => {
                     let len = sequence.in_range(200, 400);
-                    Message::new(
+                    RawMessage::new(
                         4,
                         timestamp,
                         type_id::AUDIO,
@@ -50,7 +50,7 @@ pub fn media_mix(count: usize) -> Vec<Message> {
                         Bytes::from(vec![0xAF; len]),
                     )
                 }
-                _ => Message::acknowledgement(i as u32),
+                _ => RawMessage::acknowledgement(i as u32),
             }
         })
         .collect()
@@ -58,10 +58,11 @@ pub fn media_mix(count: usize) -> Vec<Message> {
 
 /// The chunk stream of `messages` at `chunk_size`, starting with the Set Chunk Size that
 /// announces it.
-pub fn chunk_stream(messages: &[Message], chunk_size: u32) -> Bytes {
+pub fn chunk_stream(messages: &[RawMessage], chunk_size: u32) -> Bytes {
     let mut encoder = ChunkEncoder::new();
     let mut out = BytesMut::new();
-    let all = std::iter::once(Message::set_chunk_size(chunk_size)).chain(messages.iter().cloned());
+    let all =
+        std::iter::once(RawMessage::set_chunk_size(chunk_size)).chain(messages.iter().cloned());
     for message in all {
         if let Err(error) = encoder.encode(&message, &mut out) {
             panic!("benchmark input does not encode: {error}");

@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, Message, type_id};
+use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage, type_id};
 use rtmp_flv::{VideoKind, peek_audio_sequence_start, peek_video};
-use rtmp_handshake::{ServerConfig, ServerHandshake, Status as HandshakeStatus};
+use rtmp_handshake::{ServerHandshake, ServerHandshakeConfig, Status as HandshakeStatus};
 use rtmp_message::Status;
 use rtmp_session::{ServerSession, SessionConfig, SessionEvent, StreamKey, chunk_stream};
 
@@ -43,7 +43,7 @@ struct Output {
 }
 
 impl Output {
-    fn send(&mut self, message: &Message) -> io::Result<()> {
+    fn send(&mut self, message: &RawMessage) -> io::Result<()> {
         self.encoder
             .encode(message, &mut self.scratch)
             .map_err(io::Error::other)?;
@@ -59,8 +59,8 @@ type SharedOutput = Arc<Mutex<Output>>;
 #[derive(Default)]
 struct Stream {
     publishing: bool,
-    headers: HashMap<u8, Message>,
-    gop: Vec<Message>,
+    headers: HashMap<u8, RawMessage>,
+    gop: Vec<RawMessage>,
     players: Vec<(u64, u32, SharedOutput)>,
 }
 
@@ -100,7 +100,7 @@ fn read_some(socket: &mut TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>
 
 /// The handshake; returns the bytes that came after it.
 fn handshake(socket: &mut TcpStream, buf: &mut [u8]) -> io::Result<BytesMut> {
-    let mut handshake = ServerHandshake::new(ServerConfig::default());
+    let mut handshake = ServerHandshake::new(ServerHandshakeConfig::default());
     socket.write_all(&handshake.take_output())?;
     let start = Instant::now();
     while start.elapsed() < TIMEOUT {
@@ -160,7 +160,7 @@ fn connection(socket: TcpStream, id: u64, streams: &Streams) -> io::Result<()> {
                 connection.handle_events()?;
             }
             if let Some(sequence) = decoder.take_acknowledgement() {
-                lock(&connection.output).send(&Message::acknowledgement(sequence))?;
+                lock(&connection.output).send(&RawMessage::acknowledgement(sequence))?;
             }
             // Time is an argument: keep-alive pings when the session says they are due.
             let now = Instant::now();
@@ -264,7 +264,7 @@ impl Connection {
     }
 
     /// Keeps what joining players need, and writes the message to every player.
-    fn share(&mut self, message: Message) {
+    fn share(&mut self, message: RawMessage) {
         let Some((_, key)) = &self.publishing else {
             return;
         };
@@ -317,13 +317,13 @@ impl Connection {
 }
 
 /// `message` as a player on message stream `stream_id` receives it.
-fn on_stream(message: &Message, stream_id: u32) -> Message {
+fn on_stream(message: &RawMessage, stream_id: u32) -> RawMessage {
     let chunk_stream_id = match message.type_id {
         type_id::AUDIO => chunk_stream::AUDIO,
         type_id::VIDEO => chunk_stream::VIDEO,
         _ => chunk_stream::STREAM,
     };
-    Message {
+    RawMessage {
         chunk_stream_id,
         stream_id,
         ..message.clone()

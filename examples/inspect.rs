@@ -15,8 +15,8 @@ use std::error::Error;
 use std::net::SocketAddr;
 
 use futures::{SinkExt, StreamExt};
-use rtmp_chunk::{ChunkCodec, Message, type_id};
-use rtmp_handshake::{ServerConfig, ServerHandshake, Status as Handshake};
+use rtmp_chunk::{ChunkCodec, RawMessage, type_id};
+use rtmp_handshake::{ServerHandshake, ServerHandshakeConfig, Status as Handshake};
 use rtmp_message::{Command, LimitType, Message as TypedMessage, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -47,7 +47,7 @@ async fn main() -> Result<()> {
 }
 
 async fn inspect(mut stream: TcpStream, peer: SocketAddr) -> Result<()> {
-    let mut handshake = ServerHandshake::new(ServerConfig::default());
+    let mut handshake = ServerHandshake::new(ServerHandshakeConfig::default());
     let mut buf = vec![0u8; 4096];
     let completed = loop {
         let n = stream.read(&mut buf).await?;
@@ -103,7 +103,7 @@ async fn inspect(mut stream: TcpStream, peer: SocketAddr) -> Result<()> {
             ),
         }
         if let Some(sequence) = framed.codec_mut().decoder.take_acknowledgement() {
-            framed.send(Message::acknowledgement(sequence)).await?;
+            framed.send(RawMessage::acknowledgement(sequence)).await?;
         }
     }
     for (kind, (count, bytes)) in media {
@@ -126,19 +126,19 @@ fn kind_name(type_id: u8) -> &'static str {
 }
 
 /// The replies that keep a publisher going: a successful connect, stream id 1, publish started.
-fn answer(command: &Command, stream_id: u32) -> Result<Vec<Message>> {
-    let command_message = |stream_id: u32, command: Command| -> Result<Message> {
+fn answer(command: &Command, stream_id: u32) -> Result<Vec<RawMessage>> {
+    let command_message = |stream_id: u32, command: Command| -> Result<RawMessage> {
         Ok(TypedMessage::Command(command).to_chunk(3, 0, stream_id)?)
     };
     Ok(match command {
         Command::Connect(connect) => vec![
-            Message::window_ack_size(WINDOW),
+            RawMessage::window_ack_size(WINDOW),
             TypedMessage::SetPeerBandwidth {
                 window: WINDOW,
                 limit: LimitType::Dynamic,
             }
             .to_chunk(2, 0, 0)?,
-            Message::set_chunk_size(CHUNK_SIZE),
+            RawMessage::set_chunk_size(CHUNK_SIZE),
             command_message(
                 0,
                 Command::connect_success(

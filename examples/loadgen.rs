@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use clap::Parser;
-use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, Message, type_id};
-use rtmp_handshake::{ClientConfig, ClientHandshake, Status};
+use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage, type_id};
+use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig, Status};
 use rtmp_message::{Command, Connect, Message as Typed, Play};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -73,7 +73,7 @@ async fn player(
     let start = Instant::now();
     let mut stream = TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
-    let mut handshake = ClientHandshake::new(ClientConfig::default());
+    let mut handshake = ClientHandshake::new(ClientHandshakeConfig::default());
     stream.write_all(&handshake.take_output()).await?;
     let mut buf = BytesMut::with_capacity(64 << 10);
     let leftover = loop {
@@ -144,7 +144,7 @@ async fn player(
         totals.bytes.fetch_add(n as u64, Ordering::Relaxed);
         if received - acknowledged >= window {
             acknowledged = received;
-            encoder.encode(&Message::acknowledgement(received as u32), &mut out)?;
+            encoder.encode(&RawMessage::acknowledgement(received as u32), &mut out)?;
             stream.write_all(&out.split()).await?;
         }
     }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use bytes::BytesMut;
-use rtmp_chunk::Message;
+use rtmp_chunk::RawMessage;
 use rtmp_flv::{FlvHeader, FlvTag};
 use rtmp_server::{
     PlayError, PlayerHandle, Playing, PublishError, Publishing, Router, Server, StreamKey,
@@ -43,7 +43,7 @@ impl Recorder {
 /// One stream being recorded: the queue to its writer thread.
 struct Recording {
     key: StreamKey,
-    queue: SyncSender<Message>,
+    queue: SyncSender<RawMessage>,
     dropped: u64,
 }
 
@@ -52,7 +52,7 @@ impl Publishing for Recording {
         &self.key
     }
 
-    fn send(&mut self, message: &Message) {
+    fn send(&mut self, message: &RawMessage) {
         match self.queue.try_send(message.clone()) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.dropped += 1,
@@ -70,7 +70,7 @@ impl Drop for Recording {
 }
 
 /// Writes the FLV file until the publisher's queue closes.
-fn write_file(path: PathBuf, queue: Receiver<Message>) -> std::io::Result<()> {
+fn write_file(path: PathBuf, queue: Receiver<RawMessage>) -> std::io::Result<()> {
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
     let mut buf = BytesMut::new();
     FlvHeader::new(true, true).encode(&mut buf);

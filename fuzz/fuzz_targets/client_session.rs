@@ -45,7 +45,7 @@ fuzz_target!(|steps: Vec<Step>| {
                 type_id,
                 stream_id,
                 body,
-            } => session.handle_message(rtmp_chunk::Message::new(
+            } => session.handle_message(rtmp_chunk::RawMessage::new(
                 3,
                 0,
                 type_id,

@@ -2,20 +2,22 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rtmp_handshake::{ClientConfig, ClientHandshake, ServerConfig, ServerHandshake};
+use rtmp_handshake::{
+    ClientHandshake, ClientHandshakeConfig, ServerHandshake, ServerHandshakeConfig,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, input)) = data.split_first() else {
         return;
     };
     let step = usize::from(split).max(1) * 13;
-    let mut server = ServerHandshake::new(ServerConfig {
+    let mut server = ServerHandshake::new(ServerHandshakeConfig {
         verify_c2: split & 1 == 1,
-        ..ServerConfig::default()
+        ..ServerHandshakeConfig::default()
     });
-    let mut client = ClientHandshake::new(ClientConfig {
+    let mut client = ClientHandshake::new(ClientHandshakeConfig {
         verify_s2: split & 2 == 2,
-        ..ClientConfig::default()
+        ..ClientHandshakeConfig::default()
     });
     for piece in input.chunks(step) {
         let _ = server.read(piece);

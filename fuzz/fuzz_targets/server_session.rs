@@ -51,13 +51,13 @@ enum Step {
 
 const MAX_STREAMS: u32 = 4;
 
-fn command(stream_id: u8, command: Command) -> Option<rtmp_chunk::Message> {
+fn command(stream_id: u8, command: Command) -> Option<rtmp_chunk::RawMessage> {
     Message::Command(command)
         .to_chunk(3, 0, u32::from(stream_id))
         .ok()
 }
 
-fn message(step: Step) -> Option<rtmp_chunk::Message> {
+fn message(step: Step) -> Option<rtmp_chunk::RawMessage> {
     match step {
         Step::Connect { app, enhanced } => {
             let connect = Connect {
@@ -110,7 +110,7 @@ fn message(step: Step) -> Option<rtmp_chunk::Message> {
             type_id,
             stream_id,
             body,
-        } => Some(rtmp_chunk::Message::new(
+        } => Some(rtmp_chunk::RawMessage::new(
             4,
             0,
             type_id,
@@ -139,7 +139,9 @@ fuzz_target!(|steps: Vec<Step>| {
                 _ => Ok(()),
             },
             Step::Reject => match pending.take() {
-                Some(SessionEvent::Connect(_)) => session.reject_connect(rtmp_message::Status::connect_rejected("refused")),
+                Some(SessionEvent::Connect(_)) => {
+                    session.reject_connect(rtmp_message::Status::connect_rejected("refused"))
+                }
                 Some(SessionEvent::Publish(request)) => {
                     let status = Status::publish_bad_name(&request.key.name);
                     session.reject_publish(&request, status)

@@ -6,7 +6,7 @@ use tokio_util::codec::{Decoder, Encoder, Framed, FramedParts};
 
 use crate::decoder::{ChunkDecoder, DecodeError, DecoderConfig};
 use crate::encoder::{ChunkEncoder, ChunkedMessage, EncodeError};
-use crate::message::Message;
+use crate::message::RawMessage;
 
 /// Why a framed chunk stream failed: the chunks, or the transport under them.
 #[derive(Debug, thiserror::Error)]
@@ -60,11 +60,11 @@ impl ChunkCodec {
     ///
     /// ```no_run
     /// use futures::{SinkExt, StreamExt};
-    /// use rtmp_chunk::{ChunkCodec, Message};
+    /// use rtmp_chunk::{ChunkCodec, RawMessage};
     ///
     /// # async fn run(stream: tokio::net::TcpStream, leftover: &[u8]) -> Result<(), rtmp_chunk::CodecError> {
     /// let mut framed = ChunkCodec::new().framed(stream, leftover);
-    /// framed.send(Message::window_ack_size(2_500_000)).await?;
+    /// framed.send(RawMessage::window_ack_size(2_500_000)).await?;
     /// while let Some(message) = framed.next().await {
     ///     let message = message?;
     ///     println!("type {} on stream {}", message.type_id, message.stream_id);
@@ -73,25 +73,25 @@ impl ChunkCodec {
     /// # }
     /// ```
     pub fn framed<T>(self, io: T, leftover: &[u8]) -> Framed<T, Self> {
-        let mut parts = FramedParts::new::<Message>(io, self);
+        let mut parts = FramedParts::new::<RawMessage>(io, self);
         parts.read_buf = BytesMut::from(leftover);
         Framed::from_parts(parts)
     }
 }
 
 impl Decoder for ChunkDecoder {
-    type Item = Message;
+    type Item = RawMessage;
     type Error = CodecError;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, CodecError> {
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<RawMessage>, CodecError> {
         Ok(ChunkDecoder::decode(self, src)?)
     }
 }
 
-impl Encoder<Message> for ChunkEncoder {
+impl Encoder<RawMessage> for ChunkEncoder {
     type Error = CodecError;
 
-    fn encode(&mut self, message: Message, dst: &mut BytesMut) -> Result<(), CodecError> {
+    fn encode(&mut self, message: RawMessage, dst: &mut BytesMut) -> Result<(), CodecError> {
         Ok(ChunkEncoder::encode(self, &message, dst)?)
     }
 }
@@ -105,18 +105,18 @@ impl Encoder<&ChunkedMessage> for ChunkEncoder {
 }
 
 impl Decoder for ChunkCodec {
-    type Item = Message;
+    type Item = RawMessage;
     type Error = CodecError;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, CodecError> {
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<RawMessage>, CodecError> {
         Ok(self.decoder.decode(src)?)
     }
 }
 
-impl Encoder<Message> for ChunkCodec {
+impl Encoder<RawMessage> for ChunkCodec {
     type Error = CodecError;
 
-    fn encode(&mut self, message: Message, dst: &mut BytesMut) -> Result<(), CodecError> {
+    fn encode(&mut self, message: RawMessage, dst: &mut BytesMut) -> Result<(), CodecError> {
         Ok(self.encoder.encode(&message, dst)?)
     }
 }

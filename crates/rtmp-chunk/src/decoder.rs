@@ -4,7 +4,7 @@ use bytes::{Buf, BytesMut};
 
 use crate::budget::MemoryBudget;
 use crate::header::{self, EXTENDED_TIMESTAMP, Fmt};
-use crate::message::{DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_MESSAGE_LENGTH, Message, type_id};
+use crate::message::{DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_MESSAGE_LENGTH, RawMessage, type_id};
 use crate::streams::ChunkStreams;
 
 /// The most read-buffer capacity reserved ahead for an incomplete chunk.
@@ -137,14 +137,14 @@ struct InboundStream {
     remaining: u32,
 }
 
-/// Decodes a chunk stream into whole [`Message`]s.
+/// Decodes a chunk stream into whole [`RawMessage`]s.
 ///
 /// Sans-IO: [`decode`](Self::decode) takes a buffer of received bytes and consumes whole
 /// chunks from it. A message that arrives in one chunk is a zero-copy slice of that buffer; one
 /// split over several chunks is copied once into a buffer of its exact length.
 ///
 /// The decoder applies the protocol control messages that change how it reads, as soon as each
-/// is complete, and still returns them: Set Chunk Size (for the next chunk), Abort Message
+/// is complete, and still returns them: Set Chunk Size (for the next chunk), Abort RawMessage
 /// (drops the partial message) and Window Acknowledgement Size (see
 /// [`take_acknowledgement`](Self::take_acknowledgement)).
 ///
@@ -321,7 +321,7 @@ impl ChunkDecoder {
     ///
     /// Returns `Ok(None)` when `src` holds no complete message; the bytes of an incomplete chunk
     /// stay in `src` for the next call, and capacity for the rest of that chunk is reserved.
-    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
+    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<RawMessage>, DecodeError> {
         loop {
             let Some(chunk) = self.parse_chunk(src)? else {
                 return Ok(None);
@@ -468,7 +468,11 @@ impl ChunkDecoder {
     }
 
     /// Applies a complete chunk: updates the chunk stream and returns a finished message.
-    fn commit(&mut self, chunk: Chunk, src: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
+    fn commit(
+        &mut self,
+        chunk: Chunk,
+        src: &mut BytesMut,
+    ) -> Result<Option<RawMessage>, DecodeError> {
         let stream = self
             .streams
             .get_or_insert_with(chunk.chunk_stream_id, InboundStream::default);
@@ -478,7 +482,7 @@ impl ChunkDecoder {
                 // The whole message is in this chunk: hand out a slice of the read buffer.
                 src.advance(chunk.header_len);
                 let payload = src.split_to(chunk.payload_len).freeze();
-                return Ok(Some(Message {
+                return Ok(Some(RawMessage {
                     chunk_stream_id: chunk.chunk_stream_id,
                     timestamp: header.timestamp,
                     type_id: header.type_id,
@@ -526,7 +530,7 @@ impl ChunkDecoder {
         let payload = stream.partial.split().freeze();
         // Giving back never fails.
         Self::charge(&mut self.budget, self.partial_bytes);
-        Ok(Some(Message {
+        Ok(Some(RawMessage {
             chunk_stream_id: chunk.chunk_stream_id,
             timestamp: header.timestamp,
             type_id: header.type_id,
@@ -535,8 +539,8 @@ impl ChunkDecoder {
         }))
     }
 
-    /// Applies Set Chunk Size, Abort Message and Window Acknowledgement Size.
-    fn apply_control(&mut self, message: &Message) -> Result<(), DecodeError> {
+    /// Applies Set Chunk Size, Abort RawMessage and Window Acknowledgement Size.
+    fn apply_control(&mut self, message: &RawMessage) -> Result<(), DecodeError> {
         if !matches!(
             message.type_id,
             type_id::SET_CHUNK_SIZE | type_id::ABORT | type_id::WINDOW_ACK_SIZE

@@ -5,7 +5,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::header::{self, EXTENDED_TIMESTAMP, Fmt, MessageHeader};
 use crate::message::{
-    DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_CHUNK_STREAM_ID, MAX_MESSAGE_LENGTH, Message, type_id,
+    DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_CHUNK_STREAM_ID, MAX_MESSAGE_LENGTH, RawMessage,
+    type_id,
 };
 use crate::streams::ChunkStreams;
 
@@ -44,7 +45,7 @@ struct OutboundStream {
     stream_id: u32,
 }
 
-/// Encodes [`Message`]s into chunks, compressing headers per chunk stream.
+/// Encodes [`RawMessage`]s into chunks, compressing headers per chunk stream.
 ///
 /// The first message on a chunk stream, a change of message stream, and a timestamp that goes
 /// backwards get a fmt 0 header; a change of length or type gets fmt 1; a new delta gets fmt 2;
@@ -77,7 +78,7 @@ impl ChunkEncoder {
     }
 
     /// Appends the chunks of `message` to `dst`, with one reservation for all of them.
-    pub fn encode(&mut self, message: &Message, dst: &mut BytesMut) -> Result<(), EncodeError> {
+    pub fn encode(&mut self, message: &RawMessage, dst: &mut BytesMut) -> Result<(), EncodeError> {
         let new_chunk_size = check(message)?;
         let previous = self.streams.get_mut(message.chunk_stream_id).copied();
         let (fmt, field) = choose_header(previous.as_ref(), message);
@@ -149,7 +150,7 @@ struct Fields {
 }
 
 impl Fields {
-    fn of(message: &Message) -> Self {
+    fn of(message: &RawMessage) -> Self {
         Self {
             chunk_stream_id: message.chunk_stream_id,
             timestamp: message.timestamp,
@@ -168,9 +169,9 @@ impl Fields {
 /// slice of them when it fits in one chunk, and copies it out of the chunks otherwise.
 ///
 /// ```
-/// use rtmp_chunk::{ChunkEncoder, ChunkedMessage, Message};
+/// use rtmp_chunk::{ChunkEncoder, ChunkedMessage, RawMessage};
 ///
-/// let video = Message::new(6, 40, 9, 1, vec![7u8; 1000]);
+/// let video = RawMessage::new(6, 40, 9, 1, vec![7u8; 1000]);
 /// let chunked = ChunkedMessage::new(video.clone(), 128).unwrap();
 /// // For each player: write chunked.bytes() (a cheap clone of one buffer), then tell its
 /// // encoder, so its next headers on chunk stream 6 are relative to this message.
@@ -182,7 +183,7 @@ impl Fields {
 #[derive(Debug, Clone)]
 pub struct ChunkedMessage {
     /// The message's header fields, with an empty payload.
-    header: Message,
+    header: RawMessage,
     payload_len: u32,
     /// What a Set Chunk Size sets the chunk size to.
     new_chunk_size: Option<u32>,
@@ -193,7 +194,7 @@ pub struct ChunkedMessage {
 impl ChunkedMessage {
     /// Chunks `message` for peers receiving with `chunk_size`. One allocation, of the exact size;
     /// the message's own payload is not kept.
-    pub fn new(message: Message, chunk_size: u32) -> Result<Self, EncodeError> {
+    pub fn new(message: RawMessage, chunk_size: u32) -> Result<Self, EncodeError> {
         if !(1..=MAX_CHUNK_SIZE).contains(&chunk_size) {
             return Err(EncodeError::InvalidChunkSize);
         }
@@ -202,7 +203,7 @@ impl ChunkedMessage {
         write_chunks(&mut dst, Fmt::Full, message.timestamp, &message, chunk_size);
         Ok(Self {
             payload_len: message.payload.len() as u32,
-            header: Message {
+            header: RawMessage {
                 payload: Bytes::new(),
                 ..message
             },
@@ -229,13 +230,13 @@ impl ChunkedMessage {
 
     /// The message's header fields (chunk stream, timestamp, type, message stream) with an
     /// empty payload; [`message`](Self::message) has the payload too.
-    pub fn header(&self) -> &Message {
+    pub fn header(&self) -> &RawMessage {
         &self.header
     }
 
     /// The message. Its payload is a slice of the chunks when it fits in one chunk, and a copy
     /// taken out of them otherwise.
-    pub fn message(&self) -> Message {
+    pub fn message(&self) -> RawMessage {
         let chunk_size = self.chunk_size as usize;
         let len = self.payload_len();
         let extended_len = if self.header.timestamp >= EXTENDED_TIMESTAMP {
@@ -262,7 +263,7 @@ impl ChunkedMessage {
             }
             payload.freeze()
         };
-        Message {
+        RawMessage {
             payload,
             ..self.header.clone()
         }
@@ -270,7 +271,7 @@ impl ChunkedMessage {
 }
 
 /// Checks the fields of `message`; returns the new chunk size if it is a Set Chunk Size.
-fn check(message: &Message) -> Result<Option<u32>, EncodeError> {
+fn check(message: &RawMessage) -> Result<Option<u32>, EncodeError> {
     if !(2..=MAX_CHUNK_STREAM_ID).contains(&message.chunk_stream_id) {
         return Err(EncodeError::InvalidChunkStreamId(message.chunk_stream_id));
     }
@@ -288,7 +289,7 @@ fn check(message: &Message) -> Result<Option<u32>, EncodeError> {
 
 /// The header format for `message` and the value of its timestamp field (absolute for fmt 0,
 /// a delta otherwise).
-fn choose_header(previous: Option<&OutboundStream>, message: &Message) -> (Fmt, u32) {
+fn choose_header(previous: Option<&OutboundStream>, message: &RawMessage) -> (Fmt, u32) {
     let Some(previous) = previous else {
         return (Fmt::Full, message.timestamp);
     };
@@ -308,7 +309,7 @@ fn choose_header(previous: Option<&OutboundStream>, message: &Message) -> (Fmt, 
 /// Writes `message` as chunks of `chunk_size`: the first with header `fmt` and timestamp field
 /// `field`, the rest fmt 3. Every chunk repeats an extended timestamp, as ffmpeg, librtmp and
 /// Flash expect.
-fn write_chunks(dst: &mut BytesMut, fmt: Fmt, field: u32, message: &Message, chunk_size: u32) {
+fn write_chunks(dst: &mut BytesMut, fmt: Fmt, field: u32, message: &RawMessage, chunk_size: u32) {
     let payload = &message.payload[..];
     let chunk_size = chunk_size as usize;
     let basic_len = header::basic_header_len(message.chunk_stream_id);

@@ -1,4 +1,4 @@
-//! The RTMP chunk stream: whole [`Message`]s in, chunks out, and back.
+//! The RTMP chunk stream: whole [`RawMessage`]s in, chunks out, and back.
 //!
 //! [`ChunkDecoder`] and [`ChunkEncoder`] are sans-IO state machines over `BytesMut`, with no
 //! runtime. With the `tokio-util` feature (on by default) they also implement
@@ -7,7 +7,7 @@
 //! - Basic headers of 1, 2 and 3 bytes (chunk stream ids 2..=65599), message headers of fmt 0-3,
 //!   timestamp deltas, extended timestamps (also on fmt 3 chunks, tolerating peers that omit
 //!   them), and timestamps that wrap at 2^32.
-//! - Set Chunk Size applies to the very next chunk in its direction, Abort Message drops a
+//! - Set Chunk Size applies to the very next chunk in its direction, Abort RawMessage drops a
 //!   partial message, and the decoder tells when an Acknowledgement is due.
 //! - Zero-copy: a message received in one chunk is a slice of the read buffer; one received in
 //!   several is copied once. [`ChunkedMessage`] chunks a message once into shared bytes that a
@@ -20,10 +20,10 @@
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, Message};
+//! use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage};
 //!
 //! let mut wire = BytesMut::new();
-//! ChunkEncoder::new().encode(&Message::new(4, 40, 8, 1, vec![0xAF; 300]), &mut wire).unwrap();
+//! ChunkEncoder::new().encode(&RawMessage::new(4, 40, 8, 1, vec![0xAF; 300]), &mut wire).unwrap();
 //! let mut decoder = ChunkDecoder::new(DecoderConfig::default());
 //! let mut received = BytesMut::new();
 //! received.extend_from_slice(&wire[..100]); // a partial read: no message yet
@@ -41,16 +41,16 @@
 //! # #[cfg(feature = "tokio-util")]
 //! # mod example {
 //! use futures::{SinkExt, StreamExt};
-//! use rtmp_chunk::{ChunkCodec, Message};
+//! use rtmp_chunk::{ChunkCodec, RawMessage};
 //!
 //! # async fn run(stream: tokio::net::TcpStream, leftover: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
 //! let mut framed = ChunkCodec::new().framed(stream, leftover);
-//! framed.send(Message::window_ack_size(2_500_000)).await?;
+//! framed.send(RawMessage::window_ack_size(2_500_000)).await?;
 //! while let Some(message) = framed.next().await {
 //!     let message = message?;
 //!     println!("type {} on stream {}: {} bytes", message.type_id, message.stream_id, message.payload.len());
 //!     if let Some(sequence) = framed.codec_mut().decoder.take_acknowledgement() {
-//!         framed.send(Message::acknowledgement(sequence)).await?;
+//!         framed.send(RawMessage::acknowledgement(sequence)).await?;
 //!     }
 //! }
 //! # Ok(())
@@ -78,5 +78,5 @@ pub use decoder::{ChunkDecoder, DecodeError, DecoderConfig};
 pub use encoder::{ChunkEncoder, ChunkedMessage, EncodeError};
 pub use message::{
     CONTROL_CHUNK_STREAM, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_CHUNK_STREAM_ID,
-    MAX_MESSAGE_LENGTH, Message, type_id,
+    MAX_MESSAGE_LENGTH, RawMessage, type_id,
 };

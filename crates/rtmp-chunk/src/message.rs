@@ -3,11 +3,11 @@
 
 use bytes::Bytes;
 
-/// Message type ids the codec acts on, and the other well-known ones.
+/// RawMessage type ids the codec acts on, and the other well-known ones.
 pub mod type_id {
     /// 1: Set Chunk Size (u32, top bit zero). Applied by the decoder and the encoder.
     pub const SET_CHUNK_SIZE: u8 = 1;
-    /// 2: Abort Message (u32 chunk stream id). Applied by the decoder.
+    /// 2: Abort RawMessage (u32 chunk stream id). Applied by the decoder.
     pub const ABORT: u8 = 2;
     /// 3: Acknowledgement (u32 sequence number).
     pub const ACKNOWLEDGEMENT: u8 = 3;
@@ -50,7 +50,7 @@ pub const DEFAULT_CHUNK_SIZE: u32 = 128;
 
 /// One RTMP message: the unit the chunk stream splits into chunks and joins back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+pub struct RawMessage {
     /// The chunk stream it travels on (2 for protocol control, 3..=65599 otherwise).
     pub chunk_stream_id: u32,
     /// Milliseconds; wraps around at 2^32.
@@ -63,7 +63,7 @@ pub struct Message {
     pub payload: Bytes,
 }
 
-impl Message {
+impl RawMessage {
     /// A message with the given header fields and payload.
     pub fn new(
         chunk_stream_id: u32,
@@ -96,7 +96,7 @@ impl Message {
         Self::control(type_id::SET_CHUNK_SIZE, size)
     }
 
-    /// Abort Message: the peer drops the partial message of `chunk_stream_id`.
+    /// Abort RawMessage: the peer drops the partial message of `chunk_stream_id`.
     pub fn abort(chunk_stream_id: u32) -> Self {
         Self::control(type_id::ABORT, chunk_stream_id)
     }

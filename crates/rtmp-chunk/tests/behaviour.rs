@@ -4,14 +4,14 @@
 
 use bytes::{Bytes, BytesMut};
 use rtmp_chunk::{
-    ChunkDecoder, ChunkEncoder, ChunkedMessage, DecodeError, DecoderConfig, EncodeError, Message,
+    ChunkDecoder, ChunkEncoder, ChunkedMessage, DecodeError, DecoderConfig, EncodeError, RawMessage,
 };
 
 fn decoder() -> ChunkDecoder {
     ChunkDecoder::new(DecoderConfig::default())
 }
 
-fn encode(encoder: &mut ChunkEncoder, messages: &[Message]) -> BytesMut {
+fn encode(encoder: &mut ChunkEncoder, messages: &[RawMessage]) -> BytesMut {
     let mut out = BytesMut::new();
     for message in messages {
         encoder.encode(message, &mut out).unwrap();
@@ -22,14 +22,17 @@ fn encode(encoder: &mut ChunkEncoder, messages: &[Message]) -> BytesMut {
 #[test]
 fn set_chunk_size_applies_to_the_next_chunk_in_each_direction() {
     let mut encoder = ChunkEncoder::new();
-    let big = Message::new(6, 0, 9, 1, vec![9; 3000]);
-    let mut bytes = encode(&mut encoder, &[Message::set_chunk_size(4096), big.clone()]);
+    let big = RawMessage::new(6, 0, 9, 1, vec![9; 3000]);
+    let mut bytes = encode(
+        &mut encoder,
+        &[RawMessage::set_chunk_size(4096), big.clone()],
+    );
     assert_eq!(encoder.chunk_size(), 4096);
     // Set Chunk Size: 12 + 4 bytes; the big message: one chunk of 12 + 3000 bytes.
     assert_eq!(bytes.len(), 16 + 12 + 3000);
     let mut decoder = decoder();
     let first = decoder.decode(&mut bytes).unwrap().unwrap();
-    assert_eq!(first, Message::set_chunk_size(4096));
+    assert_eq!(first, RawMessage::set_chunk_size(4096));
     assert_eq!(decoder.chunk_size(), 4096);
     assert_eq!(decoder.decode(&mut bytes).unwrap().unwrap(), big);
 }
@@ -45,7 +48,7 @@ fn invalid_chunk_sizes_are_errors() {
         ));
         let mut out = BytesMut::new();
         assert!(matches!(
-            ChunkEncoder::new().encode(&Message::set_chunk_size(size), &mut out),
+            ChunkEncoder::new().encode(&RawMessage::set_chunk_size(size), &mut out),
             Err(EncodeError::InvalidChunkSize)
         ));
     }
@@ -62,12 +65,12 @@ fn invalid_chunk_sizes_are_errors() {
 #[test]
 fn abort_drops_the_partial_message() {
     let mut encoder = ChunkEncoder::new();
-    let mut bytes = encode(&mut encoder, &[Message::new(7, 0, 9, 1, vec![1; 300])]);
+    let mut bytes = encode(&mut encoder, &[RawMessage::new(7, 0, 9, 1, vec![1; 300])]);
     bytes.truncate(12 + 128); // only the first chunk
-    let abort = encode(&mut encoder, &[Message::abort(7)]);
+    let abort = encode(&mut encoder, &[RawMessage::abort(7)]);
     bytes.extend_from_slice(&abort);
     // A new message on chunk stream 7 after the abort (fmt 0 is allowed again).
-    let next = Message::new(7, 5, 8, 1, vec![2; 10]);
+    let next = RawMessage::new(7, 5, 8, 1, vec![2; 10]);
     bytes.extend_from_slice(&encode(
         &mut ChunkEncoder::new(),
         std::slice::from_ref(&next),
@@ -75,7 +78,7 @@ fn abort_drops_the_partial_message() {
     let mut decoder = decoder();
     assert_eq!(
         decoder.decode(&mut bytes).unwrap().unwrap(),
-        Message::abort(7)
+        RawMessage::abort(7)
     );
     assert_eq!(decoder.decode(&mut bytes).unwrap().unwrap(), next);
 }
@@ -83,8 +86,8 @@ fn abort_drops_the_partial_message() {
 #[test]
 fn acknowledgement_is_due_per_window() {
     let mut encoder = ChunkEncoder::new();
-    let mut bytes = encode(&mut encoder, &[Message::window_ack_size(1000)]);
-    let media = Message::new(4, 0, 8, 1, vec![0; 100]);
+    let mut bytes = encode(&mut encoder, &[RawMessage::window_ack_size(1000)]);
+    let media = RawMessage::new(4, 0, 8, 1, vec![0; 100]);
     for _ in 0..20 {
         bytes.extend_from_slice(&encode(&mut encoder, std::slice::from_ref(&media)));
     }
@@ -105,7 +108,7 @@ fn acknowledgement_is_due_per_window() {
 fn single_chunk_messages_are_not_copied() {
     let mut bytes = encode(
         &mut ChunkEncoder::new(),
-        &[Message::new(4, 0, 8, 1, vec![3; 100])],
+        &[RawMessage::new(4, 0, 8, 1, vec![3; 100])],
     );
     let range = bytes.as_ptr() as usize..bytes.as_ptr() as usize + bytes.len();
     let message = decoder().decode(&mut bytes).unwrap().unwrap();
@@ -114,13 +117,13 @@ fn single_chunk_messages_are_not_copied() {
 
 #[test]
 fn chunked_message_bytes_decode_and_compress_later_headers() {
-    let first = Message::new(6, 40, 9, 1, Bytes::from(vec![4u8; 1000]));
+    let first = RawMessage::new(6, 40, 9, 1, Bytes::from(vec![4u8; 1000]));
     let chunked = ChunkedMessage::new(first.clone(), 128).unwrap();
     let mut encoder = ChunkEncoder::new();
     let mut bytes = BytesMut::new();
     encoder.encode_chunked(&chunked, &mut bytes).unwrap();
     // The next message on the same chunk stream is relative to the shared one: fmt 2.
-    let second = Message::new(6, 80, 9, 1, vec![5u8; 1000]);
+    let second = RawMessage::new(6, 80, 9, 1, vec![5u8; 1000]);
     let before = bytes.len();
     encoder.encode(&second, &mut bytes).unwrap();
     assert_eq!(bytes[before] >> 6, 2);
@@ -144,11 +147,11 @@ fn encoder_rejects_bad_fields() {
     let mut encoder = ChunkEncoder::new();
     for id in [0, 1, 65_600] {
         assert!(matches!(
-            encoder.encode(&Message::new(id, 0, 8, 1, vec![]), &mut out),
+            encoder.encode(&RawMessage::new(id, 0, 8, 1, vec![]), &mut out),
             Err(EncodeError::InvalidChunkStreamId(i)) if i == id
         ));
     }
-    let huge = Message::new(3, 0, 9, 1, vec![0; 0x100_0000]);
+    let huge = RawMessage::new(3, 0, 9, 1, vec![0; 0x100_0000]);
     assert!(matches!(
         encoder.encode(&huge, &mut out),
         Err(EncodeError::MessageTooLarge(_))
@@ -174,7 +177,7 @@ fn first_chunk_must_be_fmt0() {
 fn new_header_inside_a_message_is_an_error() {
     let mut bytes = encode(
         &mut ChunkEncoder::new(),
-        &[Message::new(3, 0, 9, 1, vec![0; 200])],
+        &[RawMessage::new(3, 0, 9, 1, vec![0; 200])],
     );
     bytes.truncate(12 + 128);
     bytes.extend_from_slice(&[0x83, 0, 0, 1]);
@@ -206,7 +209,7 @@ fn ten_thousand_chunk_streams_are_refused() {
     let mut encoder = ChunkEncoder::new();
     for id in 3..10_003 {
         encoder
-            .encode(&Message::new(id, 0, 8, 1, vec![1]), &mut bytes)
+            .encode(&RawMessage::new(id, 0, 8, 1, vec![1]), &mut bytes)
             .unwrap();
     }
     let mut decoder = decoder();
@@ -237,7 +240,7 @@ fn partial_message_limits() {
     for id in 3..6 {
         let mut one = encode(
             &mut ChunkEncoder::new(),
-            &[Message::new(id, 0, 9, 1, vec![0; 200])],
+            &[RawMessage::new(id, 0, 9, 1, vec![0; 200])],
         );
         one.truncate(12 + 128);
         bytes.extend_from_slice(&one);
@@ -249,14 +252,14 @@ fn partial_message_limits() {
     // One unfinished 1001-byte message is over the byte limit.
     let mut big = encode(
         &mut ChunkEncoder::new(),
-        &[Message::new(3, 0, 9, 1, vec![0; 1001])],
+        &[RawMessage::new(3, 0, 9, 1, vec![0; 1001])],
     );
     assert!(matches!(
         ChunkDecoder::new(config.clone()).decode(&mut big),
         Err(DecodeError::TooManyPartialBytes { limit: 1000 })
     ));
     // Finished messages give their bytes back: many 600-byte messages in a row decode.
-    let message = Message::new(3, 0, 9, 1, vec![0; 600]);
+    let message = RawMessage::new(3, 0, 9, 1, vec![0; 600]);
     let mut encoder = ChunkEncoder::new();
     let mut many = encode(&mut encoder, &vec![message; 10]);
     let mut decoder = ChunkDecoder::new(config);
@@ -292,11 +295,11 @@ fn aborted_messages_can_be_restarted_without_limit_errors() {
     for round in 0..50u32 {
         let mut start = BytesMut::new();
         ChunkEncoder::new()
-            .encode(&Message::new(3, round, 9, 1, vec![0; 9_000]), &mut start)
+            .encode(&RawMessage::new(3, round, 9, 1, vec![0; 9_000]), &mut start)
             .unwrap();
         start.truncate(12 + 128);
         let mut bytes = start;
-        bytes.extend_from_slice(&encode(&mut encoder, &[Message::abort(3)]));
+        bytes.extend_from_slice(&encode(&mut encoder, &[RawMessage::abort(3)]));
         assert!(decoder.decode(&mut bytes).unwrap().is_some());
         assert!(bytes.is_empty());
     }

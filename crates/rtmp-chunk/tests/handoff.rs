@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures::StreamExt;
-use rtmp_chunk::{ChunkCodec, ChunkEncoder, Message};
+use rtmp_chunk::{ChunkCodec, ChunkEncoder, RawMessage};
 use rtmp_handshake::{
-    ClientConfig, ClientHandshake, ServerConfig, ServerHandshake, Status as HandshakeStatus,
+    ClientHandshake, ClientHandshakeConfig, ServerHandshake, ServerHandshakeConfig,
+    Status as HandshakeStatus,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -19,9 +20,9 @@ use tokio::net::{TcpListener, TcpStream};
 const LIMIT: Duration = Duration::from_secs(10);
 
 /// The server's side: the handshake, then the first message through `ChunkCodec::framed`.
-async fn serve(listener: TcpListener) -> (Message, usize) {
+async fn serve(listener: TcpListener) -> (RawMessage, usize) {
     let (mut stream, _) = listener.accept().await.unwrap();
-    let mut handshake = ServerHandshake::new(ServerConfig::default());
+    let mut handshake = ServerHandshake::new(ServerHandshakeConfig::default());
     let mut buf = [0u8; 8192];
     let leftover = loop {
         let n = stream.read(&mut buf).await.unwrap();
@@ -48,7 +49,7 @@ async fn connect_sent_with_c2_is_decoded_from_the_leftover() {
     let server = tokio::spawn(serve(listener));
 
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let mut handshake = ClientHandshake::new(ClientConfig::default());
+    let mut handshake = ClientHandshake::new(ClientHandshakeConfig::default());
     stream.write_all(&handshake.take_output()).await.unwrap();
     let mut buf = [0u8; 8192];
     loop {
@@ -59,7 +60,7 @@ async fn connect_sent_with_c2_is_decoded_from_the_leftover() {
         }
     }
     // C2 and a connect-sized command message in one write, as rtmpdump and librtmp send them.
-    let connect = Message::new(
+    let connect = RawMessage::new(
         3,
         0,
         20,

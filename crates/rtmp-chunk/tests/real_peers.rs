@@ -6,7 +6,7 @@
 
 use bytes::BytesMut;
 use rtmp_amf0::Value;
-use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, Message, type_id};
+use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage, type_id};
 
 /// C0+C1+C2 (or S0+S1+S2) at the start of each recording.
 const HANDSHAKE: usize = 1 + 2 * 1536;
@@ -17,7 +17,7 @@ const FFMPEG_PLAY: &[u8] = include_bytes!("fixtures/ffmpeg-play.c2s.bin");
 const NGINX_TO_PLAYER: &[u8] = include_bytes!("fixtures/ffmpeg-play.s2c.bin");
 
 /// Decodes a recording in pieces of `step` bytes; returns the messages and the final decoder.
-fn decode(recording: &[u8], step: usize) -> (Vec<Message>, ChunkDecoder) {
+fn decode(recording: &[u8], step: usize) -> (Vec<RawMessage>, ChunkDecoder) {
     let mut decoder = ChunkDecoder::new(DecoderConfig::default());
     let mut src = BytesMut::new();
     let mut messages = Vec::new();
@@ -35,12 +35,12 @@ fn decode(recording: &[u8], step: usize) -> (Vec<Message>, ChunkDecoder) {
     (messages, decoder)
 }
 
-fn command_name(message: &Message) -> String {
+fn command_name(message: &RawMessage) -> String {
     let values = rtmp_amf0::decode_all(&message.payload).unwrap();
     values[0].as_str().unwrap().to_owned()
 }
 
-fn count(messages: &[Message], type_id: u8) -> usize {
+fn count(messages: &[RawMessage], type_id: u8) -> usize {
     messages.iter().filter(|m| m.type_id == type_id).count()
 }
 
@@ -70,7 +70,7 @@ fn ffmpeg_publish_session_decodes_completely() {
     // 131 frames of 1024 samples at 44.1 kHz.
     assert_eq!(count(&messages, type_id::VIDEO), 77);
     assert_eq!(count(&messages, type_id::AUDIO), 132);
-    let video: Vec<&Message> = messages
+    let video: Vec<&RawMessage> = messages
         .iter()
         .filter(|m| m.type_id == type_id::VIDEO)
         .collect();
@@ -97,7 +97,7 @@ fn ffmpeg_publish_session_decodes_completely() {
 #[test]
 fn nginx_play_session_decodes_completely() {
     let (messages, _) = decode(NGINX_TO_PLAYER, usize::MAX);
-    assert_eq!(messages[0], Message::window_ack_size(5_000_000));
+    assert_eq!(messages[0], RawMessage::window_ack_size(5_000_000));
     assert_eq!(count(&messages, type_id::USER_CONTROL), 2);
     assert_eq!(count(&messages, type_id::VIDEO), 42);
     assert_eq!(count(&messages, type_id::AUDIO), 101);

@@ -7,10 +7,10 @@
 
 use bytes::BytesMut;
 use proptest::prelude::*;
-use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, Message};
+use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage};
 
 /// Feeds `bytes` to a decoder in pieces of `step` bytes and collects the messages.
-fn decode_in_pieces(bytes: &[u8], step: usize) -> Vec<Message> {
+fn decode_in_pieces(bytes: &[u8], step: usize) -> Vec<RawMessage> {
     let mut decoder = ChunkDecoder::new(DecoderConfig::default());
     let mut src = BytesMut::new();
     let mut messages = Vec::new();
@@ -24,7 +24,7 @@ fn decode_in_pieces(bytes: &[u8], step: usize) -> Vec<Message> {
     messages
 }
 
-fn message() -> impl Strategy<Value = Message> {
+fn message() -> impl Strategy<Value = RawMessage> {
     (
         prop_oneof![3u32..10, 3u32..400, Just(65_599u32)],
         prop_oneof![0u32..1000, any::<u32>(), 0xFF_FFF0u32..0x100_0010],
@@ -34,24 +34,24 @@ fn message() -> impl Strategy<Value = Message> {
     )
         .prop_map(
             |(chunk_stream_id, timestamp, type_id, stream_id, payload)| {
-                Message::new(chunk_stream_id, timestamp, type_id, stream_id, payload)
+                RawMessage::new(chunk_stream_id, timestamp, type_id, stream_id, payload)
             },
         )
 }
 
 /// Media messages, with a Set Chunk Size here and there.
-fn sequence() -> impl Strategy<Value = Vec<Message>> {
+fn sequence() -> impl Strategy<Value = Vec<RawMessage>> {
     prop::collection::vec(
         prop_oneof![
             8 => message(),
-            1 => prop_oneof![1u32..300, Just(4096u32), Just(0x7FFF_FFFF)].prop_map(Message::set_chunk_size),
+            1 => prop_oneof![1u32..300, Just(4096u32), Just(0x7FFF_FFFF)].prop_map(RawMessage::set_chunk_size),
         ],
         1..40,
     )
 }
 
 /// Timestamps that rise like a real stream's on each chunk stream.
-fn rising(mut messages: Vec<Message>) -> Vec<Message> {
+fn rising(mut messages: Vec<RawMessage>) -> Vec<RawMessage> {
     let mut clock = 0u32;
     for message in &mut messages {
         clock = clock.wrapping_add(message.timestamp % 50);
@@ -72,7 +72,7 @@ proptest! {
     ) {
         // Every header size: 1-, 2- and 3-byte basic headers, with and without an extended
         // timestamp; the payload is held only inside the chunks and must come back whole.
-        let message = Message::new(chunk_stream_id, timestamp, 9, 1, payload);
+        let message = RawMessage::new(chunk_stream_id, timestamp, 9, 1, payload);
         let chunked = rtmp_chunk::ChunkedMessage::new(message.clone(), chunk_size).unwrap();
         prop_assert_eq!(chunked.payload_len(), message.payload.len());
         prop_assert_eq!(chunked.message(), message.clone());
@@ -101,16 +101,16 @@ proptest! {
         chunk_size in 1u32..300,
     ) {
         // One message per chunk stream, all in flight at once.
-        let messages: Vec<Message> = payloads
+        let messages: Vec<RawMessage> = payloads
             .into_iter()
             .enumerate()
-            .map(|(i, payload)| Message::new(3 + i as u32 * 61, i as u32 * 7, 9, 1, payload))
+            .map(|(i, payload)| RawMessage::new(3 + i as u32 * 61, i as u32 * 7, 9, 1, payload))
             .collect();
         let mut queues: Vec<std::collections::VecDeque<Vec<u8>>> = messages
             .iter()
             .map(|message| reference_chunks(message, chunk_size as usize).into())
             .collect();
-        let mut bytes = Message::set_chunk_size(chunk_size).payload.to_vec();
+        let mut bytes = RawMessage::set_chunk_size(chunk_size).payload.to_vec();
         bytes.splice(0..0, [0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0]);
         // Take chunks from the queues in the arbitrary order, then drain what is left.
         let mut finished = Vec::new();
@@ -131,14 +131,14 @@ proptest! {
             }
         }
         let decoded = decode_in_pieces(&bytes, 97);
-        prop_assert_eq!(&decoded[0], &Message::set_chunk_size(chunk_size));
+        prop_assert_eq!(&decoded[0], &RawMessage::set_chunk_size(chunk_size));
         prop_assert_eq!(&decoded[1..], &finished[..]);
     }
 }
 
 /// The chunks of `message` as the specification lays them out: a fmt 0 chunk, then fmt 3
 /// chunks, each with a basic header for the chunk stream id. (Timestamps stay below 0xFFFFFF.)
-fn reference_chunks(message: &Message, chunk_size: usize) -> Vec<Vec<u8>> {
+fn reference_chunks(message: &RawMessage, chunk_size: usize) -> Vec<Vec<u8>> {
     let basic = |fmt: u8| -> Vec<u8> {
         let id = message.chunk_stream_id;
         match id {

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
 use bytes::BytesMut;
-use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, Message};
+use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage};
 
-fn encode_all(messages: &[Message]) -> Vec<u8> {
+fn encode_all(messages: &[RawMessage]) -> Vec<u8> {
     let mut encoder = ChunkEncoder::new();
     let mut out = BytesMut::new();
     for message in messages {
@@ -14,7 +14,7 @@ fn encode_all(messages: &[Message]) -> Vec<u8> {
     out.to_vec()
 }
 
-fn decode_all(bytes: &[u8]) -> Vec<Message> {
+fn decode_all(bytes: &[u8]) -> Vec<RawMessage> {
     let mut decoder = ChunkDecoder::new(DecoderConfig::default());
     let mut src = BytesMut::from(bytes);
     let mut messages = Vec::new();
@@ -26,7 +26,7 @@ fn decode_all(bytes: &[u8]) -> Vec<Message> {
 }
 
 /// Encodes `messages`, compares with `bytes`, and decodes `bytes` back to `messages`.
-fn check(messages: &[Message], bytes: &[u8]) {
+fn check(messages: &[RawMessage], bytes: &[u8]) {
     assert_eq!(encode_all(messages), bytes);
     assert_eq!(decode_all(bytes), messages);
 }
@@ -34,13 +34,13 @@ fn check(messages: &[Message], bytes: &[u8]) {
 #[test]
 fn fmt0_then_fmt1_fmt2_fmt3() {
     let messages = [
-        Message::new(4, 1000, 8, 1, vec![0xAA; 3]),
+        RawMessage::new(4, 1000, 8, 1, vec![0xAA; 3]),
         // Other length: fmt 1 with delta 20.
-        Message::new(4, 1020, 8, 1, vec![0xBB; 2]),
+        RawMessage::new(4, 1020, 8, 1, vec![0xBB; 2]),
         // Same shape, new delta 30: fmt 2.
-        Message::new(4, 1050, 8, 1, vec![0xCC; 2]),
+        RawMessage::new(4, 1050, 8, 1, vec![0xCC; 2]),
         // Same shape, same delta: fmt 3.
-        Message::new(4, 1080, 8, 1, vec![0xDD; 2]),
+        RawMessage::new(4, 1080, 8, 1, vec![0xDD; 2]),
     ];
     #[rustfmt::skip]
     let bytes = [
@@ -56,8 +56,8 @@ fn fmt0_then_fmt1_fmt2_fmt3() {
 fn fmt3_never_follows_fmt0_for_a_new_message() {
     // Same shape with a delta equal to the first timestamp: fmt 2, not the ambiguous fmt 3.
     let messages = [
-        Message::new(3, 10, 9, 1, vec![1]),
-        Message::new(3, 20, 9, 1, vec![2]),
+        RawMessage::new(3, 10, 9, 1, vec![1]),
+        RawMessage::new(3, 20, 9, 1, vec![2]),
     ];
     check(
         &messages,
@@ -70,15 +70,15 @@ fn fmt3_after_fmt0_adds_the_fmt0_timestamp_field() {
     // As ffmpeg reads (and writes) it: the fmt 0 timestamp field acts as the delta.
     let bytes = [0x03, 0, 0, 10, 0, 0, 1, 9, 1, 0, 0, 0, 1, 0xC3, 2];
     let messages = decode_all(&bytes);
-    assert_eq!(messages[1], Message::new(3, 20, 9, 1, vec![2]));
+    assert_eq!(messages[1], RawMessage::new(3, 20, 9, 1, vec![2]));
 }
 
 #[test]
 fn stream_change_and_backwards_timestamp_use_fmt0() {
     let messages = [
-        Message::new(5, 100, 8, 1, vec![1]),
-        Message::new(5, 100, 8, 2, vec![2]),
-        Message::new(5, 50, 8, 2, vec![3]),
+        RawMessage::new(5, 100, 8, 1, vec![1]),
+        RawMessage::new(5, 100, 8, 2, vec![2]),
+        RawMessage::new(5, 50, 8, 2, vec![3]),
     ];
     let bytes = encode_all(&messages);
     assert_eq!(bytes[0] >> 6, 0);
@@ -97,7 +97,7 @@ fn basic_header_sizes_at_their_edges() {
         (65_599, &[0x01, 0xFF, 0xFF][..]),
     ] {
         // 200 bytes at chunk size 128: the continuation chunk repeats the basic header as fmt 3.
-        let message = Message::new(id, 0, 20, 0, vec![7; 200]);
+        let message = RawMessage::new(id, 0, 20, 0, vec![7; 200]);
         let bytes = encode_all(std::slice::from_ref(&message));
         assert_eq!(&bytes[..header.len()], header, "id {id}");
         let continuation = header.len() + 11 + 128;
@@ -114,13 +114,13 @@ fn basic_header_sizes_at_their_edges() {
 #[test]
 fn extended_timestamps_at_their_edges() {
     // 0xFFFFFE fits the 24-bit field; 0xFFFFFF and above use the extended field.
-    let message = Message::new(3, 0xFF_FFFE, 9, 1, vec![0]);
+    let message = RawMessage::new(3, 0xFF_FFFE, 9, 1, vec![0]);
     check(
         std::slice::from_ref(&message),
         &[0x03, 0xFF, 0xFF, 0xFE, 0, 0, 1, 9, 1, 0, 0, 0, 0],
     );
     for timestamp in [0xFF_FFFFu32, 0x100_0000] {
-        let message = Message::new(3, timestamp, 9, 1, vec![5; 130]);
+        let message = RawMessage::new(3, timestamp, 9, 1, vec![5; 130]);
         let mut bytes = vec![0x03, 0xFF, 0xFF, 0xFF, 0, 0, 130, 9, 1, 0, 0, 0];
         bytes.extend_from_slice(&timestamp.to_be_bytes());
         bytes.extend_from_slice(&[5; 128]);
@@ -153,9 +153,9 @@ fn extended_delta_on_fmt3_new_message() {
     // fmt 2 with an extended delta, then a fmt 3 message repeating that delta and its field.
     let delta = 0x100_0000u32;
     let messages = [
-        Message::new(3, 0, 9, 1, vec![1]),
-        Message::new(3, delta, 9, 1, vec![2]),
-        Message::new(3, 2 * delta, 9, 1, vec![3]),
+        RawMessage::new(3, 0, 9, 1, vec![1]),
+        RawMessage::new(3, delta, 9, 1, vec![2]),
+        RawMessage::new(3, 2 * delta, 9, 1, vec![3]),
     ];
     let bytes = encode_all(&messages);
     let mut tail = vec![0x83, 0xFF, 0xFF, 0xFF];
@@ -180,8 +180,8 @@ fn timestamps_wrap_at_2_pow_32() {
     assert_eq!(messages[1].timestamp, 0x10);
     // The encoder writes a wrapped timestamp as a fmt 0 absolute value, which decodes the same.
     let wrapped = [
-        Message::new(3, 0xFFFF_FFF0, 9, 1, vec![1]),
-        Message::new(3, 0x10, 9, 1, vec![2]),
+        RawMessage::new(3, 0xFFFF_FFF0, 9, 1, vec![1]),
+        RawMessage::new(3, 0x10, 9, 1, vec![2]),
     ];
     assert_eq!(decode_all(&encode_all(&wrapped)), wrapped);
 }
@@ -189,7 +189,7 @@ fn timestamps_wrap_at_2_pow_32() {
 #[test]
 fn zero_length_message() {
     check(
-        &[Message::new(3, 0, 8, 1, Vec::new())],
+        &[RawMessage::new(3, 0, 8, 1, Vec::new())],
         &[0x03, 0, 0, 0, 0, 0, 0, 8, 1, 0, 0, 0],
     );
 }

@@ -88,7 +88,7 @@ impl Io {
         }
         if let Some(sequence) = self.decoder.take_acknowledgement() {
             self.encoder.encode(
-                &rtmp_chunk::Message::acknowledgement(sequence),
+                &rtmp_chunk::RawMessage::acknowledgement(sequence),
                 &mut self.write_buf,
             )?;
         }
@@ -171,7 +171,7 @@ async fn tls(_: TcpStream, _: &RtmpUrl, _: &ClientConfig) -> Result<Box<dyn Stre
 pub(crate) async fn publish_loop(
     mut io: Io,
     mut session: ClientSession,
-    mut rx: mpsc::Receiver<rtmp_chunk::Message>,
+    mut rx: mpsc::Receiver<rtmp_chunk::RawMessage>,
     stream_id: u32,
     name: String,
 ) -> Result<(), ClientError> {
@@ -216,7 +216,7 @@ fn queue_media(
     io: &mut Io,
     session: &ClientSession,
     stream_id: u32,
-    message: &rtmp_chunk::Message,
+    message: &rtmp_chunk::RawMessage,
 ) -> Result<(), ClientError> {
     let message = session.media(
         stream_id,

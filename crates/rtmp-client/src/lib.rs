@@ -51,7 +51,7 @@ pub struct ClientConfig {
     /// Protocol settings (chunk size, FourCCs announced, flashVer).
     pub session: ClientSessionConfig,
     /// The handshake: complex (default) or simple, and S2 verification.
-    pub handshake: rtmp_handshake::ClientConfig,
+    pub handshake: rtmp_handshake::ClientHandshakeConfig,
     /// Limits on what the server may send.
     pub decoder: DecoderConfig,
     /// The longest from TCP connect to the connect result, TLS and handshake included
@@ -76,7 +76,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         Self {
             session: ClientSessionConfig::default(),
-            handshake: rtmp_handshake::ClientConfig::default(),
+            handshake: rtmp_handshake::ClientHandshakeConfig::default(),
             decoder: DecoderConfig::default(),
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(10),

@@ -16,7 +16,7 @@ use super::ClientError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlayEvent {
     /// Audio, video or data (onMetaData), payload untouched.
-    Media(rtmp_chunk::Message),
+    Media(rtmp_chunk::RawMessage),
     /// A status on the stream (e.g. NetStream.Play.UnpublishNotify when the publisher left).
     Status(Status),
 }

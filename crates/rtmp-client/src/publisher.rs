@@ -19,7 +19,7 @@ use super::{ClientError, ClientSessionError};
 /// A stream being published. Dropping it closes the connection; [`finish`](Self::finish) (or
 /// closing it as a [`Sink`]) ends the stream politely first.
 ///
-/// As a [`Sink`] it takes raw messages ([`rtmp_chunk::Message`]: the type id, timestamp and
+/// As a [`Sink`] it takes raw messages ([`rtmp_chunk::RawMessage`]: the type id, timestamp and
 /// payload are used; the stream is this one) or [`Frame`]s, written in the form set by
 /// [`set_enhanced`](Self::set_enhanced).
 ///
@@ -37,7 +37,7 @@ use super::{ClientError, ClientSessionError};
 /// ```
 #[derive(Debug)]
 pub struct Publisher {
-    tx: PollSender<rtmp_chunk::Message>,
+    tx: PollSender<rtmp_chunk::RawMessage>,
     task: Option<JoinHandle<Result<(), ClientError>>>,
     stream_id: u32,
     enhanced: bool,
@@ -45,7 +45,7 @@ pub struct Publisher {
 
 impl Publisher {
     pub(super) fn new(
-        tx: mpsc::Sender<rtmp_chunk::Message>,
+        tx: mpsc::Sender<rtmp_chunk::RawMessage>,
         task: JoinHandle<Result<(), ClientError>>,
         stream_id: u32,
     ) -> Self {
@@ -77,7 +77,9 @@ impl Publisher {
         payload: Bytes,
     ) -> Result<(), ClientError> {
         std::future::poll_fn(|cx| self.poll_ready_to_send(cx)).await?;
-        self.queue(rtmp_chunk::Message::new(0, timestamp, type_id, 0, payload))
+        self.queue(rtmp_chunk::RawMessage::new(
+            0, timestamp, type_id, 0, payload,
+        ))
     }
 
     /// Sends video data (an FLV video tag's body).
@@ -122,7 +124,7 @@ impl Publisher {
     }
 
     /// Queues `message` on this stream; a slot must have been reserved.
-    fn queue(&mut self, mut message: rtmp_chunk::Message) -> Result<(), ClientError> {
+    fn queue(&mut self, mut message: rtmp_chunk::RawMessage) -> Result<(), ClientError> {
         message.stream_id = self.stream_id;
         self.tx.send_item(message).map_err(|_| ClientError::Closed)
     }
@@ -161,14 +163,17 @@ fn frame_body(frame: &Frame, enhanced: bool) -> Result<(u8, Bytes), ClientError>
     }
 }
 
-impl Sink<rtmp_chunk::Message> for Publisher {
+impl Sink<rtmp_chunk::RawMessage> for Publisher {
     type Error = ClientError;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
         self.get_mut().poll_ready_to_send(cx)
     }
 
-    fn start_send(self: Pin<&mut Self>, message: rtmp_chunk::Message) -> Result<(), ClientError> {
+    fn start_send(
+        self: Pin<&mut Self>,
+        message: rtmp_chunk::RawMessage,
+    ) -> Result<(), ClientError> {
         self.get_mut().queue(message)
     }
 
@@ -193,7 +198,7 @@ impl Sink<Frame> for Publisher {
     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), ClientError> {
         let this = self.get_mut();
         let (type_id, body) = frame_body(&frame, this.enhanced)?;
-        this.queue(rtmp_chunk::Message::new(0, frame.dts, type_id, 0, body))
+        this.queue(rtmp_chunk::RawMessage::new(0, frame.dts, type_id, 0, body))
     }
 
     /// See the raw-message sink: queued frames are written in order by the connection's task.

@@ -19,7 +19,7 @@ pub enum ClientStyle {
 
 /// Settings of a [`ClientHandshake`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientConfig {
+pub struct ClientHandshakeConfig {
     /// Simple or complex; complex (schema 1, like ffmpeg) by default, which every server accepts.
     pub style: ClientStyle,
     /// The time field written into C1.
@@ -30,7 +30,7 @@ pub struct ClientConfig {
     pub verify_s2: bool,
 }
 
-impl Default for ClientConfig {
+impl Default for ClientHandshakeConfig {
     fn default() -> Self {
         Self {
             style: ClientStyle::Complex(Schema::DigestFirst),
@@ -60,7 +60,7 @@ enum State {
 /// including the one that returns [`Status::Done`].
 #[derive(Debug)]
 pub struct ClientHandshake {
-    config: ClientConfig,
+    config: ClientHandshakeConfig,
     state: State,
     inbox: Inbox,
     outbox: BytesMut,
@@ -71,12 +71,12 @@ pub struct ClientHandshake {
 
 impl ClientHandshake {
     /// A client handshake with random bytes from the thread-local generator.
-    pub fn new(config: ClientConfig) -> Self {
+    pub fn new(config: ClientHandshakeConfig) -> Self {
         Self::with_rng(config, &mut rand::rng())
     }
 
     /// A client handshake that draws its random bytes from `rng` (for reproducible tests).
-    pub fn with_rng<R: rand::Rng + ?Sized>(config: ClientConfig, rng: &mut R) -> Self {
+    pub fn with_rng<R: rand::Rng + ?Sized>(config: ClientHandshakeConfig, rng: &mut R) -> Self {
         let random = random_packet(rng);
         let (c1, c1_digest) = match config.style {
             ClientStyle::Simple => (new_packet(config.epoch, 0, &random), None),

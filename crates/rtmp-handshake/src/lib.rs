@@ -13,10 +13,10 @@
 //!   real clients differ (ffmpeg echoes S1 when publishing and signs C2 when playing).
 //!
 //! ```
-//! use rtmp_handshake::{ClientConfig, ClientHandshake, ServerConfig, ServerHandshake, Status};
+//! use rtmp_handshake::{ClientHandshakeConfig, ClientHandshake, ServerHandshakeConfig, ServerHandshake, Status};
 //!
-//! let mut client = ClientHandshake::new(ClientConfig::default());
-//! let mut server = ServerHandshake::new(ServerConfig::default());
+//! let mut client = ClientHandshake::new(ClientHandshakeConfig::default());
+//! let mut server = ServerHandshake::new(ServerHandshakeConfig::default());
 //!
 //! // C0+C1 ->, <- S0+S1+S2, C2 -> (the client pipelines its first chunk after C2).
 //! assert_eq!(server.read(&client.take_output())?, Status::InProgress);
@@ -41,12 +41,12 @@ mod server;
 
 use bytes::{Bytes, BytesMut};
 
-pub use client::{ClientConfig, ClientHandshake, ClientStyle};
+pub use client::{ClientHandshake, ClientHandshakeConfig, ClientStyle};
 pub use digest::{FLASH_MEDIA_SERVER_KEY, FLASH_PLAYER_KEY, Schema};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use drive::{DriveError, drive};
-pub use server::{ServerConfig, ServerHandshake};
+pub use server::{ServerHandshake, ServerHandshakeConfig};
 
 /// What both sides of the handshake offer, for code that drives either one over a transport.
 pub trait Handshake {

@@ -10,7 +10,7 @@ use crate::{
 
 /// Settings of a [`ServerHandshake`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerConfig {
+pub struct ServerHandshakeConfig {
     /// Reject a C2 that neither echoes S1 nor carries S1's signature. Off by default, as many
     /// servers do, because clients differ in what they send.
     pub verify_c2: bool,
@@ -20,7 +20,7 @@ pub struct ServerConfig {
     pub version: u32,
 }
 
-impl Default for ServerConfig {
+impl Default for ServerHandshakeConfig {
     fn default() -> Self {
         Self {
             verify_c2: false,
@@ -51,7 +51,7 @@ enum State {
 /// as soon as C1 has arrived.
 #[derive(Debug)]
 pub struct ServerHandshake {
-    config: ServerConfig,
+    config: ServerHandshakeConfig,
     state: State,
     inbox: Inbox,
     outbox: BytesMut,
@@ -61,12 +61,12 @@ pub struct ServerHandshake {
 
 impl ServerHandshake {
     /// A server handshake with random bytes from the thread-local generator.
-    pub fn new(config: ServerConfig) -> Self {
+    pub fn new(config: ServerHandshakeConfig) -> Self {
         Self::with_rng(config, &mut rand::rng())
     }
 
     /// A server handshake that draws its random bytes from `rng` (for reproducible tests).
-    pub fn with_rng<R: rand::Rng + ?Sized>(config: ServerConfig, rng: &mut R) -> Self {
+    pub fn with_rng<R: rand::Rng + ?Sized>(config: ServerHandshakeConfig, rng: &mut R) -> Self {
         Self {
             config,
             state: State::AwaitC0,

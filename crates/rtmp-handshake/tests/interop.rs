@@ -11,7 +11,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use rtmp_handshake::{Completed, HandshakeKind, Schema, ServerConfig, ServerHandshake, Status};
+use rtmp_handshake::{
+    Completed, HandshakeKind, Schema, ServerHandshake, ServerHandshakeConfig, Status,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -22,9 +24,9 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// with the first 16 bytes of the chunk stream.
 async fn handshake_one(listener: TcpListener) -> (Completed, Vec<u8>) {
     let (mut stream, _) = listener.accept().await.unwrap();
-    let mut handshake = ServerHandshake::new(ServerConfig {
+    let mut handshake = ServerHandshake::new(ServerHandshakeConfig {
         verify_c2: true,
-        ..ServerConfig::default()
+        ..ServerHandshakeConfig::default()
     });
     let mut buf = [0u8; 4096];
     let completed = loop {

@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rtmp_handshake::{
-    ClientConfig, ClientHandshake, ClientStyle, Completed, HandshakeError, HandshakeKind,
-    PACKET_SIZE, Schema, ServerConfig, ServerHandshake, Status,
+    ClientHandshake, ClientHandshakeConfig, ClientStyle, Completed, HandshakeError, HandshakeKind,
+    PACKET_SIZE, Schema, ServerHandshake, ServerHandshakeConfig, Status,
 };
 
 const STYLES: [ClientStyle; 3] = [
@@ -48,8 +48,8 @@ fn done(status: Status) -> Completed {
 /// Runs a whole handshake, each side reading in pieces of `step` bytes. The client appends
 /// `pipelined` after C2, as real clients append their connect command.
 fn run(
-    client_config: ClientConfig,
-    server_config: ServerConfig,
+    client_config: ClientHandshakeConfig,
+    server_config: ServerHandshakeConfig,
     step: usize,
     pipelined: &[u8],
 ) -> Result<(Completed, Completed), HandshakeError> {
@@ -73,15 +73,15 @@ fn run(
 fn every_style_completes_with_and_without_verification() {
     for style in STYLES {
         for verify in [false, true] {
-            let client = ClientConfig {
+            let client = ClientHandshakeConfig {
                 style,
                 verify_s2: verify,
                 epoch: 77,
-                ..ClientConfig::default()
+                ..ClientHandshakeConfig::default()
             };
-            let server = ServerConfig {
+            let server = ServerHandshakeConfig {
                 verify_c2: verify,
-                ..ServerConfig::default()
+                ..ServerHandshakeConfig::default()
             };
             let (at_client, at_server) = run(client, server, usize::MAX, b"connect").unwrap();
             assert_eq!(at_server.kind, expected_kind(style), "{style:?}");
@@ -96,14 +96,14 @@ fn every_style_completes_with_and_without_verification() {
 #[test]
 fn one_byte_at_a_time() {
     for style in STYLES {
-        let client = ClientConfig {
+        let client = ClientHandshakeConfig {
             style,
             verify_s2: true,
-            ..ClientConfig::default()
+            ..ClientHandshakeConfig::default()
         };
-        let server = ServerConfig {
+        let server = ServerHandshakeConfig {
             verify_c2: true,
-            ..ServerConfig::default()
+            ..ServerHandshakeConfig::default()
         };
         let (_, at_server) = run(client, server, 1, b"xyz").unwrap();
         // Fed one byte at a time, the handshake finishes on C2's last byte: the rest is
@@ -115,9 +115,17 @@ fn one_byte_at_a_time() {
 
 #[test]
 fn reproducible_with_a_seeded_rng() {
-    let make = || ServerHandshake::with_rng(ServerConfig::default(), &mut StdRng::seed_from_u64(9));
-    let c0c1 = ClientHandshake::with_rng(ClientConfig::default(), &mut StdRng::seed_from_u64(1))
-        .take_output();
+    let make = || {
+        ServerHandshake::with_rng(
+            ServerHandshakeConfig::default(),
+            &mut StdRng::seed_from_u64(9),
+        )
+    };
+    let c0c1 = ClientHandshake::with_rng(
+        ClientHandshakeConfig::default(),
+        &mut StdRng::seed_from_u64(1),
+    )
+    .take_output();
     let (mut a, mut b) = (make(), make());
     a.read(&c0c1).unwrap();
     b.read(&c0c1).unwrap();
@@ -126,14 +134,14 @@ fn reproducible_with_a_seeded_rng() {
 
 #[test]
 fn c2_verification_rejects_garbage_and_accepts_an_echo() {
-    let strict = ServerConfig {
+    let strict = ServerHandshakeConfig {
         verify_c2: true,
-        ..ServerConfig::default()
+        ..ServerHandshakeConfig::default()
     };
     for style in STYLES {
-        let c0c1 = ClientHandshake::new(ClientConfig {
+        let c0c1 = ClientHandshake::new(ClientHandshakeConfig {
             style,
-            ..ClientConfig::default()
+            ..ClientHandshakeConfig::default()
         })
         .take_output();
         let mut server = ServerHandshake::new(strict.clone());
@@ -152,11 +160,11 @@ fn c2_verification_rejects_garbage_and_accepts_an_echo() {
 
 #[test]
 fn s2_verification_rejects_garbage() {
-    let mut client = ClientHandshake::new(ClientConfig {
+    let mut client = ClientHandshake::new(ClientHandshakeConfig {
         verify_s2: true,
-        ..ClientConfig::default()
+        ..ClientHandshakeConfig::default()
     });
-    let mut server = ServerHandshake::new(ServerConfig::default());
+    let mut server = ServerHandshake::new(ServerHandshakeConfig::default());
     server.read(&client.take_output()).unwrap();
     let mut s0s1s2 = server.take_output().to_vec();
     s0s1s2[1 + PACKET_SIZE + 100] ^= 0xFF;
@@ -166,9 +174,9 @@ fn s2_verification_rejects_garbage() {
 #[test]
 fn complex_client_accepts_a_simple_server() {
     // A server that answers with a zero-version S1 and echoes C1, as many do.
-    let mut client = ClientHandshake::new(ClientConfig {
+    let mut client = ClientHandshake::new(ClientHandshakeConfig {
         verify_s2: true,
-        ..ClientConfig::default()
+        ..ClientHandshakeConfig::default()
     });
     let c1 = client.take_output().slice(1..);
     let mut reply = vec![3];
@@ -182,20 +190,20 @@ fn complex_client_accepts_a_simple_server() {
 
 #[test]
 fn version_bytes_are_checked_first() {
-    let mut server = ServerHandshake::new(ServerConfig::default());
+    let mut server = ServerHandshake::new(ServerHandshakeConfig::default());
     assert_eq!(
         server.read(b"GET / HTTP/1.1\r\n"),
         Err(HandshakeError::UnsupportedVersion(b'G'))
     );
     assert_eq!(server.read(&[3]), Err(HandshakeError::Finished));
     for rtmpe in [6, 8] {
-        let mut server = ServerHandshake::new(ServerConfig::default());
+        let mut server = ServerHandshake::new(ServerHandshakeConfig::default());
         assert_eq!(
             server.read(&[rtmpe]),
             Err(HandshakeError::EncryptionNotSupported(rtmpe))
         );
     }
-    let mut client = ClientHandshake::new(ClientConfig::default());
+    let mut client = ClientHandshake::new(ClientHandshakeConfig::default());
     assert_eq!(
         client.read(&[4]),
         Err(HandshakeError::UnsupportedVersion(4))
@@ -204,8 +212,8 @@ fn version_bytes_are_checked_first() {
 
 #[test]
 fn reading_after_done_is_refused() {
-    let mut client = ClientHandshake::new(ClientConfig::default());
-    let mut server = ServerHandshake::new(ServerConfig::default());
+    let mut client = ClientHandshake::new(ClientHandshakeConfig::default());
+    let mut server = ServerHandshake::new(ServerHandshakeConfig::default());
     server.read(&client.take_output()).unwrap();
     client.read(&server.take_output()).unwrap();
     done(server.read(&client.take_output()).unwrap());
@@ -215,8 +223,8 @@ fn reading_after_done_is_refused() {
 proptest! {
     #[test]
     fn any_split_gives_the_same_result(step in 1usize..4000, style in 0usize..3) {
-        let client = ClientConfig { style: STYLES[style], verify_s2: true, ..ClientConfig::default() };
-        let server = ServerConfig { verify_c2: true, ..ServerConfig::default() };
+        let client = ClientHandshakeConfig { style: STYLES[style], verify_s2: true, ..ClientHandshakeConfig::default() };
+        let server = ServerHandshakeConfig { verify_c2: true, ..ServerHandshakeConfig::default() };
         let (_, at_server) = run(client, server, step, &[9; 50]).unwrap();
         prop_assert_eq!(at_server.kind, expected_kind(STYLES[style]));
         // Whatever followed C2 in the piece that completed it is handed back.
@@ -227,9 +235,9 @@ proptest! {
     fn garbage_never_panics(version in any::<u8>(), body in prop::collection::vec(any::<u8>(), 0..5000), step in 1usize..2000) {
         let mut input = vec![version];
         input.extend_from_slice(&body);
-        let mut server = ServerHandshake::new(ServerConfig { verify_c2: true, ..ServerConfig::default() });
+        let mut server = ServerHandshake::new(ServerHandshakeConfig { verify_c2: true, ..ServerHandshakeConfig::default() });
         let server_result = feed(|b| server.read(b), &input, step);
-        let mut client = ClientHandshake::new(ClientConfig { verify_s2: true, ..ClientConfig::default() });
+        let mut client = ClientHandshake::new(ClientHandshakeConfig { verify_s2: true, ..ClientHandshakeConfig::default() });
         let client_result = feed(|b| client.read(b), &input, step);
         if version != 3 {
             prop_assert!(server_result.is_err() && client_result.is_err());

@@ -6,8 +6,8 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 use rtmp_handshake::{
-    FLASH_MEDIA_SERVER_KEY, HandshakeKind, PACKET_SIZE, Schema, ServerConfig, ServerHandshake,
-    Status,
+    FLASH_MEDIA_SERVER_KEY, HandshakeKind, PACKET_SIZE, Schema, ServerHandshake,
+    ServerHandshakeConfig, Status,
 };
 use sha2::Sha256;
 
@@ -41,7 +41,7 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 /// Runs a server on C0+`c1` and returns (kind, S1, S2).
 fn answer(c1: &[u8]) -> (HandshakeKind, Vec<u8>, Vec<u8>) {
-    let mut server = ServerHandshake::new(ServerConfig::default());
+    let mut server = ServerHandshake::new(ServerHandshakeConfig::default());
     let mut input = vec![3];
     input.extend_from_slice(c1);
     assert_eq!(server.read(&input).unwrap(), Status::InProgress);

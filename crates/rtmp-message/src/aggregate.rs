@@ -15,16 +15,16 @@ const BACK_POINTER: usize = 4;
 /// others keep their distance from it (modulo 2^32).
 ///
 /// ```
-/// use rtmp_chunk::Message;
+/// use rtmp_chunk::RawMessage;
 /// // One audio tag of two bytes at tag time 1000, followed by its back pointer (11 + 2).
 /// let tag = [8, 0, 0, 2, 0, 0x03, 0xE8, 0, 0, 0, 0, 0xAF, 0x01, 0, 0, 0, 13];
-/// let aggregate = Message::new(4, 5000, 22, 1, tag.to_vec());
-/// let parts: Vec<Message> = rtmp_message::split_aggregate(&aggregate).collect::<Result<_, _>>().unwrap();
-/// assert_eq!(parts, [Message::new(4, 5000, 8, 1, vec![0xAF, 0x01])]);
+/// let aggregate = RawMessage::new(4, 5000, 22, 1, tag.to_vec());
+/// let parts: Vec<RawMessage> = rtmp_message::split_aggregate(&aggregate).collect::<Result<_, _>>().unwrap();
+/// assert_eq!(parts, [RawMessage::new(4, 5000, 8, 1, vec![0xAF, 0x01])]);
 /// ```
 pub fn split_aggregate(
-    aggregate: &rtmp_chunk::Message,
-) -> impl Iterator<Item = Result<rtmp_chunk::Message, DecodeError>> + '_ {
+    aggregate: &rtmp_chunk::RawMessage,
+) -> impl Iterator<Item = Result<rtmp_chunk::RawMessage, DecodeError>> + '_ {
     let mut rest = aggregate.payload.clone();
     let mut offset = None::<u32>;
     let mut failed = false;
@@ -34,7 +34,7 @@ pub fn split_aggregate(
         }
         let result = next_tag(&mut rest).map(|(type_id, tag_time, body)| {
             let shift = *offset.get_or_insert(aggregate.timestamp.wrapping_sub(tag_time));
-            rtmp_chunk::Message {
+            rtmp_chunk::RawMessage {
                 chunk_stream_id: aggregate.chunk_stream_id,
                 timestamp: tag_time.wrapping_add(shift),
                 type_id,

@@ -1,4 +1,4 @@
-//! Typed RTMP messages, between the chunk stream's raw [`rtmp_chunk::Message`] and application
+//! Typed RTMP messages, between the chunk stream's raw [`rtmp_chunk::RawMessage`] and application
 //! logic.
 //!
 //! [`Message::decode`] types the body of a raw message by its type id; [`Message::encode`] and
@@ -121,7 +121,7 @@ fn amf0_body(type_id: u8, payload: &Bytes) -> Result<Vec<Value>, DecodeError> {
 
 impl Message {
     /// Types the body of `raw` by its type id.
-    pub fn decode(raw: &rtmp_chunk::Message) -> Result<Self, DecodeError> {
+    pub fn decode(raw: &rtmp_chunk::RawMessage) -> Result<Self, DecodeError> {
         Self::decode_body(raw.type_id, &raw.payload)
     }
 
@@ -239,8 +239,8 @@ impl Message {
         chunk_stream_id: u32,
         timestamp: u32,
         stream_id: u32,
-    ) -> Result<rtmp_chunk::Message, EncodeError> {
-        Ok(rtmp_chunk::Message {
+    ) -> Result<rtmp_chunk::RawMessage, EncodeError> {
+        Ok(rtmp_chunk::RawMessage {
             chunk_stream_id,
             timestamp,
             type_id: self.type_id(),

@@ -287,20 +287,21 @@ fn aggregates_split_with_shifted_timestamps() {
         payload.extend_from_slice(body);
         payload.extend_from_slice(&(11 + size).to_be_bytes());
     }
-    let aggregate = rtmp_chunk::Message::new(6, 1000, 22, 1, payload.clone());
+    let aggregate = rtmp_chunk::RawMessage::new(6, 1000, 22, 1, payload.clone());
     let parts: Vec<_> = split_aggregate(&aggregate)
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(
         parts[0],
-        rtmp_chunk::Message::new(6, 1000, 9, 1, vec![0x17, 1])
+        rtmp_chunk::RawMessage::new(6, 1000, 9, 1, vec![0x17, 1])
     );
     assert_eq!(
         parts[1],
-        rtmp_chunk::Message::new(6, 1032, 8, 1, vec![0xAF, 1, 2])
+        rtmp_chunk::RawMessage::new(6, 1032, 8, 1, vec![0xAF, 1, 2])
     );
     // A truncated second tag is an error after the first tag, and then the iterator stops.
-    let truncated = rtmp_chunk::Message::new(6, 1000, 22, 1, payload[..payload.len() - 6].to_vec());
+    let truncated =
+        rtmp_chunk::RawMessage::new(6, 1000, 22, 1, payload[..payload.len() - 6].to_vec());
     let results: Vec<_> = split_aggregate(&truncated).collect();
     assert_eq!(results.len(), 2);
     assert!(results[0].is_ok() && results[1].is_err());

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use futures::{SinkExt, StreamExt};
 use rtmp_chunk::{ChunkCodec, ChunkDecoder, DecoderConfig};
-use rtmp_handshake::{ServerConfig, ServerHandshake, Status as Handshake};
+use rtmp_handshake::{ServerHandshake, ServerHandshakeConfig, Status as Handshake};
 use rtmp_message::{Command, Data, Message, Status, UserControl};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -36,7 +36,7 @@ fn ffmpeg(args: &[&str]) -> tokio::process::Child {
 
 async fn accept(listener: &TcpListener) -> Framed<TcpStream, ChunkCodec> {
     let (mut stream, _) = listener.accept().await.unwrap();
-    let mut handshake = ServerHandshake::new(ServerConfig::default());
+    let mut handshake = ServerHandshake::new(ServerHandshakeConfig::default());
     let mut buf = [0u8; 4096];
     loop {
         let n = stream.read(&mut buf).await.unwrap();
@@ -211,7 +211,7 @@ async fn ffmpeg_plays_a_stream_served_with_typed_messages() {
                 Message::Data(data) => Message::Data(data.without_set_data_frame())
                     .to_chunk(5, 0, 1)
                     .unwrap(),
-                Message::Audio(_) | Message::Video(_) => rtmp_chunk::Message {
+                Message::Audio(_) | Message::Video(_) => rtmp_chunk::RawMessage {
                     stream_id: 1,
                     ..raw
                 },

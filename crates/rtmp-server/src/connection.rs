@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use rtmp_chunk::{ChunkDecoder, DecoderConfig, MemoryBudget, Message, type_id};
-use rtmp_handshake::{DriveError, ServerConfig as HandshakeConfig, ServerHandshake};
+use rtmp_chunk::{ChunkDecoder, DecoderConfig, MemoryBudget, RawMessage, type_id};
+use rtmp_handshake::{DriveError, ServerHandshake, ServerHandshakeConfig as HandshakeConfig};
 use rtmp_message::Status;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, watch};
@@ -295,7 +295,7 @@ impl<H: Hooks> Connection<H> {
             }
             if let Some(sequence) = decoder.take_acknowledgement() {
                 self.control
-                    .send(Message::acknowledgement(sequence), self.media.sent());
+                    .send(RawMessage::acknowledgement(sequence), self.media.sent());
             }
             self.flush();
             let reading = self.control.has_room();

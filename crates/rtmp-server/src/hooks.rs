@@ -183,7 +183,7 @@ pub trait Hooks: Send + Sync + 'static {
 
     /// A publisher sent audio, video or data. It runs on the publisher's reader, so keep it
     /// quick; to record or transcode, take media from a [`Router`](crate::Router) instead.
-    fn on_media(&self, key: &StreamKey, message: &rtmp_chunk::Message) {
+    fn on_media(&self, key: &StreamKey, message: &rtmp_chunk::RawMessage) {
         let _ = (key, message);
     }
 

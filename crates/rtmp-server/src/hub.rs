@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rtmp_chunk::{ChunkedMessage, Message, type_id};
+use rtmp_chunk::{ChunkedMessage, RawMessage, type_id};
 use rtmp_flv::{
     AudioCodec, AudioTag, Codec, Frame, VideoCodec, VideoKind, VideoTag, peek_audio_sequence_start,
     peek_video,
@@ -99,7 +99,7 @@ pub struct SharedMedia {
 impl SharedMedia {
     /// The message (on message stream 1), taken back out of the chunks: the chunks are the
     /// only copy of the payload the hub holds.
-    pub fn message(&self) -> Message {
+    pub fn message(&self) -> RawMessage {
         self.chunked.message()
     }
 }
@@ -364,7 +364,7 @@ impl HubPublisher {
     }
 
     /// Shares an audio, video or data message with every player. Timestamps pass through.
-    pub fn send(&self, message: &Message) {
+    pub fn send(&self, message: &RawMessage) {
         let (kind, chunk_stream_id) = match message.type_id {
             type_id::AUDIO => (
                 MediaKind::Audio {
@@ -378,7 +378,7 @@ impl HubPublisher {
             }
             _ => (MediaKind::Data, chunk_stream::STREAM),
         };
-        let shared = Message {
+        let shared = RawMessage {
             chunk_stream_id,
             stream_id: 1,
             ..message.clone()
@@ -527,7 +527,7 @@ impl Publishing for HubPublisher {
         &self.key
     }
 
-    fn send(&mut self, message: &Message) {
+    fn send(&mut self, message: &RawMessage) {
         HubPublisher::send(self, message);
     }
 }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use rtmp_chunk::{MemoryBudget, Message};
+use rtmp_chunk::{MemoryBudget, RawMessage};
 use tokio::sync::{Notify, mpsc};
 
 use crate::hub::Media;
@@ -162,9 +162,9 @@ impl Drop for MediaReceiver {
 /// A connection's own message for the writer, with the count of media queued before it.
 /// Boxed, so that the channel's blocks of slots stay small: these are few (answers,
 /// statuses, acknowledgements), unlike media.
-pub(crate) type Queued = (Box<Message>, u64);
+pub(crate) type Queued = (Box<RawMessage>, u64);
 
-fn answer_cost(message: &Message) -> usize {
+fn answer_cost(message: &RawMessage) -> usize {
     message.payload.len() + OVERHEAD
 }
 
@@ -200,7 +200,7 @@ pub(crate) fn answers(limit: usize, budget: MemoryBudget) -> (AnswerSender, Answ
 impl AnswerSender {
     /// Queues `message` after `stamp` media messages, even past the limit (see
     /// [`has_room`](Self::has_room)).
-    pub(crate) fn send(&self, message: Message, stamp: u64) {
+    pub(crate) fn send(&self, message: RawMessage, stamp: u64) {
         let cost = answer_cost(&message);
         self.account.take(cost);
         if self.tx.send((Box::new(message), stamp)).is_err() {
@@ -251,11 +251,11 @@ impl Drop for AnswerReceiver {
 mod tests {
     use super::{MediaSender, Refused, answers};
     use crate::hub::{MediaKind, SharedMedia};
-    use rtmp_chunk::{ChunkedMessage, MemoryBudget, Message, type_id};
+    use rtmp_chunk::{ChunkedMessage, MemoryBudget, RawMessage, type_id};
     use std::sync::Arc;
 
     fn video(len: usize) -> crate::hub::Media {
-        let message = Message::new(6, 0, type_id::VIDEO, 1, vec![0x27; len]);
+        let message = RawMessage::new(6, 0, type_id::VIDEO, 1, vec![0x27; len]);
         Arc::new(SharedMedia {
             kind: MediaKind::Data,
             chunked: ChunkedMessage::new(message, 4096).unwrap(),
@@ -300,7 +300,7 @@ mod tests {
         let (sender, mut receiver) = answers(1000, server.clone());
         assert!(sender.has_room());
         for sequence in 0..20 {
-            sender.send(Message::acknowledgement(sequence), 0);
+            sender.send(RawMessage::acknowledgement(sequence), 0);
         }
         assert!(!sender.has_room(), "20 answers of 68 bytes exceed 1000");
         // The writer taking one wakes a reader waiting for room.

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use rtmp_chunk::Message;
+use rtmp_chunk::RawMessage;
 use rtmp_session::StreamKey;
 use tokio::sync::mpsc;
 
@@ -116,7 +116,7 @@ pub trait Publishing: Send + Sync {
     fn key(&self) -> &StreamKey;
     /// An audio, video or data message from the publisher (timestamps as received). Called on
     /// the publisher's reader: it must not wait (queue what takes time, as a recorder would).
-    fn send(&mut self, message: &Message);
+    fn send(&mut self, message: &RawMessage);
 }
 
 /// One player's place in a stream. Dropping it removes the player.
@@ -128,7 +128,7 @@ pub trait Playing: Send + Sync {
 /// What the server does with published media and play requests (the default is the [`Hub`]).
 ///
 /// ```
-/// use rtmp_chunk::Message;
+/// use rtmp_chunk::RawMessage;
 /// use rtmp_server::{PlayError, PlayerHandle, Playing, PublishError, Publishing, Router, StreamKey};
 ///
 /// /// Takes every publish, counts its bytes, and has nothing to play.
@@ -140,7 +140,7 @@ pub trait Playing: Send + Sync {
 ///     fn key(&self) -> &StreamKey {
 ///         &self.0
 ///     }
-///     fn send(&mut self, message: &Message) {
+///     fn send(&mut self, message: &RawMessage) {
 ///         self.1 += message.payload.len() as u64;
 ///     }
 /// }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::hub::Media;
 use crate::queue::{AnswerReceiver, MediaReceiver};
 use bytes::{Buf, Bytes, BytesMut};
-use rtmp_chunk::{ChunkEncoder, Message};
+use rtmp_chunk::{ChunkEncoder, RawMessage};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// The writing half of a connection's stream.
@@ -54,7 +54,7 @@ struct Outbox {
 
 impl Outbox {
     /// Adds the media queued before `stamp` and not taken yet, then `message`.
-    fn control_after_media(&mut self, message: &Message, stamp: u64, batch: &mut Batch) {
+    fn control_after_media(&mut self, message: &RawMessage, stamp: u64, batch: &mut Batch) {
         while self.taken < stamp {
             let Some(media) = self.media.try_recv() else {
                 break;
@@ -95,7 +95,7 @@ impl Batch {
         self.buffers.len() >= BATCH_MESSAGES || self.size >= BATCH_BYTES
     }
 
-    fn push_control(&mut self, message: &Message) {
+    fn push_control(&mut self, message: &RawMessage) {
         if self.encoder.encode(message, &mut self.scratch).is_err() {
             return;
         }
@@ -113,7 +113,7 @@ impl Batch {
             self.buffers.push(bytes);
             return;
         }
-        let message = Message {
+        let message = RawMessage {
             stream_id: play_stream,
             ..item.message()
         };
@@ -241,7 +241,9 @@ mod tests {
     use crate::hub::{Media, MediaKind, SharedMedia};
     use crate::queue::{AnswerSender, MediaSender, answers};
     use bytes::BytesMut;
-    use rtmp_chunk::{ChunkDecoder, ChunkedMessage, DecoderConfig, MemoryBudget, Message, type_id};
+    use rtmp_chunk::{
+        ChunkDecoder, ChunkedMessage, DecoderConfig, MemoryBudget, RawMessage, type_id,
+    };
     use std::sync::Arc;
     use std::sync::atomic::AtomicU32;
     use std::time::Duration;
@@ -257,7 +259,7 @@ mod tests {
     fn audio_of(timestamp: u32, len: usize) -> Media {
         let mut payload = vec![0xAF, 1];
         payload.resize(len.max(2), 7);
-        let message = Message::new(4, timestamp, type_id::AUDIO, 1, payload);
+        let message = RawMessage::new(4, timestamp, type_id::AUDIO, 1, payload);
         Arc::new(SharedMedia {
             kind: MediaKind::Audio {
                 sequence_start: false,
@@ -275,7 +277,7 @@ mod tests {
 
     impl Peer {
         /// The next message, if one arrives within `wait` (of the paused test clock).
-        async fn next(&mut self, wait: Duration) -> Option<Message> {
+        async fn next(&mut self, wait: Duration) -> Option<RawMessage> {
             loop {
                 if let Some(message) = self.decoder.decode(&mut self.buf).unwrap() {
                     return Some(message);
@@ -360,7 +362,7 @@ mod tests {
         assert!(peer.next(short).await.is_none());
         // ... until an own message queued after it ends the rest: the media first, in order.
         let stamp = 3; // the three media messages queued before it
-        control.send(Message::acknowledgement(7), stamp);
+        control.send(RawMessage::acknowledgement(7), stamp);
         assert_eq!(peer.next(short).await.unwrap().timestamp, 20);
         assert_eq!(peer.next(short).await.unwrap().timestamp, 40);
         let ack = peer.next(short).await.unwrap();

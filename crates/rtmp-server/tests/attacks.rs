@@ -114,7 +114,7 @@ async fn measured<T>(child: &Child, attack: impl std::future::Future<Output = T>
     (peak.saturating_sub(before), result)
 }
 
-fn connect_command() -> rtmp_chunk::Message {
+fn connect_command() -> rtmp_chunk::RawMessage {
     let connect = Connect {
         transaction_id: 1.0,
         app: "live".into(),
@@ -143,7 +143,7 @@ async fn flood(client: &mut RawClient, chunk: &[u8], length: Duration) -> bool {
 }
 
 /// Encodes `message` `count` times with a fresh encoder state per call.
-fn repeated(message: &rtmp_chunk::Message, count: usize) -> Vec<u8> {
+fn repeated(message: &rtmp_chunk::RawMessage, count: usize) -> Vec<u8> {
     let mut encoder = rtmp_chunk::ChunkEncoder::new();
     let mut out = BytesMut::new();
     for _ in 0..count {
@@ -155,7 +155,7 @@ fn repeated(message: &rtmp_chunk::Message, count: usize) -> Vec<u8> {
 /// Handshake, then a flood of Ping Requests without connect, never reading.
 async fn ping_flood(port: u16) {
     let mut client = RawClient::connect(port, Some(4096)).await;
-    let ping = rtmp_chunk::Message::new(2, 0, 4, 0, vec![0, 6, 0, 0, 0, 1]);
+    let ping = rtmp_chunk::RawMessage::new(2, 0, 4, 0, vec![0, 6, 0, 0, 0, 1]);
     flood(&mut client, &repeated(&ping, 4096), Duration::from_secs(5)).await;
 }
 
@@ -189,7 +189,7 @@ async fn big_frames(port: u16, length: Duration) {
     };
     client
         .send(&[
-            rtmp_chunk::Message::set_chunk_size(65536),
+            rtmp_chunk::RawMessage::set_chunk_size(65536),
             connect_command(),
             Rtmp::Command(create).to_chunk(3, 0, 0).unwrap(),
             Rtmp::Command(publish).to_chunk(3, 0, 1).unwrap(),
@@ -206,7 +206,7 @@ async fn big_frames(port: u16, length: Duration) {
         0x17, 0x00, 0, 0, 0, 0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE1, 0, 0,
     ];
     let mut out = BytesMut::new();
-    let sequence = rtmp_chunk::Message::new(6, 0, 9, 1, std::mem::take(&mut header));
+    let sequence = rtmp_chunk::RawMessage::new(6, 0, 9, 1, std::mem::take(&mut header));
     encoder.encode(&sequence, &mut out).unwrap();
     write.write_all(&out).await.unwrap();
     let start = Instant::now();
@@ -214,7 +214,7 @@ async fn big_frames(port: u16, length: Duration) {
     while start.elapsed() < length {
         let mut payload = vec![0x17, 0x01, 0, 0, 0];
         payload.resize(4 * MIB, 0x42);
-        let message = rtmp_chunk::Message::new(6, frame * 200, 9, 1, payload);
+        let message = rtmp_chunk::RawMessage::new(6, frame * 200, 9, 1, payload);
         out.clear();
         encoder.encode(&message, &mut out).unwrap();
         if write.write_all(&out).await.is_err() {
@@ -233,7 +233,7 @@ async fn stuck_player(port: u16) -> Option<Duration> {
     let mut client = RawClient::connect(port, Some(4096)).await;
     client.play("live", "big").await;
     let start = Instant::now();
-    let ack = repeated(&rtmp_chunk::Message::acknowledgement(0), 1);
+    let ack = repeated(&rtmp_chunk::RawMessage::acknowledgement(0), 1);
     // It never reads a byte. Once the server has closed its socket (with unread bytes in
     // it), the kernel answers the next Acknowledgement with a reset and the one after fails.
     while start.elapsed() < LIMIT {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rtmp_chunk::Message;
+use rtmp_chunk::RawMessage;
 use rtmp_server::client::{ClientConfig, Connection, PlayEvent, RtmpUrl};
 use rtmp_server::{
     PlayError, PlayerHandle, Playing, PublishError, Publishing, Router, Server, ServerConfig,
@@ -97,7 +97,7 @@ impl Publishing for Kept {
         &self.key
     }
 
-    fn send(&mut self, message: &Message) {
+    fn send(&mut self, message: &RawMessage) {
         let entry = (self.key.clone(), message.type_id, message.timestamp);
         self.kept.lock().unwrap().push(entry);
     }

@@ -90,7 +90,7 @@ pub enum ClientEvent {
         stream_id: u32,
     },
     /// Audio, video or data (aggregates already split); payload untouched.
-    Media(rtmp_chunk::Message),
+    Media(rtmp_chunk::RawMessage),
 }
 
 /// Why the session cannot go on.
@@ -134,7 +134,7 @@ pub struct ClientSession {
     config: ClientSessionConfig,
     next_transaction: f64,
     pending: HashMap<u64, Pending>,
-    outgoing: VecDeque<rtmp_chunk::Message>,
+    outgoing: VecDeque<rtmp_chunk::RawMessage>,
     events: VecDeque<ClientEvent>,
     announced_window: u32,
 }
@@ -156,7 +156,7 @@ impl ClientSession {
     }
 
     /// The next message to send.
-    pub fn poll_send(&mut self) -> Option<rtmp_chunk::Message> {
+    pub fn poll_send(&mut self) -> Option<rtmp_chunk::RawMessage> {
         self.outgoing.pop_front()
     }
 
@@ -292,17 +292,20 @@ impl ClientSession {
         type_id: u8,
         timestamp: u32,
         payload: bytes::Bytes,
-    ) -> rtmp_chunk::Message {
+    ) -> rtmp_chunk::RawMessage {
         let chunk_stream_id = match type_id {
             type_id::AUDIO => chunk_stream::AUDIO,
             type_id::VIDEO => chunk_stream::VIDEO,
             _ => chunk_stream::STREAM,
         };
-        rtmp_chunk::Message::new(chunk_stream_id, timestamp, type_id, stream_id, payload)
+        rtmp_chunk::RawMessage::new(chunk_stream_id, timestamp, type_id, stream_id, payload)
     }
 
     /// Handles one decoded message from the server.
-    pub fn handle_message(&mut self, raw: rtmp_chunk::Message) -> Result<(), ClientSessionError> {
+    pub fn handle_message(
+        &mut self,
+        raw: rtmp_chunk::RawMessage,
+    ) -> Result<(), ClientSessionError> {
         match raw.type_id {
             type_id::AUDIO | type_id::VIDEO => {
                 self.events.push_back(ClientEvent::Media(raw));

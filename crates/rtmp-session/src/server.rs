@@ -112,7 +112,7 @@ pub enum SessionEvent {
         /// The publishing message stream.
         stream_id: u32,
         /// The message, payload untouched.
-        message: rtmp_chunk::Message,
+        message: rtmp_chunk::RawMessage,
     },
     /// The client stopped publishing or playing on a stream (deleteStream, closeStream,
     /// FCUnpublish).
@@ -172,7 +172,7 @@ pub struct ServerSession {
     enhanced: bool,
     streams: BTreeMap<u32, Role>,
     next_stream_id: u32,
-    outgoing: VecDeque<rtmp_chunk::Message>,
+    outgoing: VecDeque<rtmp_chunk::RawMessage>,
     events: VecDeque<SessionEvent>,
 }
 
@@ -196,7 +196,7 @@ impl ServerSession {
     }
 
     /// The next message to send.
-    pub fn poll_send(&mut self) -> Option<rtmp_chunk::Message> {
+    pub fn poll_send(&mut self) -> Option<rtmp_chunk::RawMessage> {
         self.outgoing.pop_front()
     }
 
@@ -259,7 +259,7 @@ impl ServerSession {
     }
 
     /// Handles one decoded message from the client.
-    pub fn handle_message(&mut self, raw: rtmp_chunk::Message) -> Result<(), SessionError> {
+    pub fn handle_message(&mut self, raw: rtmp_chunk::RawMessage) -> Result<(), SessionError> {
         match raw.type_id {
             type_id::AUDIO | type_id::VIDEO => {
                 if matches!(self.streams.get(&raw.stream_id), Some(Role::Publishing(_))) {
@@ -334,7 +334,7 @@ impl ServerSession {
         self.streams.len()
     }
 
-    fn handle_data(&mut self, raw: rtmp_chunk::Message) -> Result<(), SessionError> {
+    fn handle_data(&mut self, raw: rtmp_chunk::RawMessage) -> Result<(), SessionError> {
         if !matches!(self.streams.get(&raw.stream_id), Some(Role::Publishing(_))) {
             return Ok(());
         }

@@ -9,7 +9,7 @@ use rtmp_amf0::Value;
 use rtmp_message::{Command, Connect, Data, Message, Play, PublishType, StatusCode, UserControl};
 use rtmp_session::{ServerSession, SessionConfig, SessionError, SessionEvent};
 
-fn command(stream_id: u32, command: Command) -> rtmp_chunk::Message {
+fn command(stream_id: u32, command: Command) -> rtmp_chunk::RawMessage {
     Message::Command(command).to_chunk(3, 0, stream_id).unwrap()
 }
 
@@ -109,7 +109,7 @@ fn publish_then_media_then_delete() {
         ("live/cam".to_owned(), Some("key=k"))
     );
     // Media before the publish is accepted is not forwarded.
-    let video = rtmp_chunk::Message::new(7, 40, 9, 1, vec![0x17, 1, 0, 0, 0]);
+    let video = rtmp_chunk::RawMessage::new(7, 40, 9, 1, vec![0x17, 1, 0, 0, 0]);
     session.handle_message(video.clone()).unwrap();
     assert_eq!(session.poll_event(), None);
     session.accept_publish(&request).unwrap();

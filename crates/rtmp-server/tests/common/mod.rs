@@ -277,14 +277,14 @@ impl RawClient {
     /// Connects to 127.0.0.1:`port` and completes a handshake. `receive_buffer` shrinks the
     /// socket's receive buffer (for a client that stops reading).
     pub async fn connect(port: u16, receive_buffer: Option<u32>) -> Self {
-        use rtmp_handshake::{ClientConfig, ClientHandshake, Status};
+        use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig, Status};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         if let Some(size) = receive_buffer {
             socket.set_recv_buffer_size(size).unwrap();
         }
         let mut stream = socket.connect(([127, 0, 0, 1], port).into()).await.unwrap();
-        let mut handshake = ClientHandshake::new(ClientConfig::default());
+        let mut handshake = ClientHandshake::new(ClientHandshakeConfig::default());
         stream.write_all(&handshake.take_output()).await.unwrap();
         let mut buf = [0u8; 4096];
         loop {
@@ -302,7 +302,7 @@ impl RawClient {
         }
     }
 
-    pub async fn send(&mut self, messages: &[rtmp_chunk::Message]) {
+    pub async fn send(&mut self, messages: &[rtmp_chunk::RawMessage]) {
         use tokio::io::AsyncWriteExt;
         let mut out = bytes::BytesMut::new();
         for message in messages {
@@ -466,7 +466,8 @@ pub async fn publish_tags(url: &str, tags: &[rtmp_flv::FlvTag], loops: u32, as_f
                     .unwrap();
                 continue;
             }
-            let message = rtmp_chunk::Message::new(0, timestamp, tag.tag_type, 1, tag.data.clone());
+            let message =
+                rtmp_chunk::RawMessage::new(0, timestamp, tag.tag_type, 1, tag.data.clone());
             for frame in PlayEvent::Media(message).frames() {
                 publisher.send(frame).await.unwrap();
             }
