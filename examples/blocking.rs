@@ -257,6 +257,7 @@ impl Connection {
                     }
                     Ok(())
                 }
+                _ => Ok(()),
             };
             result.map_err(io::Error::other)?;
         }

@@ -122,10 +122,8 @@ fn message(step: Step) -> Option<rtmp_chunk::RawMessage> {
 }
 
 fuzz_target!(|steps: Vec<Step>| {
-    let config = SessionConfig {
-        max_streams: MAX_STREAMS,
-        ..SessionConfig::default()
-    };
+    let mut config = SessionConfig::default();
+    config.max_streams = MAX_STREAMS;
     let mut now = Instant::now();
     let mut session = ServerSession::new(config, now);
     let mut pending: Option<SessionEvent> = None;

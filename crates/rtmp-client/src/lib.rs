@@ -47,6 +47,7 @@ use io::Io;
 
 /// Settings of a client connection.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Protocol settings (chunk size, FourCCs announced, flashVer).
     pub session: ClientSessionConfig,

@@ -416,6 +416,8 @@ impl<H: Hooks> Connection<H> {
                     self.stop_publishing(stream_id);
                     self.stop_playing(stream_id);
                 }
+                // Events a newer session raises that this server does not act on.
+                _ => {}
             }
         }
         Ok(())

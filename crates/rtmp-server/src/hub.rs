@@ -33,6 +33,7 @@ pub enum SlowPlayerPolicy {
 
 /// Settings of the [`Hub`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HubConfig {
     /// Keep the current GOP for players that join (default on).
     pub gop_cache: bool,
@@ -109,6 +110,7 @@ pub type Media = Arc<SharedMedia>;
 
 /// Figures of one stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamStats {
     /// Whether a publisher is on.
     pub publishing: bool,

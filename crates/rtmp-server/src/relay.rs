@@ -46,6 +46,7 @@ impl Backoff {
 
 /// Settings of the relays a server runs.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RelayConfig {
     /// How relays connect (timeouts, handshake, TLS for rtmps:// targets).
     pub client: ClientConfig,

@@ -57,6 +57,7 @@ impl Accept {
 
 /// Settings of a [`Server`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// Session settings (chunk size, window, keep-alive, Enhanced RTMP FourCCs).
     pub session: SessionConfig,

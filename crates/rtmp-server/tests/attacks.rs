@@ -30,10 +30,8 @@ fn server_child() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let config = rtmp_server::ServerConfig {
-            write_timeout: WRITE_TIMEOUT,
-            ..rtmp_server::ServerConfig::default()
-        };
+        let mut config = rtmp_server::ServerConfig::default();
+        config.write_timeout = WRITE_TIMEOUT;
         let listener =
             rtmp_server::bind_listener(([127, 0, 0, 1], 0).into(), config.listen_backlog).unwrap();
         println!("port {}", listener.local_addr().unwrap().port());

@@ -17,11 +17,10 @@ use rtmp_server::{
 use tokio::io::AsyncReadExt;
 
 fn quick() -> ClientConfig {
-    ClientConfig {
-        connect_timeout: Duration::from_secs(1),
-        response_timeout: Duration::from_secs(1),
-        ..ClientConfig::default()
-    }
+    let mut config = ClientConfig::default();
+    config.connect_timeout = Duration::from_secs(1);
+    config.response_timeout = Duration::from_secs(1);
+    config
 }
 
 /// A listener that runs `behave` on every connection.

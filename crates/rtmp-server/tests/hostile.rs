@@ -12,10 +12,8 @@ use rtmp_server::{ServerConfig, StreamKey};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_clients_are_closed_and_others_keep_playing() {
-    let config = ServerConfig {
-        handshake_timeout: Duration::from_secs(1),
-        ..ServerConfig::default()
-    };
+    let mut config = ServerConfig::default();
+    config.handshake_timeout = Duration::from_secs(1);
     let server = TestServer::start(config).await;
     let url = server.url("live/safe");
     let mut publisher = spawn("ffmpeg", &publish_args(&url, 4, "300k"));

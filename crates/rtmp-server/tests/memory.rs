@@ -108,11 +108,9 @@ fn child() {
 }
 
 async fn measure() {
-    let config = ServerConfig {
-        handshake_timeout: Duration::from_millis(500),
-        idle_timeout: Duration::from_secs(1),
-        ..ServerConfig::default()
-    };
+    let mut config = ServerConfig::default();
+    config.handshake_timeout = Duration::from_millis(500);
+    config.idle_timeout = Duration::from_secs(1);
     let server = TestServer::start(config).await;
     let baseline = resident();
     let mut after = Vec::new();

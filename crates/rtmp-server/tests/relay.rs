@@ -116,10 +116,8 @@ async fn pushes_to_failing_servers_retry_then_end() {
         ],
         pull: None,
     };
-    let mut config = ServerConfig {
-        relay: RelayConfig::default(),
-        ..ServerConfig::default()
-    };
+    let mut config = ServerConfig::default();
+    config.relay = RelayConfig::default();
     config.relay.client.connect_timeout = Duration::from_millis(500);
     config.relay.backoff.initial = Duration::from_millis(100);
     let a = TestServer::start_with(config, relay, None).await;

@@ -47,10 +47,8 @@ async fn ffmpeg_publishes_over_tls_and_our_client_plays_over_tls() {
     let server =
         TestServer::start_with(ServerConfig::default(), AcceptAll, Some((&cert, &key))).await;
     let url = format!("rtmps://127.0.0.1:{}/live/secure", server.tls_port);
-    let config = ClientConfig {
-        tls: Some(rtmp_server::tls::client_config_with_ca(&cert).unwrap()),
-        ..ClientConfig::default()
-    };
+    let mut config = ClientConfig::default();
+    config.tls = Some(rtmp_server::tls::client_config_with_ca(&cert).unwrap());
     let file = temp("tls-played.flv");
     let recorder = {
         let (url, file, config) = (url.clone(), file.clone(), config.clone());
@@ -75,10 +73,8 @@ async fn ffmpeg_publishes_over_tls_and_our_client_plays_over_tls() {
     );
     // Plain RTMP on the TLS port is not mistaken for a handshake.
     let plain = format!("rtmp://127.0.0.1:{}/live/secure", server.tls_port);
-    let config = ClientConfig {
-        connect_timeout: std::time::Duration::from_secs(2),
-        ..ClientConfig::default()
-    };
+    let mut config = ClientConfig::default();
+    config.connect_timeout = std::time::Duration::from_secs(2);
     assert!(client::play(&plain, config).await.is_err());
     server.stop().await;
     for path in [file, cert, key] {

@@ -24,6 +24,7 @@ mod chunk_stream {
 
 /// Settings of a [`ClientSession`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientSessionConfig {
     /// The chunk size announced right after connect (default 4096: fewer chunk headers for
     /// large video messages).

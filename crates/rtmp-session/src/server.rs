@@ -14,6 +14,7 @@ use crate::chunk_stream;
 
 /// Settings of a [`ServerSession`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionConfig {
     /// The chunk size announced to the peer after connect (default 1024).
     pub chunk_size: u32,
@@ -100,6 +101,7 @@ pub struct StreamRequest {
 
 /// What the application is told.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum SessionEvent {
     /// The client asks to connect: answer with `accept_connect` or `reject_connect`.
     Connect(ConnectRequest),
