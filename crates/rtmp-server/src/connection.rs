@@ -6,7 +6,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// The runtime's clock (so that a paused clock in tests moves timeouts too); the session
+// gets it as a std instant.
+use tokio::time::Instant;
 
 use bytes::BytesMut;
 use rtmp_chunk::{ChunkDecoder, DecoderConfig, MemoryBudget, RawMessage, type_id};
@@ -201,7 +205,7 @@ where
         id,
         peer,
         context: context.clone(),
-        session: ServerSession::new(config.session.clone(), Instant::now()),
+        session: ServerSession::new(config.session.clone(), Instant::now().into_std()),
         control: control_tx,
         connected: false,
         media: media_tx,
@@ -275,7 +279,7 @@ impl<H: Hooks> Connection<H> {
             PARTIAL_BYTES_FREE,
         );
         let second = Duration::from_secs(1);
-        let first_tick = next_tick(self.context.epoch, second, tokio::time::Instant::now());
+        let first_tick = next_tick(self.context.epoch, second, Instant::now());
         let mut tick = tokio::time::interval_at(first_tick, second);
         let idle_timeout = config.idle_timeout;
         let mut last_read = Instant::now();
@@ -318,7 +322,7 @@ impl<H: Hooks> Connection<H> {
                 Some(notice) = self.notices.1.recv() => self.handle_notice(notice)?,
                 _ = tick.tick() => {
                     let now = Instant::now();
-                    self.session.handle_timeout(now)?;
+                    self.session.handle_timeout(now.into_std())?;
                     if now.duration_since(last_read) > idle_timeout {
                         return Err(ConnectionError::Idle);
                     }
@@ -571,7 +575,11 @@ impl<H: Hooks> Connection<H> {
     /// Logs a refused request at INFO, at most once per 10 s per peer address (the lines
     /// held back are counted in the next one), so that a client cannot flood the log.
     fn log_refusal(&self, what: &str, key: &StreamKey, reason: &str) {
-        if let Some(held) = self.context.refusals.allow(self.peer.ip(), Instant::now()) {
+        if let Some(held) = self
+            .context
+            .refusals
+            .allow(self.peer.ip(), Instant::now().into_std())
+        {
             tracing::info!(%key, reason, held_back = held, "{what}");
         }
     }

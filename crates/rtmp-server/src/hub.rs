@@ -599,3 +599,135 @@ impl Drop for Subscription {
         self.hub.forget_if_unused(&self.key);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Hub, HubConfig, SlowPlayerPolicy};
+    use crate::queue::{MediaReceiver, MediaSender};
+    use crate::router::{Notice, PlayerHandle};
+    use rtmp_chunk::{MemoryBudget, RawMessage, type_id};
+    use rtmp_session::StreamKey;
+    use tokio::sync::mpsc;
+
+    fn key() -> StreamKey {
+        StreamKey {
+            app: "live".into(),
+            name: "unit".into(),
+        }
+    }
+
+    /// A player with a queue of `bytes`: its handle, its media and its notices.
+    fn player(bytes: usize) -> (PlayerHandle, MediaReceiver, mpsc::UnboundedReceiver<Notice>) {
+        let (media, received) = MediaSender::channel(bytes, MemoryBudget::new(1 << 30));
+        let (notices, heard) = mpsc::unbounded_channel();
+        (PlayerHandle::new(media, notices, false), received, heard)
+    }
+
+    fn video(timestamp: u32, keyframe: bool, len: usize) -> RawMessage {
+        let mut payload = vec![if keyframe { 0x17 } else { 0x27 }, 1, 0, 0, 0];
+        payload.resize(len, 0x55);
+        RawMessage::new(6, timestamp, type_id::VIDEO, 1, payload)
+    }
+
+    fn sequence_start() -> RawMessage {
+        RawMessage::new(
+            6,
+            0,
+            type_id::VIDEO,
+            1,
+            vec![0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1F],
+        )
+    }
+
+    /// The timestamps (and whether each is a sequence start) a player received.
+    fn received(media: &mut MediaReceiver) -> Vec<(u32, bool)> {
+        std::iter::from_fn(|| media.try_recv())
+            .map(|item| {
+                let message = item.message();
+                (message.timestamp, message.payload.get(1) == Some(&0))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_late_player_gets_the_sequence_start_and_the_gop_from_its_keyframe() {
+        let hub = Hub::new(HubConfig::default());
+        let mut publisher = hub.publish(key()).unwrap();
+        publisher.send(&sequence_start());
+        for (timestamp, keyframe) in [(0, true), (40, false), (80, true), (120, false)] {
+            publisher.send(&video(timestamp, keyframe, 100));
+        }
+        let (handle, mut media, _) = player(1 << 20);
+        let _playing = hub.play(key(), handle).unwrap();
+        assert_eq!(
+            received(&mut media),
+            [(0, true), (80, false), (120, false)],
+            "the sequence start, then the GOP that starts at the last keyframe"
+        );
+        publisher.send(&video(160, false, 100));
+        assert_eq!(received(&mut media), [(160, false)]);
+    }
+
+    #[test]
+    fn a_player_behind_skips_to_the_next_keyframe_or_is_dropped_by_policy() {
+        for policy in [
+            SlowPlayerPolicy::SkipToKeyframe,
+            SlowPlayerPolicy::Disconnect,
+        ] {
+            let config = HubConfig {
+                slow_player: policy,
+                ..HubConfig::default()
+            };
+            let hub = Hub::new(config);
+            let mut publisher = hub.publish(key()).unwrap();
+            // Room for about two 1000-byte frames.
+            let (handle, mut media, _) = player(2500);
+            let _playing = hub.play(key(), handle).unwrap();
+            publisher.send(&video(0, true, 1000));
+            publisher.send(&video(40, false, 1000));
+            publisher.send(&video(80, false, 1000)); // does not fit: the player is behind
+            assert_eq!(received(&mut media), [(0, false), (40, false)]);
+            publisher.send(&video(120, false, 1000)); // fits, but is not a keyframe
+            publisher.send(&video(160, true, 1000));
+            let stats = hub.stats(&key()).unwrap();
+            match policy {
+                SlowPlayerPolicy::SkipToKeyframe => {
+                    assert_eq!(received(&mut media), [(160, false)]);
+                    assert_eq!((stats.players, stats.dropped), (1, 2));
+                }
+                SlowPlayerPolicy::Disconnect => {
+                    assert!(received(&mut media).is_empty());
+                    assert_eq!(stats.players, 0, "the slow player was dropped");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn players_wait_through_a_republish_and_start_from_the_new_stream() {
+        let hub = Hub::new(HubConfig::default());
+        let (handle, mut media, mut notices) = player(1 << 20);
+        let _playing = hub.play(key(), handle).unwrap();
+        let mut first = hub.publish(key()).unwrap();
+        assert_eq!(notices.try_recv(), Ok(Notice::Published(key())));
+        first.send(&sequence_start());
+        first.send(&video(0, true, 100));
+        assert!(hub.publish(key()).is_err(), "one publisher at a time");
+        drop(first);
+        assert_eq!(notices.try_recv(), Ok(Notice::Unpublished(key())));
+        assert_eq!(received(&mut media), [(0, true), (0, false)]);
+
+        // The next publisher's stream starts clean: nothing of the old one is cached.
+        let mut second = hub.publish(key()).unwrap();
+        assert_eq!(notices.try_recv(), Ok(Notice::Published(key())));
+        second.send(&video(5000, true, 100));
+        assert_eq!(received(&mut media), [(5000, false)]);
+        let (late, mut late_media, _) = player(1 << 20);
+        let _late = hub.play(key(), late).unwrap();
+        assert_eq!(received(&mut late_media), [(5000, false)]);
+        drop(second);
+        drop(_playing);
+        drop(_late);
+        assert!(hub.keys().is_empty(), "an unused stream is forgotten");
+    }
+}
