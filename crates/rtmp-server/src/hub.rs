@@ -652,7 +652,7 @@ mod tests {
     #[test]
     fn a_late_player_gets_the_sequence_start_and_the_gop_from_its_keyframe() {
         let hub = Hub::new(HubConfig::default());
-        let mut publisher = hub.publish(key()).unwrap();
+        let publisher = hub.publish(key()).unwrap();
         publisher.send(&sequence_start());
         for (timestamp, keyframe) in [(0, true), (40, false), (80, true), (120, false)] {
             publisher.send(&video(timestamp, keyframe, 100));
@@ -679,7 +679,7 @@ mod tests {
                 ..HubConfig::default()
             };
             let hub = Hub::new(config);
-            let mut publisher = hub.publish(key()).unwrap();
+            let publisher = hub.publish(key()).unwrap();
             // Room for about two 1000-byte frames.
             let (handle, mut media, _) = player(2500);
             let _playing = hub.play(key(), handle).unwrap();
@@ -708,7 +708,7 @@ mod tests {
         let hub = Hub::new(HubConfig::default());
         let (handle, mut media, mut notices) = player(1 << 20);
         let _playing = hub.play(key(), handle).unwrap();
-        let mut first = hub.publish(key()).unwrap();
+        let first = hub.publish(key()).unwrap();
         assert_eq!(notices.try_recv(), Ok(Notice::Published(key())));
         first.send(&sequence_start());
         first.send(&video(0, true, 100));
@@ -718,7 +718,7 @@ mod tests {
         assert_eq!(received(&mut media), [(0, true), (0, false)]);
 
         // The next publisher's stream starts clean: nothing of the old one is cached.
-        let mut second = hub.publish(key()).unwrap();
+        let second = hub.publish(key()).unwrap();
         assert_eq!(notices.try_recv(), Ok(Notice::Published(key())));
         second.send(&video(5000, true, 100));
         assert_eq!(received(&mut media), [(5000, false)]);
