@@ -1,22 +1,51 @@
-//! A live RTMP server on tokio, composed of the workspace's sans-IO crates.
+//! A live RTMP server on tokio, built on the workspace's sans-IO crates (`rtmp-session` for
+//! each connection's protocol logic, `rtmp-client` for relays).
 //!
-//! - [`ServerSession`]: one connection's protocol logic, sans-IO (connect, createStream,
-//!   publish, play, deleteStream, keep-alive, Enhanced RTMP negotiation).
-//! - [`Hub`]: streams by `app/name`, one publisher each, players waiting or joining mid-stream,
-//!   GOP cache, and fan-out of messages chunked once into shared bytes, with bounded queues
-//!   and a slow-player policy.
-//! - [`Server`] (built with [`Server::builder`]): the listeners (RTMP, and RTMPS with the `tls`
-//!   feature), handshake, timeouts, connection limits, vectored writes on a write tick shared
-//!   by all players, and graceful shutdown, with [`Hooks`] for authentication, routing,
-//!   recording and relays.
-//! - [`client`]: publish to and play from any RTMP(S) server; [`ClientSession`](client::ClientSession)
-//!   is its sans-IO core.
+//! ```no_run
+//! use std::net::SocketAddr;
+//! use rtmp_server::{Hooks, Refusal, Server, StreamEvent, StreamRequest};
+//!
+//! /// Publishing needs `?key=secret`; every publish is logged.
+//! struct Auth;
+//!
+//! impl Hooks for Auth {
+//!     async fn on_publish(&self, _: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
+//!         match request.query.as_deref() {
+//!             Some("key=secret") => Ok(()),
+//!             _ => Err("a publishing key is needed".into()),
+//!         }
+//!     }
+//!
+//!     fn on_publish_started(&self, event: &StreamEvent) {
+//!         println!("{} publishes {}", event.peer, event.key);
+//!     }
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let server = Server::builder()
+//!     .listen("0.0.0.0:1935".parse().unwrap())
+//!     .hooks(Auth)
+//!     .bind()
+//!     .await?;
+//! server.run(async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+//!
+//! - [`Server`] (built with [`Server::builder`]): listeners (RTMP, and RTMPS with the `tls`
+//!   feature), or [`Server::serve_connection`] over any byte stream; the handshake, timeouts
+//!   (handshake, idle, write progress), connection limits, byte budgets (docs/limits.md),
+//!   vectored writes on a write tick shared by all players, and graceful shutdown.
+//! - [`Router`]: what happens to published media and play requests. The default, [`Hub`],
+//!   keeps streams by `app/name` with one publisher each, players waiting or joining
+//!   mid-stream, a GOP cache, and fans out each message chunked once into shared bytes, with
+//!   queues bounded in bytes and a slow-player policy.
+//! - [`Hooks`]: decisions (with a typed [`Refusal`]) and lifecycle events
+//!   ([`StreamEvent`] pairs, disconnects with their [`ConnectionError`]).
 //! - Relays: [`Hooks::push_targets`] and [`Hooks::pull_source`] forward streams to other
 //!   servers and fetch them from an origin, reconnecting with [`Backoff`]; [`StaticRelay`] is
 //!   a ready-made configuration.
-//! - [`tls`]: TLS settings from PEM files (feature `tls`, on by default).
 //!
-//! See the `server`, `publish` and `play` examples for complete programs.
+//! See the `server`, `record` and `blocking` examples for complete programs.
 
 mod builder;
 mod connection;
