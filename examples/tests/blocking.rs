@@ -5,6 +5,9 @@
 
 #[path = "../blocking.rs"]
 mod blocking;
+mod common;
+
+use common::frames;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,20 +45,6 @@ fn wait(peer: &mut Peer) -> Option<i32> {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("a peer did not finish in time");
-}
-
-/// Frames of `stream` ("v" or "a") that ffprobe decodes in `file`.
-fn frames(file: &std::path::Path, stream: &str) -> usize {
-    let output = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", stream])
-        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
-        .arg(file)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
+mod common;
 #[path = "../record.rs"]
 mod record;
 
@@ -74,17 +75,11 @@ async fn ffmpeg_publishes_into_a_recording_router() {
         "decode errors: {}",
         String::from_utf8_lossy(&decoded.stderr)
     );
-    let probe = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v"])
-        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let frames: usize = String::from_utf8_lossy(&probe.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0);
-    assert_eq!(frames, 75, "3 s at 25 fps recorded whole");
+    assert_eq!(
+        common::frames(&file, "v"),
+        75,
+        "3 s at 25 fps recorded whole"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     let _ = stop.send(());
     tokio::time::timeout(LIMIT, serving)

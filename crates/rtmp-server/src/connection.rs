@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use crate::hooks::{Hooks, Refusal, StreamEvent};
 use crate::queue::{AnswerSender, MediaSender, answers};
 use crate::relay;
-use crate::router::{Notice, PlayerHandle, Playing, Publishing, Router};
+use crate::router::{Notice, PlayerHandle, Playing, Publishing, Router, Stamped};
 use crate::server::ServerConfig;
 use crate::writer::{Ticks, WriteHalf, next_tick, write_loop};
 use rtmp_session::{ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
@@ -255,9 +255,11 @@ struct Connection<H> {
     /// Whether connect was accepted (larger messages are allowed from then on).
     connected: bool,
     media: MediaSender,
+    /// Notices from the router. The connection orders its answers to them after the media
+    /// queued before them itself (when it queues them), so their stamps are not needed.
     notices: (
-        mpsc::UnboundedSender<Notice>,
-        mpsc::UnboundedReceiver<Notice>,
+        mpsc::UnboundedSender<Stamped>,
+        mpsc::UnboundedReceiver<Stamped>,
     ),
     play_stream: Arc<AtomicU32>,
     publishers: HashMap<u32, Box<dyn Publishing>>,
@@ -319,7 +321,7 @@ impl<H: Hooks> Connection<H> {
                     last_read = Instant::now();
                 }
                 () = self.control.room(), if !reading => {}
-                Some(notice) = self.notices.1.recv() => self.handle_notice(notice)?,
+                Some((notice, _)) = self.notices.1.recv() => self.handle_notice(notice)?,
                 _ = tick.tick() => {
                     let now = Instant::now();
                     self.session.handle_timeout(now.into_std())?;

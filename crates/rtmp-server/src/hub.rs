@@ -604,7 +604,7 @@ impl Drop for Subscription {
 mod tests {
     use super::{Hub, HubConfig, SlowPlayerPolicy};
     use crate::queue::{MediaReceiver, MediaSender};
-    use crate::router::{Notice, PlayerHandle};
+    use crate::router::{Notice, PlayerHandle, Stamped};
     use rtmp_chunk::{MemoryBudget, RawMessage, type_id};
     use rtmp_session::StreamKey;
     use tokio::sync::mpsc;
@@ -617,7 +617,13 @@ mod tests {
     }
 
     /// A player with a queue of `bytes`: its handle, its media and its notices.
-    fn player(bytes: usize) -> (PlayerHandle, MediaReceiver, mpsc::UnboundedReceiver<Notice>) {
+    fn player(
+        bytes: usize,
+    ) -> (
+        PlayerHandle,
+        MediaReceiver,
+        mpsc::UnboundedReceiver<Stamped>,
+    ) {
         let (media, received) = MediaSender::channel(bytes, MemoryBudget::new(1 << 30));
         let (notices, heard) = mpsc::unbounded_channel();
         (PlayerHandle::new(media, notices, false), received, heard)
@@ -709,17 +715,26 @@ mod tests {
         let (handle, mut media, mut notices) = player(1 << 20);
         let _playing = hub.play(key(), handle).unwrap();
         let first = hub.publish(key()).unwrap();
-        assert_eq!(notices.try_recv(), Ok(Notice::Published(key())));
+        assert_eq!(
+            notices.try_recv().map(|(notice, _)| notice),
+            Ok(Notice::Published(key()))
+        );
         first.send(&sequence_start());
         first.send(&video(0, true, 100));
         assert!(hub.publish(key()).is_err(), "one publisher at a time");
         drop(first);
-        assert_eq!(notices.try_recv(), Ok(Notice::Unpublished(key())));
+        assert_eq!(
+            notices.try_recv().map(|(notice, _)| notice),
+            Ok(Notice::Unpublished(key()))
+        );
         assert_eq!(received(&mut media), [(0, true), (0, false)]);
 
         // The next publisher's stream starts clean: nothing of the old one is cached.
         let second = hub.publish(key()).unwrap();
-        assert_eq!(notices.try_recv(), Ok(Notice::Published(key())));
+        assert_eq!(
+            notices.try_recv().map(|(notice, _)| notice),
+            Ok(Notice::Published(key()))
+        );
         second.send(&video(5000, true, 100));
         assert_eq!(received(&mut media), [(5000, false)]);
         let (late, mut late_media, _) = player(1 << 20);

@@ -71,7 +71,8 @@ pub use limits::raise_open_file_limit;
 pub use queue::{MediaReceiver, MediaSender};
 pub use relay::{Backoff, RelayConfig, StaticRelay};
 pub use router::{
-    DeliverError, Notice, PlayError, PlayerHandle, Playing, PublishError, Publishing, Router,
+    DeliverError, Feed, Notice, PlayError, PlayerFeed, PlayerHandle, Playing, PublishError,
+    Publishing, Router,
 };
 /// The client, which relays use: [`rtmp_client`], re-exported.
 pub use rtmp_client as client;

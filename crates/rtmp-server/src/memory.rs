@@ -11,7 +11,7 @@
 //! | glibc | 252 MiB, for good |
 //! | jemalloc (tikv-jemallocator) | 236 MiB, then 58 MiB after its 10 s decay |
 //! | mimalloc | 225 MiB, for good |
-//! | glibc with this trim | 10-16 MiB over four runs (baseline 8.1-8.3) |
+//! | glibc with this trim | 10-21 MiB over five runs (baseline 8.1-8.3) |
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -130,7 +130,7 @@ pub(crate) async fn push(
         };
         let result = tokio::select! {
             publisher = connected => publisher,
-            Some(Notice::Unpublished(_)) = notices.recv() => return,
+            Some((Notice::Unpublished(_), _)) = notices.recv() => return,
         };
         let mut publisher = match result {
             Ok(publisher) => {
@@ -156,7 +156,7 @@ pub(crate) async fn push(
                     }
                 }
                 notice = notices.recv() => match notice {
-                    Some(Notice::Unpublished(_)) | None => break Ok(()),
+                    Some((Notice::Unpublished(_), _)) | None => break Ok(()),
                     Some(_) => {}
                 },
             }

@@ -14,7 +14,8 @@ use rtmp_session::StreamKey;
 use tokio::sync::mpsc;
 
 use crate::hub::{Hub, Media};
-use crate::queue::{MediaSender, Refused};
+use crate::queue::{MediaReceiver, MediaSender, Refused};
+use rtmp_chunk::MemoryBudget;
 
 /// Why a publish is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,9 +58,13 @@ pub enum Notice {
 #[derive(Debug, Clone)]
 pub struct PlayerHandle {
     media: MediaSender,
-    notices: mpsc::UnboundedSender<Notice>,
+    notices: mpsc::UnboundedSender<Stamped>,
     enhanced: bool,
 }
+
+/// A notice with the count of media queued for the player before it, so that it never
+/// overtakes that media.
+pub(crate) type Stamped = (Notice, u64);
 
 /// Why a player did not take a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -73,10 +78,99 @@ pub enum DeliverError {
     Gone,
 }
 
+/// What a player of the application's own receives (see [`PlayerHandle::pair`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Feed {
+    /// A media message, as every player of the stream gets it.
+    Media(Media),
+    /// Something about the stream.
+    Notice(Notice),
+}
+
+/// The receiving side of a player of the application's own: its media and its notices, in
+/// the order the router gave them.
+#[derive(Debug)]
+pub struct PlayerFeed {
+    media: MediaReceiver,
+    notices: mpsc::UnboundedReceiver<Stamped>,
+    /// A notice waiting for the media queued before it.
+    pending: Option<Stamped>,
+    /// Media messages taken so far.
+    taken: u64,
+}
+
+impl PlayerFeed {
+    /// The next media message or notice, waiting for one; `None` once the router has let go
+    /// of the player and everything was taken.
+    pub async fn recv(&mut self) -> Option<Feed> {
+        if self.pending.is_none() {
+            self.pending = self.notices.try_recv().ok();
+        }
+        if let Some((_, stamp)) = &self.pending {
+            // The media queued before the notice comes first.
+            if self.taken < *stamp {
+                if let Some(media) = self.media.recv().await {
+                    self.taken += 1;
+                    return Some(Feed::Media(media));
+                }
+            }
+            return self.pending.take().map(|(notice, _)| Feed::Notice(notice));
+        }
+        tokio::select! {
+            notice = self.notices.recv() => match notice {
+                Some((notice, stamp)) if self.taken >= stamp => Some(Feed::Notice(notice)),
+                Some(stamped) => {
+                    self.pending = Some(stamped);
+                    Box::pin(self.recv()).await
+                }
+                None => self.media.recv().await.map(|media| {
+                    self.taken += 1;
+                    Feed::Media(media)
+                }),
+            },
+            media = self.media.recv() => media.map(|media| {
+                self.taken += 1;
+                Feed::Media(media)
+            }),
+        }
+    }
+}
+
 impl PlayerHandle {
+    /// A player of the application's own (a recorder, a transcoder, a link to another
+    /// machine): the handle to give [`Router::play`] and the feed it fills. Its queue holds at
+    /// most `queue_bytes`, counted in `budget` too (a server's is
+    /// [`Server::queue_budget`](crate::Server::queue_budget)); what does not fit is dropped by
+    /// the router's slow-player policy, so a slow consumer never stalls the publisher.
+    ///
+    /// ```no_run
+    /// use rtmp_server::{Feed, PlayerHandle, Server, StreamKey};
+    ///
+    /// # async fn run(server: Server, key: StreamKey) {
+    /// let (handle, mut feed) = PlayerHandle::pair(16 << 20, server.queue_budget(), true);
+    /// let _playing = server.router().play(&key, handle).expect("the hub takes every player");
+    /// while let Some(Feed::Media(media)) = feed.recv().await {
+    ///     let message = media.message();
+    ///     println!("{} bytes at {} ms", message.payload.len(), message.timestamp);
+    /// }
+    /// # }
+    /// ```
+    pub fn pair(queue_bytes: usize, budget: MemoryBudget, enhanced: bool) -> (Self, PlayerFeed) {
+        let (media, media_rx) = MediaSender::channel(queue_bytes, budget);
+        let (notices, notices_rx) = mpsc::unbounded_channel();
+        let feed = PlayerFeed {
+            media: media_rx,
+            notices: notices_rx,
+            pending: None,
+            taken: 0,
+        };
+        (Self::new(media, notices, enhanced), feed)
+    }
+
     pub(crate) fn new(
         media: MediaSender,
-        notices: mpsc::UnboundedSender<Notice>,
+        notices: mpsc::UnboundedSender<Stamped>,
         enhanced: bool,
     ) -> Self {
         Self {
@@ -94,9 +188,10 @@ impl PlayerHandle {
         })
     }
 
-    /// Tells the player something; false when the player is gone.
+    /// Tells the player something, after the media queued for it so far; false when the
+    /// player is gone.
     pub fn notify(&self, notice: Notice) -> bool {
-        self.notices.send(notice).is_ok()
+        self.notices.send((notice, self.media.sent())).is_ok()
     }
 
     /// Whether the player announced Enhanced RTMP in its connect.

@@ -98,7 +98,7 @@ pub struct ServerConfig {
     /// Give freed memory back to the system once 1000 connections or more have ended since the
     /// last time (checked every 5 s; default on). glibc's allocator otherwise keeps the memory
     /// of connections that ended (after 20 000 connections, measured: 252 MiB kept for good,
-    /// against 10-16 MiB with this for a baseline of 8.3 MiB); with other allocators it does
+    /// against 10-21 MiB with this for a baseline of 8.3 MiB); with other allocators it does
     /// nothing.
     pub release_memory: bool,
     /// Bytes held in unfinished incoming messages, all connections together (default 256 MiB),
@@ -240,6 +240,12 @@ impl<H: Hooks> Server<H> {
     /// The hub, for stream figures, unless the server was given another router.
     pub fn hub(&self) -> Option<&Arc<Hub>> {
         self.hub.as_ref()
+    }
+
+    /// The server-wide budget of bytes queued for writing ([`ServerConfig::max_queued_bytes`]),
+    /// for players of the application's own ([`PlayerHandle::pair`](crate::PlayerHandle::pair)).
+    pub fn queue_budget(&self) -> MemoryBudget {
+        self.context.queued.clone()
     }
 
     /// The media router (the hub by default).

@@ -13,7 +13,7 @@ use bytes::BytesMut;
 use rtmp_chunk::ChunkEncoder;
 use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig};
 use rtmp_message::StatusCode;
-use rtmp_server::client::{ClientConfig, Connection, PlayEvent, RtmpUrl};
+use rtmp_server::client::{PlayEvent, RtmpUrl};
 use rtmp_server::{ConnectionError, Server, ServerConfig};
 use rtmp_session::{ClientSession, ClientSessionConfig};
 use tokio::io::{AsyncWriteExt, DuplexStream};
@@ -81,10 +81,8 @@ async fn a_player_that_never_reads_is_closed_at_the_write_timeout() {
     config.idle_timeout = Duration::from_secs(3600);
     let server = Arc::new(Server::new(config));
     let url = RtmpUrl::parse("rtmp://memory/live/stuck").unwrap();
-    let (publishing, _) = pipe(&server, 1 << 20);
-    let mut publisher = Connection::connect_over(publishing, &url, ClientConfig::default())
+    let mut publisher = common::in_memory(&server, &url)
         .await
-        .unwrap()
         .publish(&url.stream)
         .await
         .unwrap();
@@ -123,17 +121,13 @@ async fn a_player_that_never_reads_is_closed_at_the_write_timeout() {
 async fn unpublish_notify_follows_the_last_frames() {
     let server = Arc::new(Server::new(ServerConfig::default()));
     let url = RtmpUrl::parse("rtmp://memory/live/order").unwrap();
-    let (playing, _) = pipe(&server, 1 << 20);
-    let mut player = Connection::connect_over(playing, &url, ClientConfig::default())
+    let mut player = common::in_memory(&server, &url)
         .await
-        .unwrap()
         .play(&url.stream)
         .await
         .unwrap();
-    let (publishing, _) = pipe(&server, 1 << 20);
-    let mut publisher = Connection::connect_over(publishing, &url, ClientConfig::default())
+    let mut publisher = common::in_memory(&server, &url)
         .await
-        .unwrap()
         .publish(&url.stream)
         .await
         .unwrap();

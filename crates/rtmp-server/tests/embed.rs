@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rtmp_chunk::RawMessage;
-use rtmp_server::client::{ClientConfig, Connection, PlayEvent, RtmpUrl};
+use rtmp_server::client::{PlayEvent, RtmpUrl};
 use rtmp_server::{
     PlayError, PlayerHandle, Playing, PublishError, Publishing, Router, Server, ServerConfig,
     StreamKey,
@@ -18,30 +17,18 @@ use rtmp_server::{
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-fn peer(port: u16) -> SocketAddr {
-    SocketAddr::from(([10, 0, 0, 1], port))
-}
-
-/// A client connection to `server` over an in-memory pipe.
-async fn connect(server: &Arc<Server>, port: u16, url: &RtmpUrl) -> Connection {
-    let (ours, theirs) = tokio::io::duplex(64 << 10);
-    let server = server.clone();
-    tokio::spawn(async move { server.serve_connection(theirs, peer(port)).await });
-    Connection::connect_over(ours, url, ClientConfig::default())
-        .await
-        .unwrap()
-}
+use common::in_memory as connect;
 
 #[tokio::test]
 async fn publish_and_play_over_in_memory_pipes() {
     let server = Arc::new(Server::new(ServerConfig::default()));
     let url = RtmpUrl::parse("rtmp://memory/live/pipe").unwrap();
-    let mut publisher = connect(&server, 1, &url)
+    let mut publisher = connect(&server, &url)
         .await
         .publish(&url.stream)
         .await
         .unwrap();
-    let mut player = connect(&server, 2, &url)
+    let mut player = connect(&server, &url)
         .await
         .play(&url.stream)
         .await
@@ -138,7 +125,7 @@ async fn a_router_of_our_own_gets_the_media_and_refuses_with_its_reasons() {
     let server = Arc::new(Server::builder().router(router.clone()).build());
     assert!(server.hub().is_none());
     let url = RtmpUrl::parse("rtmp://memory/live/kept").unwrap();
-    let mut publisher = connect(&server, 1, &url)
+    let mut publisher = connect(&server, &url)
         .await
         .publish(&url.stream)
         .await
@@ -165,16 +152,65 @@ async fn a_router_of_our_own_gets_the_media_and_refuses_with_its_reasons() {
 
     // Its refusals reach the client with the router's reasons.
     let refused = RtmpUrl::parse("rtmp://memory/live/refused").unwrap();
-    let error = connect(&server, 2, &refused)
+    let error = connect(&server, &refused)
         .await
         .publish(&refused.stream)
         .await
         .unwrap_err();
     assert!(error.to_string().contains("not this one"), "{error}");
-    let error = connect(&server, 3, &url)
+    let error = connect(&server, &url)
         .await
         .play(&url.stream)
         .await
         .unwrap_err();
     assert!(error.to_string().contains("is kept, not played"), "{error}");
+}
+
+#[tokio::test]
+async fn a_player_of_our_own_takes_media_from_the_hub_like_any_player() {
+    use rtmp_server::{Feed, Notice, PlayerHandle};
+    let server = Arc::new(Server::new(ServerConfig::default()));
+    let key = common::key("own");
+    let (handle, mut feed) = PlayerHandle::pair(1 << 20, server.queue_budget(), true);
+    let playing = server.router().play(&key, handle).unwrap();
+    assert_eq!(playing.key(), &key);
+
+    let url = RtmpUrl::parse("rtmp://memory/live/own").unwrap();
+    let mut publisher = connect(&server, &url)
+        .await
+        .publish(&url.stream)
+        .await
+        .unwrap();
+    for timestamp in [0, 40] {
+        publisher
+            .send_message(9, timestamp, vec![0x17, 1, 0, 0, 0].into())
+            .await
+            .unwrap();
+    }
+    publisher.finish().await.unwrap();
+    let mut seen = Vec::new();
+    tokio::time::timeout(LIMIT, async {
+        while let Some(item) = feed.recv().await {
+            match item {
+                Feed::Media(media) => seen.push(format!("media {}", media.message().timestamp)),
+                Feed::Notice(Notice::Unpublished(_)) => {
+                    seen.push("unpublished".into());
+                    break;
+                }
+                Feed::Notice(notice) => seen.push(format!("{notice:?}")),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the feed stalled");
+    assert_eq!(
+        seen,
+        [
+            "Published(StreamKey { app: \"live\", name: \"own\" })",
+            "media 0",
+            "media 40",
+            "unpublished"
+        ]
+    );
 }

@@ -115,6 +115,20 @@ impl TestServer {
     }
 }
 
+/// A client connection to `server` over an in-memory pipe; the server's side runs as a task.
+pub async fn in_memory(
+    server: &Arc<Server>,
+    url: &rtmp_server::client::RtmpUrl,
+) -> rtmp_server::client::Connection {
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    let server = server.clone();
+    let peer = std::net::SocketAddr::from(([10, 0, 0, 1], 1935));
+    tokio::spawn(async move { server.serve_connection(theirs, peer).await });
+    rtmp_server::client::Connection::connect_over(ours, url, Default::default())
+        .await
+        .unwrap()
+}
+
 /// `live/name`.
 pub fn key(name: &str) -> rtmp_server::StreamKey {
     rtmp_server::StreamKey {
