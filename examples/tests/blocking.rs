@@ -54,38 +54,10 @@ fn ffmpeg_publishes_and_rtmpdump_plays_without_a_runtime() {
     // The accept loop runs for the rest of the test process.
     std::thread::spawn(move || blocking::serve(listener));
     let url = format!("rtmp://127.0.0.1:{port}/live/blocking");
-    let mut publisher = spawn(
-        "ffmpeg",
-        &[
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine",
-            "-t",
-            "5",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-g",
-            "25",
-            "-c:a",
-            "aac",
-            "-f",
-            "flv",
-            &url,
-        ],
-    );
+    let args = common::publish_args(&url, 5);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut publisher = spawn("ffmpeg", &args);
+
     std::thread::sleep(Duration::from_secs(1));
     let file = std::env::temp_dir().join(format!("rtmp-blocking-{}.flv", std::process::id()));
     let mut player = spawn(

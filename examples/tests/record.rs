@@ -34,20 +34,7 @@ async fn ffmpeg_publishes_into_a_recording_router() {
 
     let url = format!("rtmp://127.0.0.1:{port}/live/recorded");
     let publish = tokio::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i"])
-        .args([
-            "testsrc2=size=320x240:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine",
-            "-t",
-            "3",
-        ])
-        .args([
-            "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-g", "25",
-        ])
-        .args(["-c:a", "aac", "-f", "flv", &url])
+        .args(common::publish_args(&url, 3))
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .status();
