@@ -214,3 +214,53 @@ async fn a_player_of_our_own_takes_media_from_the_hub_like_any_player() {
         ]
     );
 }
+
+/// An FLV tag as an aggregate carries it (header, data, back pointer), from the spec text.
+fn aggregate_tag(tag_type: u8, timestamp: u32, data: &[u8]) -> Vec<u8> {
+    let len = data.len() as u32;
+    let mut bytes = vec![tag_type];
+    bytes.extend_from_slice(&len.to_be_bytes()[1..]);
+    bytes.extend_from_slice(&timestamp.to_be_bytes()[1..]);
+    bytes.push((timestamp >> 24) as u8);
+    bytes.extend_from_slice(&[0, 0, 0]);
+    bytes.extend_from_slice(data);
+    bytes.extend_from_slice(&(11 + len).to_be_bytes());
+    bytes
+}
+
+#[tokio::test]
+async fn a_publishers_aggregates_reach_players_as_plain_messages() {
+    let server = Arc::new(Server::new(ServerConfig::default()));
+    let url = RtmpUrl::parse("rtmp://memory/live/aggregated").unwrap();
+    let mut player = connect(&server, &url)
+        .await
+        .play(&url.stream)
+        .await
+        .unwrap();
+    let mut publisher = connect(&server, &url)
+        .await
+        .publish(&url.stream)
+        .await
+        .unwrap();
+    // Two aggregates of a keyframe and an audio frame each, tag times 0/20 and 40/60.
+    for (at, base) in [(1000u32, 0u32), (1040, 40)] {
+        let mut payload = aggregate_tag(9, base, &[0x17, 1, 0, 0, 0, 0xAA]);
+        payload.extend(aggregate_tag(8, base + 20, &[0xAF, 1, 0xBB]));
+        publisher
+            .send_message(22, at, payload.into())
+            .await
+            .unwrap();
+    }
+    let mut received = Vec::new();
+    tokio::time::timeout(LIMIT, async {
+        while received.len() < 4 {
+            if let Some(PlayEvent::Media(message)) = player.next().await.unwrap() {
+                received.push((message.type_id, message.timestamp));
+            }
+        }
+    })
+    .await
+    .expect("the player did not get the aggregated media");
+    assert_eq!(received, [(9, 1000), (8, 1020), (9, 1040), (8, 1060)]);
+    publisher.finish().await.unwrap();
+}

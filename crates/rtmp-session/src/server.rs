@@ -140,7 +140,15 @@ pub enum SessionError {
     /// A message that cannot be encoded (an application value AMF0 cannot hold).
     #[error("cannot encode a reply: {0}")]
     Encode(#[from] rtmp_message::EncodeError),
+    /// An aggregate message of more sub-messages than [`MAX_AGGREGATE_PARTS`].
+    #[error("an aggregate of more than {MAX_AGGREGATE_PARTS} messages")]
+    AggregateTooLarge,
 }
+
+/// The most sub-messages an aggregate may carry. Servers that send aggregates put a second
+/// or so of media in each (tens of messages); without a bound, one 8 MiB aggregate of empty
+/// tags would become half a million events.
+pub const MAX_AGGREGATE_PARTS: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Role {
@@ -273,6 +281,7 @@ impl ServerSession {
                 return Ok(());
             }
             type_id::DATA_AMF0 | type_id::DATA_AMF3 => return self.handle_data(raw),
+            type_id::AGGREGATE => return self.handle_aggregate(&raw),
             type_id::COMMAND_AMF0 | type_id::COMMAND_AMF3 => {}
             type_id::USER_CONTROL => {
                 if let Message::UserControl(UserControl::PingRequest(time)) = Message::decode(&raw)?
@@ -334,6 +343,27 @@ impl ServerSession {
     /// How many message streams the connection has open.
     pub fn stream_count(&self) -> usize {
         self.streams.len()
+    }
+
+    /// An aggregate from a publisher: its sub-messages, each handled as if it came alone (the
+    /// first at the aggregate's timestamp, the others keeping their distance from it).
+    fn handle_aggregate(&mut self, raw: &rtmp_chunk::RawMessage) -> Result<(), SessionError> {
+        if !matches!(self.streams.get(&raw.stream_id), Some(Role::Publishing(_))) {
+            return Ok(());
+        }
+        for (index, part) in rtmp_message::split_aggregate(raw).enumerate() {
+            if index >= MAX_AGGREGATE_PARTS {
+                return Err(SessionError::AggregateTooLarge);
+            }
+            let part = part?;
+            if matches!(
+                part.type_id,
+                type_id::AUDIO | type_id::VIDEO | type_id::DATA_AMF0 | type_id::DATA_AMF3
+            ) {
+                self.handle_message(part)?;
+            }
+        }
+        Ok(())
     }
 
     fn handle_data(&mut self, raw: rtmp_chunk::RawMessage) -> Result<(), SessionError> {
@@ -445,8 +475,13 @@ impl ServerSession {
                         .push_back(SessionEvent::StreamClosed { stream_id });
                 }
             }
-            Command::FcUnpublish { name, .. } => {
+            Command::FcUnpublish {
+                transaction_id,
+                name,
+            } => {
                 let (name, _) = split_query(&name);
+                self.empty_result(transaction_id)?;
+                self.call("onFCUnpublish", Status::unpublish_success(&name))?;
                 let publishing = self.streams.iter().find_map(|(id, role)| match role {
                     Role::Publishing(key) if key.name == name => Some(*id),
                     _ => None,
@@ -457,10 +492,42 @@ impl ServerSession {
                         .push_back(SessionEvent::StreamClosed { stream_id: id });
                 }
             }
-            // releaseStream, FCPublish, getStreamLength, results and other calls need no answer.
+            // Encoders send these before publishing and log a missing answer; servers answer
+            // with an empty result, and FCPublish with onFCPublish too.
+            Command::ReleaseStream { transaction_id, .. } => self.empty_result(transaction_id)?,
+            Command::FcPublish {
+                transaction_id,
+                name,
+            } => {
+                self.empty_result(transaction_id)?;
+                let (name, _) = split_query(&name);
+                self.call("onFCPublish", Status::publish_start(&name))?;
+            }
+            // getStreamLength, results and other calls need no answer.
             _ => {}
         }
         Ok(())
+    }
+
+    /// `_result(transaction_id, null, undefined)` on the connection's command stream.
+    fn empty_result(&mut self, transaction_id: f64) -> Result<(), SessionError> {
+        let reply = Command::Result(rtmp_message::Response {
+            transaction_id,
+            command_object: Value::Null,
+            arguments: vec![Value::Undefined],
+        });
+        self.send(chunk_stream::COMMAND, 0, reply.into())
+    }
+
+    /// `name(0, null, status)` on the connection's command stream (onFCPublish and the like).
+    fn call(&mut self, name: &str, status: Status) -> Result<(), SessionError> {
+        let call = Command::Call {
+            name: name.to_owned(),
+            transaction_id: 0.0,
+            command_object: Value::Null,
+            arguments: vec![status.to_value()],
+        };
+        self.send(chunk_stream::COMMAND, 0, call.into())
     }
 
     /// Accepts the connect: window, bandwidth, chunk size, and the success result (with the

@@ -284,3 +284,106 @@ fn accepting_a_request_for_a_deleted_stream_creates_nothing() {
         .unwrap();
     assert_eq!(session.stream_count(), 8);
 }
+
+#[test]
+fn release_stream_and_fc_publish_get_their_answers() {
+    let (mut session, _) = connected(None);
+    let release = Command::ReleaseStream {
+        transaction_id: 2.0,
+        name: "cam?key=k".into(),
+    };
+    let fc_publish = Command::FcPublish {
+        transaction_id: 3.0,
+        name: "cam?key=k".into(),
+    };
+    session.handle_message(command(0, release)).unwrap();
+    session.handle_message(command(0, fc_publish)).unwrap();
+    let replies = sent(&mut session);
+    let results: Vec<f64> = replies
+        .iter()
+        .filter_map(|reply| match reply {
+            Message::Command(Command::Result(result)) => Some(result.transaction_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results, [2.0, 3.0]);
+    let on_fc_publish = replies.iter().find_map(|reply| match reply {
+        Message::Command(Command::Call {
+            name, arguments, ..
+        }) if name == "onFCPublish" => Some(arguments),
+        _ => None,
+    });
+    let status = rtmp_message::Status::from_value(&on_fc_publish.expect("no onFCPublish")[0]);
+    assert_eq!(status.unwrap().code, StatusCode::PublishStart);
+}
+
+/// An FLV tag as an aggregate message carries it: header, data, back pointer (11 + length).
+fn tag(tag_type: u8, timestamp: u32, data: &[u8]) -> Vec<u8> {
+    let len = data.len() as u32;
+    let mut bytes = vec![tag_type];
+    bytes.extend_from_slice(&len.to_be_bytes()[1..]);
+    bytes.extend_from_slice(&timestamp.to_be_bytes()[1..]);
+    bytes.push((timestamp >> 24) as u8);
+    bytes.extend_from_slice(&[0, 0, 0]);
+    bytes.extend_from_slice(data);
+    bytes.extend_from_slice(&(11 + len).to_be_bytes());
+    bytes
+}
+
+#[test]
+fn a_publishers_aggregates_become_its_messages_with_their_timestamps() {
+    let (mut session, _) = connected(None);
+    session
+        .handle_message(command(
+            0,
+            Command::CreateStream {
+                transaction_id: 2.0,
+            },
+        ))
+        .unwrap();
+    let publish = Command::Publish {
+        transaction_id: 3.0,
+        name: "cam".into(),
+        publish_type: PublishType::Live,
+    };
+    session.handle_message(command(1, publish)).unwrap();
+    let Some(SessionEvent::Publish(request)) = session.poll_event() else {
+        panic!("no publish event")
+    };
+    session.accept_publish(&request).unwrap();
+    // Built from the spec text: the tags' own times are 1000 and 1040; the aggregate's 5000.
+    let mut payload = tag(9, 1000, &[0x17, 1, 0, 0, 0, 0xAA]);
+    payload.extend(tag(8, 1040, &[0xAF, 1, 0xBB]));
+    let aggregate = rtmp_chunk::RawMessage::new(4, 5000, 22, 1, payload);
+    session.handle_message(aggregate).unwrap();
+    let media: Vec<(u8, u32, Vec<u8>)> = std::iter::from_fn(|| session.poll_event())
+        .filter_map(|event| match event {
+            SessionEvent::Media { message, .. } => {
+                Some((message.type_id, message.timestamp, message.payload.to_vec()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        media,
+        [
+            (9, 5000, vec![0x17, 1, 0, 0, 0, 0xAA]),
+            (8, 5040, vec![0xAF, 1, 0xBB])
+        ]
+    );
+    // A broken aggregate is an error, not a panic.
+    let broken = rtmp_chunk::RawMessage::new(4, 0, 22, 1, vec![9, 0, 0, 200, 0, 0]);
+    assert!(session.handle_message(broken).is_err());
+    // So is one of empty tags by the thousand: at most MAX_AGGREGATE_PARTS events come of it.
+    let flood: Vec<u8> = (0..5000).flat_map(|_| tag(8, 0, &[])).collect();
+    let flood = rtmp_chunk::RawMessage::new(4, 0, 22, 1, flood);
+    assert!(matches!(
+        session.handle_message(flood),
+        Err(SessionError::AggregateTooLarge)
+    ));
+    let events = std::iter::from_fn(|| session.poll_event()).count();
+    assert!(
+        events <= rtmp_session::MAX_AGGREGATE_PARTS,
+        "{events} events"
+    );
+}
