@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rtmp_chunk::{ChunkedMessage, RawMessage, type_id};
 use rtmp_flv::{
-    AudioCodec, AudioTag, Codec, Frame, VideoCodec, VideoKind, VideoTag, peek_audio_sequence_start,
-    peek_video,
+    AudioCodec, AudioPacket, AudioTag, Codec, Frame, VideoCodec, VideoKind, VideoPacket, VideoTag,
+    peek_audio_sequence_start, peek_video,
 };
 
 use crate::router::{
@@ -178,8 +178,9 @@ struct Player {
 struct Stream {
     publisher: Option<u64>,
     metadata: Option<Media>,
-    video_header: Option<Media>,
-    audio_header: Option<Media>,
+    /// Sequence starts and multichannel configs, each with the tracks it configures: a
+    /// joining player needs every track's before media.
+    headers: Vec<(Vec<HeaderKey>, Media)>,
     gop: Vec<Media>,
     gop_bytes: usize,
     /// Whether the GOP being cached started with a keyframe and still fits.
@@ -198,10 +199,66 @@ impl Stream {
     fn catch_up(&self) -> impl Iterator<Item = &Media> {
         self.metadata
             .iter()
-            .chain(&self.video_header)
-            .chain(&self.audio_header)
+            .chain(self.headers.iter().map(|(_, media)| media))
             .chain(&self.gop)
     }
+
+    /// Keeps `media` as the header of the tracks `keys` names, in place of what configured
+    /// them before.
+    fn set_header(&mut self, keys: Vec<HeaderKey>, media: &Media) {
+        for (configured, _) in &mut self.headers {
+            configured.retain(|key| !keys.contains(key));
+        }
+        self.headers
+            .retain(|(configured, _)| !configured.is_empty());
+        self.headers.push((keys, media.clone()));
+    }
+}
+
+/// What a header configures: the message type, [`SEQUENCE_START`] or
+/// [`MULTICHANNEL_CONFIG`], and the track.
+type HeaderKey = (u8, u8, u8);
+const SEQUENCE_START: u8 = 0;
+const MULTICHANNEL_CONFIG: u8 = 1;
+
+/// The tracks whose sequence start or multichannel config `payload` carries (a header of
+/// several tracks in one multitrack message names them all). Parsed only for messages that
+/// may be headers, which are rare or (multitrack audio) small.
+fn header_keys(type_id: u8, payload: &Bytes) -> Vec<HeaderKey> {
+    if type_id == type_id::VIDEO {
+        let Ok(tag) = VideoTag::parse(payload) else {
+            return Vec::new();
+        };
+        return tag
+            .tracks()
+            .iter()
+            .filter(|track| matches!(track.packet, VideoPacket::SequenceStart(_)))
+            .map(|track| (type_id::VIDEO, SEQUENCE_START, track.track_id))
+            .collect();
+    }
+    let Ok(tag) = AudioTag::parse(payload) else {
+        return Vec::new();
+    };
+    tag.tracks
+        .iter()
+        .filter_map(|track| {
+            match track.packet {
+                AudioPacket::SequenceStart(_) => Some(SEQUENCE_START),
+                AudioPacket::MultichannelConfig(_) => Some(MULTICHANNEL_CONFIG),
+                _ => None,
+            }
+            .map(|kind| (type_id::AUDIO, kind, track.track_id))
+        })
+        .collect()
+}
+
+/// Whether an audio payload may configure a track: a sequence start, or an Enhanced RTMP
+/// multichannel config, multitrack or ModEx packet (which may wrap either).
+fn may_be_audio_header(payload: &Bytes) -> bool {
+    peek_audio_sequence_start(payload)
+        || payload
+            .first()
+            .is_some_and(|first| first >> 4 == 9 && matches!(first & 0x0F, 4 | 5 | 7))
 }
 
 /// Streams by key.
@@ -415,17 +472,33 @@ impl HubPublisher {
         match kind {
             MediaKind::Audio { sequence_start } => {
                 stream.stats.audio_frames += 1;
-                if sequence_start {
-                    stream.audio_header = Some(media.clone());
+                let mut keys = if sequence_start || may_be_audio_header(&message.payload) {
+                    header_keys(type_id::AUDIO, &message.payload)
                 } else {
+                    Vec::new()
+                };
+                if sequence_start && keys.is_empty() {
+                    // One the parser does not know still configures track 0.
+                    keys.push((type_id::AUDIO, SEQUENCE_START, 0));
+                }
+                if keys.is_empty() {
                     cache(stream, config, &media, false);
+                } else {
+                    stream.set_header(keys, &media);
                 }
             }
             MediaKind::Video { kind, enhanced } => {
                 stream.stats.video_frames += 1;
                 match kind {
                     VideoKind::SequenceStart => {
-                        stream.video_header = Some(media.clone());
+                        let keys = header_keys(type_id::VIDEO, &message.payload);
+                        // A legacy sequence start configures track 0.
+                        let keys = if keys.is_empty() {
+                            vec![(type_id::VIDEO, SEQUENCE_START, 0)]
+                        } else {
+                            keys
+                        };
+                        stream.set_header(keys, &media);
                         stream.stats.enhanced_video = enhanced;
                         if enhanced && config.refuse_unannounced_enhanced {
                             self.fail_legacy_players(stream);
@@ -541,8 +614,7 @@ impl Drop for HubPublisher {
             stream.publisher = None;
             stream.stats.publishing = false;
             stream.metadata = None;
-            stream.video_header = None;
-            stream.audio_header = None;
+            stream.headers.clear();
             stream.gop.clear();
             stream.gop_bytes = 0;
             stream.gop_open = false;
@@ -707,6 +779,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// An Enhanced RTMP multitrack audio message of one track (from the spec text): ExHeader
+    /// with packet type Multitrack, then OneTrack with the real packet type, the FourCC, the
+    /// track id and the body.
+    fn audio_track(packet_type: u8, track_id: u8, body: &[u8]) -> RawMessage {
+        let mut payload = vec![0x90 | 5, packet_type, b'm', b'p', b'4', b'a', track_id];
+        payload.extend_from_slice(body);
+        RawMessage::new(4, 0, type_id::AUDIO, 1, payload)
+    }
+
+    #[test]
+    fn a_late_player_gets_every_tracks_configuration() {
+        let hub = Hub::new(HubConfig::default());
+        let publisher = hub.publish(key()).unwrap();
+        publisher.send(&sequence_start());
+        // AAC AudioSpecificConfigs for tracks 0 and 1, a multichannel config for track 1
+        // (native order, 2 channels, front left and right), then coded frames.
+        publisher.send(&audio_track(0, 0, &[0x12, 0x10]));
+        publisher.send(&audio_track(0, 1, &[0x11, 0x90]));
+        publisher.send(&audio_track(4, 1, &[1, 2, 0, 0, 0, 3]));
+        publisher.send(&video(0, true, 100));
+        publisher.send(&audio_track(1, 0, &[0x21, 0x10]));
+        publisher.send(&audio_track(1, 1, &[0x21, 0x10]));
+        // A new configuration for track 1 replaces the old one only.
+        publisher.send(&audio_track(0, 1, &[0x11, 0x88]));
+        let (handle, mut media, _) = player(1 << 20);
+        let _playing = hub.play(key(), handle).unwrap();
+        let payloads: Vec<Vec<u8>> = std::iter::from_fn(|| media.try_recv())
+            .map(|item| item.message().payload.to_vec())
+            .collect();
+        let headers: Vec<&[u8]> = payloads.iter().take(4).map(|p| &p[..]).collect();
+        assert_eq!(
+            headers,
+            [
+                &sequence_start().payload[..],
+                &audio_track(0, 0, &[0x12, 0x10]).payload[..],
+                &audio_track(4, 1, &[1, 2, 0, 0, 0, 3]).payload[..],
+                &audio_track(0, 1, &[0x11, 0x88]).payload[..],
+            ],
+            "every track's configuration, the latest of each, before the GOP"
+        );
+        assert_eq!(
+            payloads.len(),
+            4 + 3,
+            "then the keyframe and two audio frames"
+        );
     }
 
     #[test]

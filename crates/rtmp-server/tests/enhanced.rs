@@ -147,3 +147,104 @@ async fn legacy_player_of_enhanced_video_is_told_when_refusal_is_on() {
     publisher.kill().await.unwrap();
     server.stop().await;
 }
+
+/// What ffmpeg 9 says of `file`'s streams, and what decoding all of them prints at -v error.
+async fn streams_and_decode_errors(file: &Path) -> (String, String) {
+    let ffmpeg9 = common::peers::ffmpeg9();
+    let info = tokio::process::Command::new(&ffmpeg9)
+        .args(["-hide_banner", "-i"])
+        .arg(file)
+        .output()
+        .await
+        .unwrap();
+    let decoded = tokio::process::Command::new(&ffmpeg9)
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-map", "0", "-f", "null", "-"])
+        .output()
+        .await
+        .unwrap();
+    (
+        String::from_utf8_lossy(&info.stderr).into_owned(),
+        String::from_utf8_lossy(&decoded.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_player_gets_every_track_of_a_multitrack_stream() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let url = server.url("live/multitrack");
+    // H.264 and two AAC tracks at different rates: ffmpeg 9 sends the second in Enhanced RTMP
+    // multitrack form.
+    let publisher_args = strings(&[
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=880:sample_rate=48000",
+        "-t",
+        "8",
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-g",
+        "25",
+        "-c:a",
+        "aac",
+        "-f",
+        "flv",
+        &url,
+    ]);
+    let mut publisher = spawn(common::peers::ffmpeg9(), &publisher_args);
+    server.published("multitrack").await;
+    // Join well after the tracks' sequence starts went by.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let file = temp("multitrack.flv");
+    let player_args = strings(&[
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        &url,
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-f",
+        "flv",
+        file.to_str().unwrap(),
+    ]);
+    let mut player = spawn(common::peers::ffmpeg9(), &player_args);
+    assert!(wait(&mut publisher).await.success());
+    assert!(wait(&mut player).await.success());
+    let (streams, errors) = streams_and_decode_errors(&file).await;
+    let _ = std::fs::remove_file(&file);
+    assert!(streams.contains("Video: h264"), "{streams}");
+    assert!(
+        streams.contains("44100 Hz") && streams.contains("48000 Hz"),
+        "both audio tracks configured: {streams}"
+    );
+    assert!(errors.is_empty(), "decode errors: {errors}");
+    server.stop().await;
+}
