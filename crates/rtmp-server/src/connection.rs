@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 // The runtime's clock (so that a paused clock in tests moves timeouts too); the session
@@ -189,12 +189,10 @@ where
     let (control_tx, control_rx) = answers(config.max_answer_bytes, context.queued.clone());
     let (media_tx, media_rx) =
         MediaSender::channel(config.hub.player_queue_bytes, context.queued.clone());
-    let play_stream = Arc::new(AtomicU32::new(1));
     let mut writer = tokio::spawn(write_loop(
         writer,
         control_rx,
         media_rx,
-        play_stream.clone(),
         Ticks {
             epoch: context.epoch,
             period: config.write_interval,
@@ -210,7 +208,6 @@ where
         connected: false,
         media: media_tx,
         notices: mpsc::unbounded_channel(),
-        play_stream,
         publishers: HashMap::new(),
         players: HashMap::new(),
     };
@@ -261,7 +258,6 @@ struct Connection<H> {
         mpsc::UnboundedSender<Stamped>,
         mpsc::UnboundedReceiver<Stamped>,
     ),
-    play_stream: Arc<AtomicU32>,
     publishers: HashMap<u32, Box<dyn Publishing>>,
     players: HashMap<u32, Box<dyn Playing>>,
 }
@@ -485,8 +481,12 @@ impl<H: Hooks> Connection<H> {
         // Play.Start must reach the writer before the first media.
         self.session.accept_play(&request)?;
         self.flush();
-        self.play_stream.store(request.stream_id, Ordering::Relaxed);
-        let player = PlayerHandle::new(self.media.clone(), self.notices.0.clone(), enhanced);
+        let player = PlayerHandle::new(
+            self.media.clone(),
+            self.notices.0.clone(),
+            enhanced,
+            request.stream_id,
+        );
         match router.play(&request.key, player) {
             Ok(subscription) => {
                 tracing::debug!(key = %request.key, "play");

@@ -698,7 +698,7 @@ mod tests {
     ) {
         let (media, received) = MediaSender::channel(bytes, MemoryBudget::new(1 << 30));
         let (notices, heard) = mpsc::unbounded_channel();
-        (PlayerHandle::new(media, notices, false), received, heard)
+        (PlayerHandle::new(media, notices, false, 1), received, heard)
     }
 
     fn video(timestamp: u32, keyframe: bool, len: usize) -> RawMessage {

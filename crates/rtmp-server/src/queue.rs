@@ -82,7 +82,7 @@ pub(crate) enum Refused {
 /// UnpublishNotify) after the media queued before them.
 #[derive(Debug, Clone)]
 pub struct MediaSender {
-    tx: mpsc::UnboundedSender<Media>,
+    tx: mpsc::UnboundedSender<(Media, u32)>,
     account: Arc<Account>,
     sent: Arc<AtomicU64>,
 }
@@ -91,7 +91,7 @@ pub struct MediaSender {
 /// when it is dropped.
 #[derive(Debug)]
 pub struct MediaReceiver {
-    rx: mpsc::UnboundedReceiver<Media>,
+    rx: mpsc::UnboundedReceiver<(Media, u32)>,
     account: Arc<Account>,
 }
 
@@ -119,7 +119,13 @@ impl MediaSender {
         self.account.queued.load(Ordering::Acquire)
     }
 
+    #[cfg(test)]
     pub(crate) fn try_send(&self, media: Media) -> Result<(), Refused> {
+        self.try_send_on(media, 1)
+    }
+
+    /// Queues `media` for the player's message stream `stream_id`.
+    pub(crate) fn try_send_on(&self, media: Media, stream_id: u32) -> Result<(), Refused> {
         if self.tx.is_closed() {
             return Err(Refused::Closed);
         }
@@ -127,7 +133,7 @@ impl MediaSender {
         if !self.account.try_take(cost) {
             return Err(Refused::Full);
         }
-        if self.tx.send(media).is_err() {
+        if self.tx.send((media, stream_id)).is_err() {
             self.account.give_back(cost);
             return Err(Refused::Closed);
         }
@@ -139,16 +145,26 @@ impl MediaSender {
 impl MediaReceiver {
     /// The next message, waiting for one; `None` once every sender is gone.
     pub async fn recv(&mut self) -> Option<Media> {
-        let media = self.rx.recv().await?;
+        self.recv_on().await.map(|(media, _)| media)
+    }
+
+    /// The next message and the message stream it is for, waiting for one.
+    pub(crate) async fn recv_on(&mut self) -> Option<(Media, u32)> {
+        let (media, stream_id) = self.rx.recv().await?;
         self.account.give_back(media_cost(&media));
-        Some(media)
+        Some((media, stream_id))
     }
 
     /// The next message if one is queued.
     pub fn try_recv(&mut self) -> Option<Media> {
-        let media = self.rx.try_recv().ok()?;
+        self.try_recv_on().map(|(media, _)| media)
+    }
+
+    /// The next message and the message stream it is for, if one is queued.
+    pub(crate) fn try_recv_on(&mut self) -> Option<(Media, u32)> {
+        let (media, stream_id) = self.rx.try_recv().ok()?;
         self.account.give_back(media_cost(&media));
-        Some(media)
+        Some((media, stream_id))
     }
 }
 

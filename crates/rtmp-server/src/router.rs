@@ -60,6 +60,8 @@ pub struct PlayerHandle {
     media: MediaSender,
     notices: mpsc::UnboundedSender<Stamped>,
     enhanced: bool,
+    /// The player's message stream on its connection.
+    stream_id: u32,
 }
 
 /// A notice with the count of media queued for the player before it, so that it never
@@ -165,27 +167,31 @@ impl PlayerHandle {
             pending: None,
             taken: 0,
         };
-        (Self::new(media, notices, enhanced), feed)
+        (Self::new(media, notices, enhanced, 1), feed)
     }
 
     pub(crate) fn new(
         media: MediaSender,
         notices: mpsc::UnboundedSender<Stamped>,
         enhanced: bool,
+        stream_id: u32,
     ) -> Self {
         Self {
             media,
             notices,
             enhanced,
+            stream_id,
         }
     }
 
     /// Queues `media` for the player, if its byte budget has room; never waits.
     pub fn deliver(&self, media: Media) -> Result<(), DeliverError> {
-        self.media.try_send(media).map_err(|refused| match refused {
-            Refused::Full => DeliverError::Full,
-            Refused::Closed => DeliverError::Gone,
-        })
+        self.media
+            .try_send_on(media, self.stream_id)
+            .map_err(|refused| match refused {
+                Refused::Full => DeliverError::Full,
+                Refused::Closed => DeliverError::Gone,
+            })
     }
 
     /// Tells the player something, after the media queued for it so far; false when the

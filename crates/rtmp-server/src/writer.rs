@@ -5,8 +5,6 @@
 //! [`WriteStalled`].
 
 use std::io::IoSlice;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::hub::Media;
@@ -56,11 +54,11 @@ impl Outbox {
     /// Adds the media queued before `stamp` and not taken yet, then `message`.
     fn control_after_media(&mut self, message: &RawMessage, stamp: u64, batch: &mut Batch) {
         while self.taken < stamp {
-            let Some(media) = self.media.try_recv() else {
+            let Some((media, stream_id)) = self.media.try_recv_on() else {
                 break;
             };
             self.taken += 1;
-            batch.push_media(&media);
+            batch.push_media(&media, stream_id);
         }
         batch.push_control(message);
     }
@@ -72,11 +70,11 @@ impl Outbox {
             self.control_after_media(&message, stamp, batch);
             return true;
         }
-        let Some(media) = self.media.try_recv() else {
+        let Some((media, stream_id)) = self.media.try_recv_on() else {
             return false;
         };
         self.taken += 1;
-        batch.push_media(&media);
+        batch.push_media(&media, stream_id);
         true
     }
 }
@@ -87,7 +85,6 @@ struct Batch {
     scratch: BytesMut,
     buffers: Vec<Bytes>,
     size: usize,
-    play_stream: Arc<AtomicU32>,
 }
 
 impl Batch {
@@ -104,17 +101,17 @@ impl Batch {
         self.buffers.push(bytes);
     }
 
-    fn push_media(&mut self, item: &Media) {
-        let play_stream = self.play_stream.load(Ordering::Relaxed);
+    /// Adds `item` for the player on message stream `stream_id`.
+    fn push_media(&mut self, item: &Media, stream_id: u32) {
         // The shared bytes fit players on message stream 1 at the hub's chunk size: no copy.
-        if play_stream == 1 && self.encoder.record_chunked(&item.chunked).is_ok() {
+        if stream_id == 1 && self.encoder.record_chunked(&item.chunked).is_ok() {
             let bytes = item.chunked.bytes().clone();
             self.size += bytes.len();
             self.buffers.push(bytes);
             return;
         }
         let message = RawMessage {
-            stream_id: play_stream,
+            stream_id,
             ..item.message()
         };
         self.push_control(&message);
@@ -138,7 +135,6 @@ pub(crate) async fn write_loop(
     mut writer: WriteHalf,
     control: AnswerReceiver,
     media: MediaReceiver,
-    play_stream: Arc<AtomicU32>,
     ticks: Ticks,
 ) -> std::io::Result<()> {
     let mut outbox = Outbox {
@@ -151,7 +147,6 @@ pub(crate) async fn write_loop(
         scratch: BytesMut::new(),
         buffers: Vec::new(),
         size: 0,
-        play_stream,
     };
     loop {
         // Wait for something to write, unless a message came while resting.
@@ -164,9 +159,9 @@ pub(crate) async fn write_loop(
                     }
                     None => break,
                 },
-                Some(media) = outbox.media.recv() => {
+                Some((media, stream_id)) = outbox.media.recv_on() => {
                     outbox.taken += 1;
-                    batch.push_media(&media);
+                    batch.push_media(&media, stream_id);
                 }
             }
         }
@@ -245,7 +240,6 @@ mod tests {
         ChunkDecoder, ChunkedMessage, DecoderConfig, MemoryBudget, RawMessage, type_id,
     };
     use std::sync::Arc;
-    use std::sync::atomic::AtomicU32;
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, DuplexStream};
     use tokio::time::Instant;
@@ -302,14 +296,7 @@ mod tests {
             period: TICK,
             timeout: WRITE_TIMEOUT,
         };
-        let play_stream = Arc::new(AtomicU32::new(1));
-        let task = tokio::spawn(write_loop(
-            Box::new(ours),
-            control_rx,
-            media_rx,
-            play_stream,
-            ticks,
-        ));
+        let task = tokio::spawn(write_loop(Box::new(ours), control_rx, media_rx, ticks));
         let peer = Peer {
             socket: theirs,
             decoder: ChunkDecoder::new(DecoderConfig::default()),

@@ -264,3 +264,133 @@ async fn a_publishers_aggregates_reach_players_as_plain_messages() {
     assert_eq!(received, [(9, 1000), (8, 1020), (9, 1040), (8, 1060)]);
     publisher.finish().await.unwrap();
 }
+
+#[tokio::test]
+async fn one_connection_plays_two_streams_each_on_its_own_message_stream() {
+    use bytes::BytesMut;
+    use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig};
+    use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig};
+    use rtmp_session::{ClientEvent, ClientSession, ClientSessionConfig};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = Arc::new(Server::new(ServerConfig::default()));
+    let (mut pipe, theirs) = tokio::io::duplex(1 << 20);
+    let serving = server.clone();
+    let peer = std::net::SocketAddr::from(([10, 0, 0, 3], 1935));
+    tokio::spawn(async move { serving.serve_connection(theirs, peer).await });
+    let mut handshake = ClientHandshake::new(ClientHandshakeConfig::default());
+    let leftover = rtmp_handshake::drive(&mut pipe, &mut handshake)
+        .await
+        .unwrap();
+    let mut session = ClientSession::new(ClientSessionConfig::default());
+    let (mut encoder, mut decoder) = (
+        ChunkEncoder::new(),
+        ChunkDecoder::new(DecoderConfig::default()),
+    );
+    let mut input = BytesMut::from(&leftover[..]);
+    session.connect("live", "rtmp://memory/live").unwrap();
+    session.create_stream().unwrap();
+    session.create_stream().unwrap();
+
+    // Sends what the session has, then reads until `enough` of the events seen so far.
+    let mut events = Vec::new();
+    let mut exchange = async |session: &mut ClientSession,
+                              events: &mut Vec<ClientEvent>,
+                              enough: &dyn Fn(&[ClientEvent]) -> bool| {
+        let mut out = BytesMut::new();
+        while let Some(message) = session.poll_send() {
+            encoder.encode(&message, &mut out).unwrap();
+        }
+        pipe.write_all(&out).await.unwrap();
+        while !enough(events) {
+            while let Some(message) = decoder.decode(&mut input).unwrap() {
+                session.handle_message(message).unwrap();
+            }
+            events.extend(std::iter::from_fn(|| session.poll_event()));
+            if enough(events) {
+                break;
+            }
+            assert!(
+                pipe.read_buf(&mut input).await.unwrap() > 0,
+                "the server closed"
+            );
+        }
+    };
+    let created = |events: &[ClientEvent]| {
+        events
+            .iter()
+            .filter_map(|event| match event {
+                ClientEvent::StreamCreated { stream_id } => Some(*stream_id),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    tokio::time::timeout(
+        LIMIT,
+        exchange(&mut session, &mut events, &|events| {
+            created(events).len() == 2
+        }),
+    )
+    .await
+    .unwrap();
+    let ids = created(&events);
+    session.play(ids[0], "first").unwrap();
+    session.play(ids[1], "second").unwrap();
+    let started = |events: &[ClientEvent]| {
+        events
+            .iter()
+            .filter(|event| {
+                matches!(event, ClientEvent::Status { status, .. }
+                    if status.code == rtmp_message::StatusCode::PlayStart)
+            })
+            .count()
+    };
+    tokio::time::timeout(
+        LIMIT,
+        exchange(&mut session, &mut events, &|events| started(events) == 2),
+    )
+    .await
+    .unwrap();
+
+    // Each publisher stays until the end of the test.
+    let mut publishers = Vec::new();
+    for (name, marker) in [("first", 0xA1u8), ("second", 0xB2)] {
+        let url = RtmpUrl::parse(&format!("rtmp://memory/live/{name}")).unwrap();
+        let mut publisher = connect(&server, &url)
+            .await
+            .publish(&url.stream)
+            .await
+            .unwrap();
+        publisher
+            .send_message(8, 0, vec![0xAF, 1, marker].into())
+            .await
+            .unwrap();
+        publishers.push(publisher);
+    }
+    let media = |events: &[ClientEvent]| {
+        events
+            .iter()
+            .filter_map(|event| match event {
+                ClientEvent::Media(message) => Some((message.stream_id, message.payload[2])),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let arrived = tokio::time::timeout(
+        Duration::from_secs(5),
+        exchange(&mut session, &mut events, &|events| {
+            media(events).len() == 2
+        }),
+    )
+    .await;
+    assert!(
+        arrived.is_ok(),
+        "the media of both plays did not arrive: {events:#?}"
+    );
+    let mut got = media(&events);
+    got.sort_unstable();
+    assert_eq!(got, [(ids[0], 0xA1), (ids[1], 0xB2)]);
+    for publisher in publishers {
+        publisher.finish().await.unwrap();
+    }
+}
