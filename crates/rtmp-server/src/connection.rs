@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use crate::hooks::{Hooks, Refusal, StreamEvent};
 use crate::queue::{AnswerSender, MediaSender, answers};
 use crate::relay;
-use crate::router::{Notice, PlayerHandle, Playing, Publishing, Router, Stamped};
+use crate::router::{Notice, PlayControls, PlayerHandle, Playing, Publishing, Router, Stamped};
 use crate::server::ServerConfig;
 use crate::writer::{Ticks, WriteHalf, next_tick, write_loop};
 use rtmp_session::{ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
@@ -210,6 +210,7 @@ where
         notices: mpsc::unbounded_channel(),
         publishers: HashMap::new(),
         players: HashMap::new(),
+        controls: HashMap::new(),
     };
     let mut buf = BytesMut::from(&leftover[..]);
     // The reader runs until the peer leaves or breaks a rule, or the writer fails (a peer
@@ -260,6 +261,8 @@ struct Connection<H> {
     ),
     publishers: HashMap<u32, Box<dyn Publishing>>,
     players: HashMap<u32, Box<dyn Playing>>,
+    /// What each play asked of its stream (pause, receiveAudio/Video, seek).
+    controls: HashMap<u32, Arc<PlayControls>>,
 }
 
 impl<H: Hooks> Connection<H> {
@@ -418,6 +421,11 @@ impl<H: Hooks> Connection<H> {
                     self.stop_publishing(stream_id);
                     self.stop_playing(stream_id);
                 }
+                SessionEvent::PlayControl { stream_id, control } => {
+                    if let Some(controls) = self.controls.get(&stream_id) {
+                        controls.apply(control);
+                    }
+                }
                 // Events a newer session raises that this server does not act on.
                 _ => {}
             }
@@ -481,11 +489,14 @@ impl<H: Hooks> Connection<H> {
         // Play.Start must reach the writer before the first media.
         self.session.accept_play(&request)?;
         self.flush();
+        let controls = Arc::new(PlayControls::default());
+        self.controls.insert(request.stream_id, controls.clone());
         let player = PlayerHandle::new(
             self.media.clone(),
             self.notices.0.clone(),
             enhanced,
             request.stream_id,
+            controls,
         );
         match router.play(&request.key, player) {
             Ok(subscription) => {
@@ -566,6 +577,7 @@ impl<H: Hooks> Connection<H> {
 
     /// Ends the play on `stream_id`, if any, and tells the hooks.
     fn stop_playing(&mut self, stream_id: u32) {
+        self.controls.remove(&stream_id);
         if let Some(player) = self.players.remove(&stream_id) {
             tracing::debug!(key = %player.key(), "play stop");
             let event = self.event(stream_id, player.key());

@@ -576,6 +576,14 @@ fn deliver(
         MediaKind::Video { kind, .. } => Some(kind),
         _ => None,
     };
+    // A player that paused or switched this kind of media off gets none; one that goes on
+    // (or seeked) starts again from a keyframe.
+    if player.handle.take_resync() {
+        player.lagging = true;
+    }
+    if !player.handle.wants(media.kind) {
+        return true;
+    }
     // A lagging player gets no video until a keyframe (sequence headers always pass).
     if player.lagging && matches!(video_kind, Some(VideoKind::Inter | VideoKind::Other)) {
         *dropped += 1;
@@ -698,7 +706,11 @@ mod tests {
     ) {
         let (media, received) = MediaSender::channel(bytes, MemoryBudget::new(1 << 30));
         let (notices, heard) = mpsc::unbounded_channel();
-        (PlayerHandle::new(media, notices, false, 1), received, heard)
+        (
+            PlayerHandle::new(media, notices, false, 1, Default::default()),
+            received,
+            heard,
+        )
     }
 
     fn video(timestamp: u32, keyframe: bool, len: usize) -> RawMessage {

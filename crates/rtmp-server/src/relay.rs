@@ -115,7 +115,7 @@ pub(crate) async fn push(
     loop {
         let (media_tx, mut media) = MediaSender::channel(queue, budget.clone());
         let (notice_tx, mut notices) = mpsc::unbounded_channel();
-        let player = PlayerHandle::new(media_tx, notice_tx, true, 1);
+        let player = PlayerHandle::new(media_tx, notice_tx, true, 1, Arc::default());
         let Ok(subscription) = router.play(&key, player) else {
             return;
         };

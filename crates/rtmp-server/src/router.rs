@@ -13,7 +13,11 @@ use rtmp_chunk::RawMessage;
 use rtmp_session::StreamKey;
 use tokio::sync::mpsc;
 
-use crate::hub::{Hub, Media};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rtmp_flv::VideoKind;
+
+use crate::hub::{Hub, Media, MediaKind};
 use crate::queue::{MediaReceiver, MediaSender, Refused};
 use rtmp_chunk::MemoryBudget;
 
@@ -62,6 +66,42 @@ pub struct PlayerHandle {
     enhanced: bool,
     /// The player's message stream on its connection.
     stream_id: u32,
+    controls: Arc<PlayControls>,
+}
+
+/// What a player asked of its stream (pause, receiveAudio, receiveVideo, seek), shared by its
+/// connection, which sets it, and the router, which reads it.
+#[derive(Debug, Default)]
+pub(crate) struct PlayControls {
+    paused: AtomicBool,
+    no_audio: AtomicBool,
+    no_video: AtomicBool,
+    /// Go on from the next keyframe (after an unpause or a seek).
+    resync: AtomicBool,
+}
+
+impl PlayControls {
+    /// Applies a player's request.
+    pub(crate) fn apply(&self, control: rtmp_session::PlayControl) {
+        use rtmp_session::PlayControl;
+        match control {
+            PlayControl::Pause(paused) => {
+                self.paused.store(paused, Ordering::Relaxed);
+                if !paused {
+                    self.resync.store(true, Ordering::Relaxed);
+                }
+            }
+            PlayControl::Seek(_) => self.resync.store(true, Ordering::Relaxed),
+            PlayControl::ReceiveAudio(on) => self.no_audio.store(!on, Ordering::Relaxed),
+            PlayControl::ReceiveVideo(on) => {
+                self.no_video.store(!on, Ordering::Relaxed);
+                if on {
+                    self.resync.store(true, Ordering::Relaxed);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A notice with the count of media queued for the player before it, so that it never
@@ -167,7 +207,8 @@ impl PlayerHandle {
             pending: None,
             taken: 0,
         };
-        (Self::new(media, notices, enhanced, 1), feed)
+        let handle = Self::new(media, notices, enhanced, 1, Arc::default());
+        (handle, feed)
     }
 
     pub(crate) fn new(
@@ -175,13 +216,46 @@ impl PlayerHandle {
         notices: mpsc::UnboundedSender<Stamped>,
         enhanced: bool,
         stream_id: u32,
+        controls: Arc<PlayControls>,
     ) -> Self {
         Self {
             media,
             notices,
             enhanced,
             stream_id,
+            controls,
         }
+    }
+
+    /// Whether the player wants media of `kind` now: not while paused, nor audio or video it
+    /// switched off (receiveAudio/receiveVideo). Sequence starts and data always pass, so
+    /// that a player that goes on can decode.
+    pub fn wants(&self, kind: MediaKind) -> bool {
+        let controls = &self.controls;
+        match kind {
+            MediaKind::Audio {
+                sequence_start: true,
+            }
+            | MediaKind::Video {
+                kind: VideoKind::SequenceStart,
+                ..
+            }
+            | MediaKind::Data => true,
+            MediaKind::Audio { .. } => {
+                !controls.paused.load(Ordering::Relaxed)
+                    && !controls.no_audio.load(Ordering::Relaxed)
+            }
+            MediaKind::Video { .. } => {
+                !controls.paused.load(Ordering::Relaxed)
+                    && !controls.no_video.load(Ordering::Relaxed)
+            }
+        }
+    }
+
+    /// Whether the player asked to go on from the next keyframe (after an unpause, a seek or
+    /// video switched back on): true once per request.
+    pub fn take_resync(&self) -> bool {
+        self.controls.resync.swap(false, Ordering::Relaxed)
     }
 
     /// Queues `media` for the player, if its byte budget has room; never waits.

@@ -265,93 +265,123 @@ async fn a_publishers_aggregates_reach_players_as_plain_messages() {
     publisher.finish().await.unwrap();
 }
 
+/// A player driven by hand (a `ClientSession` and the chunk codec over an in-memory pipe),
+/// for what our client does not do: several plays on one connection, pause and resume.
+struct RawPlayer {
+    pipe: tokio::io::DuplexStream,
+    session: rtmp_session::ClientSession,
+    encoder: rtmp_chunk::ChunkEncoder,
+    decoder: rtmp_chunk::ChunkDecoder,
+    input: bytes::BytesMut,
+    events: Vec<rtmp_session::ClientEvent>,
+}
+
+impl RawPlayer {
+    async fn connect(server: &Arc<Server>) -> Self {
+        use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig};
+        let (mut pipe, theirs) = tokio::io::duplex(1 << 20);
+        let serving = server.clone();
+        let peer = std::net::SocketAddr::from(([10, 0, 0, 3], 1935));
+        tokio::spawn(async move { serving.serve_connection(theirs, peer).await });
+        let mut handshake = ClientHandshake::new(ClientHandshakeConfig::default());
+        let leftover = rtmp_handshake::drive(&mut pipe, &mut handshake)
+            .await
+            .unwrap();
+        let mut session = rtmp_session::ClientSession::new(Default::default());
+        session.connect("live", "rtmp://memory/live").unwrap();
+        Self {
+            pipe,
+            session,
+            encoder: rtmp_chunk::ChunkEncoder::new(),
+            decoder: rtmp_chunk::ChunkDecoder::new(Default::default()),
+            input: bytes::BytesMut::from(&leftover[..]),
+            events: Vec::new(),
+        }
+    }
+
+    /// Sends `extra` and what the session has, then reads until `enough` holds of the events
+    /// so far (bounded by LIMIT).
+    async fn exchange(
+        &mut self,
+        extra: &[rtmp_chunk::RawMessage],
+        enough: impl Fn(&[rtmp_session::ClientEvent]) -> bool,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut out = bytes::BytesMut::new();
+        while let Some(message) = self.session.poll_send() {
+            self.encoder.encode(&message, &mut out).unwrap();
+        }
+        for message in extra {
+            self.encoder.encode(message, &mut out).unwrap();
+        }
+        self.pipe.write_all(&out).await.unwrap();
+        tokio::time::timeout(LIMIT, async {
+            loop {
+                while let Some(message) = self.decoder.decode(&mut self.input).unwrap() {
+                    self.session.handle_message(message).unwrap();
+                }
+                self.events
+                    .extend(std::iter::from_fn(|| self.session.poll_event()));
+                if enough(&self.events) {
+                    return;
+                }
+                let read = self.pipe.read_buf(&mut self.input).await.unwrap();
+                assert!(read > 0, "the server closed");
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("never happened; events: {:#?}", self.events));
+    }
+}
+
+fn created(events: &[rtmp_session::ClientEvent]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            rtmp_session::ClientEvent::StreamCreated { stream_id } => Some(*stream_id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn statuses(events: &[rtmp_session::ClientEvent], code: rtmp_message::StatusCode) -> usize {
+    events
+        .iter()
+        .filter(|event| {
+            matches!(event, rtmp_session::ClientEvent::Status { status, .. } if status.code == code)
+        })
+        .count()
+}
+
+/// (message stream, first payload byte, third payload byte) of the media received.
+fn media(events: &[rtmp_session::ClientEvent]) -> Vec<(u32, u8, u8)> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            rtmp_session::ClientEvent::Media(message) => {
+                Some((message.stream_id, message.payload[0], message.payload[2]))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn one_connection_plays_two_streams_each_on_its_own_message_stream() {
-    use bytes::BytesMut;
-    use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig};
-    use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig};
-    use rtmp_session::{ClientEvent, ClientSession, ClientSessionConfig};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
+    use rtmp_message::StatusCode;
     let server = Arc::new(Server::new(ServerConfig::default()));
-    let (mut pipe, theirs) = tokio::io::duplex(1 << 20);
-    let serving = server.clone();
-    let peer = std::net::SocketAddr::from(([10, 0, 0, 3], 1935));
-    tokio::spawn(async move { serving.serve_connection(theirs, peer).await });
-    let mut handshake = ClientHandshake::new(ClientHandshakeConfig::default());
-    let leftover = rtmp_handshake::drive(&mut pipe, &mut handshake)
-        .await
-        .unwrap();
-    let mut session = ClientSession::new(ClientSessionConfig::default());
-    let (mut encoder, mut decoder) = (
-        ChunkEncoder::new(),
-        ChunkDecoder::new(DecoderConfig::default()),
-    );
-    let mut input = BytesMut::from(&leftover[..]);
-    session.connect("live", "rtmp://memory/live").unwrap();
-    session.create_stream().unwrap();
-    session.create_stream().unwrap();
-
-    // Sends what the session has, then reads until `enough` of the events seen so far.
-    let mut events = Vec::new();
-    let mut exchange = async |session: &mut ClientSession,
-                              events: &mut Vec<ClientEvent>,
-                              enough: &dyn Fn(&[ClientEvent]) -> bool| {
-        let mut out = BytesMut::new();
-        while let Some(message) = session.poll_send() {
-            encoder.encode(&message, &mut out).unwrap();
-        }
-        pipe.write_all(&out).await.unwrap();
-        while !enough(events) {
-            while let Some(message) = decoder.decode(&mut input).unwrap() {
-                session.handle_message(message).unwrap();
-            }
-            events.extend(std::iter::from_fn(|| session.poll_event()));
-            if enough(events) {
-                break;
-            }
-            assert!(
-                pipe.read_buf(&mut input).await.unwrap() > 0,
-                "the server closed"
-            );
-        }
-    };
-    let created = |events: &[ClientEvent]| {
-        events
-            .iter()
-            .filter_map(|event| match event {
-                ClientEvent::StreamCreated { stream_id } => Some(*stream_id),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-    };
-    tokio::time::timeout(
-        LIMIT,
-        exchange(&mut session, &mut events, &|events| {
-            created(events).len() == 2
-        }),
-    )
-    .await
-    .unwrap();
-    let ids = created(&events);
-    session.play(ids[0], "first").unwrap();
-    session.play(ids[1], "second").unwrap();
-    let started = |events: &[ClientEvent]| {
-        events
-            .iter()
-            .filter(|event| {
-                matches!(event, ClientEvent::Status { status, .. }
-                    if status.code == rtmp_message::StatusCode::PlayStart)
-            })
-            .count()
-    };
-    tokio::time::timeout(
-        LIMIT,
-        exchange(&mut session, &mut events, &|events| started(events) == 2),
-    )
-    .await
-    .unwrap();
-
+    let mut player = RawPlayer::connect(&server).await;
+    player.session.create_stream().unwrap();
+    player.session.create_stream().unwrap();
+    player
+        .exchange(&[], |events| created(events).len() == 2)
+        .await;
+    let ids = created(&player.events);
+    player.session.play(ids[0], "first").unwrap();
+    player.session.play(ids[1], "second").unwrap();
+    player
+        .exchange(&[], |events| statuses(events, StatusCode::PlayStart) == 2)
+        .await;
     // Each publisher stays until the end of the test.
     let mut publishers = Vec::new();
     for (name, marker) in [("first", 0xA1u8), ("second", 0xB2)] {
@@ -367,30 +397,93 @@ async fn one_connection_plays_two_streams_each_on_its_own_message_stream() {
             .unwrap();
         publishers.push(publisher);
     }
-    let media = |events: &[ClientEvent]| {
-        events
-            .iter()
-            .filter_map(|event| match event {
-                ClientEvent::Media(message) => Some((message.stream_id, message.payload[2])),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-    };
-    let arrived = tokio::time::timeout(
-        Duration::from_secs(5),
-        exchange(&mut session, &mut events, &|events| {
-            media(events).len() == 2
-        }),
-    )
-    .await;
-    assert!(
-        arrived.is_ok(),
-        "the media of both plays did not arrive: {events:#?}"
-    );
-    let mut got = media(&events);
+    player
+        .exchange(&[], |events| media(events).len() == 2)
+        .await;
+    let mut got = media(&player.events);
     got.sort_unstable();
-    assert_eq!(got, [(ids[0], 0xA1), (ids[1], 0xB2)]);
+    assert_eq!(got, [(ids[0], 0xAF, 0xA1), (ids[1], 0xAF, 0xB2)]);
     for publisher in publishers {
         publisher.finish().await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_paused_player_gets_nothing_and_resumes_from_a_keyframe() {
+    use rtmp_message::{Command, Message, StatusCode};
+    let server = Arc::new(Server::new(ServerConfig::default()));
+    let mut player = RawPlayer::connect(&server).await;
+    player.session.create_stream().unwrap();
+    player
+        .exchange(&[], |events| created(events).len() == 1)
+        .await;
+    let id = created(&player.events)[0];
+    player.session.play(id, "paused").unwrap();
+    player
+        .exchange(&[], |events| statuses(events, StatusCode::PlayStart) == 1)
+        .await;
+    let url = RtmpUrl::parse("rtmp://memory/live/paused").unwrap();
+    let mut publisher = connect(&server, &url)
+        .await
+        .publish(&url.stream)
+        .await
+        .unwrap();
+    // Video frames: the third byte numbers them; 0x17 keyframes, 0x27 inter frames.
+    let frame = |n: u8, key: bool| vec![if key { 0x17 } else { 0x27 }, 1, n, 0, 0];
+    publisher
+        .send_message(9, 0, frame(1, true).into())
+        .await
+        .unwrap();
+    player
+        .exchange(&[], |events| media(events).len() == 1)
+        .await;
+
+    let command = |command: Command| Message::Command(command).to_chunk(8, 0, id).unwrap();
+    let pause = |pause: bool| {
+        command(Command::Pause {
+            transaction_id: 0.0,
+            pause,
+            position: 0.0,
+        })
+    };
+    player
+        .exchange(&[pause(true)], |events| {
+            statuses(events, StatusCode::PauseNotify) == 1
+        })
+        .await;
+    for (n, key) in [(2, false), (3, true), (4, false)] {
+        publisher
+            .send_message(9, 40 * u32::from(n), frame(n, key).into())
+            .await
+            .unwrap();
+    }
+    // The frames go through another connection: wait until the hub has shared them.
+    let hub = server.hub().unwrap().clone();
+    let key = common::key("paused");
+    common::eventually("the publisher's frames reached the hub", || {
+        hub.stats(&key).is_some_and(|stats| stats.video_frames == 4)
+    })
+    .await;
+    player
+        .exchange(&[pause(false)], |events| {
+            statuses(events, StatusCode::UnpauseNotify) == 1
+        })
+        .await;
+    // After the unpause: inter frames wait for the next keyframe.
+    for (n, key) in [(5, false), (6, true), (7, false)] {
+        publisher
+            .send_message(9, 40 * u32::from(n), frame(n, key).into())
+            .await
+            .unwrap();
+    }
+    player
+        .exchange(&[], |events| media(events).len() == 3)
+        .await;
+    let numbers: Vec<u8> = media(&player.events).iter().map(|(_, _, n)| *n).collect();
+    assert_eq!(
+        numbers,
+        [1, 6, 7],
+        "nothing while paused, then from a keyframe"
+    );
+    publisher.finish().await.unwrap();
 }

@@ -64,7 +64,7 @@ mod url;
 
 pub use client::{ClientEvent, ClientSession, ClientSessionConfig, ClientSessionError};
 pub use server::{
-    ConnectRequest, MAX_AGGREGATE_PARTS, ServerSession, SessionConfig, SessionError, SessionEvent,
-    StreamKey, StreamRequest,
+    ConnectRequest, MAX_AGGREGATE_PARTS, PlayControl, ServerSession, SessionConfig, SessionError,
+    SessionEvent, StreamKey, StreamRequest,
 };
 pub use url::{RtmpUrl, Scheme, UrlError};

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use rtmp_amf0::Value;
 use rtmp_chunk::type_id;
-use rtmp_message::{Command, Connect, Data, LimitType, Message, PublishType, Status, UserControl};
+use rtmp_message::{
+    Command, Connect, Data, LimitType, Message, PublishType, Status, StatusCode, UserControl,
+};
 
 use crate::chunk_stream;
 
@@ -122,6 +124,28 @@ pub enum SessionEvent {
         /// The message stream.
         stream_id: u32,
     },
+    /// A player changed what it wants of its stream; the session has answered it already
+    /// (Pause.Notify, Unpause.Notify, Seek.Notify).
+    PlayControl {
+        /// The playing message stream.
+        stream_id: u32,
+        /// What changed.
+        control: PlayControl,
+    },
+}
+
+/// What a player asks of the stream it plays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum PlayControl {
+    /// `pause(true)` (stop sending) or `pause(false)` (go on, from a keyframe).
+    Pause(bool),
+    /// `seek(position)`: for a live stream, go on from the live edge at the next keyframe.
+    Seek(f64),
+    /// `receiveAudio(flag)`.
+    ReceiveAudio(bool),
+    /// `receiveVideo(flag)`.
+    ReceiveVideo(bool),
 }
 
 /// Why the session cannot go on. The connection should be closed.
@@ -503,9 +527,59 @@ impl ServerSession {
                 let (name, _) = split_query(&name);
                 self.call("onFCPublish", Status::publish_start(&name))?;
             }
+            Command::Pause { pause, .. } => {
+                self.play_control(stream_id, PlayControl::Pause(pause))?;
+            }
+            Command::Seek { position, .. } => {
+                self.play_control(stream_id, PlayControl::Seek(position))?;
+            }
+            Command::ReceiveAudio { enabled, .. } => {
+                self.play_control(stream_id, PlayControl::ReceiveAudio(enabled))?;
+            }
+            Command::ReceiveVideo { enabled, .. } => {
+                self.play_control(stream_id, PlayControl::ReceiveVideo(enabled))?;
+            }
             // getStreamLength, results and other calls need no answer.
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Answers a player's control of its stream and tells the application; ignored on a
+    /// stream that is not playing.
+    fn play_control(&mut self, stream_id: u32, control: PlayControl) -> Result<(), SessionError> {
+        let Some(Role::Playing(key)) = self.streams.get(&stream_id) else {
+            return Ok(());
+        };
+        let name = key.name.clone();
+        let status = |code: StatusCode, what: &str| {
+            Status::new(code, format!("{what} {name}.")).with("details", name.as_str())
+        };
+        match control {
+            PlayControl::Pause(true) => {
+                self.status(stream_id, status(StatusCode::PauseNotify, "Paused"))?;
+            }
+            PlayControl::Pause(false) => {
+                self.send(
+                    chunk_stream::CONTROL,
+                    0,
+                    UserControl::StreamBegin(stream_id).into(),
+                )?;
+                self.status(stream_id, status(StatusCode::UnpauseNotify, "Unpaused"))?;
+            }
+            PlayControl::Seek(_) => {
+                self.send(
+                    chunk_stream::CONTROL,
+                    0,
+                    UserControl::StreamBegin(stream_id).into(),
+                )?;
+                self.status(stream_id, status(StatusCode::SeekNotify, "Seeking"))?;
+                self.status(stream_id, Status::play_start(&name))?;
+            }
+            PlayControl::ReceiveAudio(_) | PlayControl::ReceiveVideo(_) => {}
+        }
+        self.events
+            .push_back(SessionEvent::PlayControl { stream_id, control });
         Ok(())
     }
 

@@ -387,3 +387,84 @@ fn a_publishers_aggregates_become_its_messages_with_their_timestamps() {
         "{events} events"
     );
 }
+
+#[test]
+fn a_players_pause_seek_and_receive_calls_are_answered_and_raised() {
+    use rtmp_session::PlayControl;
+    let (mut session, _) = connected(None);
+    let create = Command::CreateStream {
+        transaction_id: 2.0,
+    };
+    session.handle_message(command(0, create)).unwrap();
+    session
+        .handle_message(command(1, Command::Play(Play::new("cam"))))
+        .unwrap();
+    let Some(SessionEvent::Play(request)) = session.poll_event() else {
+        panic!("no play event")
+    };
+    session.accept_play(&request).unwrap();
+    sent(&mut session);
+    let calls = [
+        (
+            Command::Pause {
+                transaction_id: 0.0,
+                pause: true,
+                position: 1000.0,
+            },
+            PlayControl::Pause(true),
+            vec![StatusCode::PauseNotify],
+        ),
+        (
+            Command::Pause {
+                transaction_id: 0.0,
+                pause: false,
+                position: 1000.0,
+            },
+            PlayControl::Pause(false),
+            vec![StatusCode::UnpauseNotify],
+        ),
+        (
+            Command::Seek {
+                transaction_id: 0.0,
+                position: 0.0,
+            },
+            PlayControl::Seek(0.0),
+            vec![StatusCode::SeekNotify, StatusCode::PlayStart],
+        ),
+        (
+            Command::ReceiveVideo {
+                transaction_id: 0.0,
+                enabled: false,
+            },
+            PlayControl::ReceiveVideo(false),
+            vec![],
+        ),
+    ];
+    for (call, control, answers) in calls {
+        session.handle_message(command(1, call)).unwrap();
+        let codes: Vec<StatusCode> = sent(&mut session)
+            .into_iter()
+            .filter_map(|message| match message {
+                Message::Command(Command::OnStatus { status, .. }) => Some(status.code),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(codes, answers);
+        assert_eq!(
+            session.poll_event(),
+            Some(SessionEvent::PlayControl {
+                stream_id: 1,
+                control
+            })
+        );
+    }
+    // On a stream that does not play, nothing happens.
+    let pause = Command::Pause {
+        transaction_id: 0.0,
+        pause: true,
+        position: 0.0,
+    };
+    session.handle_message(command(5, pause)).unwrap();
+    assert!(sent(&mut session).is_empty());
+    assert_eq!(session.poll_event(), None);
+}
