@@ -39,3 +39,8 @@ mod value;
 pub use decode::{DEFAULT_MAX_DEPTH, DecodeError, DecodeErrorKind, Decoder, decode, decode_all};
 pub use encode::{EncodeError, encode_all};
 pub use value::{Object, Value};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

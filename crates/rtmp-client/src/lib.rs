@@ -390,3 +390,8 @@ impl Pacer {
         self.start = None;
     }
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
