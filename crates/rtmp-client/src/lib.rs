@@ -38,7 +38,19 @@ use tokio::sync::mpsc;
 pub use io::Stream;
 pub use player::{PlayEvent, Player};
 pub use publisher::Publisher;
+/// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
+pub use rtmp_amf0 as amf0;
+/// The chunk stream layer: [`rtmp_chunk`], re-exported so that its version always matches.
+pub use rtmp_chunk as chunk;
+/// FLV tags, frames and codec configuration records: [`rtmp_flv`], re-exported so that its version always matches.
+pub use rtmp_flv as flv;
 pub use rtmp_flv::Frame;
+/// The handshake: [`rtmp_handshake`], re-exported so that its version always matches.
+pub use rtmp_handshake as handshake;
+/// Typed RTMP messages: [`rtmp_message`], re-exported so that its version always matches.
+pub use rtmp_message as message;
+/// The sans-IO sessions: [`rtmp_session`], re-exported so that its version always matches.
+pub use rtmp_session as session;
 pub use rtmp_session::{
     ClientEvent, ClientSession, ClientSessionConfig, ClientSessionError, RtmpUrl, Scheme, UrlError,
 };

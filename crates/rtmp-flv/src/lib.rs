@@ -60,6 +60,8 @@ pub use error::Error;
 pub use file::{FlvHeader, FlvReader, FlvTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 pub use frame::{Codec, Frame, FrameKind};
 pub use peek::{VideoKind, peek_audio_sequence_start, peek_video};
+/// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
+pub use rtmp_amf0 as amf0;
 pub use script::{parse_script_data, script_data};
 pub use track::{FourCc, MultitrackType};
 pub use video::{FrameType, VideoBody, VideoCodec, VideoPacket, VideoTag, VideoTrack};

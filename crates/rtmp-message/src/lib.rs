@@ -27,6 +27,7 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aggregate;
 mod command;
@@ -43,6 +44,10 @@ pub use command::{Command, Connect, Level, Play, PublishType, Response, Status, 
 pub use control::{LimitType, UserControl};
 pub use data::{Data, ON_METADATA, SAMPLE_ACCESS, SET_DATA_FRAME, data_name_is};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
+/// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
+pub use rtmp_amf0 as amf0;
+/// The chunk stream layer: [`rtmp_chunk`], re-exported so that its version always matches.
+pub use rtmp_chunk as chunk;
 
 /// A typed RTMP message body.
 #[derive(Debug, Clone, PartialEq)]

@@ -21,7 +21,7 @@ use tokio::process::Command as Process;
 use tokio_util::codec::Framed;
 
 const LIMIT: Duration = Duration::from_secs(60);
-const RECORDING: &[u8] = include_bytes!("../../rtmp-chunk/tests/fixtures/ffmpeg-publish.c2s.bin");
+const RECORDING: &[u8] = include_bytes!("fixtures/ffmpeg-publish.c2s.bin");
 
 fn ffmpeg(args: &[&str]) -> tokio::process::Child {
     Process::new("ffmpeg")

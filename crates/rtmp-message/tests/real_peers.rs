@@ -43,9 +43,7 @@ fn commands(messages: &[Message]) -> Vec<&Command> {
 
 #[test]
 fn ffmpeg_publisher() {
-    let messages = typed(include_bytes!(
-        "../../rtmp-chunk/tests/fixtures/ffmpeg-publish.c2s.bin"
-    ));
+    let messages = typed(include_bytes!("fixtures/ffmpeg-publish.c2s.bin"));
     let commands = commands(&messages);
     let Command::Connect(connect) = commands[0] else {
         panic!("first command is {:?}", commands[0])
@@ -126,9 +124,7 @@ fn ffmpeg_publisher() {
 
 #[test]
 fn nginx_answers_a_publisher() {
-    let messages = typed(include_bytes!(
-        "../../rtmp-chunk/tests/fixtures/ffmpeg-publish.s2c.bin"
-    ));
+    let messages = typed(include_bytes!("fixtures/ffmpeg-publish.s2c.bin"));
     assert_eq!(messages[0], Message::WindowAckSize(5_000_000));
     assert_eq!(
         messages[1],
@@ -161,9 +157,7 @@ fn nginx_answers_a_publisher() {
 
 #[test]
 fn ffmpeg_player_and_nginx_serving_it() {
-    let messages = typed(include_bytes!(
-        "../../rtmp-chunk/tests/fixtures/ffmpeg-play.c2s.bin"
-    ));
+    let messages = typed(include_bytes!("fixtures/ffmpeg-play.c2s.bin"));
     let sent = commands(&messages);
     let Command::Connect(connect) = sent[0] else {
         panic!()
@@ -189,9 +183,7 @@ fn ffmpeg_player_and_nginx_serving_it() {
         }))
     );
 
-    let served = typed(include_bytes!(
-        "../../rtmp-chunk/tests/fixtures/ffmpeg-play.s2c.bin"
-    ));
+    let served = typed(include_bytes!("fixtures/ffmpeg-play.s2c.bin"));
     assert!(served.contains(&Message::UserControl(UserControl::StreamBegin(1))));
     let served_commands = commands(&served);
     assert!(served_commands.iter().any(|command| matches!(command,

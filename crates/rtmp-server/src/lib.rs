@@ -47,6 +47,8 @@
 //!
 //! See the `server`, `record` and `blocking` examples for complete programs.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod builder;
 mod connection;
 mod hooks;
@@ -74,11 +76,24 @@ pub use router::{
     DeliverError, Feed, Notice, PlayError, PlayerFeed, PlayerHandle, Playing, PublishError,
     Publishing, Router,
 };
+/// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
+pub use rtmp_amf0 as amf0;
+/// The chunk stream layer: [`rtmp_chunk`], re-exported so that its version always matches.
+pub use rtmp_chunk as chunk;
+pub use rtmp_chunk::{MemoryBudget, RawMessage};
 /// The client, which relays use: [`rtmp_client`], re-exported.
 pub use rtmp_client as client;
 /// RTMPS settings from PEM files (feature `tls`): [`rtmp_client::tls`], re-exported.
 #[cfg(feature = "tls")]
 pub use rtmp_client::tls;
+/// FLV tags, frames and codec configuration records: [`rtmp_flv`], re-exported so that its version always matches.
+pub use rtmp_flv as flv;
+/// The handshake: [`rtmp_handshake`], re-exported so that its version always matches.
+pub use rtmp_handshake as handshake;
+/// Typed RTMP messages: [`rtmp_message`], re-exported so that its version always matches.
+pub use rtmp_message as message;
+/// The sans-IO sessions: [`rtmp_session`], re-exported so that its version always matches.
+pub use rtmp_session as session;
 pub use rtmp_session::{
     ConnectRequest, RtmpUrl, ServerSession, SessionConfig, SessionError, SessionEvent, StreamKey,
     StreamRequest,

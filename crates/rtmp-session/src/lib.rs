@@ -63,6 +63,12 @@ mod server;
 mod url;
 
 pub use client::{ClientEvent, ClientSession, ClientSessionConfig, ClientSessionError};
+/// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
+pub use rtmp_amf0 as amf0;
+/// The chunk stream layer: [`rtmp_chunk`], re-exported so that its version always matches.
+pub use rtmp_chunk as chunk;
+/// Typed RTMP messages: [`rtmp_message`], re-exported so that its version always matches.
+pub use rtmp_message as message;
 pub use server::{
     ConnectRequest, MAX_AGGREGATE_PARTS, PlayControl, ServerSession, SessionConfig, SessionError,
     SessionEvent, StreamKey, StreamRequest,
