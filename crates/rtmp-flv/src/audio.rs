@@ -39,6 +39,25 @@ pub enum AudioCodec {
     Other(FourCc),
 }
 
+/// The codec's common name ("AAC", "Opus", "G.711 A-law", ...); an unknown FourCC shows as
+/// its four characters, an unknown legacy SoundFormat as its number.
+impl std::fmt::Display for AudioCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AudioCodec::Aac => f.write_str("AAC"),
+            AudioCodec::G711ALaw => f.write_str("G.711 A-law"),
+            AudioCodec::G711MuLaw => f.write_str("G.711 mu-law"),
+            AudioCodec::Mp3 => f.write_str("MP3"),
+            AudioCodec::Opus => f.write_str("Opus"),
+            AudioCodec::Flac => f.write_str("FLAC"),
+            AudioCodec::Ac3 => f.write_str("AC-3"),
+            AudioCodec::Eac3 => f.write_str("E-AC-3"),
+            AudioCodec::Legacy(format) => write!(f, "SoundFormat {format}"),
+            AudioCodec::Other(fourcc) => f.write_str(&String::from_utf8_lossy(fourcc)),
+        }
+    }
+}
+
 impl AudioCodec {
     /// The codec of a FourCC.
     pub fn from_fourcc(fourcc: FourCc) -> Self {

@@ -6,7 +6,8 @@
 //!   AVC and HEVC-under-CodecID-12 packets; SoundFormat with AAC packets, G.711 and others) and
 //!   the Enhanced RTMP headers (FourCC, multitrack in all three layouts, ModEx timestamp
 //!   offsets). Media data stays a zero-copy slice of the input.
-//! - [`FlvReader`] reads FLV files incrementally; [`FlvHeader`] and [`FlvTag`] write them;
+//! - [`FlvReader`] reads FLV files incrementally; [`FlvWriter`] writes them ([`FlvHeader`] and
+//!   [`FlvTag`] encode the parts);
 //!   [`parse_script_data`] and [`script_data`] handle `onMetaData` through `rtmp-amf0`.
 //! - [`Frame`] is one track's media unit whatever the tag form: parse either form into frames
 //!   and mux frames into either, to feed legacy and Enhanced RTMP players from one source.
@@ -51,6 +52,7 @@ mod read;
 mod script;
 mod track;
 mod video;
+mod writer;
 
 pub use audio::{
     AudioCodec, AudioPacket, AudioTag, AudioTrack, ChannelOrder, LegacyAudioFormat,
@@ -65,3 +67,4 @@ pub use rtmp_amf0 as amf0;
 pub use script::{parse_script_data, script_data};
 pub use track::{FourCc, MultitrackType};
 pub use video::{FrameType, VideoBody, VideoCodec, VideoPacket, VideoTag, VideoTrack};
+pub use writer::FlvWriter;

@@ -33,6 +33,23 @@ pub enum VideoCodec {
     Other(FourCc),
 }
 
+/// The codec's common name ("H.264", "H.265", "AV1", ...); an unknown FourCC shows as its
+/// four characters, an unknown legacy CodecID as its number.
+impl std::fmt::Display for VideoCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VideoCodec::Avc => f.write_str("H.264"),
+            VideoCodec::Hevc => f.write_str("H.265"),
+            VideoCodec::Av1 => f.write_str("AV1"),
+            VideoCodec::Vp9 => f.write_str("VP9"),
+            VideoCodec::Vp8 => f.write_str("VP8"),
+            VideoCodec::Vvc => f.write_str("H.266"),
+            VideoCodec::Legacy(id) => write!(f, "CodecID {id}"),
+            VideoCodec::Other(fourcc) => f.write_str(&String::from_utf8_lossy(fourcc)),
+        }
+    }
+}
+
 impl VideoCodec {
     /// The codec of a FourCC.
     pub fn from_fourcc(fourcc: FourCc) -> Self {

@@ -24,6 +24,7 @@ use crate::queue::{AnswerSender, MediaSender, answers};
 use crate::relay;
 use crate::router::{Notice, PlayControls, PlayerHandle, Playing, Publishing, Router, Stamped};
 use crate::server::ServerConfig;
+use crate::stats::{Entry, Registry, Role};
 use crate::writer::{Ticks, WriteHalf, next_tick, write_loop};
 use rtmp_session::{ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
 
@@ -80,6 +81,10 @@ pub enum ConnectionError {
     /// The peer accepted no bytes for the write timeout while bytes waited for it.
     #[error("the peer stopped reading: nothing written for {0:?}")]
     WriteTimeout(Duration),
+    /// The application closed it ([`Server::close_connection`](crate::Server::close_connection)
+    /// or [`Server::stop_publisher`](crate::Server::stop_publisher)).
+    #[error("closed by the server")]
+    Closed,
 }
 
 /// What every connection shares.
@@ -109,6 +114,8 @@ pub(crate) struct Context<H> {
     pub(crate) open: std::sync::atomic::AtomicUsize,
     /// Connections ended since memory was last given back to the system.
     pub(crate) closed_since_trim: std::sync::atomic::AtomicUsize,
+    /// Every open connection, for [`Server::stats`](crate::Server::stats).
+    pub(crate) registry: Registry,
 }
 
 /// Counts a relay task while it lives.
@@ -173,6 +180,8 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin,
 {
     let config = &context.config;
+    let registered = context.registry.register(id, peer);
+    let entry = registered.entry.clone();
     // Boxed: the handshake's state and buffers are freed once it is done, rather than held
     // in the connection's task for its whole life.
     let handshake = Box::pin(async {
@@ -198,10 +207,12 @@ where
             period: config.write_interval,
             timeout: config.write_timeout,
         },
+        entry.bytes_out.clone(),
     ));
     let mut connection = Connection {
         id,
         peer,
+        entry,
         context: context.clone(),
         session: ServerSession::new(config.session.clone(), Instant::now().into_std()),
         control: control_tx,
@@ -226,6 +237,7 @@ where
         let _ = tokio::time::timeout(config.write_timeout, &mut writer).await;
         writer.abort();
     }
+    drop(registered);
     result
 }
 
@@ -246,6 +258,8 @@ fn writer_failed(
 struct Connection<H> {
     id: u64,
     peer: SocketAddr,
+    /// The connection's entry in the server's registry.
+    entry: Arc<Entry>,
     context: Arc<Context<H>>,
     session: ServerSession,
     /// Messages for the writer, each with the count of media queued before it.
@@ -314,6 +328,7 @@ impl<H: Hooks> Connection<H> {
                     if read == 0 {
                         return Ok(());
                     }
+                    self.entry.bytes_in.fetch_add(read as u64, Ordering::Relaxed);
                     if read == room {
                         reserve = (reserve * 2).min(READ_RESERVE);
                     }
@@ -328,6 +343,7 @@ impl<H: Hooks> Connection<H> {
                         return Err(ConnectionError::Idle);
                     }
                 }
+                () = self.entry.close.notified() => return Err(ConnectionError::Closed),
                 _ = shutdown.changed() => {
                     self.session.connection_closed()?;
                     return Ok(());
@@ -351,8 +367,10 @@ impl<H: Hooks> Connection<H> {
                         Ok(()) => {
                             self.session.accept_connect()?;
                             self.connected = true;
+                            self.entry.connected(&request.app);
                         }
                         Err(refusal) => {
+                            Registry::count(&self.context.registry.connections_refused);
                             // Logged by the server with the connection's end.
                             let status = refusal.status(Status::connect_rejected(""));
                             self.session.reject_connect(status)?;
@@ -372,6 +390,8 @@ impl<H: Hooks> Connection<H> {
                         Ok(publisher) => {
                             tracing::debug!(key = %request.key, "publish");
                             self.publishers.insert(request.stream_id, publisher);
+                            self.entry
+                                .started(request.stream_id, &request.key, Role::Publisher);
                             self.session.accept_publish(&request)?;
                             self.flush();
                             let event = self.event(request.stream_id, &request.key);
@@ -482,8 +502,10 @@ impl<H: Hooks> Connection<H> {
         let router = self.context.router.clone();
         let enhanced = self.session.is_enhanced();
         if let Err(error) = router.check_play(&request.key, enhanced) {
+            let reason = error.to_string();
+            self.log_refusal("play refused", &request.key, &reason);
             self.session
-                .reject_play(request.stream_id, Status::play_failed(error.to_string()))?;
+                .reject_play(request.stream_id, Status::play_failed(reason))?;
             return Ok(());
         }
         // Play.Start must reach the writer before the first media.
@@ -502,12 +524,17 @@ impl<H: Hooks> Connection<H> {
             Ok(subscription) => {
                 tracing::debug!(key = %request.key, "play");
                 self.players.insert(request.stream_id, subscription);
+                self.entry
+                    .started(request.stream_id, &request.key, Role::Player);
                 let event = self.event(request.stream_id, &request.key);
                 self.context.hooks.on_play_started(&event);
             }
-            Err(error) => self
-                .session
-                .reject_play(request.stream_id, Status::play_failed(error.to_string()))?,
+            Err(error) => {
+                let reason = error.to_string();
+                self.log_refusal("play refused", &request.key, &reason);
+                self.session
+                    .reject_play(request.stream_id, Status::play_failed(reason))?;
+            }
         }
         Ok(())
     }
@@ -571,6 +598,7 @@ impl<H: Hooks> Connection<H> {
             tracing::debug!(key = %publisher.key(), "unpublish");
             let event = self.event(stream_id, publisher.key());
             drop(publisher);
+            self.entry.stopped(stream_id, Role::Publisher);
             self.context.hooks.on_publish_stopped(&event);
         }
     }
@@ -582,6 +610,7 @@ impl<H: Hooks> Connection<H> {
             tracing::debug!(key = %player.key(), "play stop");
             let event = self.event(stream_id, player.key());
             drop(player);
+            self.entry.stopped(stream_id, Role::Player);
             self.context.hooks.on_play_stopped(&event);
         }
     }
@@ -589,6 +618,12 @@ impl<H: Hooks> Connection<H> {
     /// Logs a refused request at INFO, at most once per 10 s per peer address (the lines
     /// held back are counted in the next one), so that a client cannot flood the log.
     fn log_refusal(&self, what: &str, key: &StreamKey, reason: &str) {
+        let registry = &self.context.registry;
+        Registry::count(if what.starts_with("publish") {
+            &registry.publishes_refused
+        } else {
+            &registry.plays_refused
+        });
         if let Some(held) = self
             .context
             .refusals

@@ -109,7 +109,7 @@ impl SharedMedia {
 pub type Media = Arc<SharedMedia>;
 
 /// Figures of one stream.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct StreamStats {
     /// Whether a publisher is on.
@@ -132,30 +132,81 @@ pub struct StreamStats {
     pub audio_codec: Option<AudioCodec>,
     /// Bits per second received from the publisher, over the last full second.
     pub bitrate: u64,
+    /// Bytes of audio, video and data queued for players.
+    pub bytes_out: u64,
+    /// Bits per second queued for players, all together, over the last full second.
+    pub bitrate_out: u64,
+    /// The video's width in pixels, from the publisher's metadata (`width`).
+    pub width: Option<u32>,
+    /// The video's height in pixels, from the publisher's metadata (`height`).
+    pub height: Option<u32>,
+    /// Frames per second, from the publisher's metadata (`framerate`).
+    pub frame_rate: Option<f64>,
+    /// How long the publisher has been on (zero while nobody publishes).
+    pub uptime: Duration,
 }
 
-/// Bits per second over windows of one second.
+// Frame rates are finite numbers from metadata; equality compares them bit for bit.
+impl Eq for StreamStats {}
+
+/// Bits per second in and out over windows of one second.
 #[derive(Debug, Default)]
 struct Meter {
     start: Option<Instant>,
-    bytes: u64,
+    bytes_in: u64,
+    bytes_out: u64,
 }
 
 impl Meter {
-    /// Counts `bytes`; returns the rate when a window closes.
-    fn add(&mut self, bytes: usize) -> Option<u64> {
+    /// Counts bytes received and queued; returns both rates when a window closes.
+    fn add(&mut self, bytes_in: u64, bytes_out: u64) -> Option<(u64, u64)> {
         let now = Instant::now();
         let start = *self.start.get_or_insert(now);
-        self.bytes += bytes as u64;
+        self.bytes_in += bytes_in;
+        self.bytes_out += bytes_out;
         let elapsed = now.duration_since(start);
         if elapsed < Duration::from_secs(1) {
             return None;
         }
-        let rate = self.bytes * 8 * 1000 / (elapsed.as_millis() as u64).max(1);
-        self.start = Some(now);
-        self.bytes = 0;
-        Some(rate)
+        let millis = (elapsed.as_millis() as u64).max(1);
+        let rates = (
+            self.bytes_in * 8000 / millis,
+            self.bytes_out * 8000 / millis,
+        );
+        *self = Self {
+            start: Some(now),
+            ..Self::default()
+        };
+        Some(rates)
     }
+}
+
+/// The video's width, height and frame rate in an onMetaData payload.
+fn video_size(payload: &Bytes) -> (Option<u32>, Option<u32>, Option<f64>) {
+    let Ok((_, values)) = rtmp_flv::parse_script_data(payload) else {
+        return (None, None, None);
+    };
+    // `@setDataFrame` messages carry the name first, then the object.
+    let Some(object) = values.iter().find_map(|value| match value {
+        rtmp_amf0::Value::Object(object) | rtmp_amf0::Value::EcmaArray(object) => Some(object),
+        _ => None,
+    }) else {
+        return (None, None, None);
+    };
+    let number = |name: &str| match object.get(name) {
+        Some(rtmp_amf0::Value::Number(number)) if number.is_finite() => Some(*number),
+        _ => None,
+    };
+    let pixels = |name: &str| {
+        number(name)
+            .filter(|number| (1.0..=65536.0).contains(number))
+            .map(|number| number as u32)
+    };
+    (
+        pixels("width"),
+        pixels("height"),
+        number("framerate").filter(|rate| *rate > 0.0),
+    )
 }
 
 /// The codec of an audio or video payload, parsed only when it is not known yet or a new
@@ -178,9 +229,7 @@ struct Player {
 struct Stream {
     publisher: Option<u64>,
     metadata: Option<Media>,
-    /// Sequence starts and multichannel configs, each with the tracks it configures: a
-    /// joining player needs every track's before media.
-    headers: Vec<(Vec<HeaderKey>, Media)>,
+    headers: Headers,
     gop: Vec<Media>,
     gop_bytes: usize,
     /// Whether the GOP being cached started with a keyframe and still fits.
@@ -188,6 +237,8 @@ struct Stream {
     players: Vec<Player>,
     stats: StreamStats,
     meter: Meter,
+    /// When the publisher started.
+    since: Option<Instant>,
 }
 
 impl Stream {
@@ -199,25 +250,71 @@ impl Stream {
     fn catch_up(&self) -> impl Iterator<Item = &Media> {
         self.metadata
             .iter()
-            .chain(self.headers.iter().map(|(_, media)| media))
+            .chain(self.headers.iter())
             .chain(&self.gop)
     }
+}
 
+/// Sequence starts and multichannel configs, each with the tracks it configures: a joining
+/// player (or a new recording segment) needs every track's before media.
+#[derive(Debug, Default)]
+pub(crate) struct Headers(Vec<(Vec<HeaderKey>, Media)>);
+
+impl Headers {
     /// Keeps `media` as the header of the tracks `keys` names, in place of what configured
     /// them before.
-    fn set_header(&mut self, keys: Vec<HeaderKey>, media: &Media) {
-        for (configured, _) in &mut self.headers {
+    pub(crate) fn set(&mut self, keys: Vec<HeaderKey>, media: &Media) {
+        for (configured, _) in &mut self.0 {
             configured.retain(|key| !keys.contains(key));
         }
-        self.headers
-            .retain(|(configured, _)| !configured.is_empty());
-        self.headers.push((keys, media.clone()));
+        self.0.retain(|(configured, _)| !configured.is_empty());
+        self.0.push((keys, media.clone()));
+    }
+
+    /// The headers kept, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Media> {
+        self.0.iter().map(|(_, media)| media)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// The tracks a message of `kind` configures (empty for media that configures none).
+pub(crate) fn configured_tracks(kind: MediaKind, payload: &Bytes) -> Vec<HeaderKey> {
+    match kind {
+        MediaKind::Audio { sequence_start } => {
+            let mut keys = if sequence_start || may_be_audio_header(payload) {
+                header_keys(type_id::AUDIO, payload)
+            } else {
+                Vec::new()
+            };
+            if sequence_start && keys.is_empty() {
+                // One the parser does not know still configures track 0.
+                keys.push((type_id::AUDIO, SEQUENCE_START, 0));
+            }
+            keys
+        }
+        MediaKind::Video {
+            kind: VideoKind::SequenceStart,
+            ..
+        } => {
+            let keys = header_keys(type_id::VIDEO, payload);
+            // A legacy sequence start configures track 0.
+            if keys.is_empty() {
+                vec![(type_id::VIDEO, SEQUENCE_START, 0)]
+            } else {
+                keys
+            }
+        }
+        _ => Vec::new(),
     }
 }
 
 /// What a header configures: the message type, [`SEQUENCE_START`] or
 /// [`MULTICHANNEL_CONFIG`], and the track.
-type HeaderKey = (u8, u8, u8);
+pub(crate) type HeaderKey = (u8, u8, u8);
 const SEQUENCE_START: u8 = 0;
 const MULTICHANNEL_CONFIG: u8 = 1;
 
@@ -266,6 +363,8 @@ pub struct Hub {
     config: HubConfig,
     streams: Mutex<HashMap<StreamKey, Arc<Mutex<Stream>>>>,
     next_id: AtomicU64,
+    /// Messages dropped for slow players, all streams together.
+    dropped: AtomicU64,
 }
 
 impl std::fmt::Debug for Hub {
@@ -291,6 +390,7 @@ impl Hub {
             config,
             streams: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            dropped: AtomicU64::new(0),
         })
     }
 
@@ -324,6 +424,7 @@ impl Hub {
             }
             inner.publisher = Some(id);
             inner.stats.publishing = true;
+            inner.since = Some(Instant::now());
             for player in &inner.players {
                 player.handle.notify(Notice::Published(key.clone()));
             }
@@ -391,13 +492,20 @@ impl Hub {
     /// The figures of `key`, if anyone publishes or plays it.
     pub fn stats(&self, key: &StreamKey) -> Option<StreamStats> {
         let stream = lock(&self.streams).get(key).cloned()?;
-        let stats = lock(&stream).stats.clone();
+        let stream = lock(&stream);
+        let mut stats = stream.stats.clone();
+        stats.uptime = stream.since.map_or(Duration::ZERO, |since| since.elapsed());
         Some(stats)
     }
 
     /// The keys with a publisher or players.
     pub fn keys(&self) -> Vec<StreamKey> {
         lock(&self.streams).keys().cloned().collect()
+    }
+
+    /// Messages dropped for slow players since the hub started, all streams together.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 }
 
@@ -449,10 +557,6 @@ impl HubPublisher {
         let config = &self.hub.config;
         let mut guard = lock(&self.stream);
         let stream = &mut *guard;
-        stream.stats.bytes += message.payload.len() as u64;
-        if let Some(rate) = stream.meter.add(message.payload.len()) {
-            stream.stats.bitrate = rate;
-        }
         let codec_unknown = match kind {
             MediaKind::Audio { sequence_start } => {
                 sequence_start || stream.stats.audio_codec.is_none()
@@ -470,35 +574,21 @@ impl HubPublisher {
             }
         }
         match kind {
-            MediaKind::Audio { sequence_start } => {
+            MediaKind::Audio { .. } => {
                 stream.stats.audio_frames += 1;
-                let mut keys = if sequence_start || may_be_audio_header(&message.payload) {
-                    header_keys(type_id::AUDIO, &message.payload)
-                } else {
-                    Vec::new()
-                };
-                if sequence_start && keys.is_empty() {
-                    // One the parser does not know still configures track 0.
-                    keys.push((type_id::AUDIO, SEQUENCE_START, 0));
-                }
+                let keys = configured_tracks(kind, &message.payload);
                 if keys.is_empty() {
                     cache(stream, config, &media, false);
                 } else {
-                    stream.set_header(keys, &media);
+                    stream.headers.set(keys, &media);
                 }
             }
             MediaKind::Video { kind, enhanced } => {
                 stream.stats.video_frames += 1;
                 match kind {
                     VideoKind::SequenceStart => {
-                        let keys = header_keys(type_id::VIDEO, &message.payload);
-                        // A legacy sequence start configures track 0.
-                        let keys = if keys.is_empty() {
-                            vec![(type_id::VIDEO, SEQUENCE_START, 0)]
-                        } else {
-                            keys
-                        };
-                        stream.set_header(keys, &media);
+                        let keys = configured_tracks(media.kind, &message.payload);
+                        stream.headers.set(keys, &media);
                         stream.stats.enhanced_video = enhanced;
                         if enhanced && config.refuse_unannounced_enhanced {
                             self.fail_legacy_players(stream);
@@ -512,15 +602,32 @@ impl HubPublisher {
             MediaKind::Data => {
                 if rtmp_message::data_name_is(&message.payload, rtmp_message::ON_METADATA) {
                     stream.metadata = Some(media.clone());
+                    (
+                        stream.stats.width,
+                        stream.stats.height,
+                        stream.stats.frame_rate,
+                    ) = video_size(&message.payload);
                 }
             }
         }
         let policy = config.slow_player;
-        let mut dropped = 0;
+        let mut tally = Tally::default();
         stream
             .players
-            .retain_mut(|player| deliver(player, &media, policy, &mut dropped));
-        stream.stats.dropped += dropped;
+            .retain_mut(|player| deliver(player, &media, policy, &mut tally));
+        let (bytes_in, bytes_out) = (
+            message.payload.len() as u64,
+            message.payload.len() as u64 * tally.delivered,
+        );
+        stream.stats.bytes += bytes_in;
+        stream.stats.bytes_out += bytes_out;
+        if let Some((rate_in, rate_out)) = stream.meter.add(bytes_in, bytes_out) {
+            (stream.stats.bitrate, stream.stats.bitrate_out) = (rate_in, rate_out);
+        }
+        stream.stats.dropped += tally.dropped;
+        if tally.dropped > 0 {
+            self.hub.dropped.fetch_add(tally.dropped, Ordering::Relaxed);
+        }
         stream.stats.players = stream.players.len();
     }
 
@@ -565,12 +672,19 @@ fn cache(stream: &mut Stream, config: &HubConfig, media: &Media, keyframe: bool)
     stream.gop.push(media.clone());
 }
 
+/// Messages queued and dropped in one fan-out.
+#[derive(Default)]
+struct Tally {
+    delivered: u64,
+    dropped: u64,
+}
+
 /// Offers `media` to `player`; false when the player is to be removed.
 fn deliver(
     player: &mut Player,
     media: &Media,
     policy: SlowPlayerPolicy,
-    dropped: &mut u64,
+    tally: &mut Tally,
 ) -> bool {
     let video_kind = match media.kind {
         MediaKind::Video { kind, .. } => Some(kind),
@@ -586,18 +700,19 @@ fn deliver(
     }
     // A lagging player gets no video until a keyframe (sequence headers always pass).
     if player.lagging && matches!(video_kind, Some(VideoKind::Inter | VideoKind::Other)) {
-        *dropped += 1;
+        tally.dropped += 1;
         return true;
     }
     match player.handle.deliver(media.clone()) {
         Ok(()) => {
+            tally.delivered += 1;
             if video_kind == Some(VideoKind::Keyframe) {
                 player.lagging = false;
             }
             true
         }
         Err(DeliverError::Full) => {
-            *dropped += 1;
+            tally.dropped += 1;
             player.lagging = true;
             policy == SlowPlayerPolicy::SkipToKeyframe
         }
@@ -627,7 +742,14 @@ impl Drop for HubPublisher {
             stream.gop_bytes = 0;
             stream.gop_open = false;
             stream.meter = Meter::default();
+            stream.since = None;
             stream.stats.bitrate = 0;
+            stream.stats.bitrate_out = 0;
+            (
+                stream.stats.width,
+                stream.stats.height,
+                stream.stats.frame_rate,
+            ) = (None, None, None);
             stream.stats.video_codec = None;
             stream.stats.audio_codec = None;
             for player in &mut stream.players {

@@ -56,9 +56,11 @@ mod hub;
 mod limits;
 mod memory;
 mod queue;
+mod record;
 mod relay;
 mod router;
 mod server;
+mod stats;
 mod writer;
 
 pub use builder::{ListeningServer, ServerBuilder};
@@ -71,6 +73,7 @@ pub use hub::{
 #[cfg(unix)]
 pub use limits::raise_open_file_limit;
 pub use queue::{MediaReceiver, MediaSender};
+pub use record::{RecordConfig, RecordError, Recorder};
 pub use relay::{Backoff, RelayConfig, StaticRelay};
 pub use router::{
     DeliverError, Feed, Notice, PlayError, PlayerFeed, PlayerHandle, Playing, PublishError,
@@ -99,4 +102,5 @@ pub use rtmp_session::{
     StreamRequest,
 };
 pub use server::{Server, ServerConfig, bind_listener};
+pub use stats::{ConnectionStats, Role, ServerStats, StreamInfo, Totals};
 pub use writer::WriteStalled;

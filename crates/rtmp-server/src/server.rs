@@ -20,7 +20,8 @@ use crate::limits::{LogLimit, PerAddress, default_max_connections};
 use crate::memory;
 use crate::relay::RelayConfig;
 use crate::router::Router;
-use rtmp_session::SessionConfig;
+use crate::stats::{Registry, ServerStats};
+use rtmp_session::{SessionConfig, StreamKey};
 
 /// How accepted connections become RTMP streams.
 #[derive(Clone)]
@@ -161,6 +162,17 @@ pub struct Server<H = AcceptAll> {
     hub: Option<Arc<Hub>>,
 }
 
+/// Another handle to the same server (connections, streams, settings), e.g. for an HTTP
+/// API beside it.
+impl<H> Clone for Server<H> {
+    fn clone(&self) -> Self {
+        Self {
+            context: self.context.clone(),
+            hub: self.hub.clone(),
+        }
+    }
+}
+
 impl<H> std::fmt::Debug for Server<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
@@ -219,6 +231,7 @@ impl<H: Hooks> Server<H> {
                 refusals: LogLimit::new(Duration::from_secs(10)),
                 open: AtomicUsize::new(0),
                 closed_since_trim: AtomicUsize::new(0),
+                registry: Registry::default(),
                 config,
             }),
         }
@@ -251,6 +264,43 @@ impl<H: Hooks> Server<H> {
     /// The media router (the hub by default).
     pub fn router(&self) -> &Arc<dyn Router> {
         &self.context.router
+    }
+
+    /// A snapshot of the server: its connections (address, application, bytes, what each
+    /// publishes and plays), its streams (publisher, players, and with the hub as router its
+    /// codecs, resolution and bitrates) and its totals. It takes a short lock per connection
+    /// and per stream, never one that media waits on for long.
+    ///
+    /// ```
+    /// let server = rtmp_server::Server::builder().build();
+    /// let stats = server.stats();
+    /// assert!(stats.connections.is_empty() && stats.streams.is_empty());
+    /// assert_eq!(stats.totals.bytes_in, 0);
+    /// ```
+    pub fn stats(&self) -> ServerStats {
+        let hub = self.hub.as_ref();
+        let mut stats = self
+            .context
+            .registry
+            .snapshot(|key| hub.and_then(|hub| hub.stats(key)));
+        stats.totals.dropped_frames = hub.map_or(0, |hub| hub.dropped());
+        stats
+    }
+
+    /// Closes connection `id` (as [`ConnectionStats::id`](crate::ConnectionStats::id) and
+    /// the hooks' events name it); false if no such connection is open. It ends with
+    /// [`ConnectionError::Closed`].
+    pub fn close_connection(&self, id: u64) -> bool {
+        self.context.registry.close(id)
+    }
+
+    /// Stops the publisher of `key` here by closing its connection; false if nobody
+    /// publishes it here.
+    pub fn stop_publisher(&self, key: &StreamKey) -> bool {
+        self.context
+            .registry
+            .publisher_of(key)
+            .is_some_and(|id| self.close_connection(id))
     }
 
     /// Serves `listener` until `shutdown` completes; then stops accepting, tells every client
@@ -309,6 +359,7 @@ impl<H: Hooks> Server<H> {
     {
         let _open = Open::new(self.context.clone());
         if !self.context.hooks.on_connection(peer).await {
+            Registry::count(&self.context.registry.connections_refused);
             return Err(ConnectionError::Refused("refused by on_connection".into()));
         }
         let id = self.context.next_id.fetch_add(1, Ordering::Relaxed);
@@ -360,6 +411,7 @@ impl<H: Hooks> Server<H> {
                         }
                     };
                     let Ok(permit) = limit.clone().try_acquire_owned() else {
+                        Registry::count(&self.context.registry.connections_refused);
                         self.refused(peer, "connection limit reached");
                         continue;
                     };
@@ -367,6 +419,7 @@ impl<H: Hooks> Server<H> {
                         Some(most) => match self.context.per_address.try_add(peer.ip(), most) {
                             Some(slot) => Some(slot),
                             None => {
+                                Registry::count(&self.context.registry.connections_refused);
                                 self.refused(peer, "connection limit per address reached");
                                 continue;
                             }
@@ -382,6 +435,7 @@ impl<H: Hooks> Server<H> {
                     connections.spawn(async move {
                         let _held = (permit, slot, open);
                         if !context.hooks.on_connection(peer).await {
+                            Registry::count(&context.registry.connections_refused);
                             tracing::debug!("refused by on_connection");
                             return;
                         }

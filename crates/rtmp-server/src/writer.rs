@@ -5,6 +5,8 @@
 //! [`WriteStalled`].
 
 use std::io::IoSlice;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::hub::Media;
@@ -136,6 +138,7 @@ pub(crate) async fn write_loop(
     control: AnswerReceiver,
     media: MediaReceiver,
     ticks: Ticks,
+    written: Arc<AtomicU64>,
 ) -> std::io::Result<()> {
     let mut outbox = Outbox {
         control,
@@ -169,6 +172,7 @@ pub(crate) async fn write_loop(
         // Whether the write stops at a batch limit with more queued.
         let backlog = batch.is_full();
         write_all(&mut writer, &mut batch.buffers, ticks.timeout).await?;
+        written.fetch_add(batch.size as u64, Ordering::Relaxed);
         batch.size = 0;
         if backlog || ticks.period.is_zero() {
             continue;
@@ -296,7 +300,13 @@ mod tests {
             period: TICK,
             timeout: WRITE_TIMEOUT,
         };
-        let task = tokio::spawn(write_loop(Box::new(ours), control_rx, media_rx, ticks));
+        let task = tokio::spawn(write_loop(
+            Box::new(ours),
+            control_rx,
+            media_rx,
+            ticks,
+            Arc::default(),
+        ));
         let peer = Peer {
             socket: theirs,
             decoder: ChunkDecoder::new(DecoderConfig::default()),

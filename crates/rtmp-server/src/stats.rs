@@ -1,0 +1,325 @@
+//! What an operator sees: the server's connections, streams and totals
+//! ([`Server::stats`](crate::Server::stats)), and the two actions on them (closing a
+//! connection, stopping a publisher).
+//!
+//! Each connection has an entry in the server's registry from accept to close. The reader
+//! counts bytes in and notes what the connection publishes and plays; the writer counts bytes
+//! out. A snapshot reads it all without stopping anyone.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use rtmp_session::StreamKey;
+
+use crate::hub::StreamStats;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What a connection does on one of its message streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Role {
+    /// It publishes the stream.
+    Publisher,
+    /// It plays the stream.
+    Player,
+}
+
+/// One connection, as [`Server::stats`](crate::Server::stats) shows it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectionStats {
+    /// The connection's id (as in the log spans and [`StreamEvent`](crate::StreamEvent)).
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The application the client connected to, once connect was accepted.
+    pub app: Option<String>,
+    /// How long the connection has been open.
+    pub uptime: Duration,
+    /// Bytes read from the client.
+    pub bytes_in: u64,
+    /// Bytes written to the client.
+    pub bytes_out: u64,
+    /// The streams it publishes and plays.
+    pub streams: Vec<(StreamKey, Role)>,
+}
+
+/// One stream, as [`Server::stats`](crate::Server::stats) shows it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StreamInfo {
+    /// The stream's key.
+    pub key: StreamKey,
+    /// The publisher's connection and address, if someone publishes it here.
+    pub publisher: Option<(u64, SocketAddr)>,
+    /// Connections playing it.
+    pub players: usize,
+    /// When the publisher started (wall clock).
+    pub published_at: Option<SystemTime>,
+    /// The router's figures (codecs, resolution, bitrates), when the router is the hub.
+    pub media: Option<StreamStats>,
+}
+
+/// Counts since the server started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Totals {
+    /// Bytes read from clients, all connections together.
+    pub bytes_in: u64,
+    /// Bytes written to clients.
+    pub bytes_out: u64,
+    /// Connections accepted.
+    pub connections: u64,
+    /// Connections refused: over a connection limit, by `on_connection`, or at connect.
+    pub connections_refused: u64,
+    /// Publishes refused (by the hooks or the router).
+    pub publishes_refused: u64,
+    /// Plays refused.
+    pub plays_refused: u64,
+    /// Media messages dropped for players that did not keep up (the hub's slow-player
+    /// policy).
+    pub dropped_frames: u64,
+}
+
+/// A snapshot of the server.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Connections open now, by id.
+    pub connections: Vec<ConnectionStats>,
+    /// Streams published or played now, by key.
+    pub streams: Vec<StreamInfo>,
+    /// Counts since the server started.
+    pub totals: Totals,
+}
+
+/// A connection's entry in the registry.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    peer: SocketAddr,
+    since: Instant,
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: Arc<AtomicU64>,
+    app: Mutex<Option<String>>,
+    streams: Mutex<Vec<(u32, StreamKey, Role, SystemTime)>>,
+    /// Wakes the connection's reader to close it.
+    pub(crate) close: tokio::sync::Notify,
+}
+
+impl Entry {
+    /// Notes the application connected to.
+    pub(crate) fn connected(&self, app: &str) {
+        *lock(&self.app) = Some(app.to_owned());
+    }
+
+    /// Notes that message stream `stream_id` publishes or plays `key`.
+    pub(crate) fn started(&self, stream_id: u32, key: &StreamKey, role: Role) {
+        lock(&self.streams).push((stream_id, key.clone(), role, SystemTime::now()));
+    }
+
+    /// Notes that message stream `stream_id` stopped publishing or playing in `role`.
+    pub(crate) fn stopped(&self, stream_id: u32, role: Role) {
+        lock(&self.streams).retain(|(id, _, was, _)| (*id, *was) != (stream_id, role));
+    }
+}
+
+/// Every open connection, and the counts of those gone.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    entries: Mutex<HashMap<u64, Arc<Entry>>>,
+    /// Bytes of connections that closed.
+    closed_in: AtomicU64,
+    closed_out: AtomicU64,
+    pub(crate) connections: AtomicU64,
+    pub(crate) connections_refused: AtomicU64,
+    pub(crate) publishes_refused: AtomicU64,
+    pub(crate) plays_refused: AtomicU64,
+}
+
+/// Removes a connection's entry when it ends.
+pub(crate) struct Registered<'a> {
+    registry: &'a Registry,
+    id: u64,
+    pub(crate) entry: Arc<Entry>,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        lock(&self.registry.entries).remove(&self.id);
+        let entry = &self.entry;
+        let registry = self.registry;
+        registry
+            .closed_in
+            .fetch_add(entry.bytes_in.load(Ordering::Relaxed), Ordering::Relaxed);
+        registry
+            .closed_out
+            .fetch_add(entry.bytes_out.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+}
+
+impl Registry {
+    /// Enters connection `id` until the returned guard drops.
+    pub(crate) fn register(&self, id: u64, peer: SocketAddr) -> Registered<'_> {
+        let entry = Arc::new(Entry {
+            peer,
+            since: Instant::now(),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: Arc::default(),
+            app: Mutex::new(None),
+            streams: Mutex::new(Vec::new()),
+            close: tokio::sync::Notify::new(),
+        });
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        lock(&self.entries).insert(id, entry.clone());
+        Registered {
+            registry: self,
+            id,
+            entry,
+        }
+    }
+
+    /// Counts one more refusal in `counter`.
+    pub(crate) fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Asks connection `id` to close; false if there is none.
+    pub(crate) fn close(&self, id: u64) -> bool {
+        let Some(entry) = lock(&self.entries).get(&id).cloned() else {
+            return false;
+        };
+        entry.close.notify_one();
+        true
+    }
+
+    /// The connection publishing `key`, if any.
+    pub(crate) fn publisher_of(&self, key: &StreamKey) -> Option<u64> {
+        lock(&self.entries).iter().find_map(|(id, entry)| {
+            lock(&entry.streams)
+                .iter()
+                .any(|(_, published, role, _)| *role == Role::Publisher && published == key)
+                .then_some(*id)
+        })
+    }
+
+    /// Connections and streams now, with totals (`dropped_frames` left to the caller).
+    pub(crate) fn snapshot(
+        &self,
+        media: impl Fn(&StreamKey) -> Option<StreamStats>,
+    ) -> ServerStats {
+        let entries: Vec<(u64, Arc<Entry>)> = lock(&self.entries)
+            .iter()
+            .map(|(id, entry)| (*id, entry.clone()))
+            .collect();
+        let mut totals = Totals {
+            bytes_in: self.closed_in.load(Ordering::Relaxed),
+            bytes_out: self.closed_out.load(Ordering::Relaxed),
+            connections: self.connections.load(Ordering::Relaxed),
+            connections_refused: self.connections_refused.load(Ordering::Relaxed),
+            publishes_refused: self.publishes_refused.load(Ordering::Relaxed),
+            plays_refused: self.plays_refused.load(Ordering::Relaxed),
+            dropped_frames: 0,
+        };
+        let mut connections = Vec::with_capacity(entries.len());
+        let mut streams: HashMap<StreamKey, StreamInfo> = HashMap::new();
+        for (id, entry) in entries {
+            let (bytes_in, bytes_out) = (
+                entry.bytes_in.load(Ordering::Relaxed),
+                entry.bytes_out.load(Ordering::Relaxed),
+            );
+            totals.bytes_in += bytes_in;
+            totals.bytes_out += bytes_out;
+            let roles = lock(&entry.streams).clone();
+            for (_, key, role, since) in &roles {
+                let info = streams.entry(key.clone()).or_insert_with(|| StreamInfo {
+                    key: key.clone(),
+                    publisher: None,
+                    players: 0,
+                    published_at: None,
+                    media: None,
+                });
+                match role {
+                    Role::Publisher => {
+                        info.publisher = Some((id, entry.peer));
+                        info.published_at = Some(*since);
+                    }
+                    Role::Player => info.players += 1,
+                }
+            }
+            connections.push(ConnectionStats {
+                id,
+                peer: entry.peer,
+                app: lock(&entry.app).clone(),
+                uptime: entry.since.elapsed(),
+                bytes_in,
+                bytes_out,
+                streams: roles
+                    .into_iter()
+                    .map(|(_, key, role, _)| (key, role))
+                    .collect(),
+            });
+        }
+        connections.sort_by_key(|connection| connection.id);
+        let mut streams: Vec<StreamInfo> = streams.into_values().collect();
+        for stream in &mut streams {
+            stream.media = media(&stream.key);
+        }
+        streams.sort_by(|a, b| a.key.cmp(&b.key));
+        ServerStats {
+            connections,
+            streams,
+            totals,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn key(name: &str) -> StreamKey {
+        StreamKey {
+            app: "live".into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_joins_connections_into_streams_and_keeps_the_bytes_of_those_gone() {
+        let registry = Registry::default();
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let publisher = registry.register(1, peer);
+        publisher.entry.started(1, &key("a"), Role::Publisher);
+        publisher.entry.bytes_in.fetch_add(1000, Ordering::Relaxed);
+        {
+            let player = registry.register(2, peer);
+            player.entry.started(1, &key("a"), Role::Player);
+            player.entry.bytes_out.fetch_add(700, Ordering::Relaxed);
+            let stats = registry.snapshot(|_| None);
+            assert_eq!(stats.connections.len(), 2);
+            assert_eq!(stats.streams.len(), 1);
+            let stream = &stats.streams[0];
+            assert_eq!((stream.publisher, stream.players), (Some((1, peer)), 1));
+            assert_eq!(registry.publisher_of(&key("a")), Some(1));
+        }
+        let stats = registry.snapshot(|_| None);
+        assert_eq!(stats.connections.len(), 1);
+        assert_eq!(stats.streams[0].players, 0);
+        assert_eq!((stats.totals.bytes_in, stats.totals.bytes_out), (1000, 700));
+        assert_eq!(stats.totals.connections, 2);
+        publisher.entry.stopped(1, Role::Publisher);
+        assert!(registry.snapshot(|_| None).streams.is_empty());
+        assert_eq!(registry.publisher_of(&key("a")), None);
+        assert!(registry.close(1) && !registry.close(2));
+    }
+}

@@ -1,0 +1,244 @@
+//! `server`: a live RTMP server that runs with no configuration.
+//!
+//! ```text
+//! cargo run --release --example server -- [--config server.toml] [--listen 0.0.0.0:1935]
+//!     [--http 127.0.0.1:8080] [--record DIR [--record-segment-secs N] [--record-segment-mb N]]
+//!     [--tls-cert cert.pem --tls-key key.pem [--tls-listen 0.0.0.0:1936]]
+//!     [--push rtmp://other-server]... [--pull rtmp://origin]
+//!     [--max-connections N] [--max-connections-per-ip N] [--write-timeout-secs 20]
+//! ```
+//!
+//! A flag overrides the same setting in the file; `config.rs` describes the file.
+
+mod config;
+mod http;
+mod policy;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use clap::Parser;
+use rtmp_server::{RecordConfig, Recorder, Server, StaticRelay};
+
+use crate::config::FileConfig;
+use crate::policy::Policy;
+
+/// A live video server (RTMP and RTMPS): encoders such as OBS or ffmpeg publish to
+/// rtmp://HOST/APP/NAME, and players play the same address. Runs with no configuration;
+/// optionally records to FLV files and serves a status page, a JSON API and Prometheus
+/// metrics over HTTP.
+#[derive(Debug, Parser)]
+#[command(name = "rtmp-server", version, about, long_about = None)]
+struct Args {
+    /// A TOML file with any of these settings, and per-application ones (address lists,
+    /// push and pull targets, recording). Flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 0.0.0.0:1935].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Serve the status page (/), the JSON API (/api/...) and Prometheus metrics (/metrics)
+    /// on this address [default: off].
+    #[arg(long)]
+    http: Option<SocketAddr>,
+    /// Record every published stream to FLV files in this directory (DIR/APP/NAME-TIME.flv).
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// With --record: start a new file at the first keyframe after this many seconds.
+    #[arg(long)]
+    record_segment_secs: Option<u64>,
+    /// With --record: start a new file at the first keyframe after this many MiB.
+    #[arg(long)]
+    record_segment_mb: Option<u64>,
+    /// Chunk size sent to clients [default: 1024].
+    #[arg(long)]
+    chunk_size: Option<u32>,
+    /// Do not keep the current GOP for players that join (they wait for the next keyframe).
+    #[arg(long)]
+    no_gop_cache: bool,
+    /// Write tick in milliseconds: each player's media is written once per tick (fewer system
+    /// calls and wake-ups; adds up to that much latency; 0 writes at once) [default: 50].
+    #[arg(long)]
+    write_interval_ms: Option<u64>,
+    /// Certificate chain (PEM) for RTMPS; with --tls-key, RTMPS is served on --tls-listen.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for RTMPS.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Address for RTMPS [default: 0.0.0.0:1936].
+    #[arg(long)]
+    tls_listen: Option<SocketAddr>,
+    /// Push every published stream to this server too (rtmp[s]://host[:port]; app/name is
+    /// added). Repeatable.
+    #[arg(long)]
+    push: Vec<String>,
+    /// Pull streams nobody publishes here from this origin (rtmp[s]://host[:port]) while
+    /// someone plays them.
+    #[arg(long)]
+    pull: Option<String>,
+    /// The most connections at once [default: the open-file limit, raised to its maximum at
+    /// start, less 64].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// The most connections at once from one IP address [default: no limit of its own].
+    #[arg(long)]
+    max_connections_per_ip: Option<usize>,
+    /// Close a client that accepts no bytes for this many seconds while data waits for it
+    /// [default: 20].
+    #[arg(long)]
+    write_timeout_secs: Option<u64>,
+    /// The listen backlog [default: 1024].
+    #[arg(long)]
+    listen_backlog: Option<u32>,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+    let args = Args::parse();
+    let file = match &args.config {
+        Some(path) => match config::load(path) {
+            Ok(file) => file,
+            Err(error) => {
+                eprintln!("error: {error}");
+                std::process::exit(2);
+            }
+        },
+        None => FileConfig::default(),
+    };
+    // As nginx's worker_rlimit_nofile: the connection limit follows the raised file limit.
+    match rtmp_server::raise_open_file_limit() {
+        Ok(files) => tracing::debug!(files, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
+    run(args, file).await
+}
+
+async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let recorder = Arc::new(OnceLock::new());
+    let policy = Policy {
+        relay: StaticRelay {
+            push: if args.push.is_empty() {
+                file.push.clone().unwrap_or_default()
+            } else {
+                args.push.clone()
+            },
+            pull: args.pull.clone().or(file.pull.clone()),
+        },
+        apps: file.apps.clone(),
+        recorder: recorder.clone(),
+    };
+    let mut builder = Server::builder()
+        .listen(
+            args.listen
+                .or(file.listen)
+                .unwrap_or(([0, 0, 0, 0], 1935).into()),
+        )
+        .chunk_size(args.chunk_size.or(file.chunk_size).unwrap_or(1024))
+        .gop_cache(!args.no_gop_cache && file.gop_cache.unwrap_or(true))
+        .write_interval(Duration::from_millis(
+            args.write_interval_ms
+                .or(file.write_interval_ms)
+                .unwrap_or(50),
+        ))
+        .write_timeout(Duration::from_secs(
+            args.write_timeout_secs
+                .or(file.write_timeout_secs)
+                .unwrap_or(20),
+        ))
+        .listen_backlog(args.listen_backlog.or(file.listen_backlog).unwrap_or(1024))
+        .hooks(policy);
+    if let Some(most) = args.max_connections.or(file.max_connections) {
+        builder = builder.max_connections(most);
+    }
+    if let Some(most) = args.max_connections_per_ip.or(file.max_connections_per_ip) {
+        builder = builder.max_connections_per_ip(most);
+    }
+    let tls = match (&args.tls_cert, &args.tls_key, &file.tls) {
+        (Some(cert), Some(key), _) => Some((cert.clone(), key.clone(), None)),
+        (_, _, Some(tls)) => Some((tls.cert.clone(), tls.key.clone(), tls.listen)),
+        _ => None,
+    };
+    if let Some((cert, key, listen)) = tls {
+        let address = args
+            .tls_listen
+            .or(listen)
+            .unwrap_or(([0, 0, 0, 0], 1936).into());
+        builder = builder.listen_tls(address, rtmp_server::tls::server_config(&cert, &key)?);
+    }
+    let listening = builder.bind().await?;
+    let record = match (&args.record, &file.record) {
+        (Some(dir), file) => Some((
+            dir.clone(),
+            args.record_segment_secs
+                .or(file.as_ref().and_then(|file| file.segment_secs)),
+            args.record_segment_mb
+                .or(file.as_ref().and_then(|file| file.segment_mb)),
+        )),
+        (None, Some(file)) => Some((
+            file.dir.clone(),
+            args.record_segment_secs.or(file.segment_secs),
+            args.record_segment_mb.or(file.segment_mb),
+        )),
+        (None, None) => None,
+    };
+    if let Some((dir, secs, mb)) = record {
+        let server = listening.server();
+        let mut config = RecordConfig::new(&dir);
+        config.segment_duration = secs.map(Duration::from_secs);
+        config.segment_bytes = mb.map(|mb| mb << 20);
+        let _ = recorder.set(Recorder::new(
+            server.router().clone(),
+            server.queue_budget(),
+            config,
+        ));
+        tracing::info!(dir = %dir.display(), "recording every published stream");
+    }
+    let addresses = listening.local_addrs();
+    let port = addresses.first().map_or(1935, |address| address.port());
+    for (index, address) in addresses.iter().enumerate() {
+        let scheme = if index == 0 { "rtmp" } else { "rtmps" };
+        tracing::info!("listening on {scheme}://{address}");
+    }
+    let server = listening.server().clone();
+    if let Some(address) = args.http.or(file.http) {
+        let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .idle_timeout(
+                metrics_util::MetricKindMask::GAUGE,
+                Some(Duration::from_secs(10)),
+            )
+            .install_recorder()?;
+        http::describe_metrics();
+        let listener = http::bind(address).await?;
+        tracing::info!("status page on http://{}", listener.local_addr()?);
+        let state = http::Http {
+            server,
+            recorder: recorder.clone(),
+            metrics,
+        };
+        tokio::spawn(async move {
+            if let Err(error) = http::serve(listener, state).await {
+                tracing::error!(%error, "the HTTP server stopped");
+            }
+        });
+    }
+    println!(
+        "Publish: ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -g 60 -c:a aac -f flv rtmp://127.0.0.1:{port}/live/test"
+    );
+    println!("Play:    ffplay rtmp://127.0.0.1:{port}/live/test");
+    listening
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        })
+        .await?;
+    Ok(())
+}

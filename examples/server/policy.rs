@@ -1,0 +1,85 @@
+//! The example server's hooks: per-application address lists, push and pull targets, and
+//! recording when a publish starts.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use rtmp_server::{
+    Hooks, Recorder, Refusal, RtmpUrl, StaticRelay, StreamEvent, StreamKey, StreamRequest,
+};
+
+use crate::config::AppSection;
+
+/// What the server decides per application.
+#[derive(Debug, Default)]
+pub struct Policy {
+    /// Relays for every application.
+    pub relay: StaticRelay,
+    /// Settings per application (none: everything allowed, the global relays).
+    pub apps: BTreeMap<String, AppSection>,
+    /// The recorder, once the server exists (recording is on when it is set).
+    pub recorder: Arc<OnceLock<Recorder>>,
+}
+
+impl Policy {
+    fn app(&self, app: &str) -> Option<&AppSection> {
+        self.apps.get(app)
+    }
+}
+
+impl Hooks for Policy {
+    async fn on_publish(&self, peer: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
+        match self.app(&request.key.app) {
+            Some(app) if !app.may_publish(peer.ip()) => {
+                Err(format!("{} may not publish to {}", peer.ip(), request.key.app).into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn on_play(&self, peer: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
+        match self.app(&request.key.app) {
+            Some(app) if !app.may_play(peer.ip()) => {
+                Err(format!("{} may not play from {}", peer.ip(), request.key.app).into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn push_targets(&self, key: &StreamKey) -> Vec<RtmpUrl> {
+        let own = self
+            .app(&key.app)
+            .map(|app| &app.push[..])
+            .unwrap_or_default();
+        self.relay
+            .push
+            .iter()
+            .chain(own)
+            .filter_map(|base| StaticRelay::url(base, key).ok())
+            .collect()
+    }
+
+    async fn pull_source(&self, key: &StreamKey) -> Option<RtmpUrl> {
+        let own = self.app(&key.app).and_then(|app| app.pull.as_deref());
+        own.or(self.relay.pull.as_deref())
+            .and_then(|base| StaticRelay::url(base, key).ok())
+    }
+
+    fn on_publish_started(&self, event: &StreamEvent) {
+        tracing::info!(key = %event.key, peer = %event.peer, "publishing");
+        let wanted = self
+            .app(&event.key.app)
+            .and_then(|app| app.record)
+            .unwrap_or(true);
+        if let (Some(recorder), true) = (self.recorder.get(), wanted) {
+            if let Err(error) = recorder.start(&event.key) {
+                tracing::warn!(key = %event.key, %error, "not recorded");
+            }
+        }
+    }
+
+    fn on_publish_stopped(&self, event: &StreamEvent) {
+        tracing::info!(key = %event.key, "publishing stopped");
+    }
+}
