@@ -13,35 +13,6 @@ use common::{TestServer, play_args, publish_args, spawn, strings, temp, wait};
 use rtmp_flv::{AudioCodec, VideoCodec};
 use rtmp_server::ServerConfig;
 
-fn sample(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../rtmp-flv/tests/media")
-        .join(name)
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// ffmpeg 9 publishing a sample file in real time, looped `loops` extra times.
-fn publish_sample(url: &str, name: &str, loops: u32) -> Vec<String> {
-    let loops = loops.to_string();
-    strings(&[
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-re",
-        "-stream_loop",
-        &loops,
-        "-i",
-        &sample(name),
-        "-c",
-        "copy",
-        "-f",
-        "flv",
-        url,
-    ])
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
     let server = TestServer::start(ServerConfig::default()).await;
@@ -53,7 +24,7 @@ async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
     for (name, file) in streams {
         publishers.push(spawn(
             common::peers::ffmpeg9(),
-            &publish_sample(&server.url(&format!("live/{name}")), file, 1),
+            &common::publish_sample(&server.url(&format!("live/{name}")), file, 1),
         ));
     }
     let mut legacy_publisher = spawn("ffmpeg", &publish_args(&server.url("live/h264"), 4, "300k"));
@@ -132,7 +103,7 @@ async fn legacy_player_of_enhanced_video_is_told_when_refusal_is_on() {
     let url = server.url("live/hevc");
     let mut publisher = spawn(
         common::peers::ffmpeg9(),
-        &publish_sample(&url, "hevc-aac-enhanced.flv", 2),
+        &common::publish_sample(&url, "hevc-aac-enhanced.flv", 2),
     );
     server.published("hevc").await;
     let file = temp("refused.flv");
@@ -174,47 +145,7 @@ async fn streams_and_decode_errors(file: &Path) -> (String, String) {
 async fn a_late_player_gets_every_track_of_a_multitrack_stream() {
     let server = TestServer::start(ServerConfig::default()).await;
     let url = server.url("live/multitrack");
-    // H.264 and two AAC tracks at different rates: ffmpeg 9 sends the second in Enhanced RTMP
-    // multitrack form.
-    let publisher_args = strings(&[
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=44100",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=880:sample_rate=48000",
-        "-t",
-        "8",
-        "-map",
-        "0",
-        "-map",
-        "1",
-        "-map",
-        "2",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-g",
-        "25",
-        "-c:a",
-        "aac",
-        "-f",
-        "flv",
-        &url,
-    ]);
+    let publisher_args = common::multitrack_args(&url, 8);
     let mut publisher = spawn(common::peers::ffmpeg9(), &publisher_args);
     server.published("multitrack").await;
     // Join well after the tracks' sequence starts went by.

@@ -1,6 +1,6 @@
 //! Shared by the examples' tests: what ffprobe decodes of a saved file.
 
-#![allow(clippy::unwrap_used)] // test code
+#![allow(clippy::unwrap_used, dead_code)] // test code, each test binary uses a part
 
 use std::path::Path;
 use std::process::Command;

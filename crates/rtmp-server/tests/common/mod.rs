@@ -550,3 +550,78 @@ pub async fn record_with(
     );
     (video, audio)
 }
+
+/// A sample file of rtmp-flv's tests.
+pub fn sample(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../rtmp-flv/tests/media")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// ffmpeg (9) publishing a sample file in real time, looped `loops` extra times.
+pub fn publish_sample(url: &str, name: &str, loops: u32) -> Vec<String> {
+    let loops = loops.to_string();
+    strings(&[
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-re",
+        "-stream_loop",
+        &loops,
+        "-i",
+        &sample(name),
+        "-c",
+        "copy",
+        "-f",
+        "flv",
+        url,
+    ])
+}
+
+/// ffmpeg 9 publishing `seconds` of H.264 and two AAC tracks at different rates: it sends the
+/// second in Enhanced RTMP multitrack form.
+pub fn multitrack_args(url: &str, seconds: u32) -> Vec<String> {
+    let seconds = seconds.to_string();
+    strings(&[
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=880:sample_rate=48000",
+        "-t",
+        &seconds,
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-g",
+        "25",
+        "-c:a",
+        "aac",
+        "-f",
+        "flv",
+        url,
+    ])
+}

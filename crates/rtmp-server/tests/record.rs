@@ -1,0 +1,152 @@
+//! The recorder against real publishers: ffmpeg 5.1 publishes H.264/AAC, ffmpeg 9 publishes
+//! HEVC and AV1 (Enhanced RTMP) and a multitrack stream; each recording, cut into segments,
+//! decodes without a single error line.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{TestServer, publish_args, spawn, wait};
+use rtmp_server::{MemoryBudget, RecordConfig, RecordError, Recorder, Router, ServerConfig};
+
+fn recorder(server: &TestServer, dir: &Path, segment: Option<Duration>) -> Recorder {
+    let router: Arc<dyn Router> = Arc::new(server.hub.clone());
+    let mut config = RecordConfig::new(dir);
+    config.segment_duration = segment;
+    Recorder::new(router, MemoryBudget::new(1 << 30), config)
+}
+
+/// The files recorded for `live/name`, oldest first.
+fn files(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("live"))
+        .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.retain(|file| {
+        file.file_name()
+            .and_then(|file| file.to_str())
+            .is_some_and(|file| file.starts_with(&format!("{name}-")))
+    });
+    files.sort();
+    files
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rtmp-record-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Waits (bounded) until the recorder has finished every recording.
+async fn finished(recorder: &Recorder) {
+    common::eventually("the recordings end with their publishers", || {
+        recorder.recording().is_empty()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_is_recorded_in_segments_that_each_decode() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let dir = temp_dir("h264");
+    let recorder = recorder(&server, &dir, Some(Duration::from_secs(2)));
+    let key = common::key("segments");
+    // Started before the publisher: the recorder waits for it like a player.
+    recorder.start(&key).unwrap();
+    assert_eq!(
+        recorder.start(&key),
+        Err(RecordError::AlreadyRecording(key.clone()))
+    );
+    let mut publisher = spawn(
+        "ffmpeg",
+        &publish_args(&server.url("live/segments"), 7, "300k"),
+    );
+    assert!(wait(&mut publisher).await.success());
+    finished(&recorder).await;
+
+    let files = files(&dir, "segments");
+    assert!(files.len() >= 3, "7 s in segments of 2 s: {files:?}");
+    for file in &files {
+        // Every segment starts with the headers and a keyframe: it decodes on its own.
+        let frames = common::peers::decode(Path::new("ffmpeg"), &[], file);
+        assert!(
+            frames.len() == 2 && frames.iter().all(|&count| count > 0),
+            "{file:?}: {frames:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hevc_av1_and_multitrack_recordings_decode_in_ffmpeg9() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let dir = temp_dir("enhanced");
+    let recorder = recorder(&server, &dir, None);
+    let ffmpeg9 = common::peers::ffmpeg9();
+    let streams = [
+        (
+            "hevc",
+            common::publish_sample(&server.url("live/hevc"), "hevc-aac-enhanced.flv", 0),
+        ),
+        (
+            "av1",
+            common::publish_sample(&server.url("live/av1"), "av1-opus-enhanced.flv", 0),
+        ),
+        (
+            "multitrack",
+            common::multitrack_args(&server.url("live/multitrack"), 4),
+        ),
+    ];
+    let mut publishers = Vec::new();
+    for (name, args) in &streams {
+        recorder.start(&common::key(name)).unwrap();
+        publishers.push(spawn(&ffmpeg9, args));
+    }
+    for publisher in &mut publishers {
+        assert!(wait(publisher).await.success());
+    }
+    finished(&recorder).await;
+
+    // Tracks with decoded frames: video and audio, and for multitrack both audio tracks.
+    for (name, tracks) in [("hevc", 2), ("av1", 2), ("multitrack", 3)] {
+        let files = files(&dir, name);
+        assert_eq!(files.len(), 1, "{name}: {files:?}");
+        let frames = common::peers::decode(&ffmpeg9, &[], &files[0]);
+        assert!(
+            frames.len() == tracks && frames.iter().all(|&count| count > 0),
+            "{name}: {frames:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_recording_finishes_its_file_while_the_stream_goes_on() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let dir = temp_dir("stop");
+    let recorder = recorder(&server, &dir, None);
+    let mut publisher = spawn(
+        "ffmpeg",
+        &publish_args(&server.url("live/stopped"), 6, "300k"),
+    );
+    server.published("stopped").await;
+    let key = common::key("stopped");
+    recorder.start(&key).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(recorder.stop(&key));
+    assert!(!recorder.stop(&key), "stopped already");
+    finished(&recorder).await;
+    let files = files(&dir, "stopped");
+    assert_eq!(files.len(), 1);
+    let frames = common::peers::decode(Path::new("ffmpeg"), &[], &files[0]);
+    assert!(frames.iter().all(|&count| count > 0), "{frames:?}");
+    // The publisher was never disturbed.
+    assert!(wait(&mut publisher).await.success());
+    let _ = std::fs::remove_dir_all(&dir);
+    server.stop().await;
+}
