@@ -45,7 +45,12 @@
 //!   servers and fetch them from an origin, reconnecting with [`Backoff`]; [`StaticRelay`] is
 //!   a ready-made configuration.
 //!
-//! See the `server`, `record` and `blocking` examples for complete programs.
+//! - Operations: [`Server::stats`] (connections, streams with codecs, resolution, bitrates and
+//!   uptime, totals), [`Server::close_connection`] and [`Server::stop_publisher`]; a
+//!   [`Recorder`] writes streams to FLV files, in segments, as a player of the router.
+//!
+//! See the `server` (with a TOML config, recording, a status page, a JSON API and Prometheus
+//! metrics) and `blocking` examples for complete programs.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
