@@ -12,7 +12,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::{ClientConfig, ClientError, ClientEvent, ClientSession, PlayEvent, RtmpUrl, Scheme};
+use rtmp_chunk::type_id;
+use rtmp_flv::{TrackConfig, configured_tracks};
+use rtmp_message::{ON_METADATA, Status, data_name_is};
+
+use crate::{
+    ClientConfig, ClientError, ClientEvent, ClientSession, Connection, PlayEvent, RtmpUrl, Scheme,
+};
 
 /// A byte stream a client can run over: TCP, TLS, or anything the application supplies (a
 /// proxy tunnel, an in-memory pipe).
@@ -164,27 +170,67 @@ async fn tls(_: TcpStream, _: &RtmpUrl, _: &ClientConfig) -> Result<Box<dyn Stre
     ))
 }
 
+/// What a publisher sends again after reconnecting: the metadata and every track's
+/// configuration, as last sent.
+#[derive(Default)]
+struct Replay {
+    metadata: Option<rtmp_chunk::RawMessage>,
+    configs: Vec<(Vec<TrackConfig>, rtmp_chunk::RawMessage)>,
+}
+
+impl Replay {
+    fn note(&mut self, message: &rtmp_chunk::RawMessage) {
+        match message.type_id {
+            type_id::DATA_AMF0 if data_name_is(&message.payload, ON_METADATA) => {
+                self.metadata = Some(message.clone());
+            }
+            type_id::AUDIO | type_id::VIDEO => {
+                let tracks = configured_tracks(message.type_id, &message.payload);
+                if tracks.is_empty() {
+                    return;
+                }
+                for (configured, _) in &mut self.configs {
+                    configured.retain(|track| !tracks.contains(track));
+                }
+                self.configs
+                    .retain(|(configured, _)| !configured.is_empty());
+                self.configs.push((tracks, message.clone()));
+            }
+            _ => {}
+        }
+    }
+
+    fn messages(&self) -> impl Iterator<Item = &rtmp_chunk::RawMessage> {
+        self.metadata
+            .iter()
+            .chain(self.configs.iter().map(|(_, message)| message))
+    }
+}
+
 /// Sends queued media until the queue closes; answers the server meanwhile. Ends the stream
 /// politely when the application is done. A server may stay silent for minutes while a
 /// publisher sends (acknowledgement windows are megabytes), so there is no read timeout here: a
 /// dead server shows as a failed write.
 pub(crate) async fn publish_loop(
-    mut io: Io,
-    mut session: ClientSession,
+    mut connection: Connection,
     mut rx: mpsc::Receiver<rtmp_chunk::RawMessage>,
-    stream_id: u32,
+    mut stream_id: u32,
     name: String,
 ) -> Result<(), ClientError> {
+    let mut replay = Replay::default();
     loop {
+        let Connection { io, session, .. } = &mut connection;
         io.read_buf.reserve(READ_RESERVE);
         tokio::select! {
             message = rx.recv() => {
                 let Some(message) = message else { break };
-                io.flush(&mut session).await?;
-                queue_media(&mut io, &session, stream_id, &message)?;
+                io.flush(session).await?;
+                replay.note(&message);
+                queue_media(io, session, stream_id, &message)?;
                 while io.write_buf.len() < WRITE_BATCH {
                     let Ok(message) = rx.try_recv() else { break };
-                    queue_media(&mut io, &session, stream_id, &message)?;
+                    replay.note(&message);
+                    queue_media(io, session, stream_id, &message)?;
                 }
                 io.write_out().await?;
             }
@@ -195,19 +241,39 @@ pub(crate) async fn publish_loop(
                 while let Some(message) = io.decoder.decode(&mut io.read_buf)? {
                     session.handle_message(message)?;
                 }
+                let mut reconnect = None;
                 while let Some(event) = session.poll_event() {
-                    if let ClientEvent::Status { status, .. } = event {
-                        if status.level == Level::Error {
+                    match event {
+                        ClientEvent::Status { status, .. } if status.level == Level::Error => {
                             return Err(ClientError::from_status("publish", Some(status)));
                         }
+                        ClientEvent::ReconnectRequest { tc_url, .. } => reconnect = Some(tc_url),
+                        _ => {}
                     }
                 }
-                io.flush(&mut session).await?;
+                io.flush(session).await?;
+                if let Some(tc_url) = reconnect {
+                    if let Some(next) = connection.reconnect(tc_url.as_deref()) {
+                        let mut next = next.await?;
+                        let next_id = next.start_publish(&name).await?;
+                        // The old connection ends politely; the new one starts decodable.
+                        let _ = connection.session.close_stream(stream_id, Some(&name));
+                        let _ = connection.io.flush(&mut connection.session).await;
+                        connection = next;
+                        stream_id = next_id;
+                        let Connection { io, session, .. } = &mut connection;
+                        for message in replay.messages() {
+                            queue_media(io, session, stream_id, message)?;
+                        }
+                        io.write_out().await?;
+                    }
+                }
             }
         }
     }
+    let Connection { io, session, .. } = &mut connection;
     session.close_stream(stream_id, Some(&name))?;
-    io.flush(&mut session).await?;
+    io.flush(session).await?;
     io.stream.shutdown().await?;
     Ok(())
 }
@@ -229,16 +295,17 @@ fn queue_media(
 }
 
 /// Reads the played stream into `tx` until the server ends it or the application drops the
-/// player.
+/// player; follows reconnect requests.
 pub(crate) async fn play_loop(
-    mut io: Io,
-    mut session: ClientSession,
+    mut connection: Connection,
     tx: mpsc::Sender<PlayEvent>,
-    stream_id: u32,
-    read_timeout: Duration,
+    mut stream_id: u32,
+    name: String,
 ) -> Result<(), ClientError> {
+    let read_timeout = connection.config.read_timeout;
     loop {
-        while let Some(event) = session.poll_event() {
+        let mut reconnect = None;
+        while let Some(event) = connection.session.poll_event() {
             let event = match event {
                 ClientEvent::Media(message) if message.stream_id == stream_id => {
                     PlayEvent::Media(message)
@@ -248,17 +315,42 @@ pub(crate) async fn play_loop(
                 }
                 ClientEvent::Status { status, .. } => PlayEvent::Status(status),
                 ClientEvent::StreamEof { stream_id: id } if id == stream_id => return Ok(()),
+                ClientEvent::ReconnectRequest {
+                    tc_url,
+                    description,
+                } => {
+                    let status = Status::reconnect_request(tc_url.as_deref(), description);
+                    reconnect = Some(tc_url);
+                    PlayEvent::Status(status)
+                }
                 _ => continue,
             };
             if tx.send(event).await.is_err() {
                 // The application dropped the player.
-                let _ = session.close_stream(stream_id, None);
-                let _ = io.flush(&mut session).await;
+                let _ = connection.session.close_stream(stream_id, None);
+                let _ = connection.io.flush(&mut connection.session).await;
                 return Ok(());
             }
         }
-        io.flush(&mut session).await?;
-        match tokio::time::timeout(read_timeout, io.read_message(&mut session)).await {
+        if let Some(tc_url) = reconnect {
+            if let Some(next) = connection.reconnect(tc_url.as_deref()) {
+                let mut next = next.await?;
+                let (next_id, early) = next.start_play(&name).await?;
+                let _ = connection.session.close_stream(stream_id, None);
+                let _ = connection.io.flush(&mut connection.session).await;
+                connection = next;
+                stream_id = next_id;
+                if let Some(message) = early {
+                    if tx.send(PlayEvent::Media(message)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                continue;
+            }
+        }
+        let Connection { io, session, .. } = &mut connection;
+        io.flush(session).await?;
+        match tokio::time::timeout(read_timeout, io.read_message(session)).await {
             Ok(result) => result?,
             Err(_) => return Err(ClientError::Timeout("media from the server")),
         }

@@ -183,6 +183,9 @@ pub struct Connection {
     session: ClientSession,
     config: ClientConfig,
     server_info: Option<Status>,
+    /// Where the connection was opened, to follow reconnect requests (`None` over a stream
+    /// the application supplied, which cannot be opened again).
+    url: Option<RtmpUrl>,
 }
 
 impl Connection {
@@ -215,6 +218,11 @@ impl Connection {
         config: ClientConfig,
     ) -> Result<Self, ClientError> {
         let timeout = config.connect_timeout;
+        let mut config = config;
+        // Nothing can be opened again to follow a reconnect request.
+        if let Some(announced) = &mut config.session.capabilities {
+            announced.caps_ex &= !rtmp_session::caps_ex::RECONNECT;
+        }
         let connecting = async {
             let io = Io::handshake(Box::new(stream), &config).await?;
             Self::connect_app(io, url, config).await
@@ -226,7 +234,9 @@ impl Connection {
 
     async fn connect_inner(url: &RtmpUrl, config: ClientConfig) -> Result<Self, ClientError> {
         let io = Io::connect(url, &config).await?;
-        Self::connect_app(io, url, config).await
+        let mut connection = Self::connect_app(io, url, config).await?;
+        connection.url = Some(url.clone());
+        Ok(connection)
     }
 
     /// connect, once the handshake is done.
@@ -254,7 +264,45 @@ impl Connection {
             session,
             config,
             server_info: info,
+            url: None,
         })
+    }
+
+    /// What the server answered to connect (Enhanced RTMP v2: the codecs and extended
+    /// capabilities both sides support); `None` from a server that answered nothing.
+    pub fn server_capabilities(&self) -> Option<&rtmp_session::Capabilities> {
+        self.session.server_capabilities()
+    }
+
+    /// A new connection for a reconnect request: to `tc_url` if given, else where this one
+    /// went; `None` when this connection cannot be opened again.
+    fn reconnect(
+        &self,
+        tc_url: Option<&str>,
+    ) -> Option<impl Future<Output = Result<Self, ClientError>> + Send + 'static> {
+        let target = self.reconnect_target(tc_url)?;
+        let config = self.config.clone();
+        Some(async move { Self::connect(&target?, config).await })
+    }
+
+    /// Where a reconnect request sends this connection.
+    fn reconnect_target(&self, tc_url: Option<&str>) -> Option<Result<RtmpUrl, ClientError>> {
+        let url = self.url.as_ref()?;
+        let Some(tc_url) = tc_url else {
+            return Some(Ok(url.clone()));
+        };
+        Some(
+            RtmpUrl::parse(tc_url)
+                .map(|mut target| {
+                    // The tcUrl names a server and application: all of its path is the app.
+                    if !target.stream.is_empty() {
+                        target.app = format!("{}/{}", target.app, target.stream);
+                    }
+                    target.stream = url.stream.clone();
+                    target
+                })
+                .map_err(ClientError::from),
+        )
     }
 
     /// The server's NetConnection.Connect.Success information object.
@@ -277,9 +325,23 @@ impl Connection {
 
     /// Publishes `name` (live): releaseStream, FCPublish, createStream and publish, then
     /// waits for NetStream.Publish.Start.
+    ///
+    /// If the server asks the client to reconnect (Enhanced RTMP v2, when the connection was
+    /// opened with [`connect`](Self::connect)), the publisher connects again where asked,
+    /// publishes the same name, sends the stream's metadata and sequence headers again and
+    /// goes on; the application sees nothing of it.
     pub async fn publish(mut self, name: &str) -> Result<Publisher, ClientError> {
+        let stream_id = self.start_publish(name).await?;
+        let (tx, rx) = mpsc::channel(self.config.queue.max(1));
+        let name = name.to_owned();
+        let task = tokio::spawn(io::publish_loop(self, rx, stream_id, name));
+        Ok(Publisher::new(tx, task, stream_id))
+    }
+
+    /// releaseStream, FCPublish, createStream and publish, until NetStream.Publish.Start.
+    async fn start_publish(&mut self, name: &str) -> Result<u32, ClientError> {
         let timeout = self.config.response_timeout;
-        let stream_id = tokio::time::timeout(timeout, async {
+        tokio::time::timeout(timeout, async {
             self.session.prepare_publish(name)?;
             let stream_id = self.create_stream().await?;
             self.session.publish(stream_id, name)?;
@@ -291,18 +353,34 @@ impl Connection {
             Ok::<_, ClientError>(stream_id)
         })
         .await
-        .map_err(|_| ClientError::Timeout("publish"))??;
-        let (tx, rx) = mpsc::channel(self.config.queue.max(1));
-        let name = name.to_owned();
-        let task = tokio::spawn(io::publish_loop(self.io, self.session, rx, stream_id, name));
-        Ok(Publisher::new(tx, task, stream_id))
+        .map_err(|_| ClientError::Timeout("publish"))?
     }
 
     /// Plays `name`: createStream and play, then waits for NetStream.Play.Start (or the first
     /// media).
+    ///
+    /// If the server asks the client to reconnect (Enhanced RTMP v2, when the connection was
+    /// opened with [`connect`](Self::connect)), the player connects again where asked and
+    /// plays the same name; the application gets the request as a
+    /// [`PlayEvent::Status`], then the stream goes on.
     pub async fn play(mut self, name: &str) -> Result<Player, ClientError> {
+        let (stream_id, early) = self.start_play(name).await?;
+        let (tx, rx) = mpsc::channel(self.config.queue.max(1));
+        if let Some(message) = early {
+            let _ = tx.try_send(PlayEvent::Media(message));
+        }
+        let name = name.to_owned();
+        let task = tokio::spawn(io::play_loop(self, tx, stream_id, name));
+        Ok(Player::new(rx, task))
+    }
+
+    /// createStream and play, until NetStream.Play.Start (or the first media, returned).
+    async fn start_play(
+        &mut self,
+        name: &str,
+    ) -> Result<(u32, Option<rtmp_chunk::RawMessage>), ClientError> {
         let timeout = self.config.response_timeout;
-        let (stream_id, early) = tokio::time::timeout(timeout, async {
+        tokio::time::timeout(timeout, async {
             let stream_id = self.create_stream().await?;
             self.session.play(stream_id, name)?;
             let early = self
@@ -316,19 +394,7 @@ impl Connection {
             Ok::<_, ClientError>((stream_id, early))
         })
         .await
-        .map_err(|_| ClientError::Timeout("play"))??;
-        let (tx, rx) = mpsc::channel(self.config.queue.max(1));
-        if let Some(message) = early {
-            let _ = tx.try_send(PlayEvent::Media(message));
-        }
-        let task = tokio::spawn(io::play_loop(
-            self.io,
-            self.session,
-            tx,
-            stream_id,
-            self.config.read_timeout,
-        ));
-        Ok(Player::new(rx, task))
+        .map_err(|_| ClientError::Timeout("play"))?
     }
 }
 

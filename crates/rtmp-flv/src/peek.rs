@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 
-use crate::audio::AudioTag;
-use crate::video::{FrameType, VideoTag};
+use crate::audio::{AudioPacket, AudioTag};
+use crate::file::{TAG_AUDIO, TAG_VIDEO};
+use crate::video::{FrameType, VideoPacket, VideoTag};
 
 /// What a video payload is, as far as forwarding is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +72,93 @@ pub fn peek_audio_sequence_start(payload: &Bytes) -> bool {
             _ => false,
         },
         _ => false,
+    }
+}
+
+/// One track's decoder configuration carried by a message: a sequence start, or (audio) a
+/// multichannel config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TrackConfig {
+    /// [`TAG_AUDIO`] or [`TAG_VIDEO`].
+    pub tag_type: u8,
+    /// A multichannel config rather than a sequence start.
+    pub multichannel: bool,
+    /// The track (0 without multitrack).
+    pub track_id: u8,
+}
+
+/// The tracks whose decoder configuration an audio or video payload carries (several for a
+/// multitrack message), or none for ordinary media. What a server keeps for players that
+/// join later, and a publisher sends again after reconnecting. Ordinary frames are told
+/// apart from their first bytes; configuration messages, which are rare or small, are parsed.
+///
+/// ```
+/// use bytes::Bytes;
+/// use rtmp_flv::{TAG_AUDIO, TAG_VIDEO, TrackConfig, configured_tracks};
+///
+/// let aac_config = Bytes::from_static(&[0xAF, 0x00, 0x12, 0x10]);
+/// let track = TrackConfig { tag_type: TAG_AUDIO, multichannel: false, track_id: 0 };
+/// assert_eq!(configured_tracks(TAG_AUDIO, &aac_config), [track]);
+/// let inter_frame = Bytes::from_static(&[0x27, 0x01, 0, 0, 0]);
+/// assert!(configured_tracks(TAG_VIDEO, &inter_frame).is_empty());
+/// ```
+pub fn configured_tracks(tag_type: u8, payload: &Bytes) -> Vec<TrackConfig> {
+    let config = |multichannel, track_id| TrackConfig {
+        tag_type,
+        multichannel,
+        track_id,
+    };
+    match tag_type {
+        TAG_VIDEO => {
+            if peek_video(payload).0 != VideoKind::SequenceStart {
+                return Vec::new();
+            }
+            let tracks: Vec<TrackConfig> = VideoTag::parse(payload)
+                .map(|tag| {
+                    tag.tracks()
+                        .iter()
+                        .filter(|track| matches!(track.packet, VideoPacket::SequenceStart(_)))
+                        .map(|track| config(false, track.track_id))
+                        .collect()
+                })
+                .unwrap_or_default();
+            // A sequence start the parser does not know still configures track 0.
+            if tracks.is_empty() {
+                vec![config(false, 0)]
+            } else {
+                tracks
+            }
+        }
+        TAG_AUDIO => {
+            let sequence_start = peek_audio_sequence_start(payload);
+            // Enhanced multichannel config, multitrack and ModEx packets may configure too.
+            let may_configure = payload
+                .first()
+                .is_some_and(|first| first >> 4 == 9 && matches!(first & 0x0F, 4 | 5 | 7));
+            if !sequence_start && !may_configure {
+                return Vec::new();
+            }
+            let tracks: Vec<TrackConfig> = AudioTag::parse(payload)
+                .map(|tag| {
+                    tag.tracks
+                        .iter()
+                        .filter_map(|track| match track.packet {
+                            AudioPacket::SequenceStart(_) => Some(config(false, track.track_id)),
+                            AudioPacket::MultichannelConfig(_) => {
+                                Some(config(true, track.track_id))
+                            }
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if sequence_start && tracks.is_empty() {
+                vec![config(false, 0)]
+            } else {
+                tracks
+            }
+        }
+        _ => Vec::new(),
     }
 }
 

@@ -24,7 +24,7 @@ use crate::queue::{AnswerSender, MediaSender, answers};
 use crate::relay;
 use crate::router::{Notice, PlayControls, PlayerHandle, Playing, Publishing, Router, Stamped};
 use crate::server::ServerConfig;
-use crate::stats::{Entry, Registry, Role};
+use crate::stats::{Entry, Registry, Request, Role};
 use crate::writer::{Ticks, WriteHalf, next_tick, write_loop};
 use rtmp_session::{ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
 
@@ -116,6 +116,8 @@ pub(crate) struct Context<H> {
     pub(crate) closed_since_trim: std::sync::atomic::AtomicUsize,
     /// Every open connection, for [`Server::stats`](crate::Server::stats).
     pub(crate) registry: Registry,
+    /// Publishes are refused: the server is draining.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
 }
 
 /// Counts a relay task while it lives.
@@ -343,8 +345,21 @@ impl<H: Hooks> Connection<H> {
                         return Err(ConnectionError::Idle);
                     }
                 }
-                () = self.entry.close.notified() => return Err(ConnectionError::Closed),
+                () = self.entry.wake.notified() => {
+                    for request in self.entry.take_requests() {
+                        match request {
+                            Request::Close => return Err(ConnectionError::Closed),
+                            Request::Reconnect { tc_url, description } => {
+                                self.session.request_reconnect(tc_url.as_deref(), &description)?;
+                            }
+                        }
+                    }
+                }
                 _ = shutdown.changed() => {
+                    // A client that follows reconnect requests comes back (to a restarted
+                    // server, or another behind the same address) on its own.
+                    self.session
+                        .request_reconnect(None, "The server is shutting down.")?;
                     self.session.connection_closed()?;
                     return Ok(());
                 }
@@ -380,6 +395,16 @@ impl<H: Hooks> Connection<H> {
                     }
                 }
                 SessionEvent::Publish(request) => {
+                    if self.context.draining.load(Ordering::Relaxed) {
+                        let reason = "the server is draining: publish elsewhere";
+                        self.log_refusal("publish refused", &request.key, reason);
+                        let status = Status {
+                            description: reason.into(),
+                            ..Status::publish_bad_name(&request.key.name)
+                        };
+                        self.session.reject_publish(&request, status)?;
+                        continue;
+                    }
                     if let Err(refusal) = self.context.hooks.on_publish(self.peer, &request).await {
                         self.log_refusal("publish refused", &request.key, &refusal.description);
                         let status = refusal.status(Status::publish_bad_name(&request.key.name));

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rtmp_chunk::{ChunkedMessage, RawMessage, type_id};
 use rtmp_flv::{
-    AudioCodec, AudioPacket, AudioTag, Codec, Frame, VideoCodec, VideoKind, VideoPacket, VideoTag,
-    peek_audio_sequence_start, peek_video,
+    AudioCodec, AudioTag, Codec, Frame, TrackConfig, VideoCodec, VideoKind, VideoTag,
+    configured_tracks, peek_audio_sequence_start, peek_video,
 };
 
 use crate::router::{
@@ -258,12 +258,12 @@ impl Stream {
 /// Sequence starts and multichannel configs, each with the tracks it configures: a joining
 /// player (or a new recording segment) needs every track's before media.
 #[derive(Debug, Default)]
-pub(crate) struct Headers(Vec<(Vec<HeaderKey>, Media)>);
+pub(crate) struct Headers(Vec<(Vec<TrackConfig>, Media)>);
 
 impl Headers {
     /// Keeps `media` as the header of the tracks `keys` names, in place of what configured
     /// them before.
-    pub(crate) fn set(&mut self, keys: Vec<HeaderKey>, media: &Media) {
+    pub(crate) fn set(&mut self, keys: Vec<TrackConfig>, media: &Media) {
         for (configured, _) in &mut self.0 {
             configured.retain(|key| !keys.contains(key));
         }
@@ -279,83 +279,6 @@ impl Headers {
     pub(crate) fn clear(&mut self) {
         self.0.clear();
     }
-}
-
-/// The tracks a message of `kind` configures (empty for media that configures none).
-pub(crate) fn configured_tracks(kind: MediaKind, payload: &Bytes) -> Vec<HeaderKey> {
-    match kind {
-        MediaKind::Audio { sequence_start } => {
-            let mut keys = if sequence_start || may_be_audio_header(payload) {
-                header_keys(type_id::AUDIO, payload)
-            } else {
-                Vec::new()
-            };
-            if sequence_start && keys.is_empty() {
-                // One the parser does not know still configures track 0.
-                keys.push((type_id::AUDIO, SEQUENCE_START, 0));
-            }
-            keys
-        }
-        MediaKind::Video {
-            kind: VideoKind::SequenceStart,
-            ..
-        } => {
-            let keys = header_keys(type_id::VIDEO, payload);
-            // A legacy sequence start configures track 0.
-            if keys.is_empty() {
-                vec![(type_id::VIDEO, SEQUENCE_START, 0)]
-            } else {
-                keys
-            }
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// What a header configures: the message type, [`SEQUENCE_START`] or
-/// [`MULTICHANNEL_CONFIG`], and the track.
-pub(crate) type HeaderKey = (u8, u8, u8);
-const SEQUENCE_START: u8 = 0;
-const MULTICHANNEL_CONFIG: u8 = 1;
-
-/// The tracks whose sequence start or multichannel config `payload` carries (a header of
-/// several tracks in one multitrack message names them all). Parsed only for messages that
-/// may be headers, which are rare or (multitrack audio) small.
-fn header_keys(type_id: u8, payload: &Bytes) -> Vec<HeaderKey> {
-    if type_id == type_id::VIDEO {
-        let Ok(tag) = VideoTag::parse(payload) else {
-            return Vec::new();
-        };
-        return tag
-            .tracks()
-            .iter()
-            .filter(|track| matches!(track.packet, VideoPacket::SequenceStart(_)))
-            .map(|track| (type_id::VIDEO, SEQUENCE_START, track.track_id))
-            .collect();
-    }
-    let Ok(tag) = AudioTag::parse(payload) else {
-        return Vec::new();
-    };
-    tag.tracks
-        .iter()
-        .filter_map(|track| {
-            match track.packet {
-                AudioPacket::SequenceStart(_) => Some(SEQUENCE_START),
-                AudioPacket::MultichannelConfig(_) => Some(MULTICHANNEL_CONFIG),
-                _ => None,
-            }
-            .map(|kind| (type_id::AUDIO, kind, track.track_id))
-        })
-        .collect()
-}
-
-/// Whether an audio payload may configure a track: a sequence start, or an Enhanced RTMP
-/// multichannel config, multitrack or ModEx packet (which may wrap either).
-fn may_be_audio_header(payload: &Bytes) -> bool {
-    peek_audio_sequence_start(payload)
-        || payload
-            .first()
-            .is_some_and(|first| first >> 4 == 9 && matches!(first & 0x0F, 4 | 5 | 7))
 }
 
 /// Streams by key.
@@ -576,7 +499,7 @@ impl HubPublisher {
         match kind {
             MediaKind::Audio { .. } => {
                 stream.stats.audio_frames += 1;
-                let keys = configured_tracks(kind, &message.payload);
+                let keys = configured_tracks(message.type_id, &message.payload);
                 if keys.is_empty() {
                     cache(stream, config, &media, false);
                 } else {
@@ -587,7 +510,7 @@ impl HubPublisher {
                 stream.stats.video_frames += 1;
                 match kind {
                     VideoKind::SequenceStart => {
-                        let keys = configured_tracks(media.kind, &message.payload);
+                        let keys = configured_tracks(message.type_id, &message.payload);
                         stream.headers.set(keys, &media);
                         stream.stats.enhanced_video = enhanced;
                         if enhanced && config.refuse_unannounced_enhanced {

@@ -14,12 +14,12 @@ use std::time::{Duration, SystemTime};
 
 use bytes::BytesMut;
 use rtmp_chunk::{MemoryBudget, RawMessage};
-use rtmp_flv::{FlvHeader, FlvTag, VideoKind};
+use rtmp_flv::{FlvHeader, FlvTag, VideoKind, configured_tracks};
 use rtmp_session::StreamKey;
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::sync::Notify;
 
-use crate::hub::{Headers, Media, MediaKind, configured_tracks};
+use crate::hub::{Headers, Media, MediaKind};
 use crate::router::{Feed, Notice, PlayError, PlayerHandle, Router};
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -249,7 +249,7 @@ impl Segments {
 
     async fn write(&mut self, media: &Media) -> std::io::Result<()> {
         let message = media.message();
-        let keys = configured_tracks(media.kind, &message.payload);
+        let keys = configured_tracks(message.type_id, &message.payload);
         let (is_header, is_metadata) = (
             !keys.is_empty(),
             media.kind == MediaKind::Data

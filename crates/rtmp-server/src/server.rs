@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rtmp_chunk::{DecoderConfig, MemoryBudget};
@@ -20,7 +20,7 @@ use crate::limits::{LogLimit, PerAddress, default_max_connections};
 use crate::memory;
 use crate::relay::RelayConfig;
 use crate::router::Router;
-use crate::stats::{Registry, ServerStats};
+use crate::stats::{Registry, Request, ServerStats};
 use rtmp_session::{SessionConfig, StreamKey};
 
 /// How accepted connections become RTMP streams.
@@ -232,6 +232,7 @@ impl<H: Hooks> Server<H> {
                 open: AtomicUsize::new(0),
                 closed_since_trim: AtomicUsize::new(0),
                 registry: Registry::default(),
+                draining: AtomicBool::new(false),
                 config,
             }),
         }
@@ -291,7 +292,40 @@ impl<H: Hooks> Server<H> {
     /// the hooks' events name it); false if no such connection is open. It ends with
     /// [`ConnectionError::Closed`].
     pub fn close_connection(&self, id: u64) -> bool {
-        self.context.registry.close(id)
+        self.context.registry.request(id, Request::Close)
+    }
+
+    /// Asks the client of connection `id` to reconnect (Enhanced RTMP v2
+    /// NetConnection.Connect.ReconnectRequest), to `tc_url` (`rtmp://host[:port]/app`, another
+    /// server) or, without one, to this server; false if no such connection is open. Only a
+    /// client that announced it follows reconnect requests is asked (ffmpeg does not; this
+    /// workspace's client does, and resumes publishing or playing on its own). The connection
+    /// stays open until the client leaves.
+    pub fn request_reconnect(&self, id: u64, tc_url: Option<&str>) -> bool {
+        let request = Request::Reconnect {
+            tc_url: tc_url.map(str::to_owned),
+            description: "The server asks you to reconnect.".into(),
+        };
+        self.context.registry.request(id, request)
+    }
+
+    /// Drains the server: from now on publishes are refused
+    /// (NetStream.Publish.BadName, "the server is draining"), and every client that publishes
+    /// or plays is asked to reconnect to `tc_url` (see
+    /// [`request_reconnect`](Self::request_reconnect)). Returns how many were asked. Clients
+    /// that do not follow reconnect requests stay until they leave or the server stops.
+    pub fn drain(&self, tc_url: Option<&str>) -> usize {
+        self.context.draining.store(true, Ordering::Relaxed);
+        let request = Request::Reconnect {
+            tc_url: tc_url.map(str::to_owned),
+            description: "The server is draining.".into(),
+        };
+        self.context.registry.request_streaming(&request)
+    }
+
+    /// Whether [`drain`](Self::drain) was called.
+    pub fn is_draining(&self) -> bool {
+        self.context.draining.load(Ordering::Relaxed)
     }
 
     /// Stops the publisher of `key` here by closing its connection; false if nobody

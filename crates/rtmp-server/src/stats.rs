@@ -110,8 +110,22 @@ pub(crate) struct Entry {
     pub(crate) bytes_out: Arc<AtomicU64>,
     app: Mutex<Option<String>>,
     streams: Mutex<Vec<(u32, StreamKey, Role, SystemTime)>>,
-    /// Wakes the connection's reader to close it.
-    pub(crate) close: tokio::sync::Notify,
+    /// What the application asked of the connection, for its reader.
+    requests: Mutex<Vec<Request>>,
+    /// Wakes the connection's reader to read `requests`.
+    pub(crate) wake: tokio::sync::Notify,
+}
+
+/// What the application asks of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// Close it.
+    Close,
+    /// Ask the client to reconnect, to `tc_url` if given.
+    Reconnect {
+        tc_url: Option<String>,
+        description: String,
+    },
 }
 
 impl Entry {
@@ -123,6 +137,16 @@ impl Entry {
     /// Notes that message stream `stream_id` publishes or plays `key`.
     pub(crate) fn started(&self, stream_id: u32, key: &StreamKey, role: Role) {
         lock(&self.streams).push((stream_id, key.clone(), role, SystemTime::now()));
+    }
+
+    /// The requests made since the last call.
+    pub(crate) fn take_requests(&self) -> Vec<Request> {
+        std::mem::take(&mut *lock(&self.requests))
+    }
+
+    /// Whether the connection publishes or plays anything.
+    fn is_streaming(&self) -> bool {
+        !lock(&self.streams).is_empty()
     }
 
     /// Notes that message stream `stream_id` stopped publishing or playing in `role`.
@@ -175,7 +199,8 @@ impl Registry {
             bytes_out: Arc::default(),
             app: Mutex::new(None),
             streams: Mutex::new(Vec::new()),
-            close: tokio::sync::Notify::new(),
+            requests: Mutex::new(Vec::new()),
+            wake: tokio::sync::Notify::new(),
         });
         self.connections.fetch_add(1, Ordering::Relaxed);
         lock(&self.entries).insert(id, entry.clone());
@@ -191,13 +216,26 @@ impl Registry {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Asks connection `id` to close; false if there is none.
-    pub(crate) fn close(&self, id: u64) -> bool {
+    /// Makes `request` of connection `id`; false if there is none.
+    pub(crate) fn request(&self, id: u64, request: Request) -> bool {
         let Some(entry) = lock(&self.entries).get(&id).cloned() else {
             return false;
         };
-        entry.close.notify_one();
+        lock(&entry.requests).push(request);
+        entry.wake.notify_one();
         true
+    }
+
+    /// Makes `request` of every connection that publishes or plays; how many there were.
+    pub(crate) fn request_streaming(&self, request: &Request) -> usize {
+        let entries: Vec<Arc<Entry>> = lock(&self.entries).values().cloned().collect();
+        let mut asked = 0;
+        for entry in entries.iter().filter(|entry| entry.is_streaming()) {
+            lock(&entry.requests).push(request.clone());
+            entry.wake.notify_one();
+            asked += 1;
+        }
+        asked
     }
 
     /// The connection publishing `key`, if any.
@@ -320,6 +358,8 @@ mod tests {
         publisher.entry.stopped(1, Role::Publisher);
         assert!(registry.snapshot(|_| None).streams.is_empty());
         assert_eq!(registry.publisher_of(&key("a")), None);
-        assert!(registry.close(1) && !registry.close(2));
+        assert!(registry.request(1, Request::Close) && !registry.request(2, Request::Close));
+        assert_eq!(publisher.entry.take_requests(), [Request::Close]);
+        assert!(publisher.entry.take_requests().is_empty());
     }
 }

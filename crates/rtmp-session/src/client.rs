@@ -7,8 +7,10 @@ use rtmp_amf0::Value;
 use rtmp_chunk::type_id;
 use rtmp_message::{
     Command, Connect, DecodeError, EncodeError, Message, Play, PublishType, SAMPLE_ACCESS, Status,
-    UserControl, data_name_is, split_aggregate,
+    StatusCode, UserControl, data_name_is, split_aggregate,
 };
+
+use crate::negotiation::{Capabilities, caps_ex};
 
 /// Chunk streams the client sends on: control and commands as the server does, media on the
 /// ones ffmpeg uses.
@@ -33,8 +35,12 @@ pub struct ClientSessionConfig {
     pub window_ack_size: u32,
     /// The `flashVer` of connect.
     pub flash_ver: String,
-    /// FourCCs announced as `fourCcList` (Enhanced RTMP); `None` for a legacy client.
-    pub fourcc_list: Option<Vec<String>>,
+    /// What the client announces in connect (Enhanced RTMP v2: `fourCcList`, the FourCC info
+    /// maps and `capsEx`); `None` for a legacy client. The default lists every codec
+    /// `rtmp-flv` knows, to decode and encode, and every extended capability: an application
+    /// that cannot follow a reconnect request (the session leaves that to it) clears
+    /// [`caps_ex::RECONNECT`](crate::caps_ex::RECONNECT).
+    pub capabilities: Option<Capabilities>,
 }
 
 impl Default for ClientSessionConfig {
@@ -43,20 +49,23 @@ impl Default for ClientSessionConfig {
             chunk_size: 4096,
             window_ack_size: 2_500_000,
             flash_ver: "FMLE/3.0 (compatible; rtmp-server)".into(),
-            fourcc_list: Some(
-                [
+            capabilities: Some(Capabilities::client(
+                &[
                     "avc1", "hvc1", "av01", "vp09", "vp08", "Opus", "fLaC", "ac-3", "ec-3", ".mp3",
                     "mp4a",
-                ]
-                .map(str::to_owned)
-                .to_vec(),
-            ),
+                ],
+                caps_ex::RECONNECT
+                    | caps_ex::MULTITRACK
+                    | caps_ex::MODEX
+                    | caps_ex::TIMESTAMP_NANO_OFFSET,
+            )),
         }
     }
 }
 
 /// What the server's messages mean for the application.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ClientEvent {
     /// connect was accepted: the server's properties and information object.
     Connected {
@@ -92,6 +101,17 @@ pub enum ClientEvent {
     },
     /// Audio, video or data (aggregates already split); payload untouched.
     Media(rtmp_chunk::RawMessage),
+    /// The server asks the client to connect again (Enhanced RTMP v2
+    /// NetConnection.Connect.ReconnectRequest), to `tc_url` if given, else to the same
+    /// server, and resume what it was doing. Raised only when the client announced
+    /// [`caps_ex::RECONNECT`](crate::caps_ex::RECONNECT); otherwise the status comes as
+    /// [`ClientEvent::Status`].
+    ReconnectRequest {
+        /// Where to reconnect (`rtmp://host[:port]/app`), if not the same server.
+        tc_url: Option<String>,
+        /// The server's reason.
+        description: String,
+    },
 }
 
 /// Why the session cannot go on.
@@ -138,6 +158,8 @@ pub struct ClientSession {
     outgoing: VecDeque<rtmp_chunk::RawMessage>,
     events: VecDeque<ClientEvent>,
     announced_window: u32,
+    /// What the server answered to connect (Enhanced RTMP), if anything.
+    server_capabilities: Option<Capabilities>,
 }
 
 /// The most requests awaiting an answer; older ones are forgotten beyond it.
@@ -153,7 +175,23 @@ impl ClientSession {
             outgoing: VecDeque::new(),
             events: VecDeque::new(),
             announced_window: 0,
+            server_capabilities: None,
         }
+    }
+
+    /// What the server answered to connect: the codecs and extended capabilities both sides
+    /// support (Enhanced RTMP v2); `None` before the answer or from a server that answered
+    /// nothing (a legacy server, which takes only legacy codecs).
+    pub fn server_capabilities(&self) -> Option<&Capabilities> {
+        self.server_capabilities.as_ref()
+    }
+
+    /// Whether the client announced that it follows reconnect requests.
+    fn follows_reconnect(&self) -> bool {
+        self.config
+            .capabilities
+            .as_ref()
+            .is_some_and(|announced| announced.caps_ex & caps_ex::RECONNECT != 0)
     }
 
     /// The next message to send.
@@ -190,8 +228,9 @@ impl ClientSession {
     /// connect to `app`, announcing `tc_url`; then the chunk size of the configuration.
     pub fn connect(&mut self, app: &str, tc_url: &str) -> Result<(), ClientSessionError> {
         let transaction_id = self.transaction(Pending::Connect);
-        let enhanced = self.config.fourcc_list.is_some();
-        let connect = Connect {
+        let announced = self.config.capabilities.as_ref();
+        let enhanced = announced.is_some();
+        let mut connect = Connect {
             transaction_id,
             app: app.to_owned(),
             flash_ver: Some(self.config.flash_ver.clone()),
@@ -200,9 +239,20 @@ impl ClientSession {
             capabilities: Some(if enhanced { 31.0 } else { 15.0 }),
             audio_codecs: Some(4071.0),
             video_codecs: Some(252.0),
-            fourcc_list: self.config.fourcc_list.clone(),
             ..Connect::default()
         };
+        if let Some(announced) = announced {
+            let mut list: Vec<String> = Vec::new();
+            for (fourcc, _) in announced.video.iter().chain(&announced.audio) {
+                if !list.contains(fourcc) {
+                    list.push(fourcc.clone());
+                }
+            }
+            connect.fourcc_list = Some(list);
+            connect.video_fourcc_info_map = Some(announced.video.clone());
+            connect.audio_fourcc_info_map = Some(announced.audio.clone());
+            connect.caps_ex = Some(announced.caps_ex);
+        }
         self.send(
             chunk_stream::COMMAND,
             0,
@@ -367,10 +417,16 @@ impl ClientSession {
                     return;
                 };
                 match pending {
-                    Pending::Connect => self.events.push_back(ClientEvent::Connected {
-                        info: response.status(),
-                        properties: response.command_object,
-                    }),
+                    Pending::Connect => {
+                        self.server_capabilities = response
+                            .command_object
+                            .as_object()
+                            .and_then(Capabilities::from_object);
+                        self.events.push_back(ClientEvent::Connected {
+                            info: response.status(),
+                            properties: response.command_object,
+                        });
+                    }
                     Pending::CreateStream => {
                         let stream_id = response
                             .number()
@@ -402,6 +458,15 @@ impl ClientSession {
                 let status = response.status();
                 self.events
                     .push_back(ClientEvent::Refused { command, status });
+            }
+            Command::OnStatus { status, .. }
+                if status.code == StatusCode::ConnectReconnectRequest
+                    && self.follows_reconnect() =>
+            {
+                self.events.push_back(ClientEvent::ReconnectRequest {
+                    tc_url: status.reconnect_url().map(str::to_owned),
+                    description: status.description,
+                });
             }
             Command::OnStatus { status, .. } => {
                 self.events

@@ -59,10 +59,12 @@
 
 pub mod chunk_stream;
 mod client;
+mod negotiation;
 mod server;
 mod url;
 
 pub use client::{ClientEvent, ClientSession, ClientSessionConfig, ClientSessionError};
+pub use negotiation::{ANY_FOURCC, Capabilities, caps_ex, fourcc_flags};
 /// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
 pub use rtmp_amf0 as amf0;
 /// The chunk stream layer: [`rtmp_chunk`], re-exported so that its version always matches.

@@ -13,6 +13,7 @@ use rtmp_message::{
 };
 
 use crate::chunk_stream;
+use crate::negotiation::Capabilities;
 
 /// Settings of a [`ServerSession`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +29,10 @@ pub struct SessionConfig {
     pub ping_interval: Option<Duration>,
     /// The most message streams a connection may create (default 8).
     pub max_streams: u32,
-    /// FourCCs announced to Enhanced RTMP clients in the connect result.
-    pub fourcc_list: Vec<String>,
+    /// What the server announces to Enhanced RTMP clients: its answer to a client is what
+    /// both list ([`Capabilities::answer`]). Default: every codec forwarded, and reconnect,
+    /// multitrack and ModEx with nanosecond offsets.
+    pub capabilities: Capabilities,
 }
 
 impl Default for SessionConfig {
@@ -40,12 +43,7 @@ impl Default for SessionConfig {
             peer_bandwidth: 2_500_000,
             ping_interval: Some(Duration::from_secs(10)),
             max_streams: 8,
-            fourcc_list: [
-                "avc1", "hvc1", "av01", "vp09", "vp08", "Opus", "fLaC", "ac-3", "ec-3", ".mp3",
-                "mp4a",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            capabilities: Capabilities::forwarding_everything(),
         }
     }
 }
@@ -204,6 +202,10 @@ pub struct ServerSession {
     object_encoding: f64,
     app: String,
     enhanced: bool,
+    /// What the client announced in connect (Enhanced RTMP), if anything.
+    client_capabilities: Option<Capabilities>,
+    /// The server's answer to it, once connect is accepted.
+    negotiated: Option<Capabilities>,
     streams: BTreeMap<u32, Role>,
     next_stream_id: u32,
     outgoing: VecDeque<rtmp_chunk::RawMessage>,
@@ -222,6 +224,8 @@ impl ServerSession {
             object_encoding: 0.0,
             app: String::new(),
             enhanced: false,
+            client_capabilities: None,
+            negotiated: None,
             streams: BTreeMap::new(),
             next_stream_id: 1,
             outgoing: VecDeque::new(),
@@ -242,6 +246,19 @@ impl ServerSession {
     /// Whether the client announced Enhanced RTMP in its connect.
     pub fn is_enhanced(&self) -> bool {
         self.enhanced
+    }
+
+    /// What the client announced in connect (`fourCcList`, the FourCC info maps, `capsEx`);
+    /// `None` for a client that announced nothing (a legacy client, or ffmpeg, which decodes
+    /// Enhanced RTMP but announces nothing when it plays).
+    pub fn client_capabilities(&self) -> Option<&Capabilities> {
+        self.client_capabilities.as_ref()
+    }
+
+    /// What the server answered (the codecs and `capsEx` flags both sides listed), once
+    /// connect is accepted; `None` when the client announced nothing.
+    pub fn negotiated(&self) -> Option<&Capabilities> {
+        self.negotiated.as_ref()
     }
 
     /// The application the client connected to.
@@ -423,6 +440,7 @@ impl ServerSession {
                 let (app, query) = split_query(connect.app.trim_end_matches('/'));
                 self.app = app.clone();
                 self.enhanced = connect.is_enhanced();
+                self.client_capabilities = Capabilities::from_connect(&connect);
                 self.connect_transaction = connect.transaction_id;
                 self.object_encoding = connect.object_encoding.unwrap_or(0.0);
                 self.phase = Phase::ConnectPending;
@@ -625,16 +643,14 @@ impl ServerSession {
         )?;
         self.send(chunk_stream::CONTROL, 0, Message::SetChunkSize(chunk_size))?;
         let mut result = Command::connect_success(self.connect_transaction, self.object_encoding);
-        if let (true, Command::Result(response)) = (self.enhanced, &mut result) {
-            if let Some(object) = response.command_object.as_object_mut() {
-                let list = self
-                    .config
-                    .fourcc_list
-                    .iter()
-                    .map(|f| Value::from(f.as_str()))
-                    .collect::<Vec<_>>();
-                object.insert("fourCcList", list);
+        if let Some(client) = &self.client_capabilities {
+            let answer = self.config.capabilities.answer(client);
+            if let Command::Result(response) = &mut result {
+                if let Some(object) = response.command_object.as_object_mut() {
+                    answer.write_into(object);
+                }
             }
+            self.negotiated = Some(answer);
         }
         self.send(chunk_stream::COMMAND, 0, result.into())
     }
@@ -714,6 +730,28 @@ impl ServerSession {
             "The server is shutting down.",
         );
         self.send(chunk_stream::COMMAND, 0, Command::on_status(status).into())
+    }
+
+    /// Asks the client to connect again (Enhanced RTMP v2 NetConnection.Connect.ReconnectRequest),
+    /// to `tc_url` (`rtmp://host[:port]/app`, another server) or, without one, to this
+    /// server, and resume publishing or playing. Sent only to a client that announced
+    /// [`caps_ex::RECONNECT`](crate::caps_ex::RECONNECT) and was accepted: the result says
+    /// whether it was sent. The connection stays open; the client leaves on its own.
+    pub fn request_reconnect(
+        &mut self,
+        tc_url: Option<&str>,
+        description: &str,
+    ) -> Result<bool, SessionError> {
+        let follows = self.phase == Phase::Connected
+            && self
+                .negotiated
+                .as_ref()
+                .is_some_and(|agreed| agreed.caps_ex & crate::caps_ex::RECONNECT != 0);
+        if follows {
+            let status = Status::reconnect_request(tc_url, description);
+            self.send(chunk_stream::COMMAND, 0, Command::on_status(status).into())?;
+        }
+        Ok(follows)
     }
 
     /// Tells a waiting player that a publisher arrived (StreamBegin, PublishNotify).

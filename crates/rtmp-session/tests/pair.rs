@@ -246,3 +246,41 @@ fn play_gets_its_statuses_then_media_on_its_stream() {
     assert_eq!(media.len(), 1);
     assert_eq!((media[0].timestamp, &media[0].payload), (1234, &frame));
 }
+
+#[test]
+fn both_sides_agree_on_capabilities_and_a_reconnect_request_reaches_a_client_that_follows() {
+    let mut pair = Pair::new();
+    pair.client.connect("live", "rtmp://memory/live").unwrap();
+    pair.drive();
+    // The default client announces every codec and capsEx; the default server forwards all.
+    let announced = pair.server.client_capabilities().unwrap();
+    assert_ne!(announced.caps_ex & rtmp_session::caps_ex::RECONNECT, 0);
+    let agreed = pair.client.server_capabilities().unwrap();
+    assert!(agreed.has_video("hvc1") && agreed.has_audio("Opus"));
+    assert_eq!(Some(agreed), pair.server.negotiated());
+
+    assert!(
+        pair.server
+            .request_reconnect(Some("rtmp://other:1935/live"), "moving")
+            .unwrap()
+    );
+    pair.drive();
+    assert!(pair.client_events.contains(&ClientEvent::ReconnectRequest {
+        tc_url: Some("rtmp://other:1935/live".into()),
+        description: "moving".into(),
+    }));
+}
+
+#[test]
+fn a_legacy_client_announces_nothing_and_is_not_asked_to_reconnect() {
+    let mut pair = Pair::new();
+    let mut config = ClientSessionConfig::default();
+    config.capabilities = None;
+    pair.client = ClientSession::new(config);
+    pair.client.connect("live", "rtmp://memory/live").unwrap();
+    pair.drive();
+    assert_eq!(pair.server.client_capabilities(), None);
+    assert_eq!(pair.client.server_capabilities(), None, "a legacy answer");
+    assert!(!pair.server.request_reconnect(None, "moving").unwrap());
+    assert!(pair.server.poll_send().is_none());
+}

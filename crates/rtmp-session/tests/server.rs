@@ -66,8 +66,8 @@ fn connect_gets_window_bandwidth_chunk_size_and_success() {
 }
 
 #[test]
-fn enhanced_connect_gets_the_fourcc_list() {
-    let (session, replies) = connected(Some(vec!["hvc1".into()]));
+fn enhanced_connect_gets_what_both_sides_list() {
+    let (session, replies) = connected(Some(vec!["hvc1".into(), "xyz9".into()]));
     assert!(session.is_enhanced());
     let Message::Command(Command::Result(result)) = &replies[3] else {
         panic!()
@@ -77,7 +77,70 @@ fn enhanced_connect_gets_the_fourcc_list() {
         .get("fourCcList")
         .and_then(Value::as_array)
         .unwrap();
-    assert!(list.contains(&Value::from("hvc1")) && list.contains(&Value::from("av01")));
+    // The server forwards any codec: the answer is the client's list.
+    assert!(list.contains(&Value::from("hvc1")) && list.contains(&Value::from("xyz9")));
+    assert!(
+        !list.contains(&Value::from("av01")),
+        "not announced by the client"
+    );
+    let negotiated = session.negotiated().unwrap();
+    assert!(negotiated.has_video("hvc1") && !negotiated.has_video("av01"));
+}
+
+/// A v2 connect, its properties written from the specification's text: info maps with
+/// capability flags, and capsEx.
+#[test]
+fn v2_info_maps_and_caps_ex_are_answered_with_the_intersection() {
+    use rtmp_session::{Capabilities, caps_ex, fourcc_flags};
+    let mut object = rtmp_amf0::Object::new();
+    object.insert("app", "live");
+    let mut video = rtmp_amf0::Object::new();
+    video.insert("avc1", f64::from(fourcc_flags::CAN_DECODE));
+    video.insert(
+        "hvc1",
+        f64::from(fourcc_flags::CAN_DECODE | fourcc_flags::CAN_ENCODE),
+    );
+    object.insert("videoFourCcInfoMap", video);
+    let mut audio = rtmp_amf0::Object::new();
+    audio.insert("mp4a", f64::from(fourcc_flags::CAN_DECODE));
+    object.insert("audioFourCcInfoMap", audio);
+    object.insert(
+        "capsEx",
+        f64::from(caps_ex::RECONNECT | caps_ex::MULTITRACK | 0x80),
+    );
+    let connect = Connect {
+        transaction_id: 1.0,
+        ..Connect::from_command_object(&object)
+    };
+    let mut config = SessionConfig::default();
+    config.capabilities = Capabilities {
+        video: vec![("avc1".into(), fourcc_flags::CAN_FORWARD)],
+        audio: vec![("*".into(), fourcc_flags::CAN_FORWARD)],
+        caps_ex: caps_ex::RECONNECT | caps_ex::MODEX,
+    };
+    let mut session = ServerSession::new(config, Instant::now());
+    session
+        .handle_message(command(0, Command::Connect(Box::new(connect))))
+        .unwrap();
+    let announced = session.client_capabilities().unwrap().clone();
+    assert_eq!(announced.video.len(), 2);
+    session.accept_connect().unwrap();
+    let replies = sent(&mut session);
+    let Message::Command(Command::Result(result)) = &replies[3] else {
+        panic!()
+    };
+    let object = result.command_object.as_object().unwrap();
+    let answer = Capabilities::from_object(object).unwrap();
+    assert_eq!(
+        answer.video,
+        [("avc1".to_owned(), fourcc_flags::CAN_FORWARD)]
+    );
+    assert_eq!(
+        answer.audio,
+        [("mp4a".to_owned(), fourcc_flags::CAN_FORWARD)]
+    );
+    assert_eq!(answer.caps_ex, caps_ex::RECONNECT, "only what both set");
+    assert_eq!(session.negotiated(), Some(&answer));
 }
 
 #[test]

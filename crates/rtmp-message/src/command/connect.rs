@@ -120,6 +120,23 @@ impl Connect {
         }
     }
 
+    /// Reads the well-known properties of a command object (a connect's, or the `_result`
+    /// of one, which carries the same Enhanced RTMP properties).
+    ///
+    /// ```
+    /// use rtmp_amf0::Object;
+    /// use rtmp_message::Connect;
+    ///
+    /// let mut object = Object::new();
+    /// object.insert("app", "live");
+    /// object.insert("capsEx", 1.0);
+    /// let connect = Connect::from_command_object(&object);
+    /// assert_eq!((connect.app.as_str(), connect.caps_ex), ("live", Some(1)));
+    /// ```
+    pub fn from_command_object(object: &Object) -> Self {
+        Self::from_parts(0.0, Some(object), Vec::new())
+    }
+
     /// The command object.
     pub fn command_object(&self) -> Object {
         let mut object = Object::new();

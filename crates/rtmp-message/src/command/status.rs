@@ -135,6 +135,29 @@ impl Status {
             .with("objectEncoding", object_encoding)
     }
 
+    /// NetConnection.Connect.ReconnectRequest (Enhanced RTMP v2): the client is to connect
+    /// again, to `tc_url` when given (another server), else to the same one, and resume.
+    ///
+    /// ```
+    /// use rtmp_message::{Status, StatusCode};
+    ///
+    /// let status = Status::reconnect_request(Some("rtmp://other:1935/live"), "draining");
+    /// assert_eq!(status.code, StatusCode::ConnectReconnectRequest);
+    /// assert_eq!(status.reconnect_url(), Some("rtmp://other:1935/live"));
+    /// ```
+    pub fn reconnect_request(tc_url: Option<&str>, description: impl Into<String>) -> Self {
+        let status = Self::new(StatusCode::ConnectReconnectRequest, description);
+        match tc_url {
+            Some(tc_url) => status.with("tcUrl", tc_url),
+            None => status,
+        }
+    }
+
+    /// The `tcUrl` of a reconnect request, if it names one.
+    pub fn reconnect_url(&self) -> Option<&str> {
+        self.extra.get("tcUrl").and_then(Value::as_str)
+    }
+
     /// NetConnection.Connect.Rejected with the reason.
     pub fn connect_rejected(reason: impl Into<String>) -> Self {
         Self::new(StatusCode::ConnectRejected, reason)
