@@ -16,6 +16,16 @@ pub enum Codec {
     Audio(AudioCodec),
 }
 
+/// The codec's name, with its kind: "H.265 video", "Opus audio".
+impl std::fmt::Display for Codec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Codec::Video(codec) => write!(f, "{codec} video"),
+            Codec::Audio(codec) => write!(f, "{codec} audio"),
+        }
+    }
+}
+
 /// What a frame is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FrameKind {

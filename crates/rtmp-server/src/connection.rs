@@ -15,10 +15,11 @@ use tokio::time::Instant;
 use bytes::BytesMut;
 use rtmp_chunk::{ChunkDecoder, DecoderConfig, MemoryBudget, RawMessage, type_id};
 use rtmp_handshake::{DriveError, ServerHandshake, ServerHandshakeConfig as HandshakeConfig};
-use rtmp_message::Status;
+use rtmp_message::{Status, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 
+use crate::codecs::CodecPolicy;
 use crate::hooks::{Hooks, Refusal, StreamEvent};
 use crate::queue::{AnswerSender, MediaSender, answers};
 use crate::relay;
@@ -538,13 +539,19 @@ impl<H: Hooks> Connection<H> {
         self.flush();
         let controls = Arc::new(PlayControls::default());
         self.controls.insert(request.stream_id, controls.clone());
+        let codecs = match self.session.client_capabilities() {
+            Some(announced) => CodecPolicy::Announced(Arc::new(announced.clone())),
+            None if self.context.config.hub.legacy_for_unannounced => CodecPolicy::legacy_only(),
+            None => CodecPolicy::AsPublished,
+        };
         let player = PlayerHandle::new(
             self.media.clone(),
             self.notices.0.clone(),
             enhanced,
             request.stream_id,
             controls,
-        );
+        )
+        .with_codecs(codecs);
         match router.play(&request.key, player) {
             Ok(subscription) => {
                 tracing::debug!(key = %request.key, "play");
@@ -586,6 +593,20 @@ impl<H: Hooks> Connection<H> {
                 if let Some(id) = stream_of(&self.players, &key) {
                     self.stop_playing(id);
                     self.session.reject_play(id, Status::play_failed(reason))?;
+                }
+            }
+            Notice::CodecSkipped(key, codec) => {
+                if let Some(id) = stream_of(&self.players, &key) {
+                    let status = Status {
+                        level: rtmp_message::Level::Warning,
+                        ..Status::new(
+                            StatusCode::Other("NetStream.Play.CodecSkipped".into()),
+                            format!(
+                                "{codec} of {key} is not sent: this player did not announce it"
+                            ),
+                        )
+                    };
+                    self.session.send_status(id, status)?;
                 }
             }
         }

@@ -14,13 +14,14 @@ use bytes::Bytes;
 use rtmp_chunk::{ChunkedMessage, RawMessage, type_id};
 use rtmp_flv::{
     AudioCodec, AudioTag, Codec, Frame, TrackConfig, VideoCodec, VideoKind, VideoTag,
-    configured_tracks, peek_audio_sequence_start, peek_video,
+    configured_tracks,
 };
 
+use crate::codecs::{Conversions, Delivery, shared};
 use crate::router::{
     DeliverError, Notice, PlayError, PlayerHandle, Playing, PublishError, Publishing,
 };
-use rtmp_session::{StreamKey, chunk_stream};
+use rtmp_session::StreamKey;
 
 /// What happens to a player that cannot keep up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,13 @@ pub struct HubConfig {
     pub chunk_size: u32,
     /// What happens to slow players.
     pub slow_player: SlowPlayerPolicy,
+    /// Send players whose connect announced no codecs legacy codecs only: Enhanced RTMP
+    /// tracks with a legacy form (H.264, AAC) converted to it, others (HEVC, AV1, Opus, ...)
+    /// skipped with an onStatus. Off by default: ffmpeg 6.1 and later play Enhanced RTMP yet
+    /// announce nothing, and get the stream as published. Turn it on for sites whose viewers
+    /// run older players. Players that announced codecs always get only those (see
+    /// [`CodecPolicy`](crate::CodecPolicy)).
+    pub legacy_for_unannounced: bool,
     /// Refuse (NetStream.Play.Failed) Enhanced RTMP video to players whose connect announced
     /// no FourCCs. Off by default: ffmpeg 9, which plays Enhanced RTMP, announces nothing when
     /// playing, so refusing would lock it out; turn it on where legacy players must get a clear
@@ -65,6 +73,7 @@ impl Default for HubConfig {
             chunk_size: 1024,
             slow_player: SlowPlayerPolicy::SkipToKeyframe,
             refuse_unannounced_enhanced: false,
+            legacy_for_unannounced: false,
         }
     }
 }
@@ -223,6 +232,25 @@ struct Player {
     id: u64,
     handle: PlayerHandle,
     lagging: bool,
+    /// Codecs the player was told it does not get.
+    told: Vec<Codec>,
+}
+
+impl Player {
+    /// What the player gets of `media` under its codec policy; `None` when it gets nothing
+    /// (it is told once per codec).
+    fn form(&mut self, conversions: &mut Conversions<'_>, key: &StreamKey) -> Option<Media> {
+        match conversions.for_player(self.handle.codecs()) {
+            Delivery::Media(media) => Some(media),
+            Delivery::Skip(codec) => {
+                if !self.told.contains(&codec) {
+                    self.told.push(codec);
+                    self.handle.notify(Notice::CodecSkipped(key.clone(), codec));
+                }
+                None
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -381,9 +409,14 @@ impl Hub {
                 id,
                 handle: player,
                 lagging: false,
+                told: Vec::new(),
             };
             let catch_up: Vec<Media> = inner.catch_up().cloned().collect();
-            for item in catch_up {
+            for item in &catch_up {
+                let mut conversions = Conversions::new(item, self.config.chunk_size);
+                let Some(item) = player.form(&mut conversions, &key) else {
+                    continue;
+                };
                 if player.handle.deliver(item).is_err() {
                     player.lagging = true;
                 }
@@ -455,28 +488,10 @@ impl HubPublisher {
 
     /// Shares an audio, video or data message with every player. Timestamps pass through.
     pub fn send(&self, message: &RawMessage) {
-        let (kind, chunk_stream_id) = match message.type_id {
-            type_id::AUDIO => (
-                MediaKind::Audio {
-                    sequence_start: peek_audio_sequence_start(&message.payload),
-                },
-                chunk_stream::AUDIO,
-            ),
-            type_id::VIDEO => {
-                let (kind, enhanced) = peek_video(&message.payload);
-                (MediaKind::Video { kind, enhanced }, chunk_stream::VIDEO)
-            }
-            _ => (MediaKind::Data, chunk_stream::STREAM),
-        };
-        let shared = RawMessage {
-            chunk_stream_id,
-            stream_id: 1,
-            ..message.clone()
-        };
-        let Ok(chunked) = ChunkedMessage::new(shared, self.hub.config.chunk_size) else {
+        let Some(media) = shared(message.clone(), self.hub.config.chunk_size) else {
             return;
         };
-        let media = Arc::new(SharedMedia { kind, chunked });
+        let kind = media.kind;
         let config = &self.hub.config;
         let mut guard = lock(&self.stream);
         let stream = &mut *guard;
@@ -535,9 +550,10 @@ impl HubPublisher {
         }
         let policy = config.slow_player;
         let mut tally = Tally::default();
-        stream
-            .players
-            .retain_mut(|player| deliver(player, &media, policy, &mut tally));
+        let mut conversions = Conversions::new(&media, config.chunk_size);
+        stream.players.retain_mut(|player| {
+            deliver(player, &mut conversions, (policy, &self.key), &mut tally)
+        });
         let (bytes_in, bytes_out) = (
             message.payload.len() as u64,
             message.payload.len() as u64 * tally.delivered,
@@ -605,10 +621,11 @@ struct Tally {
 /// Offers `media` to `player`; false when the player is to be removed.
 fn deliver(
     player: &mut Player,
-    media: &Media,
-    policy: SlowPlayerPolicy,
+    conversions: &mut Conversions<'_>,
+    (policy, key): (SlowPlayerPolicy, &StreamKey),
     tally: &mut Tally,
 ) -> bool {
+    let media = conversions.media();
     let video_kind = match media.kind {
         MediaKind::Video { kind, .. } => Some(kind),
         _ => None,
@@ -626,7 +643,10 @@ fn deliver(
         tally.dropped += 1;
         return true;
     }
-    match player.handle.deliver(media.clone()) {
+    let Some(media) = player.form(conversions, key) else {
+        return true;
+    };
+    match player.handle.deliver(media) {
         Ok(()) => {
             tally.delivered += 1;
             if video_kind == Some(VideoKind::Keyframe) {

@@ -55,6 +55,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
+mod codecs;
 mod connection;
 mod hooks;
 mod hub;
@@ -69,6 +70,7 @@ mod stats;
 mod writer;
 
 pub use builder::{ListeningServer, ServerBuilder};
+pub use codecs::CodecPolicy;
 pub use connection::ConnectionError;
 pub use hooks::{AcceptAll, Hooks, Refusal, StreamEvent};
 pub use hub::{

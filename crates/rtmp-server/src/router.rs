@@ -15,7 +15,9 @@ use tokio::sync::mpsc;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rtmp_flv::VideoKind;
+use rtmp_flv::{Codec, VideoKind};
+
+use crate::codecs::CodecPolicy;
 
 use crate::hub::{Hub, Media, MediaKind};
 use crate::queue::{MediaReceiver, MediaSender, Refused};
@@ -55,6 +57,9 @@ pub enum Notice {
     Published(StreamKey),
     /// `key` cannot be played by this player any more (NetStream.Play.Failed with the reason).
     Failed(StreamKey, String),
+    /// The player does not get `codec` of `key`: it has no form the player announced (see
+    /// [`CodecPolicy`]). Told once per codec, in an onStatus at warning level.
+    CodecSkipped(StreamKey, Codec),
 }
 
 /// A player as a router sees it: where its media goes and how to tell it things. Cloning it
@@ -67,6 +72,8 @@ pub struct PlayerHandle {
     /// The player's message stream on its connection.
     stream_id: u32,
     controls: Arc<PlayControls>,
+    /// Which codecs the player gets, and in what form.
+    codecs: CodecPolicy,
 }
 
 /// What a player asked of its stream (pause, receiveAudio, receiveVideo, seek), shared by its
@@ -224,7 +231,20 @@ impl PlayerHandle {
             enhanced,
             stream_id,
             controls,
+            codecs: CodecPolicy::AsPublished,
         }
+    }
+
+    /// The handle with `codecs` as its codec policy (players of the application's own get
+    /// everything as published by default).
+    pub fn with_codecs(mut self, codecs: CodecPolicy) -> Self {
+        self.codecs = codecs;
+        self
+    }
+
+    /// Which codecs the player gets, and in what form (from what it announced in connect).
+    pub fn codecs(&self) -> &CodecPolicy {
+        &self.codecs
     }
 
     /// Whether the player wants media of `kind` now: not while paused, nor audio or video it

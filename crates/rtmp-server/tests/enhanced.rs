@@ -179,3 +179,51 @@ async fn a_late_player_gets_every_track_of_a_multitrack_stream() {
     assert!(errors.is_empty(), "decode errors: {errors}");
     server.stop().await;
 }
+
+/// Under the legacy-only option, ffmpeg 5.1 (which cannot decode Enhanced RTMP) plays an
+/// HEVC stream's audio without a single decode error; the HEVC video is skipped for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_5_1_plays_the_audio_of_an_hevc_stream_under_the_legacy_only_option() {
+    let mut config = ServerConfig::default();
+    config.hub.legacy_for_unannounced = true;
+    let server = TestServer::start(config).await;
+    let url = server.url("live/hevc");
+    let mut publisher = spawn(
+        common::peers::ffmpeg9(),
+        &common::publish_sample(&url, "hevc-aac-enhanced.flv", 3),
+    );
+    server.published("hevc").await;
+    let player = tokio::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            &url,
+            "-t",
+            "3",
+            "-map",
+            "0",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output();
+    let output = tokio::time::timeout(common::LIMIT, player)
+        .await
+        .expect("ffmpeg 5.1 did not finish")
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("Audio: aac"), "{log}");
+    assert!(
+        !log.contains("Video:"),
+        "no video stream for a legacy player: {log}"
+    );
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|line| line.to_lowercase().contains("error"))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    publisher.kill().await.unwrap();
+    server.stop().await;
+}

@@ -754,6 +754,12 @@ impl ServerSession {
         Ok(follows)
     }
 
+    /// Sends an onStatus on message stream `stream_id` (0 for the connection): a status of
+    /// the application's own, e.g. a warning about a skipped codec.
+    pub fn send_status(&mut self, stream_id: u32, status: Status) -> Result<(), SessionError> {
+        self.status(stream_id, status)
+    }
+
     /// Tells a waiting player that a publisher arrived (StreamBegin, PublishNotify).
     pub fn publish_notify(&mut self, stream_id: u32, name: &str) -> Result<(), SessionError> {
         self.send(
