@@ -64,6 +64,35 @@ impl Frame {
         i64::from(self.dts) + i64::from(self.composition_time)
     }
 
+    /// The decoding timestamp in nanoseconds: the millisecond timestamp with the Enhanced RTMP
+    /// ModEx TimestampOffsetNano applied.
+    pub fn dts_nanos(&self) -> i64 {
+        i64::from(self.dts) * 1_000_000 + i64::from(self.timestamp_offset_nanos)
+    }
+
+    /// The presentation timestamp in nanoseconds, with the ModEx offset applied.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use rtmp_flv::{Frame, VideoTag};
+    ///
+    /// // Written from the Enhanced RTMP v2 text: an enhanced keyframe whose packet type is
+    /// // ModEx (7); 3 bytes of data (size - 1 = 2) holding 250 000 ns; then ModExType 0
+    /// // (TimestampOffsetNano) with the real packet type, CodedFrames (1); FourCC avc1;
+    /// // a composition time of 20 ms; one NAL unit.
+    /// let tag = Bytes::from_static(&[
+    ///     0x97, 0x02, 0x03, 0xD0, 0x90, 0x01, b'a', b'v', b'c', b'1',
+    ///     0x00, 0x00, 0x14, 0, 0, 0, 2, 0x65, 0x88,
+    /// ]);
+    /// let frame = Frame::from_video(&VideoTag::parse(&tag).unwrap(), 1000).remove(0);
+    /// assert_eq!(frame.timestamp_offset_nanos, 250_000);
+    /// assert_eq!(frame.dts_nanos(), 1_000_250_000);
+    /// assert_eq!(frame.pts_nanos(), 1_020_250_000);
+    /// ```
+    pub fn pts_nanos(&self) -> i64 {
+        self.pts() * 1_000_000 + i64::from(self.timestamp_offset_nanos)
+    }
+
     /// The frames of a video tag received at `timestamp` (none for command frames, metadata and
     /// raw legacy codecs).
     pub fn from_video(tag: &VideoTag, timestamp: u32) -> Vec<Frame> {

@@ -200,6 +200,18 @@ impl<'a> Conversions<'a> {
         let payload = frames
             .iter()
             .filter(|frame| Some(frame.track_id) == track)
+            .map(|frame| {
+                // The legacy form has no room for ModEx offsets.
+                let offset = if legacy {
+                    0
+                } else {
+                    frame.timestamp_offset_nanos
+                };
+                Frame {
+                    timestamp_offset_nanos: offset,
+                    ..frame.clone()
+                }
+            })
             .map(|frame| match frame.codec {
                 Codec::Video(_) => frame.to_video_tag(!legacy).and_then(|tag| tag.to_bytes()),
                 Codec::Audio(_) => frame
