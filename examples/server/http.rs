@@ -81,6 +81,8 @@ fn stream_json(stream: &StreamInfo, recording: bool) -> Value {
         "width": media.and_then(|media| media.width),
         "height": media.and_then(|media| media.height),
         "frame_rate": media.and_then(|media| media.frame_rate),
+        "audio_sample_rate": media.and_then(|media| media.audio_sample_rate),
+        "audio_channels": media.and_then(|media| media.audio_channels),
         "bitrate_in": media.map_or(0, |media| media.bitrate),
         "bitrate_out": media.map_or(0, |media| media.bitrate_out),
         "bytes_in": media.map_or(0, |media| media.bytes),

@@ -11,9 +11,12 @@
 //!   [`parse_script_data`] and [`script_data`] handle `onMetaData` through `rtmp-amf0`.
 //! - [`Frame`] is one track's media unit whatever the tag form: parse either form into frames
 //!   and mux frames into either, to feed legacy and Enhanced RTMP players from one source.
-//! - Codec configuration: [`avc::AvcConfig`], [`hevc::HevcConfig`], [`av1::Av1Config`] and
-//!   [`aac::AudioSpecificConfig`]; parameter sets: [`avc::AvcSps`], [`hevc::HevcSps`],
-//!   [`av1::Av1SequenceHeader`] (width, height, profile, level, and the H.264 frame rate).
+//! - Codec configuration: [`avc::AvcConfig`], [`hevc::HevcConfig`], [`av1::Av1Config`],
+//!   [`vp9::VpcConfig`], [`vvc::VvcConfig`], [`aac::AudioSpecificConfig`],
+//!   [`opus::OpusHead`], [`flac::FlacStreamInfo`] and [`ac3::Ac3Info`]; [`TrackInfo`] reads
+//!   any of them for picture size, sample rate and channels; parameter sets:
+//!   [`avc::AvcSps`], [`hevc::HevcSps`], [`av1::Av1SequenceHeader`] (width, height, profile,
+//!   level, and the H.264 frame rate).
 //! - Bitstreams: [`nal`] iterates length-prefixed and Annex B NAL units without copying,
 //!   converts to Annex B with parameter sets before keyframes, and muxes NAL units back into
 //!   FLV video data ([`nal::NalMuxer`], with AUD/filler/SEI filtering); [`av1::obus`] splits
@@ -38,20 +41,26 @@
 #![forbid(unsafe_code)]
 
 pub mod aac;
+pub mod ac3;
 mod audio;
 pub mod av1;
 pub mod avc;
 mod bits;
 mod error;
 mod file;
+pub mod flac;
 mod frame;
 pub mod hevc;
+mod info;
 pub mod nal;
+pub mod opus;
 mod peek;
 mod read;
 mod script;
 mod track;
 mod video;
+pub mod vp9;
+pub mod vvc;
 mod writer;
 
 pub use audio::{
@@ -61,6 +70,7 @@ pub use audio::{
 pub use error::Error;
 pub use file::{FlvHeader, FlvReader, FlvTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 pub use frame::{Codec, Frame, FrameKind};
+pub use info::TrackInfo;
 pub use peek::{TrackConfig, VideoKind, configured_tracks, peek_audio_sequence_start, peek_video};
 /// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
 pub use rtmp_amf0 as amf0;

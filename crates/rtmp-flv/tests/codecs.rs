@@ -258,3 +258,91 @@ fn fuzzer_findings_stay_fixed() {
     ];
     assert!(AvcSps::parse(&sps).is_err());
 }
+
+/// What every track of a sample file tells of itself, per (is video, codec name).
+fn track_infos(name: &str) -> Vec<(String, rtmp_flv::TrackInfo)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/media")
+        .join(name);
+    let mut reader = FlvReader::new();
+    reader.push(&std::fs::read(path).unwrap());
+    let mut infos: Vec<(String, rtmp_flv::TrackInfo)> = Vec::new();
+    while let Some(tag) = reader.next_tag().unwrap() {
+        let frames = match tag.tag_type {
+            TAG_VIDEO => rtmp_flv::Frame::from_video(&VideoTag::parse(&tag.data).unwrap(), 0),
+            TAG_AUDIO => rtmp_flv::Frame::from_audio(&AudioTag::parse(&tag.data).unwrap(), 0),
+            _ => continue,
+        };
+        for frame in frames {
+            let codec = frame.codec.to_string();
+            if let Some(info) = rtmp_flv::TrackInfo::of(&frame) {
+                if !infos.iter().any(|(known, _)| *known == codec) {
+                    infos.push((codec, info));
+                }
+            }
+        }
+    }
+    infos.sort_by(|a, b| a.0.cmp(&b.0));
+    infos
+}
+
+/// The configuration of every codec ffmpeg 9 writes in Enhanced RTMP form gives what ffmpeg
+/// reports of the sample (`ffmpeg -i FILE`): picture size, bit depth, sample rate, channels.
+#[test]
+fn every_enhanced_codecs_configuration_reads() {
+    use rtmp_flv::TrackInfo;
+    let video = |width, height, bit_depth| TrackInfo {
+        width: Some(width),
+        height: Some(height),
+        bit_depth,
+        ..TrackInfo::default()
+    };
+    let audio = |rate, channels| TrackInfo {
+        sample_rate: Some(rate),
+        channels: Some(channels),
+        ..TrackInfo::default()
+    };
+    let h264 = ("H.264 video".to_owned(), video(320, 240, None));
+    let cases = [
+        (
+            "vvc-aac-enhanced.flv",
+            vec![
+                ("AAC audio".to_owned(), audio(48_000, 1)),
+                ("H.266 video".to_owned(), video(320, 240, Some(10))),
+            ],
+        ),
+        (
+            "av1-opus-enhanced.flv",
+            vec![
+                ("AV1 video".to_owned(), video(320, 240, None)),
+                ("Opus audio".to_owned(), audio(48_000, 1)),
+            ],
+        ),
+        (
+            "h264-flac-enhanced.flv",
+            vec![("FLAC audio".to_owned(), audio(48_000, 1)), h264.clone()],
+        ),
+        (
+            "h264-ac3-enhanced.flv",
+            vec![("AC-3 audio".to_owned(), audio(48_000, 1)), h264.clone()],
+        ),
+        (
+            "h264-eac3-enhanced.flv",
+            vec![("E-AC-3 audio".to_owned(), audio(48_000, 1)), h264.clone()],
+        ),
+    ];
+    for (file, expected) in cases {
+        assert_eq!(track_infos(file), expected, "{file}");
+    }
+    let vp9 = track_infos("vp9-aac-enhanced.flv");
+    assert_eq!(
+        vp9[1],
+        (
+            "VP9 video".to_owned(),
+            TrackInfo {
+                bit_depth: Some(8),
+                ..TrackInfo::default()
+            }
+        )
+    );
+}

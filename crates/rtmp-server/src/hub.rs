@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rtmp_chunk::{ChunkedMessage, RawMessage, type_id};
 use rtmp_flv::{
-    AudioCodec, AudioTag, Codec, Frame, TrackConfig, VideoCodec, VideoKind, VideoTag,
+    AudioCodec, AudioTag, Codec, Frame, TrackConfig, TrackInfo, VideoCodec, VideoKind, VideoTag,
     configured_tracks,
 };
 
@@ -145,12 +145,17 @@ pub struct StreamStats {
     pub bytes_out: u64,
     /// Bits per second queued for players, all together, over the last full second.
     pub bitrate_out: u64,
-    /// The video's width in pixels, from the publisher's metadata (`width`).
+    /// The video's width in pixels: from its configuration record (H.264 and H.265 SPS, AV1
+    /// sequence header, VVC record), else from the publisher's metadata (`width`).
     pub width: Option<u32>,
-    /// The video's height in pixels, from the publisher's metadata (`height`).
+    /// The video's height in pixels, from the same sources.
     pub height: Option<u32>,
     /// Frames per second, from the publisher's metadata (`framerate`).
     pub frame_rate: Option<f64>,
+    /// The audio's sample rate, from its configuration (AAC, Opus, FLAC, AC-3, E-AC-3).
+    pub audio_sample_rate: Option<u32>,
+    /// The audio's channels, from its configuration.
+    pub audio_channels: Option<u8>,
     /// How long the publisher has been on (zero while nobody publishes).
     pub uptime: Duration,
 }
@@ -218,15 +223,23 @@ fn video_size(payload: &Bytes) -> (Option<u32>, Option<u32>, Option<f64>) {
     )
 }
 
-/// The codec of an audio or video payload, parsed only when it is not known yet or a new
-/// sequence starts (rare, so the full parser is affordable).
-fn codec_of(type_id: u8, payload: &Bytes) -> Option<Codec> {
+/// The codec of an audio or video payload, and what its configuration (or, for AC-3, its
+/// frame header) tells; parsed only when not known yet or when a new sequence starts (rare,
+/// so the full parser is affordable).
+fn codec_of(type_id: u8, payload: &Bytes) -> Option<(Codec, Option<TrackInfo>)> {
     let frames = match type_id {
         type_id::VIDEO => VideoTag::parse(payload).map(|tag| Frame::from_video(&tag, 0)),
         _ => AudioTag::parse(payload).map(|tag| Frame::from_audio(&tag, 0)),
     };
-    frames.ok()?.first().map(|frame| frame.codec)
+    frames
+        .ok()?
+        .first()
+        .map(|frame| (frame.codec, TrackInfo::of(frame)))
 }
+
+/// Audio messages parsed for their track's properties before giving up (codecs whose
+/// configuration says nothing, as MP3 and G.711).
+const AUDIO_INFO_TRIES: u64 = 100;
 
 struct Player {
     id: u64,
@@ -495,19 +508,39 @@ impl HubPublisher {
         let config = &self.hub.config;
         let mut guard = lock(&self.stream);
         let stream = &mut *guard;
+        let stats = &mut stream.stats;
         let codec_unknown = match kind {
             MediaKind::Audio { sequence_start } => {
-                sequence_start || stream.stats.audio_codec.is_none()
+                sequence_start
+                    || stats.audio_codec.is_none()
+                    || (stats.audio_sample_rate.is_none() && stats.audio_frames < AUDIO_INFO_TRIES)
             }
             MediaKind::Video { kind, .. } => {
-                kind == VideoKind::SequenceStart || stream.stats.video_codec.is_none()
+                kind == VideoKind::SequenceStart || stats.video_codec.is_none()
             }
             MediaKind::Data => false,
         };
         if codec_unknown {
             match codec_of(message.type_id, &message.payload) {
-                Some(Codec::Video(codec)) => stream.stats.video_codec = Some(codec),
-                Some(Codec::Audio(codec)) => stream.stats.audio_codec = Some(codec),
+                Some((Codec::Video(codec), info)) => {
+                    stats.video_codec = Some(codec);
+                    // The configuration record is the truth; metadata fills in without one.
+                    if let Some(TrackInfo {
+                        width: Some(width),
+                        height: Some(height),
+                        ..
+                    }) = info
+                    {
+                        (stats.width, stats.height) = (Some(width), Some(height));
+                    }
+                }
+                Some((Codec::Audio(codec), info)) => {
+                    stats.audio_codec = Some(codec);
+                    if let Some(info) = info {
+                        stats.audio_sample_rate = info.sample_rate.or(stats.audio_sample_rate);
+                        stats.audio_channels = info.channels.or(stats.audio_channels);
+                    }
+                }
                 None => {}
             }
         }
@@ -540,11 +573,13 @@ impl HubPublisher {
             MediaKind::Data => {
                 if rtmp_message::data_name_is(&message.payload, rtmp_message::ON_METADATA) {
                     stream.metadata = Some(media.clone());
-                    (
-                        stream.stats.width,
-                        stream.stats.height,
-                        stream.stats.frame_rate,
-                    ) = video_size(&message.payload);
+                    let (width, height, frame_rate) = video_size(&message.payload);
+                    let stats = &mut stream.stats;
+                    stats.frame_rate = frame_rate;
+                    // A configuration record read already knows better.
+                    if stats.width.is_none() {
+                        (stats.width, stats.height) = (width, height);
+                    }
                 }
             }
         }
@@ -693,6 +728,7 @@ impl Drop for HubPublisher {
                 stream.stats.height,
                 stream.stats.frame_rate,
             ) = (None, None, None);
+            (stream.stats.audio_sample_rate, stream.stats.audio_channels) = (None, None);
             stream.stats.video_codec = None;
             stream.stats.audio_codec = None;
             for player in &mut stream.players {

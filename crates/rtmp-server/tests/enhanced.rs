@@ -227,3 +227,106 @@ async fn ffmpeg_5_1_plays_the_audio_of_an_hevc_stream_under_the_legacy_only_opti
     publisher.kill().await.unwrap();
     server.stop().await;
 }
+
+/// Every other Enhanced RTMP codec ffmpeg 9 writes, through the server and back: VP9, VVC,
+/// FLAC, AC-3 and E-AC-3. The stream figures read each configuration, and what a player saved
+/// decodes in ffmpeg 9 without an error, every track with frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg9_round_trips_vp9_vvc_flac_ac3_and_eac3() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    // (name, file, video codec, audio codec, width, audio sample rate)
+    let streams = [
+        (
+            "vp9",
+            "vp9-aac-enhanced.flv",
+            VideoCodec::Vp9,
+            AudioCodec::Aac,
+            44_100,
+        ),
+        (
+            "vvc",
+            "vvc-aac-enhanced.flv",
+            VideoCodec::Vvc,
+            AudioCodec::Aac,
+            48_000,
+        ),
+        (
+            "flac",
+            "h264-flac-enhanced.flv",
+            VideoCodec::Avc,
+            AudioCodec::Flac,
+            48_000,
+        ),
+        (
+            "ac3",
+            "h264-ac3-enhanced.flv",
+            VideoCodec::Avc,
+            AudioCodec::Ac3,
+            48_000,
+        ),
+        (
+            "eac3",
+            "h264-eac3-enhanced.flv",
+            VideoCodec::Avc,
+            AudioCodec::Eac3,
+            48_000,
+        ),
+    ];
+    let mut publishers = Vec::new();
+    for (name, file, ..) in streams {
+        let url = server.url(&format!("live/{name}"));
+        publishers.push(spawn(
+            common::peers::ffmpeg9(),
+            &common::publish_sample(&url, file, 1),
+        ));
+    }
+    for (name, _, video, audio, rate) in streams {
+        server.published(name).await;
+        common::eventually("the audio configuration is read", || {
+            server
+                .hub
+                .stats(&common::key(name))
+                .is_some_and(|stats| stats.audio_sample_rate.is_some())
+        })
+        .await;
+        let stats = server.hub.stats(&common::key(name)).unwrap();
+        assert_eq!(
+            (stats.video_codec, stats.audio_codec),
+            (Some(video), Some(audio)),
+            "{name}"
+        );
+        assert_eq!(
+            (stats.audio_sample_rate, stats.audio_channels),
+            (Some(rate), Some(1)),
+            "{name}"
+        );
+        assert_eq!(stats.width, Some(320), "{name}");
+    }
+    let files: Vec<_> = streams
+        .iter()
+        .map(|(name, ..)| temp(&format!("rt-{name}.flv")))
+        .collect();
+    let mut players: Vec<_> = streams
+        .iter()
+        .zip(&files)
+        .map(|((name, ..), file)| {
+            spawn(
+                common::peers::ffmpeg9(),
+                &play_args(&server.url(&format!("live/{name}")), file),
+            )
+        })
+        .collect();
+    for child in publishers.iter_mut().chain(players.iter_mut()) {
+        assert!(wait(child).await.success());
+    }
+    for file in &files {
+        let frames = common::peers::decode(&common::peers::ffmpeg9(), &[], file);
+        let _ = std::fs::remove_file(file);
+        assert!(
+            frames.len() == 2 && frames.iter().all(|&count| count > 10),
+            "{}: {frames:?}",
+            file.display()
+        );
+    }
+    server.stop().await;
+}
