@@ -80,6 +80,16 @@ def main():
         put("handshake", bytes([255]) + data)
     for path in (fixtures / "rtmp-amf0" / "tests" / "fixtures").glob("*.amf0"):
         put("amf0_decode", path.read_bytes())
+    # AMF3, written from the specification: references to an earlier object and string, a
+    # traits reference, a vector of int, a dictionary. Each also goes behind AMF0's AVM+ switch.
+    for amf3 in [
+        bytes.fromhex("0907010a0b01076b657906056869010a020602"),
+        bytes.fromhex("0905010a1301036104010a010402"),
+        bytes.fromhex("0d0501fffffffb00000007"),
+        bytes.fromhex("1103010603610401"),
+    ]:
+        put("amf3_decode", amf3)
+        put("amf0_decode", b"\x11" + amf3)
     for path in (fixtures / "rtmp-chunk" / "tests" / "fixtures").glob("*.bin"):
         stream = path.read_bytes()[HANDSHAKE_BYTES:]
         # Mode 0: chunk size 128 at the start, as on the wire; keep the seeds small.

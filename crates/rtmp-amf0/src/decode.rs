@@ -36,9 +36,9 @@ pub enum DecodeErrorKind {
     /// An object-end marker (0x09) where a value was expected.
     #[error("object end marker outside an object")]
     UnexpectedObjectEnd,
-    /// The AVM+ marker (0x11): the value is AMF3, which this crate does not decode.
-    #[error("AVM+ marker: AMF3 values are not supported")]
-    Amf3NotSupported,
+    /// The value after an AVM+ marker (0x11) is not valid AMF3.
+    #[error("AMF3 value after the AVM+ marker: {0}")]
+    Amf3(crate::amf3::DecodeErrorKind),
     /// A string, property name, class name or XML document is not valid UTF-8.
     #[error("text is not valid UTF-8")]
     InvalidUtf8,
@@ -221,7 +221,19 @@ impl<'a> Decoder<'a> {
             marker::MOVIECLIP | marker::RECORDSET => {
                 return Err(self.error(start, DecodeErrorKind::ReservedMarker(marker)));
             }
-            marker::AVMPLUS => return Err(self.error(start, DecodeErrorKind::Amf3NotSupported)),
+            marker::AVMPLUS => {
+                // The AMF3 value's own reference tables start here.
+                let body = self.position;
+                let (value, used) =
+                    crate::amf3::decode(self.remaining()).map_err(|error| DecodeError {
+                        position: body + error.position,
+                        kind: DecodeErrorKind::Amf3(error.kind),
+                    })?;
+                self.position += used;
+                value
+                    .to_amf0()
+                    .unwrap_or_else(|| Value::Amf3(Box::new(value)))
+            }
             other => return Err(self.error(start, DecodeErrorKind::UnknownMarker(other))),
         };
         Ok(value)

@@ -18,6 +18,9 @@ pub enum EncodeError {
     /// A strict array has more elements than the u32 count field allows.
     #[error("array of {0} elements is longer than u32::MAX")]
     ArrayTooLong(usize),
+    /// An AMF3 value that AMF3 cannot represent.
+    #[error("AMF3: {0}")]
+    Amf3(#[from] crate::amf3::EncodeError),
 }
 
 impl Value {
@@ -96,6 +99,11 @@ impl Value {
                 put_name(buf, class_name)?;
                 put_properties(buf, properties)?;
             }
+            Value::Amf3(value) => {
+                let mut amf3 = vec![marker::AVMPLUS];
+                crate::amf3::encode(value, &mut amf3)?;
+                buf.put_slice(&amf3);
+            }
         }
         Ok(())
     }
@@ -117,6 +125,11 @@ impl Value {
                 class_name,
                 properties,
             } => 3 + class_name.len() + properties_len(properties),
+            Value::Amf3(value) => {
+                let mut amf3 = Vec::new();
+                // A value AMF3 cannot hold encodes to nothing.
+                crate::amf3::encode(value, &mut amf3).map_or(0, |()| 1 + amf3.len())
+            }
         }
     }
 

@@ -2,8 +2,8 @@
 //!
 //! Every marker of the format is decoded and encoded: number, boolean, string and long string,
 //! object, null, undefined, reference, ECMA array, strict array, date, unsupported, XML document
-//! and typed object. The reserved markers (movie clip, record set) and the AVM+ switch to AMF3
-//! are reported as typed errors.
+//! and typed object; and the AVM+ switch to AMF3 ([`amf3`], every AMF3 marker, with its
+//! reference tables). The reserved markers (movie clip, record set) are typed errors.
 //!
 //! Choices worth knowing:
 //! - Strings are UTF-8 [`String`]s; invalid UTF-8 is an error
@@ -31,6 +31,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod amf3;
 mod decode;
 mod encode;
 pub mod marker;

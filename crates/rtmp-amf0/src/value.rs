@@ -47,6 +47,10 @@ pub enum Value {
         /// The properties, in wire order.
         properties: Object,
     },
+    /// 0x11 (AVM+): an AMF3 value with no AMF0 equivalent (a ByteArray, a vector, a
+    /// dictionary, E4X XML). AMF3 values that have one decode as it (see
+    /// [`amf3::Value::to_amf0`](crate::amf3::Value::to_amf0)).
+    Amf3(Box<crate::amf3::Value>),
 }
 
 /// The properties of an AMF0 object or ECMA array, in the order they were built or decoded.

@@ -75,3 +75,88 @@ proptest! {
         }
     }
 }
+
+mod amf3 {
+    use proptest::prelude::*;
+    use rtmp_amf0::amf3::{Object, Value, decode, encode};
+
+    fn name() -> impl Strategy<Value = String> {
+        // Non-empty: the empty name ends associative and dynamic members.
+        "[a-zA-Z0-9_é]{1,10}"
+    }
+
+    fn number() -> impl Strategy<Value = f64> {
+        any::<f64>().prop_filter("NaN never equals itself", |n| !n.is_nan())
+    }
+
+    fn leaf() -> BoxedStrategy<Value> {
+        prop_oneof![
+            Just(Value::Undefined),
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Boolean),
+            (-(1 << 28)..(1 << 28)).prop_map(Value::Integer),
+            number().prop_map(Value::Double),
+            ".{0,30}".prop_map(Value::String),
+            ".{0,30}".prop_map(Value::XmlDocument),
+            ".{0,30}".prop_map(Value::Xml),
+            number().prop_map(Value::Date),
+            prop::collection::vec(any::<u8>(), 0..40).prop_map(Value::ByteArray),
+            (any::<bool>(), prop::collection::vec(any::<i32>(), 0..8))
+                .prop_map(|(fixed, items)| Value::VectorInt { fixed, items }),
+            (any::<bool>(), prop::collection::vec(any::<u32>(), 0..8))
+                .prop_map(|(fixed, items)| Value::VectorUint { fixed, items }),
+            (any::<bool>(), prop::collection::vec(number(), 0..8))
+                .prop_map(|(fixed, items)| Value::VectorDouble { fixed, items }),
+        ]
+        .boxed()
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(4, 64, 5, |inner| {
+            let members = prop::collection::vec((name(), inner.clone()), 0..4).boxed();
+            prop_oneof![
+                (members.clone(), prop::collection::vec(inner.clone(), 0..4))
+                    .prop_map(|(associative, dense)| Value::Array { associative, dense }),
+                ("[a-zA-Z.]{0,12}", any::<bool>(), members.clone(), members).prop_map(
+                    |(class_name, dynamic, sealed, dynamic_members)| {
+                        Value::Object(Object {
+                            class_name,
+                            dynamic,
+                            sealed,
+                            dynamic_members: if dynamic { dynamic_members } else { Vec::new() },
+                        })
+                    }
+                ),
+                (
+                    any::<bool>(),
+                    "[a-zA-Z*]{0,8}",
+                    prop::collection::vec(inner.clone(), 0..4)
+                )
+                    .prop_map(|(fixed, type_name, items)| Value::VectorObject {
+                        fixed,
+                        type_name,
+                        items
+                    }),
+                (
+                    any::<bool>(),
+                    prop::collection::vec((inner.clone(), inner), 0..3)
+                )
+                    .prop_map(|(weak_keys, entries)| Value::Dictionary { weak_keys, entries }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn value_round_trips(value in value()) {
+            let mut bytes = Vec::new();
+            encode(&value, &mut bytes).unwrap();
+            prop_assert_eq!(decode(&bytes).unwrap(), (value, bytes.len()));
+        }
+
+        #[test]
+        fn any_bytes_decode_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode(&bytes);
+        }
+    }
+}

@@ -127,7 +127,10 @@ fn typed_object() {
 fn reserved_unknown_and_amf3_markers_are_errors() {
     assert_eq!(kind(&[0x04]), DecodeErrorKind::ReservedMarker(0x04));
     assert_eq!(kind(&[0x0E]), DecodeErrorKind::ReservedMarker(0x0E));
-    assert_eq!(kind(&[0x11, 0x01]), DecodeErrorKind::Amf3NotSupported);
+    assert_eq!(
+        kind(&[0x11, 0x12]),
+        DecodeErrorKind::Amf3(rtmp_amf0::amf3::DecodeErrorKind::UnknownMarker(0x12))
+    );
     assert_eq!(kind(&[0x12]), DecodeErrorKind::UnknownMarker(0x12));
     assert_eq!(kind(&[0x09]), DecodeErrorKind::UnexpectedObjectEnd);
 }

@@ -272,6 +272,14 @@ impl ServerSession {
         stream_id: u32,
         message: Message,
     ) -> Result<(), SessionError> {
+        // A client that connected with objectEncoding 3 (AMF3) gets its commands as AMF3
+        // command messages (type 17).
+        let message = match message {
+            Message::Command(command) if self.object_encoding == 3.0 => {
+                Message::CommandAmf3(command)
+            }
+            other => other,
+        };
         self.outgoing
             .push_back(message.to_chunk(chunk_stream_id, 0, stream_id)?);
         Ok(())

@@ -531,3 +531,51 @@ fn a_players_pause_seek_and_receive_calls_are_answered_and_raised() {
     assert!(sent(&mut session).is_empty());
     assert_eq!(session.poll_event(), None);
 }
+
+/// A Flash-era client: connect as an AMF3 command message (type 17) whose command object is
+/// switched to AMF3 (the AVM+ marker), asking objectEncoding 3. Bytes written from the AMF3
+/// text. The server reads it and answers as AMF3 command messages, with objectEncoding 3.
+#[test]
+fn an_amf3_client_is_read_and_answered_in_kind() {
+    let mut payload = vec![0x00]; // type 17's format byte
+    payload.extend_from_slice(&[0x02, 0x00, 0x07]);
+    payload.extend_from_slice(b"connect");
+    payload.push(0x00);
+    payload.extend_from_slice(&1.0f64.to_be_bytes());
+    // 0x11: AMF3 follows. An anonymous dynamic object (0x0B, class "" 0x01) with
+    // app = "live" and objectEncoding = 3 (integer), then the empty name that ends it.
+    payload.extend_from_slice(&[0x11, 0x0A, 0x0B, 0x01]);
+    payload.extend_from_slice(&[0x07]);
+    payload.extend_from_slice(b"app");
+    payload.extend_from_slice(&[0x06, 0x09]);
+    payload.extend_from_slice(b"live");
+    payload.push(0x1D);
+    payload.extend_from_slice(b"objectEncoding");
+    payload.extend_from_slice(&[0x04, 0x03, 0x01]);
+    let raw = rtmp_chunk::RawMessage::new(3, 0, 17, 0, bytes::Bytes::from(payload));
+    let mut session = ServerSession::new(SessionConfig::default(), Instant::now());
+    session.handle_message(raw).unwrap();
+    let Some(SessionEvent::Connect(request)) = session.poll_event() else {
+        panic!("no connect event")
+    };
+    assert_eq!(request.app, "live");
+    assert_eq!(request.command.object_encoding, Some(3.0));
+    session.accept_connect().unwrap();
+    let replies: Vec<rtmp_chunk::RawMessage> = std::iter::from_fn(|| session.poll_send()).collect();
+    let result = replies
+        .iter()
+        .find(|raw| raw.type_id == 17)
+        .expect("a type 17 answer");
+    let Message::CommandAmf3(Command::Result(result)) = Message::decode(result).unwrap() else {
+        panic!("not a _result")
+    };
+    let status = result.status().unwrap();
+    assert_eq!(
+        status.extra.get("objectEncoding"),
+        Some(&Value::Number(3.0))
+    );
+    assert!(
+        replies.iter().all(|raw| raw.type_id != 20),
+        "nothing in AMF0 commands"
+    );
+}
