@@ -334,8 +334,9 @@ impl Connection {
         let stream_id = self.start_publish(name).await?;
         let (tx, rx) = mpsc::channel(self.config.queue.max(1));
         let name = name.to_owned();
+        let server = self.session.server_capabilities().cloned();
         let task = tokio::spawn(io::publish_loop(self, rx, stream_id, name));
-        Ok(Publisher::new(tx, task, stream_id))
+        Ok(Publisher::new(tx, task, stream_id, server))
     }
 
     /// releaseStream, FCPublish, createStream and publish, until NetStream.Publish.Start.

@@ -10,6 +10,7 @@ use rtmp_amf0::Value;
 use rtmp_chunk::type_id;
 use rtmp_flv::{Codec, Frame, LegacyAudioFormat};
 use rtmp_message::{Data, Message};
+use rtmp_session::{Capabilities, caps_ex};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::PollSender;
@@ -41,6 +42,8 @@ pub struct Publisher {
     task: Option<JoinHandle<Result<(), ClientError>>>,
     stream_id: u32,
     enhanced: bool,
+    /// What the server answered to connect (Enhanced RTMP), if anything.
+    server: Option<Capabilities>,
 }
 
 impl Publisher {
@@ -48,13 +51,58 @@ impl Publisher {
         tx: mpsc::Sender<rtmp_chunk::RawMessage>,
         task: JoinHandle<Result<(), ClientError>>,
         stream_id: u32,
+        server: Option<Capabilities>,
     ) -> Self {
         Self {
             tx: PollSender::new(tx),
             task: Some(task),
             stream_id,
             enhanced: false,
+            server,
         }
+    }
+
+    /// The body of `frame`, if the server takes it: a frame in Enhanced RTMP form needs its
+    /// codec in the server's connect answer, and multitrack or ModEx offsets need those
+    /// capabilities (a server that answered nothing is not second-guessed).
+    fn frame_body(&self, frame: &Frame, enhanced: bool) -> Result<(u8, Bytes), ClientError> {
+        let (type_id, body) = frame_body(frame, enhanced)?;
+        let Some(server) = &self.server else {
+            return Ok((type_id, body));
+        };
+        let first = body.first().copied().unwrap_or_default();
+        let enhanced_form = match frame.codec {
+            Codec::Video(_) => first & 0x80 != 0,
+            Codec::Audio(_) => first >> 4 == 9,
+        };
+        if !enhanced_form {
+            return Ok((type_id, body));
+        }
+        let refused = |what: String| {
+            Err(ClientError::Frame(format!(
+                "the server did not announce {what}"
+            )))
+        };
+        let fourcc = match frame.codec {
+            Codec::Video(codec) => codec.fourcc(),
+            Codec::Audio(codec) => codec.fourcc(),
+        };
+        let fourcc = fourcc.map(|fourcc| String::from_utf8_lossy(&fourcc).into_owned());
+        let listed = match (&fourcc, frame.codec) {
+            (Some(fourcc), Codec::Video(_)) => server.has_video(fourcc),
+            (Some(fourcc), Codec::Audio(_)) => server.has_audio(fourcc),
+            (None, _) => false,
+        };
+        if !listed {
+            return refused(fourcc.unwrap_or_else(|| frame.codec.to_string()));
+        }
+        if frame.track_id != 0 && server.caps_ex & caps_ex::MULTITRACK == 0 {
+            return refused("multitrack".into());
+        }
+        if frame.timestamp_offset_nanos != 0 && server.caps_ex & caps_ex::MODEX == 0 {
+            return refused("ModEx".into());
+        }
+        Ok((type_id, body))
     }
 
     /// The message stream published on.
@@ -94,9 +142,11 @@ impl Publisher {
 
     /// Sends a media frame: video as a legacy tag (or Enhanced RTMP when `enhanced` is true or
     /// the codec needs it), audio as a legacy tag where the codec has a SoundFormat (with the
-    /// AAC bits of [`LegacyAudioFormat::AAC`]) and Enhanced RTMP otherwise.
+    /// AAC bits of [`LegacyAudioFormat::AAC`]) and Enhanced RTMP otherwise. A frame in
+    /// Enhanced RTMP form whose codec (or multitrack, or ModEx offset) the server's connect
+    /// answer did not list is refused with [`ClientError::Frame`].
     pub async fn send_frame(&mut self, frame: &Frame, enhanced: bool) -> Result<(), ClientError> {
-        let (type_id, body) = frame_body(frame, enhanced)?;
+        let (type_id, body) = self.frame_body(frame, enhanced)?;
         self.send_message(type_id, frame.dts, body).await
     }
 
@@ -197,7 +247,7 @@ impl Sink<Frame> for Publisher {
 
     fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), ClientError> {
         let this = self.get_mut();
-        let (type_id, body) = frame_body(&frame, this.enhanced)?;
+        let (type_id, body) = this.frame_body(&frame, this.enhanced)?;
         this.queue(rtmp_chunk::RawMessage::new(0, frame.dts, type_id, 0, body))
     }
 

@@ -21,6 +21,14 @@ use rtmp_session::{Capabilities, caps_ex, chunk_stream};
 use crate::hub::{Media, MediaKind, SharedMedia};
 
 /// Which codecs a player receives, and in what form.
+///
+/// Legacy-form media (H.264 as CodecID 7, AAC as SoundFormat 10, and the other legacy ids)
+/// goes to every player. Under [`Announced`](Self::Announced), Enhanced RTMP media goes whole
+/// to a player that listed each of its codecs (and multitrack, when it has several tracks);
+/// otherwise the player gets its default track converted, to the legacy form where the codec
+/// has one (H.264, AAC) or in single-track Enhanced RTMP form where it listed the codec, and
+/// nothing where neither holds: it is told once, in an onStatus. Conversions are made once
+/// per message, whatever the number of players who need them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CodecPolicy {
@@ -28,8 +36,8 @@ pub enum CodecPolicy {
     /// Enhanced RTMP, yet announce nothing when they play).
     #[default]
     AsPublished,
-    /// Legacy codecs, and the Enhanced RTMP codecs (and multitrack) the player listed; see
-    /// the [module documentation](self). A player that announced nothing gets an empty list
+    /// Legacy codecs, and the Enhanced RTMP codecs (and multitrack) the player listed, as
+    /// described above. A player that announced nothing gets an empty list
     /// under [`HubConfig::legacy_for_unannounced`](crate::HubConfig::legacy_for_unannounced).
     Announced(Arc<Capabilities>),
 }

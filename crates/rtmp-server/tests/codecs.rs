@@ -180,3 +180,44 @@ async fn enhanced_h264_reaches_a_player_that_did_not_list_avc1_in_legacy_form() 
         "listed: as published"
     );
 }
+
+/// Our client respects the server's answer: a server that lists only H.264 and AAC gets no
+/// H.265 frame from it, and H.264 goes through.
+#[tokio::test]
+async fn our_publisher_sends_no_codec_the_server_did_not_list() {
+    use rtmp_server::session::fourcc_flags;
+    let mut config = ServerConfig::default();
+    config.session.capabilities = Capabilities {
+        video: vec![("avc1".into(), fourcc_flags::CAN_FORWARD)],
+        audio: vec![("mp4a".into(), fourcc_flags::CAN_FORWARD)],
+        caps_ex: 0,
+    };
+    let server = Arc::new(Server::new(config));
+    let url = RtmpUrl::parse("rtmp://memory/live/answer").unwrap();
+    let connection = connect(&server, &url, ClientConfig::default()).await;
+    let answer = connection.server_capabilities().unwrap();
+    assert!(answer.has_video("avc1") && !answer.has_video("hvc1"));
+    let mut publisher = connection.publish("answer").await.unwrap();
+    let frame = |file: &str| {
+        let tag = tags(file)
+            .into_iter()
+            .find(|tag| tag.tag_type == 9)
+            .unwrap();
+        Frame::from_video(&VideoTag::parse(&tag.data).unwrap(), 0).remove(0)
+    };
+    let refused = publisher
+        .send_frame(&frame("hevc-aac-enhanced.flv"), true)
+        .await;
+    assert!(
+        matches!(&refused, Err(rtmp_server::client::ClientError::Frame(why)) if why.contains("hvc1")),
+        "{refused:?}"
+    );
+    publisher
+        .send_frame(&frame("h264-aac.flv"), true)
+        .await
+        .unwrap();
+    publisher
+        .send_frame(&frame("h264-aac.flv"), false)
+        .await
+        .unwrap();
+}
