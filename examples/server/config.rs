@@ -53,6 +53,14 @@ pub struct FileConfig {
     pub pull: Option<String>,
     /// Recording.
     pub record: Option<RecordSection>,
+    /// Redis of the cluster to join (`redis://host:port`).
+    pub cluster: Option<String>,
+    /// How other nodes reach this one (`rtmp://host:port`).
+    pub node_url: Option<String>,
+    /// The lease of a publisher's key, in seconds.
+    pub cluster_lease_secs: Option<u64>,
+    /// How long clients get to move away on SIGTERM, in seconds.
+    pub drain_secs: Option<u64>,
     /// Settings per application, by name.
     #[serde(default)]
     pub apps: BTreeMap<String, AppSection>,

@@ -9,6 +9,7 @@
 //! | `GET /api/connections` | connections: address, application, bytes, streams |
 //! | `GET /api/totals` | counts since start |
 //! | `DELETE /api/connections/{id}` | closes a connection |
+//! | `POST /api/drain` | drains the node (clients moved to another cluster node) |
 //! | `DELETE /api/streams/{app}/{name}/publisher` | stops a stream's publisher |
 //! | `POST /api/streams/{app}/{name}/recording` | starts recording a stream (with `--record`) |
 //! | `DELETE /api/streams/{app}/{name}/recording` | stops recording it |
@@ -26,15 +27,18 @@ use rtmp_server::{ConnectionStats, Recorder, Role, Server, StreamInfo, StreamKey
 use serde_json::{Value, json};
 
 use crate::policy::Policy;
+use rtmp_cluster::{Cluster, ClusterHooks};
 
 /// What the handlers share.
 pub struct Http {
     /// The RTMP server.
-    pub server: Server<Policy>,
+    pub server: Server<ClusterHooks<Policy>>,
     /// The recorder, if recording is on.
     pub recorder: Arc<OnceLock<Recorder>>,
     /// Where metrics are rendered from.
     pub metrics: PrometheusHandle,
+    /// The cluster, with --cluster.
+    pub cluster: Option<Cluster>,
 }
 
 type Shared = State<Arc<Http>>;
@@ -48,6 +52,7 @@ pub async fn serve(listener: tokio::net::TcpListener, http: Http) -> std::io::Re
         .route("/api/connections", get(connections))
         .route("/api/totals", get(totals))
         .route("/api/connections/{id}", delete(close_connection))
+        .route("/api/drain", axum::routing::post(drain))
         .route(
             "/api/streams/{app}/{name}/publisher",
             delete(stop_publisher),
@@ -152,6 +157,20 @@ async fn connections(State(http): Shared) -> Json<Value> {
 
 async fn totals(State(http): Shared) -> Json<Value> {
     Json(totals_json(&http.server.stats().totals))
+}
+
+/// Drains the node: publishes refused, clients asked to reconnect to another node (with a
+/// cluster) or to come back later.
+async fn drain(State(http): Shared) -> Response {
+    match &http.cluster {
+        Some(cluster) => match cluster.drain().await {
+            Some((target, asked)) => {
+                Json(json!({ "target": target, "asked": asked })).into_response()
+            }
+            None => (StatusCode::CONFLICT, "no other node is live").into_response(),
+        },
+        None => Json(json!({ "target": null, "asked": http.server.drain(None) })).into_response(),
+    }
 }
 
 async fn close_connection(State(http): Shared, Path(id): Path<u64>) -> StatusCode {

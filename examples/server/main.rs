@@ -20,6 +20,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Parser;
+use rtmp_cluster::{Cluster, ClusterConfig, ClusterHooks};
 use rtmp_server::{RecordConfig, Recorder, Server, StaticRelay};
 
 use crate::config::FileConfig;
@@ -93,6 +94,21 @@ struct Args {
     /// The listen backlog [default: 1024].
     #[arg(long)]
     listen_backlog: Option<u32>,
+    /// Join a cluster coordinated through this Redis (redis://host:port): one publisher per
+    /// key across nodes, and keys published elsewhere pulled from their node.
+    #[arg(long, requires = "node_url")]
+    cluster: Option<String>,
+    /// How other nodes reach this one (rtmp://host:port), with --cluster.
+    #[arg(long)]
+    node_url: Option<String>,
+    /// With --cluster: how long a publisher's claim on its key lives unrenewed, in seconds
+    /// (a dead node's keys are free again after it) [default: 10].
+    #[arg(long)]
+    cluster_lease_secs: Option<u64>,
+    /// On SIGTERM, how long clients get to move to another node before the server stops, in
+    /// seconds [default: 10].
+    #[arg(long)]
+    drain_secs: Option<u64>,
 }
 
 #[tokio::main]
@@ -124,6 +140,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Error>> {
     let recorder = Arc::new(OnceLock::new());
+    let cluster = match (
+        args.cluster.clone().or(file.cluster.clone()),
+        args.node_url.clone().or(file.node_url.clone()),
+    ) {
+        (Some(redis), Some(node_url)) => {
+            let mut config = ClusterConfig::new(redis, node_url);
+            if let Some(secs) = args.cluster_lease_secs.or(file.cluster_lease_secs) {
+                config.lease = Duration::from_secs(secs.max(1));
+            }
+            let cluster = Cluster::connect(config).await?;
+            tracing::info!(node = cluster.node_url(), "joined the cluster");
+            Some(cluster)
+        }
+        (Some(_), None) => return Err("--cluster needs --node-url".into()),
+        _ => None,
+    };
     let policy = Policy {
         relay: StaticRelay {
             push: if args.push.is_empty() {
@@ -155,7 +187,7 @@ async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Err
                 .unwrap_or(20),
         ))
         .listen_backlog(args.listen_backlog.or(file.listen_backlog).unwrap_or(1024))
-        .hooks(policy);
+        .hooks(ClusterHooks::new(policy, cluster.clone()));
     if let Some(most) = args.max_connections.or(file.max_connections) {
         builder = builder.max_connections(most);
     }
@@ -209,6 +241,9 @@ async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Err
         tracing::info!("listening on {scheme}://{address}");
     }
     let server = listening.server().clone();
+    if let Some(cluster) = &cluster {
+        cluster.attach(&server);
+    }
     if let Some(address) = args.http.or(file.http) {
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
             .idle_timeout(
@@ -223,6 +258,7 @@ async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Err
             server,
             recorder: recorder.clone(),
             metrics,
+            cluster: cluster.clone(),
         };
         tokio::spawn(async move {
             if let Err(error) = http::serve(listener, state).await {
@@ -234,9 +270,27 @@ async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Err
         "Publish: ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -g 60 -c:a aac -f flv rtmp://127.0.0.1:{port}/live/test"
     );
     println!("Play:    ffplay rtmp://127.0.0.1:{port}/live/test");
+    let grace = Duration::from_secs(args.drain_secs.or(file.drain_secs).unwrap_or(10));
+    let stopping = listening.server().clone();
     listening
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
+        .run(async move {
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                Some(()) = async { terminate.as_mut()?.recv().await } => {
+                    // SIGTERM: clients move to another node first, then the server stops.
+                    if let Some(cluster) = &cluster {
+                        cluster.drain().await;
+                    } else {
+                        stopping.drain(None);
+                    }
+                    let deadline = tokio::time::Instant::now() + grace;
+                    while stopping.connections() > 0 && tokio::time::Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
             tracing::info!("shutting down");
         })
         .await?;

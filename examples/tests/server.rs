@@ -6,18 +6,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
 mod common;
+
+use common::{
+    LIMIT, Process, curl, eventually, free_port, run, server_binary, start_server, strings,
+};
 #[path = "../server/config.rs"]
 #[allow(dead_code)] // the server uses what the tests do not
 mod config;
 
-use std::net::{IpAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use config::{Network, parse};
-
-const LIMIT: Duration = Duration::from_secs(60);
 
 #[test]
 fn the_top_level_settings_are_read() {
@@ -142,93 +144,6 @@ fn a_bad_file_names_the_key_and_the_line() {
     );
 }
 
-/// Kills the process when dropped, so that a failing test leaves nothing running.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The example server, built beside this test by `cargo test`.
-fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/server");
-    assert!(path.exists(), "{} is built by cargo test", path.display());
-    path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts the server with `args` and waits (bounded) until `port` accepts connections.
-fn start_server(args: &[String], port: u16) -> Process {
-    let child = Command::new(server_binary())
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let process = Process(child);
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < LIMIT,
-            "the server never listened on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    process
-}
-
-/// Runs `program` to its end (bounded).
-fn run(program: impl AsRef<std::ffi::OsStr>, args: &[String]) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot run a peer ({error}): run .ci/install-peers"));
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            panic!("{args:?} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|arg| (*arg).to_owned()).collect()
-}
-
-/// An HTTP request with curl: the status code and the body.
-fn curl(method: &str, url: &str) -> (u16, String) {
-    let output = run(
-        "curl",
-        &strings(&["-s", "-X", method, "-w", "\n%{http_code}", url]),
-    );
-    let text = String::from_utf8(output.stdout).unwrap();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    (code.parse().unwrap_or(0), body.to_owned())
-}
-
 fn publisher(url: &str, seconds: u32) -> Process {
     let mut args = common::publish_args(url, seconds);
     // A picture size to find on the status page.
@@ -245,14 +160,6 @@ fn publisher(url: &str, seconds: u32) -> Process {
         .spawn()
         .expect("cannot run ffmpeg: run .ci/install-peers");
     Process(child)
-}
-
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < LIMIT, "{what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// The streams of `/api/streams`.

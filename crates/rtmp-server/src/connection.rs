@@ -27,7 +27,7 @@ use crate::router::{Notice, PlayControls, PlayerHandle, Playing, Publishing, Rou
 use crate::server::ServerConfig;
 use crate::stats::{Entry, Registry, Request, Role};
 use crate::writer::{Ticks, WriteHalf, next_tick, write_loop};
-use rtmp_session::{ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
+use rtmp_session::{RtmpUrl, ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -119,6 +119,43 @@ pub(crate) struct Context<H> {
     pub(crate) registry: Registry,
     /// Publishes are refused: the server is draining.
     pub(crate) draining: std::sync::atomic::AtomicBool,
+}
+
+/// Starts pulling `key` from `url` unless a pull of it runs already; false if one does. When
+/// the source fails, each retry asks the hooks again where the key is
+/// ([`Hooks::pull_source`]), so that a pull follows a stream that moved.
+pub(crate) fn spawn_pull<H: Hooks>(
+    context: &Arc<Context<H>>,
+    key: StreamKey,
+    url: RtmpUrl,
+) -> bool {
+    let pulls = context.pulls.clone();
+    if !lock(&pulls).insert(key.clone()) {
+        return false;
+    }
+    tracing::info!(%key, %url, "pull");
+    let (router, config) = (context.router.clone(), context.config.relay.clone());
+    let guard = RelayGuard::new(&context.relays);
+    let hooks = context.hooks.clone();
+    let resolve: relay::Resolve = Arc::new(move |key: StreamKey| {
+        let hooks = hooks.clone();
+        Box::pin(async move { hooks.pull_source(&key).await })
+    });
+    tokio::spawn(async move {
+        relay::pull(router, key.clone(), url, config, resolve).await;
+        lock(&pulls).remove(&key);
+        drop(guard);
+    });
+    true
+}
+
+/// `url` with the application `app` appended when it names only a server
+/// (`rtmp://host[:port]`).
+fn with_app(url: String, app: &str) -> String {
+    match RtmpUrl::parse(&url) {
+        Err(rtmp_session::UrlError::NoApp(_)) => format!("{}/{app}", url.trim_end_matches('/')),
+        _ => url,
+    }
 }
 
 /// Counts a relay task while it lives.
@@ -351,6 +388,7 @@ impl<H: Hooks> Connection<H> {
                         match request {
                             Request::Close => return Err(ConnectionError::Closed),
                             Request::Reconnect { tc_url, description } => {
+                                let tc_url = tc_url.map(|url| with_app(url, self.session.app()));
                                 self.session.request_reconnect(tc_url.as_deref(), &description)?;
                             }
                         }
@@ -511,17 +549,7 @@ impl<H: Hooks> Connection<H> {
         let Some(url) = self.context.hooks.pull_source(&key).await else {
             return;
         };
-        if !lock(&pulls).insert(key.clone()) {
-            return;
-        }
-        tracing::info!(%key, %url, "pull");
-        let (router, config) = (router.clone(), self.context.config.relay.clone());
-        let guard = RelayGuard::new(&self.context.relays);
-        tokio::spawn(async move {
-            relay::pull(router, key.clone(), url, config).await;
-            lock(&pulls).remove(&key);
-            drop(guard);
-        });
+        spawn_pull(&self.context, key, url);
     }
 
     fn play(&mut self, request: StreamRequest) -> Result<(), ConnectionError> {

@@ -165,7 +165,9 @@ pub trait Hooks: Send + Sync + 'static {
     }
 
     /// Where to pull `key` from when a player asks for it and nobody publishes it here (an
-    /// edge server). The pull stops when the last player leaves.
+    /// edge server). The pull stops when the last player leaves. When the source fails, the
+    /// pull asks again before each retry, so that it follows a stream that moved (and waits
+    /// while this returns `None`).
     fn pull_source(&self, key: &StreamKey) -> impl Future<Output = Option<RtmpUrl>> + Send {
         let _ = key;
         async { None }

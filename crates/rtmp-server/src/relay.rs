@@ -177,18 +177,39 @@ pub(crate) async fn push(
     }
 }
 
+/// Where a pull finds its key now (the hooks' [`pull_source`](crate::Hooks::pull_source)).
+pub(crate) type Resolve =
+    Arc<dyn Fn(StreamKey) -> futures::future::BoxFuture<'static, Option<RtmpUrl>> + Send + Sync>;
+
 /// Pulls `key` from `url` and publishes it here while anyone plays it, reconnecting with
-/// backoff. Ends when no player is left (checked every `check` interval) or someone else
-/// publishes the key here.
+/// backoff and asking `resolve` where the key is before each retry (it may have moved).
+/// Ends when no player is left (checked every `check` interval) or someone else publishes the
+/// key here.
 pub(crate) async fn pull(
     router: Arc<dyn Router>,
     key: StreamKey,
-    url: RtmpUrl,
+    mut url: RtmpUrl,
     config: RelayConfig,
+    resolve: Resolve,
 ) {
     let check = Duration::from_millis(500);
     let mut attempt = 0;
     while router.is_played(&key) {
+        if attempt > 0 {
+            match resolve(key.clone()).await {
+                // Somewhere else now: go there at once.
+                Some(now) if now != url => {
+                    url = now;
+                    attempt = 0;
+                }
+                Some(_) => {}
+                // Nowhere for now: look again soon, while players wait.
+                None => {
+                    tokio::time::sleep(config.backoff.initial).await;
+                    continue;
+                }
+            }
+        }
         let connected = async {
             Connection::connect(&url, config.client.clone())
                 .await?

@@ -21,7 +21,7 @@ use crate::memory;
 use crate::relay::RelayConfig;
 use crate::router::Router;
 use crate::stats::{Registry, Request, ServerStats};
-use rtmp_session::{SessionConfig, StreamKey};
+use rtmp_session::{RtmpUrl, SessionConfig, StreamKey};
 
 /// How accepted connections become RTMP streams.
 #[derive(Clone)]
@@ -297,7 +297,8 @@ impl<H: Hooks> Server<H> {
 
     /// Asks the client of connection `id` to reconnect (Enhanced RTMP v2
     /// NetConnection.Connect.ReconnectRequest), to `tc_url` (`rtmp://host[:port]/app`, another
-    /// server) or, without one, to this server; false if no such connection is open. Only a
+    /// server; naming only the server, it gets the client's own application) or, without one,
+    /// to this server; false if no such connection is open. Only a
     /// client that announced it follows reconnect requests is asked (ffmpeg does not; this
     /// workspace's client does, and resumes publishing or playing on its own). The connection
     /// stays open until the client leaves.
@@ -321,6 +322,17 @@ impl<H: Hooks> Server<H> {
             description: "The server is draining.".into(),
         };
         self.context.registry.request_streaming(&request)
+    }
+
+    /// Pulls `key` from `url` (another server's `rtmp://host[:port]/app/name`) and publishes
+    /// it here while anyone plays it, as [`Hooks::pull_source`] does for a play, but at the
+    /// application's moment: e.g. when the key appears on another machine while players
+    /// wait here. False when a pull of `key` runs already, or someone publishes it here.
+    pub fn pull(&self, key: &StreamKey, url: RtmpUrl) -> bool {
+        if self.context.router.is_published(key) {
+            return false;
+        }
+        connection::spawn_pull(&self.context, key.clone(), url)
     }
 
     /// Whether [`drain`](Self::drain) was called.

@@ -1,9 +1,14 @@
 //! Shared by the examples' tests: what ffprobe decodes of a saved file.
 
-#![allow(clippy::unwrap_used, dead_code)] // test code, each test binary uses a part
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // test code, each test binary uses a part
 
-use std::path::Path;
-use std::process::Command;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The longest any step of a test waits.
+pub const LIMIT: Duration = Duration::from_secs(60);
 
 /// ffmpeg arguments publishing `seconds` of a 320x240 test picture at 25 fps (a keyframe
 /// every second) and a sine tone, as H.264/AAC in real time, to `url`.
@@ -54,4 +59,100 @@ pub fn frames(file: &Path, stream: &str) -> usize {
         .trim()
         .parse()
         .unwrap_or(0)
+}
+
+/// Kills the process when dropped, so that a failing test leaves nothing running.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The example server, built beside this test by `cargo test`.
+pub fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/server");
+    assert!(path.exists(), "{} is built by cargo test", path.display());
+    path
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the server with `args` and waits (bounded) until `port` accepts connections.
+pub fn start_server(args: &[String], port: u16) -> Process {
+    let child = Command::new(server_binary())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let process = Process(child);
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < LIMIT,
+            "the server never listened on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    process
+}
+
+/// Runs `program` to its end (bounded).
+pub fn run(program: impl AsRef<std::ffi::OsStr>, args: &[String]) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot run a peer ({error}): run .ci/install-peers"));
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("{args:?} did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|arg| (*arg).to_owned()).collect()
+}
+
+/// An HTTP request with curl: the status code and the body.
+pub fn curl(method: &str, url: &str) -> (u16, String) {
+    let output = run(
+        "curl",
+        &strings(&["-s", "-X", method, "-w", "\n%{http_code}", url]),
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.parse().unwrap_or(0), body.to_owned())
+}
+
+/// Waits (bounded) until `done`.
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < LIMIT, "{what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -1,0 +1,339 @@
+//! A cluster of [`rtmp_server`] nodes coordinated through Redis.
+//!
+//! - **One publisher per key, cluster-wide.** Accepting a publish claims the key in Redis with
+//!   a lease (set if absent, with a time to live), renewed while the publisher lives and
+//!   released when it stops. A publisher of the same key on another node is refused with
+//!   NetStream.Publish.BadName. If a node dies, its leases expire and the key can be published
+//!   elsewhere.
+//! - **A directory.** A node asked to play a key nobody publishes locally looks the owner up
+//!   and pulls from it, one pull shared by all its local players (the server's relay). Players
+//!   waiting for a key that is not published anywhere start when it appears on any node (the
+//!   node polls Redis for the keys its players wait for). A pull that loses its source asks
+//!   again where the key is, so edges follow an origin that moved.
+//! - **Draining.** [`Cluster::drain`] stops new publishes here and asks this node's clients to
+//!   reconnect to another live node (Enhanced RTMP Reconnect Request; `rtmp-client` follows it).
+//! - **When Redis fails**, nodes keep serving what they serve; new publishes follow
+//!   [`RedisDown`]; a log line says the cluster is degraded, another when it recovers.
+//!
+//! ```no_run
+//! use rtmp_cluster::{Cluster, ClusterConfig};
+//! use rtmp_server::{AcceptAll, Server};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let cluster = Cluster::connect(ClusterConfig::new(
+//!     "redis://10.0.0.5:6379",
+//!     "rtmp://10.0.0.11:1935",
+//! ))
+//! .await?;
+//! let listening = Server::builder()
+//!     .listen("0.0.0.0:1935".parse()?)
+//!     .hooks(cluster.hooks(AcceptAll))
+//!     .bind()
+//!     .await?;
+//! cluster.attach(listening.server());
+//! listening.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod hooks;
+mod node;
+mod redis_store;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use rtmp_server::{Hooks, RtmpUrl, Server, StaticRelay, StreamKey};
+
+pub use hooks::ClusterHooks;
+use node::Node;
+use redis_store::Store;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What a node does with a new publish while Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RedisDown {
+    /// Accept it locally; the lease is claimed once Redis is back, and if another node took
+    /// the key meanwhile, the publisher that lost the lease is stopped (default: streams go
+    /// on through an outage).
+    #[default]
+    AcceptLocally,
+    /// Refuse it (NetStream.Publish.BadName): never two publishers of a key, at the cost of
+    /// refusing everyone while Redis is down.
+    Refuse,
+}
+
+/// Settings of a node in the cluster.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClusterConfig {
+    /// Where Redis is (`redis://host:port[/db]`).
+    pub redis_url: String,
+    /// How other nodes reach this one: `rtmp://host[:port]` (no application).
+    pub node_url: String,
+    /// How long a publisher's claim on its key lives without renewal (default 10 s); renewed
+    /// every third of it. After a node dies, its keys can be published elsewhere after this.
+    pub lease: Duration,
+    /// How often the node looks for keys its players wait for (default 1 s).
+    pub poll: Duration,
+    /// What happens to new publishes while Redis is unreachable.
+    pub when_redis_fails: RedisDown,
+    /// The prefix of every Redis key the cluster uses (default `rtmp`).
+    pub prefix: String,
+}
+
+impl ClusterConfig {
+    /// A node reached at `node_url`, coordinated through the Redis at `redis_url`.
+    pub fn new(redis_url: impl Into<String>, node_url: impl Into<String>) -> Self {
+        Self {
+            redis_url: redis_url.into(),
+            node_url: node_url.into().trim_end_matches('/').to_owned(),
+            lease: Duration::from_secs(10),
+            poll: Duration::from_secs(1),
+            when_redis_fails: RedisDown::AcceptLocally,
+            prefix: "rtmp".into(),
+        }
+    }
+}
+
+/// Why the cluster could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// Redis could not be reached or refused a command.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The node URL does not parse as `rtmp://host[:port]`.
+    #[error("node url {0:?} is not rtmp://host[:port]")]
+    NodeUrl(String),
+}
+
+/// One node's view of the cluster. Cloning gives another handle to it.
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("node_url", &self.inner.config.node_url)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    config: ClusterConfig,
+    store: Store,
+    /// Keys published here, with what stops each one's lease renewal.
+    leases: Mutex<HashMap<StreamKey, tokio::task::AbortHandle>>,
+    /// The server, once attached.
+    node: OnceLock<Box<dyn Node>>,
+    /// Whether the last Redis call failed.
+    degraded: AtomicBool,
+    /// Whether the node drains: it claims no more keys.
+    draining: AtomicBool,
+}
+
+impl Cluster {
+    /// Connects to Redis (failing if it cannot be reached now) and starts this node's
+    /// heartbeat, by which other nodes find it as a drain target.
+    pub async fn connect(config: ClusterConfig) -> Result<Self, ClusterError> {
+        if RtmpUrl::parse(&format!("{}/app", config.node_url)).is_err() {
+            return Err(ClusterError::NodeUrl(config.node_url));
+        }
+        let store = Store::connect(&config).await?;
+        let cluster = Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                leases: Mutex::default(),
+                node: OnceLock::new(),
+                degraded: AtomicBool::new(false),
+                draining: AtomicBool::new(false),
+            }),
+        };
+        let heartbeat = cluster.clone();
+        tokio::spawn(async move { heartbeat.heartbeat().await });
+        Ok(cluster)
+    }
+
+    /// `inner` with the cluster's decisions added (see [`ClusterHooks`]).
+    pub fn hooks<H: Hooks>(&self, inner: H) -> ClusterHooks<H> {
+        ClusterHooks::new(inner, Some(self.clone()))
+    }
+
+    /// Connects the cluster to the server its hooks serve: it starts pulls for keys local
+    /// players wait for, stops a publisher whose lease another node took, and drains.
+    pub fn attach<H: Hooks>(&self, server: &Server<H>) {
+        if self.inner.node.set(Box::new(server.clone())).is_ok() {
+            let watcher = self.clone();
+            tokio::spawn(async move { watcher.watch().await });
+        }
+    }
+
+    /// This node's URL.
+    pub fn node_url(&self) -> &str {
+        &self.inner.config.node_url
+    }
+
+    /// Whether the last Redis call failed.
+    pub fn is_degraded(&self) -> bool {
+        self.inner.degraded.load(Ordering::Relaxed)
+    }
+
+    /// The node that publishes `key`, if any (this one included).
+    pub async fn owner(&self, key: &StreamKey) -> Option<String> {
+        let owner = self.inner.store.owner(key).await;
+        self.note(owner.as_ref().map(|_| ()));
+        owner.ok().flatten()
+    }
+
+    /// Another live node (for draining), if any.
+    pub async fn other_node(&self) -> Option<String> {
+        let nodes = self.inner.store.nodes().await;
+        self.note(nodes.as_ref().map(|_| ()));
+        nodes
+            .ok()?
+            .into_iter()
+            .find(|node| *node != self.inner.config.node_url)
+    }
+
+    /// Drains this node: new publishes are refused, and every client that publishes or plays
+    /// is asked to reconnect to another live node. Returns that node and how many clients
+    /// were asked (none when the cluster is not attached or no other node is live).
+    pub async fn drain(&self) -> Option<(String, usize)> {
+        let target = self.other_node().await?;
+        let node = self.inner.node.get()?;
+        // The publishers asked to move must find their keys free on the other node.
+        self.inner.draining.store(true, Ordering::Relaxed);
+        let held: Vec<(StreamKey, tokio::task::AbortHandle)> =
+            lock(&self.inner.leases).drain().collect();
+        for (key, renewal) in held {
+            renewal.abort();
+            let released = self.inner.store.release(&key).await;
+            self.note(released.map(|_| ()));
+        }
+        let asked = node.drain(&target);
+        tracing::info!(%target, asked, "draining");
+        Some((target, asked))
+    }
+
+    /// Records whether a Redis call worked, logging the transitions.
+    fn note<E: std::fmt::Display>(&self, result: Result<(), E>) {
+        match result {
+            Ok(()) => {
+                if self.inner.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!("cluster recovered: Redis is reachable again");
+                }
+            }
+            Err(error) => {
+                if !self.inner.degraded.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%error, "cluster degraded: Redis is unreachable; serving what is served");
+                }
+            }
+        }
+    }
+
+    /// Claims `key` for this node; `Err(owner)` when another node holds it.
+    async fn claim(&self, key: &StreamKey) -> Result<(), Option<String>> {
+        let claimed = self.inner.store.claim(key).await;
+        self.note(claimed.as_ref().map(|_| ()));
+        match claimed {
+            Ok(owner) if owner == self.inner.config.node_url => Ok(()),
+            Ok(owner) => Err(Some(owner)),
+            Err(_) => match self.inner.config.when_redis_fails {
+                RedisDown::AcceptLocally => Ok(()),
+                _ => Err(None),
+            },
+        }
+    }
+
+    /// Keeps the lease of `key` while it is published here (not while draining).
+    fn keep(&self, key: &StreamKey) {
+        if self.inner.draining.load(Ordering::Relaxed) {
+            return;
+        }
+        let cluster = self.clone();
+        let renewed = key.clone();
+        let task = tokio::spawn(async move { cluster.renew(renewed).await });
+        if let Some(previous) = lock(&self.inner.leases).insert(key.clone(), task.abort_handle()) {
+            previous.abort();
+        }
+    }
+
+    /// Lets go of `key`'s lease.
+    fn release(&self, key: &StreamKey) {
+        if let Some(task) = lock(&self.inner.leases).remove(key) {
+            task.abort();
+        }
+        let cluster = self.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            let released = cluster.inner.store.release(&key).await;
+            cluster.note(released.map(|_| ()));
+        });
+    }
+
+    /// Renews `key`'s lease every third of its life. Claims it again after an outage; if
+    /// another node holds it, stops the publisher here.
+    async fn renew(&self, key: StreamKey) {
+        let every = self.inner.config.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let claimed = self.inner.store.claim(&key).await;
+            self.note(claimed.as_ref().map(|_| ()));
+            match claimed {
+                Ok(owner) if owner != self.inner.config.node_url => {
+                    tracing::warn!(%key, %owner, "another node holds the key: stopping the publisher here");
+                    if let Some(node) = self.inner.node.get() {
+                        node.stop_publisher(&key);
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Announces this node every third of a lease.
+    async fn heartbeat(&self) {
+        let every = self.inner.config.lease / 3;
+        loop {
+            let beat = self.inner.store.heartbeat().await;
+            self.note(beat);
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    /// Starts pulls for keys local players wait for, as they appear on other nodes.
+    async fn watch(&self) {
+        let Some(node) = self.inner.node.get() else {
+            return;
+        };
+        loop {
+            tokio::time::sleep(self.inner.config.poll).await;
+            for key in node.waiting() {
+                let Some(owner) = self.owner(&key).await else {
+                    continue;
+                };
+                if owner == self.inner.config.node_url {
+                    continue;
+                }
+                if let Ok(url) = StaticRelay::url(&owner, &key) {
+                    node.pull(&key, url);
+                }
+            }
+        }
+    }
+}
