@@ -1,7 +1,10 @@
-//! Publishes an FLV file to an RTMP server, in real time as an encoder would.
+//! Publishes an FLV file to an RTMP server, in real time as an encoder would; or, with `-` as
+//! the file, a live FLV stream read from standard input as it comes (e.g. from an encoder's
+//! pipe), so that the stream gets this client's behaviour (it follows reconnect requests).
 //!
 //! ```sh
 //! cargo run --release --example publish -- crates/rtmp-flv/tests/media/h264-aac.flv rtmp://127.0.0.1/live/test --loop
+//! ffmpeg -re -f lavfi -i testsrc2 -c:v libx264 -f flv - | cargo run --example publish -- - rtmp://127.0.0.1/live/test
 //! ```
 
 use std::path::PathBuf;
@@ -13,7 +16,7 @@ use rtmp_server::client::{self, ClientConfig, Pacer};
 /// Publish an FLV file to an RTMP (or RTMPS) URL.
 #[derive(Debug, Parser)]
 struct Args {
-    /// The FLV file.
+    /// The FLV file, or `-` for a live FLV stream on standard input.
     file: PathBuf,
     /// rtmp://host[:port]/app/stream (or rtmps://).
     url: String,
@@ -31,6 +34,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
+    if args.file.as_os_str() == "-" {
+        return publish_stdin(&args.url).await;
+    }
     let mut reader = FlvReader::new();
     reader.push(&std::fs::read(&args.file)?);
     let mut tags = Vec::new();
@@ -58,6 +64,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             break;
         }
         offset += last + 40;
+    }
+    publisher.finish().await?;
+    tracing::info!("done");
+    Ok(())
+}
+
+/// Sends the tags of the FLV stream on standard input as they arrive, until it ends.
+async fn publish_stdin(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use tokio::io::AsyncReadExt;
+    let mut publisher = client::publish(url, ClientConfig::default()).await?;
+    tracing::info!(%url, "publishing standard input");
+    let mut stdin = tokio::io::stdin();
+    let mut reader = FlvReader::new();
+    let mut buf = vec![0; 64 << 10];
+    loop {
+        let read = stdin.read(&mut buf).await?;
+        if read == 0 {
+            break;
+        }
+        reader.push(buf.get(..read).unwrap_or_default());
+        while let Some(tag) = reader.next_tag()? {
+            publisher
+                .send_message(tag.tag_type, tag.timestamp, tag.data)
+                .await?;
+        }
     }
     publisher.finish().await?;
     tracing::info!("done");

@@ -208,24 +208,43 @@ fn one_publisher_per_key_plays_anywhere_and_moves_when_its_node_dies() {
     drop((b, c));
 }
 
+/// ffmpeg encoding into our client (`publish -`), which publishes to `node`'s `live/NAME`.
+fn ffmpeg_through_our_client(node: &Node, name: &str) -> (Process, Process) {
+    let mut args = common::publish_args("-", 120);
+    // Not to a URL: FLV on standard output, for our client.
+    let out = args.iter().position(|arg| arg == "-").unwrap();
+    args[out] = "pipe:1".into();
+    let mut ffmpeg = Command::new("ffmpeg")
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot run ffmpeg: run .ci/install-peers");
+    let pipe = ffmpeg.stdout.take().unwrap();
+    let publish = common::server_binary().with_file_name("publish");
+    let client = Command::new(publish)
+        .args(["-", &node.url(&format!("live/{name}"))])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::from(pipe))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Process(ffmpeg), Process(client))
+}
+
 #[test]
 fn a_drained_node_sends_our_publisher_to_another() {
     let (_redis, redis_port) = redis();
     let (a, b) = (Node::start(redis_port), Node::start(redis_port));
-    let sample =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/rtmp-flv/tests/media/h264-aac.flv");
-    let publish = common::server_binary().with_file_name("publish");
-    let _publisher = spawn(
-        &publish,
-        &strings(&[sample.to_str().unwrap(), &a.url("live/moving"), "--loop"]),
-    );
+    let _publishing = ffmpeg_through_our_client(&a, "moving");
     eventually("A publishes live/moving", || a.publishes("moving"));
     let (code, body) = curl("POST", &format!("{}/api/drain", a.http));
     assert_eq!(code, 200, "{body}");
     let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(answer["target"], format!("rtmp://127.0.0.1:{}", b.port));
     assert_eq!(answer["asked"], 1);
-    // Our client's publisher follows the reconnect request to B.
+    // Our client follows the reconnect request to B.
     eventually("the publisher moves to B", || {
         b.publishes("moving") && !a.publishes("moving")
     });
@@ -236,4 +255,24 @@ fn a_drained_node_sends_our_publisher_to_another() {
     let refused = run("ffmpeg", &common::publish_args(&a.url("live/late"), 1));
     assert!(!refused.status.success());
     drop(a.process);
+}
+
+#[test]
+fn sigterm_moves_clients_to_another_node_then_stops() {
+    let (_redis, redis_port) = redis();
+    let (mut a, b) = (Node::start(redis_port), Node::start(redis_port));
+    let _publishing = ffmpeg_through_our_client(&a, "leaving");
+    eventually("A publishes live/leaving", || a.publishes("leaving"));
+    let pid = a.process.0.id().to_string();
+    assert!(run("kill", &strings(&["-TERM", &pid])).status.success());
+    eventually("the publisher moves to B", || b.publishes("leaving"));
+    // A stops once its clients left (well before its 10 s grace).
+    let start = Instant::now();
+    while a.process.0.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < LIMIT, "A did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let file = temp("left.flv");
+    assert!(play(&b.url("live/leaving"), 2, &file));
+    assert!(video_frames(&file) > 10);
 }
