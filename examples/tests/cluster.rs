@@ -102,9 +102,11 @@ fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("rtmp-cluster-{}-{name}", std::process::id()))
 }
 
-/// ffmpeg playing `url` for `seconds` into `file`; whether it succeeded.
-fn play(url: &str, seconds: u32, file: &Path) -> bool {
-    let args = strings(&[
+/// ffmpeg arguments playing `url` for `seconds` into `file`.
+fn play_args(url: &str, seconds: u32, file: &Path) -> Vec<String> {
+    let seconds = seconds.to_string();
+    let file = file.to_str().unwrap();
+    strings(&[
         "-nostdin",
         "-loglevel",
         "error",
@@ -112,14 +114,20 @@ fn play(url: &str, seconds: u32, file: &Path) -> bool {
         "-i",
         url,
         "-t",
-        &seconds.to_string(),
+        &seconds,
         "-c",
         "copy",
         "-f",
         "flv",
-        file.to_str().unwrap(),
-    ]);
-    run("ffmpeg", &args).status.success()
+        file,
+    ])
+}
+
+/// ffmpeg playing `url` for `seconds` into `file`; whether it succeeded.
+fn play(url: &str, seconds: u32, file: &Path) -> bool {
+    run("ffmpeg", &play_args(url, seconds, file))
+        .status
+        .success()
 }
 
 /// Video frames ffprobe decodes in `file`, which is then removed.
@@ -155,24 +163,7 @@ fn one_publisher_per_key_plays_anywhere_and_moves_when_its_node_dies() {
     // A dies. A player on C waits; after the lease the key is published on B, and C plays it.
     drop(a);
     let waiting_file = temp("c.flv");
-    let waiting = {
-        let args = strings(&[
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            &c.url("live/one"),
-            "-t",
-            "3",
-            "-c",
-            "copy",
-            "-f",
-            "flv",
-            waiting_file.to_str().unwrap(),
-        ]);
-        spawn("ffmpeg", &args)
-    };
+    let waiting = spawn("ffmpeg", &play_args(&c.url("live/one"), 3, &waiting_file));
     std::thread::sleep(Duration::from_secs(LEASE + 1));
     let _republisher = spawn("ffmpeg", &common::publish_args(&b.url("live/one"), 60));
     eventually("B publishes live/one", || b.publishes("one"));
