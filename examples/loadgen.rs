@@ -39,6 +39,28 @@ struct Args {
     /// The server's process id, to read its CPU time and memory.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// The most bytes a player reads at once (players differ: 256 KiB for a bulk reader, a
+    /// few KiB for ffmpeg-like ones).
+    #[arg(long, default_value_t = 256 << 10)]
+    read_size: usize,
+    /// Milliseconds a player rests between reads (0: reads as soon as data is there).
+    #[arg(long, default_value_t = 0)]
+    read_interval_ms: u64,
+    /// Acknowledge every this many bytes (0: never acknowledge).
+    #[arg(long, default_value_t = 2_500_000)]
+    ack_window: u64,
+    /// Leave Nagle's algorithm on (players set TCP_NODELAY by default).
+    #[arg(long)]
+    no_nodelay: bool,
+}
+
+/// How a player reads.
+#[derive(Debug, Clone, Copy)]
+struct Kind {
+    read_size: usize,
+    read_interval: Duration,
+    ack_window: u64,
+    nodelay: bool,
 }
 
 #[derive(Default)]
@@ -65,14 +87,13 @@ fn parse_url(url: &str) -> Result<(SocketAddr, String, String), Error> {
 
 async fn player(
     address: SocketAddr,
-    app: String,
-    name: String,
-    url: String,
+    (app, name, url): (String, String, String),
+    kind: Kind,
     totals: Arc<Totals>,
 ) -> Result<(), Error> {
     let start = Instant::now();
     let mut stream = TcpStream::connect(address).await?;
-    stream.set_nodelay(true)?;
+    stream.set_nodelay(kind.nodelay)?;
     let mut handshake = ClientHandshake::new(ClientHandshakeConfig::default());
     stream.write_all(&handshake.take_output()).await?;
     let mut buf = BytesMut::with_capacity(64 << 10);
@@ -131,18 +152,21 @@ async fn player(
     }
     totals.started.fetch_add(1, Ordering::Relaxed);
     // From here on: count bytes and acknowledge them.
-    let window = 2_500_000u64;
+    let window = kind.ack_window;
     let mut received = decoder.bytes_received() + buf.len() as u64;
     let mut acknowledged = received;
-    let mut chunk = vec![0u8; 256 << 10];
+    let mut chunk = vec![0u8; kind.read_size.max(1)];
     loop {
+        if !kind.read_interval.is_zero() {
+            tokio::time::sleep(kind.read_interval).await;
+        }
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
             return Ok(());
         }
         received += n as u64;
         totals.bytes.fetch_add(n as u64, Ordering::Relaxed);
-        if received - acknowledged >= window {
+        if window > 0 && received - acknowledged >= window {
             acknowledged = received;
             encoder.encode(&RawMessage::acknowledgement(received as u32), &mut out)?;
             stream.write_all(&out.split()).await?;
@@ -177,15 +201,18 @@ async fn main() -> Result<(), Error> {
     let args = Args::parse();
     let (address, app, name) = parse_url(&args.url)?;
     let totals = Arc::new(Totals::default());
+    let kind = Kind {
+        read_size: args.read_size,
+        read_interval: Duration::from_millis(args.read_interval_ms),
+        ack_window: args.ack_window,
+        nodelay: !args.no_nodelay,
+    };
     let before_players = args.server_pid.and_then(process_cost);
     for _ in 0..args.players {
         let totals = totals.clone();
-        let (app, name, url) = (app.clone(), name.clone(), args.url.clone());
+        let names = (app.clone(), name.clone(), args.url.clone());
         tokio::spawn(async move {
-            if player(address, app, name, url, totals.clone())
-                .await
-                .is_err()
-            {
+            if player(address, names, kind, totals.clone()).await.is_err() {
                 totals.failed.fetch_add(1, Ordering::Relaxed);
             }
         });

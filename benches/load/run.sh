@@ -7,7 +7,8 @@
 # Usage: benches/load/run.sh [PLAYER_COUNTS...]   (default: 100 1000)
 # Environment: BITRATE (video, default 4M), SERVER_ARGS (flags for our server, e.g.
 # "--write-interval-ms 40"), SERVER_BIN (another build of the example server, to compare
-# builds in one run), SKIP_NGINX=1 to measure ours only.
+# builds in one run), SKIP_NGINX=1 to measure ours only, LOADGEN_ARGS (how players read, e.g.
+# "--read-size 4096"; see benches/load/kinds.sh).
 # Needs: ffmpeg, nginx, libnginx-mod-rtmp (apt-get install -y ffmpeg nginx libnginx-mod-rtmp).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -58,7 +59,8 @@ run() {
   sleep 3
   for n in "${counts[@]}"; do
     echo "== $name, $n players"
-    target/release/examples/loadgen --url "rtmp://127.0.0.1:$port/live/bench" --players "$n" --seconds 15 --server-pid "$pid"
+    # shellcheck disable=SC2086 # LOADGEN_ARGS is a list of flags.
+    target/release/examples/loadgen --url "rtmp://127.0.0.1:$port/live/bench" --players "$n" --seconds 15 --server-pid "$pid" ${LOADGEN_ARGS:-}
   done
   kill "$publisher" 2>/dev/null || true
 }
