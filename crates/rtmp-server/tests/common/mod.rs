@@ -582,46 +582,20 @@ pub fn publish_sample(url: &str, name: &str, loops: u32) -> Vec<String> {
 }
 
 /// ffmpeg 9 publishing `seconds` of H.264 and two AAC tracks at different rates: it sends the
-/// second in Enhanced RTMP multitrack form.
+/// second in Enhanced RTMP multitrack form. [`publish_args`] with a third input and every
+/// input mapped.
 pub fn multitrack_args(url: &str, seconds: u32) -> Vec<String> {
-    let seconds = seconds.to_string();
-    strings(&[
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=44100",
+    let mut args = publish_args(url, seconds, "300k");
+    let duration = args.iter().position(|arg| arg == "-t").unwrap();
+    let extra = strings(&[
         "-f",
         "lavfi",
         "-i",
         "sine=frequency=880:sample_rate=48000",
-        "-t",
-        &seconds,
-        "-map",
-        "0",
-        "-map",
-        "1",
-        "-map",
-        "2",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-g",
-        "25",
-        "-c:a",
-        "aac",
-        "-f",
-        "flv",
-        url,
-    ])
+    ]);
+    args.splice(duration..duration, extra);
+    let pix_fmt = args.iter().position(|arg| arg == "-pix_fmt").unwrap();
+    let maps = strings(&["-map", "0", "-map", "1", "-map", "2"]);
+    args.splice(pix_fmt..pix_fmt, maps);
+    args
 }
