@@ -216,13 +216,15 @@ impl Decoder<'_> {
 
     /// A copy of object-table entry `index`.
     fn object_reference(&mut self, index: usize) -> Result<Value, DecodeError> {
-        let value = match self.objects.get(index) {
+        // Charged before it is copied: a refused copy allocates nothing.
+        let size = match self.objects.get(index) {
             None => return Err(self.error(DecodeErrorKind::BadReference(index))),
             Some(None) => return Err(self.error(DecodeErrorKind::Cycle)),
-            Some(Some(value)) => value.clone(),
+            Some(Some(value)) => nodes(value),
         };
-        self.charge(nodes(&value))?;
-        Ok(value)
+        self.charge(size)?;
+        let value = self.objects.get(index).cloned().flatten();
+        value.ok_or_else(|| self.error(DecodeErrorKind::BadReference(index)))
     }
 
     /// Reserves the object-table entry of a complex value about to be decoded.
