@@ -104,14 +104,26 @@ impl Store {
     pub(crate) async fn nodes(&self) -> RedisResult<Vec<String>> {
         let mut redis = self.redis.clone();
         let pattern = format!("{}:node:*", self.prefix);
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query_async(&mut redis)
-            .await?;
         let strip = format!("{}:node:", self.prefix);
-        Ok(keys
-            .into_iter()
-            .filter_map(|key| key.strip_prefix(&strip).map(str::to_owned))
-            .collect())
+        // SCAN, not KEYS: Redis stays responsive whatever the size of its keyspace.
+        let (mut cursor, mut nodes) = (0u64, Vec::new());
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut redis)
+                .await?;
+            nodes.extend(
+                keys.iter()
+                    .filter_map(|key| key.strip_prefix(&strip).map(str::to_owned)),
+            );
+            if next == 0 {
+                return Ok(nodes);
+            }
+            cursor = next;
+        }
     }
 }

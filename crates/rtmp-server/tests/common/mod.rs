@@ -587,12 +587,7 @@ pub fn publish_sample(url: &str, name: &str, loops: u32) -> Vec<String> {
 pub fn multitrack_args(url: &str, seconds: u32) -> Vec<String> {
     let mut args = publish_args(url, seconds, "300k");
     let duration = args.iter().position(|arg| arg == "-t").unwrap();
-    let extra = strings(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=880:sample_rate=48000",
-    ]);
+    let extra = strings(&["-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000"]);
     args.splice(duration..duration, extra);
     let pix_fmt = args.iter().position(|arg| arg == "-pix_fmt").unwrap();
     let maps = strings(&["-map", "0", "-map", "1", "-map", "2"]);
