@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use rtmp_chunk::type_id;
-use rtmp_flv::{TrackConfig, configured_tracks};
+use rtmp_flv::{TrackConfigs, configured_tracks};
 use rtmp_message::{ON_METADATA, Status, data_name_is};
 
 use crate::{
@@ -175,7 +175,7 @@ async fn tls(_: TcpStream, _: &RtmpUrl, _: &ClientConfig) -> Result<Box<dyn Stre
 #[derive(Default)]
 struct Replay {
     metadata: Option<rtmp_chunk::RawMessage>,
-    configs: Vec<(Vec<TrackConfig>, rtmp_chunk::RawMessage)>,
+    configs: TrackConfigs<rtmp_chunk::RawMessage>,
 }
 
 impl Replay {
@@ -186,24 +186,16 @@ impl Replay {
             }
             type_id::AUDIO | type_id::VIDEO => {
                 let tracks = configured_tracks(message.type_id, &message.payload);
-                if tracks.is_empty() {
-                    return;
+                if !tracks.is_empty() {
+                    self.configs.set(tracks, message.clone());
                 }
-                for (configured, _) in &mut self.configs {
-                    configured.retain(|track| !tracks.contains(track));
-                }
-                self.configs
-                    .retain(|(configured, _)| !configured.is_empty());
-                self.configs.push((tracks, message.clone()));
             }
             _ => {}
         }
     }
 
     fn messages(&self) -> impl Iterator<Item = &rtmp_chunk::RawMessage> {
-        self.metadata
-            .iter()
-            .chain(self.configs.iter().map(|(_, message)| message))
+        self.metadata.iter().chain(self.configs.iter())
     }
 }
 

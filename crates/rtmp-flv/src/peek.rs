@@ -162,6 +162,59 @@ pub fn configured_tracks(tag_type: u8, payload: &Bytes) -> Vec<TrackConfig> {
     }
 }
 
+/// The latest configuration message of each track (see [`configured_tracks`]), for whoever
+/// sends them again: a server to a player that joins, a recorder to a new file, a publisher
+/// after it reconnects. A message that configures several tracks is kept once, until every
+/// one of them is configured by later messages.
+///
+/// ```
+/// use bytes::Bytes;
+/// use rtmp_flv::{TAG_AUDIO, TrackConfigs, configured_tracks};
+///
+/// let mut configs = TrackConfigs::default();
+/// for config in [[0xAF, 0x00, 0x12, 0x10], [0xAF, 0x00, 0x11, 0x90]] {
+///     let config = Bytes::copy_from_slice(&config);
+///     configs.set(configured_tracks(TAG_AUDIO, &config), config);
+/// }
+/// // The second AAC config replaced the first: one track, one config.
+/// assert_eq!(configs.iter().collect::<Vec<_>>(), [&Bytes::from_static(&[0xAF, 0x00, 0x11, 0x90])]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TrackConfigs<T> {
+    kept: Vec<(Vec<TrackConfig>, T)>,
+}
+
+impl<T> Default for TrackConfigs<T> {
+    fn default() -> Self {
+        Self { kept: Vec::new() }
+    }
+}
+
+impl<T> TrackConfigs<T> {
+    /// Keeps `message` as the configuration of `tracks`, in place of what configured them
+    /// before. Nothing is kept for no track.
+    pub fn set(&mut self, tracks: Vec<TrackConfig>, message: T) {
+        if tracks.is_empty() {
+            return;
+        }
+        for (configured, _) in &mut self.kept {
+            configured.retain(|track| !tracks.contains(track));
+        }
+        self.kept.retain(|(configured, _)| !configured.is_empty());
+        self.kept.push((tracks, message));
+    }
+
+    /// The messages kept, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.kept.iter().map(|(_, message)| message)
+    }
+
+    /// Forgets everything (a new publisher starts afresh).
+    pub fn clear(&mut self) {
+        self.kept.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rtmp_chunk::{ChunkedMessage, RawMessage, type_id};
 use rtmp_flv::{
-    AudioCodec, AudioTag, Codec, Frame, TrackConfig, TrackInfo, VideoCodec, VideoKind, VideoTag,
+    AudioCodec, AudioTag, Codec, Frame, TrackConfigs, TrackInfo, VideoCodec, VideoKind, VideoTag,
     configured_tracks,
 };
 
@@ -298,29 +298,7 @@ impl Stream {
 
 /// Sequence starts and multichannel configs, each with the tracks it configures: a joining
 /// player (or a new recording segment) needs every track's before media.
-#[derive(Debug, Default)]
-pub(crate) struct Headers(Vec<(Vec<TrackConfig>, Media)>);
-
-impl Headers {
-    /// Keeps `media` as the header of the tracks `keys` names, in place of what configured
-    /// them before.
-    pub(crate) fn set(&mut self, keys: Vec<TrackConfig>, media: &Media) {
-        for (configured, _) in &mut self.0 {
-            configured.retain(|key| !keys.contains(key));
-        }
-        self.0.retain(|(configured, _)| !configured.is_empty());
-        self.0.push((keys, media.clone()));
-    }
-
-    /// The headers kept, oldest first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Media> {
-        self.0.iter().map(|(_, media)| media)
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.0.clear();
-    }
-}
+pub(crate) type Headers = TrackConfigs<Media>;
 
 /// Streams by key.
 pub struct Hub {
@@ -551,7 +529,7 @@ impl HubPublisher {
                 if keys.is_empty() {
                     cache(stream, config, &media, false);
                 } else {
-                    stream.headers.set(keys, &media);
+                    stream.headers.set(keys, media.clone());
                 }
             }
             MediaKind::Video { kind, enhanced } => {
@@ -559,7 +537,7 @@ impl HubPublisher {
                 match kind {
                     VideoKind::SequenceStart => {
                         let keys = configured_tracks(message.type_id, &message.payload);
-                        stream.headers.set(keys, &media);
+                        stream.headers.set(keys, media.clone());
                         stream.stats.enhanced_video = enhanced;
                         if enhanced && config.refuse_unannounced_enhanced {
                             self.fail_legacy_players(stream);

@@ -256,7 +256,7 @@ impl Segments {
                 && rtmp_message::data_name_is(&message.payload, rtmp_message::ON_METADATA),
         );
         if is_header {
-            self.headers.set(keys, media);
+            self.headers.set(keys, media.clone());
         }
         if is_metadata {
             self.metadata = Some(media.clone());
