@@ -17,7 +17,9 @@ use rtmp_chunk::{ChunkDecoder, DecoderConfig, MemoryBudget, RawMessage, type_id}
 use rtmp_handshake::{DriveError, ServerHandshake, ServerHandshakeConfig as HandshakeConfig};
 use rtmp_message::{Status, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
+
+use crate::channel;
 
 use crate::codecs::CodecPolicy;
 use crate::hooks::{Hooks, Refusal, StreamEvent};
@@ -113,8 +115,10 @@ pub(crate) struct Context<H> {
     pub(crate) refusals: crate::limits::LogLimit,
     /// Connections open now.
     pub(crate) open: std::sync::atomic::AtomicUsize,
-    /// Connections ended since memory was last given back to the system.
-    pub(crate) closed_since_trim: std::sync::atomic::AtomicUsize,
+    /// Connections ended and handshakes done since memory was last given back to the system:
+    /// each leaves a few KiB free in the allocator's arenas (a handshake's buffers are about
+    /// 4.6 KiB), which a burst of thousands makes worth returning.
+    pub(crate) freed_since_trim: std::sync::atomic::AtomicUsize,
     /// Every open connection, for [`Server::stats`](crate::Server::stats).
     pub(crate) registry: Registry,
     /// Publishes are refused: the server is draining.
@@ -192,8 +196,9 @@ fn before_connect(config: &DecoderConfig) -> DecoderConfig {
     }
 }
 
-/// The read buffer starts with room for this much (players send little) ...
-const READ_RESERVE_MIN: usize = 1 << 10;
+/// The read buffer starts with room for this much (players send little: acknowledgements
+/// and pings) ...
+const READ_RESERVE_MIN: usize = 256;
 /// ... and doubles up to this when reads fill it (publishers).
 const READ_RESERVE: usize = 64 << 10;
 
@@ -234,6 +239,7 @@ where
     let leftover = tokio::time::timeout(config.handshake_timeout, handshake)
         .await
         .map_err(|_| ConnectionError::HandshakeTimeout)??;
+    context.freed_since_trim.fetch_add(1, Ordering::Relaxed);
     let (reader, writer) = split(stream);
     let (control_tx, control_rx) = answers(config.max_answer_bytes, context.queued.clone());
     let (media_tx, media_rx) =
@@ -258,7 +264,7 @@ where
         control: control_tx,
         connected: false,
         media: media_tx,
-        notices: mpsc::unbounded_channel(),
+        notices: channel::unbounded(),
         publishers: HashMap::new(),
         players: HashMap::new(),
         controls: HashMap::new(),
@@ -309,10 +315,7 @@ struct Connection<H> {
     media: MediaSender,
     /// Notices from the router. The connection orders its answers to them after the media
     /// queued before them itself (when it queues them), so their stamps are not needed.
-    notices: (
-        mpsc::UnboundedSender<Stamped>,
-        mpsc::UnboundedReceiver<Stamped>,
-    ),
+    notices: (channel::Sender<Stamped>, channel::Receiver<Stamped>),
     publishers: HashMap<u32, Box<dyn Publishing>>,
     players: HashMap<u32, Box<dyn Playing>>,
     /// What each play asked of its stream (pause, receiveAudio/Video, seek).
@@ -375,7 +378,7 @@ impl<H: Hooks> Connection<H> {
                     last_read = Instant::now();
                 }
                 () = self.control.room(), if !reading => {}
-                Some((notice, _)) = self.notices.1.recv() => self.handle_notice(notice)?,
+                Some((notice, _)) = self.notices.1.recv() => self.handle_notice(*notice)?,
                 _ = tick.tick() => {
                     let now = Instant::now();
                     self.session.handle_timeout(now.into_std())?;
@@ -413,11 +416,13 @@ impl<H: Hooks> Connection<H> {
         }
     }
 
+    /// Acts on the session's events. The hooks' futures are boxed: they run a few times in a
+    /// connection's life, and held inline they would make every connection's task larger.
     async fn handle_events(&mut self) -> Result<(), ConnectionError> {
         while let Some(event) = self.session.poll_event() {
             match event {
                 SessionEvent::Connect(request) => {
-                    match self.context.hooks.on_connect(self.peer, &request).await {
+                    match Box::pin(self.context.hooks.on_connect(self.peer, &request)).await {
                         Ok(()) => {
                             self.session.accept_connect()?;
                             self.connected = true;
@@ -444,7 +449,9 @@ impl<H: Hooks> Connection<H> {
                         self.session.reject_publish(&request, status)?;
                         continue;
                     }
-                    if let Err(refusal) = self.context.hooks.on_publish(self.peer, &request).await {
+                    if let Err(refusal) =
+                        Box::pin(self.context.hooks.on_publish(self.peer, &request)).await
+                    {
                         self.log_refusal("publish refused", &request.key, &refusal.description);
                         let status = refusal.status(Status::publish_bad_name(&request.key.name));
                         self.session.reject_publish(&request, status)?;
@@ -460,7 +467,7 @@ impl<H: Hooks> Connection<H> {
                             self.flush();
                             let event = self.event(request.stream_id, &request.key);
                             self.context.hooks.on_publish_started(&event);
-                            self.start_pushes(&request.key).await;
+                            Box::pin(self.start_pushes(&request.key)).await;
                         }
                         Err(error) => {
                             let reason = error.to_string();
@@ -474,7 +481,9 @@ impl<H: Hooks> Connection<H> {
                     }
                 }
                 SessionEvent::Play(request) => {
-                    if let Err(refusal) = self.context.hooks.on_play(self.peer, &request).await {
+                    if let Err(refusal) =
+                        Box::pin(self.context.hooks.on_play(self.peer, &request)).await
+                    {
                         self.log_refusal("play refused", &request.key, &refusal.description);
                         let status = refusal.status(Status::play_failed(""));
                         self.session.reject_play(request.stream_id, status)?;
@@ -482,7 +491,7 @@ impl<H: Hooks> Connection<H> {
                     }
                     let key = request.key.clone();
                     self.play(request)?;
-                    self.start_pull(key).await;
+                    Box::pin(self.start_pull(key)).await;
                 }
                 SessionEvent::Media { stream_id, message } => {
                     if let Some(publisher) = self.publishers.get_mut(&stream_id) {

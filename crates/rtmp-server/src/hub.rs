@@ -762,11 +762,11 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::{Hub, HubConfig, SlowPlayerPolicy};
+    use crate::channel;
     use crate::queue::{MediaReceiver, MediaSender};
     use crate::router::{Notice, PlayerHandle, Stamped};
     use rtmp_chunk::{MemoryBudget, RawMessage, type_id};
     use rtmp_session::StreamKey;
-    use tokio::sync::mpsc;
 
     fn key() -> StreamKey {
         StreamKey {
@@ -776,15 +776,9 @@ mod tests {
     }
 
     /// A player with a queue of `bytes`: its handle, its media and its notices.
-    fn player(
-        bytes: usize,
-    ) -> (
-        PlayerHandle,
-        MediaReceiver,
-        mpsc::UnboundedReceiver<Stamped>,
-    ) {
+    fn player(bytes: usize) -> (PlayerHandle, MediaReceiver, channel::Receiver<Stamped>) {
         let (media, received) = MediaSender::channel(bytes, MemoryBudget::new(1 << 30));
-        let (notices, heard) = mpsc::unbounded_channel();
+        let (notices, heard) = channel::unbounded();
         (
             PlayerHandle::new(media, notices, false, 1, Default::default()),
             received,
@@ -926,24 +920,24 @@ mod tests {
         let _playing = hub.play(key(), handle).unwrap();
         let first = hub.publish(key()).unwrap();
         assert_eq!(
-            notices.try_recv().map(|(notice, _)| notice),
-            Ok(Notice::Published(key()))
+            notices.try_recv().map(|(notice, _)| *notice),
+            Some(Notice::Published(key()))
         );
         first.send(&sequence_start());
         first.send(&video(0, true, 100));
         assert!(hub.publish(key()).is_err(), "one publisher at a time");
         drop(first);
         assert_eq!(
-            notices.try_recv().map(|(notice, _)| notice),
-            Ok(Notice::Unpublished(key()))
+            notices.try_recv().map(|(notice, _)| *notice),
+            Some(Notice::Unpublished(key()))
         );
         assert_eq!(received(&mut media), [(0, true), (0, false)]);
 
         // The next publisher's stream starts clean: nothing of the old one is cached.
         let second = hub.publish(key()).unwrap();
         assert_eq!(
-            notices.try_recv().map(|(notice, _)| notice),
-            Ok(Notice::Published(key()))
+            notices.try_recv().map(|(notice, _)| *notice),
+            Some(Notice::Published(key()))
         );
         second.send(&video(5000, true, 100));
         assert_eq!(received(&mut media), [(5000, false)]);

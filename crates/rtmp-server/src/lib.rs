@@ -55,6 +55,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
+mod channel;
 mod codecs;
 mod connection;
 mod hooks;

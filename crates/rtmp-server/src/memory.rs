@@ -1,4 +1,5 @@
-//! Giving memory back to the system after many connections have ended.
+//! Giving memory back to the system after many connections have ended, or many handshakes
+//! have been done (a storm of players joining frees their handshake buffers together).
 //!
 //! glibc's allocator keeps what threads free in their arenas and returns it only from the top
 //! of each heap, so after thousands of connections end the server keeps their memory.
@@ -15,7 +16,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Connections that must have ended since the last trim before another is worth it.
+/// Connections that must have ended (or handshakes finished) since the last trim before
+/// another is worth it.
 pub(crate) const TRIM_AFTER_CLOSED: usize = 1000;
 
 /// Decides, tick by tick, when to give memory back: once [`TRIM_AFTER_CLOSED`] connections or

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use rtmp_chunk::{MemoryBudget, RawMessage};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
+
+use crate::channel;
 
 use crate::hub::Media;
 
@@ -82,7 +84,7 @@ pub(crate) enum Refused {
 /// UnpublishNotify) after the media queued before them.
 #[derive(Debug, Clone)]
 pub struct MediaSender {
-    tx: mpsc::UnboundedSender<(Media, u32)>,
+    tx: channel::Sender<(Media, u32)>,
     account: Arc<Account>,
     sent: Arc<AtomicU64>,
 }
@@ -91,7 +93,7 @@ pub struct MediaSender {
 /// when it is dropped.
 #[derive(Debug)]
 pub struct MediaReceiver {
-    rx: mpsc::UnboundedReceiver<(Media, u32)>,
+    rx: channel::Receiver<(Media, u32)>,
     account: Arc<Account>,
 }
 
@@ -99,7 +101,7 @@ impl MediaSender {
     /// A media queue holding at most `limit` bytes (chunked bytes plus a small overhead per
     /// message), also counted in the server-wide `budget`.
     pub fn channel(limit: usize, budget: MemoryBudget) -> (Self, MediaReceiver) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = channel::unbounded();
         let account = Account::new(limit, budget);
         let sender = Self {
             tx,
@@ -162,7 +164,7 @@ impl MediaReceiver {
 
     /// The next message and the message stream it is for, if one is queued.
     pub(crate) fn try_recv_on(&mut self) -> Option<(Media, u32)> {
-        let (media, stream_id) = self.rx.try_recv().ok()?;
+        let (media, stream_id) = self.rx.try_recv()?;
         self.account.give_back(media_cost(&media));
         Some((media, stream_id))
     }
@@ -187,7 +189,7 @@ fn answer_cost(message: &RawMessage) -> usize {
 /// The sending side of a connection's own messages.
 #[derive(Debug)]
 pub(crate) struct AnswerSender {
-    tx: mpsc::UnboundedSender<Queued>,
+    tx: channel::Sender<Queued>,
     account: Arc<Account>,
     room: Arc<Notify>,
 }
@@ -195,14 +197,14 @@ pub(crate) struct AnswerSender {
 /// The writer's side of a connection's own messages.
 #[derive(Debug)]
 pub(crate) struct AnswerReceiver {
-    rx: mpsc::UnboundedReceiver<Queued>,
+    rx: channel::Receiver<Queued>,
     account: Arc<Account>,
     room: Arc<Notify>,
 }
 
 /// A queue for a connection's own messages of `limit` bytes, also counted in `budget`.
 pub(crate) fn answers(limit: usize, budget: MemoryBudget) -> (AnswerSender, AnswerReceiver) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = channel::unbounded();
     let account = Account::new(limit, budget);
     let room = Arc::new(Notify::new());
     let sender = AnswerSender {
@@ -251,7 +253,7 @@ impl AnswerReceiver {
 
     /// The next message if one is queued.
     pub(crate) fn try_recv(&mut self) -> Option<Queued> {
-        let queued = self.rx.try_recv().ok()?;
+        let queued = self.rx.try_recv()?;
         Some(self.taken(queued))
     }
 }

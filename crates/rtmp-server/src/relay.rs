@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use crate::channel;
 
 use crate::client::{ClientConfig, ClientError, Connection, PlayEvent, RtmpUrl, UrlError};
 use crate::hooks::Hooks;
@@ -114,7 +114,7 @@ pub(crate) async fn push(
     let mut attempt = 0;
     loop {
         let (media_tx, mut media) = MediaSender::channel(queue, budget.clone());
-        let (notice_tx, mut notices) = mpsc::unbounded_channel();
+        let (notice_tx, mut notices) = channel::unbounded();
         let player = PlayerHandle::new(media_tx, notice_tx, true, 1, Arc::default());
         let Ok(subscription) = router.play(&key, player) else {
             return;
@@ -128,9 +128,17 @@ pub(crate) async fn push(
                 .publish(&url.stream)
                 .await
         };
+        let unpublished = async {
+            while let Some((notice, _)) = notices.recv().await {
+                if matches!(*notice, Notice::Unpublished(_)) {
+                    return;
+                }
+            }
+            std::future::pending().await
+        };
         let result = tokio::select! {
             publisher = connected => publisher,
-            Some((Notice::Unpublished(_), _)) = notices.recv() => return,
+            () = unpublished => return,
         };
         let mut publisher = match result {
             Ok(publisher) => {
@@ -155,8 +163,8 @@ pub(crate) async fn push(
                         break Err(error);
                     }
                 }
-                notice = notices.recv() => match notice {
-                    Some((Notice::Unpublished(_), _)) | None => break Ok(()),
+                notice = notices.recv() => match notice.map(|(notice, _)| *notice) {
+                    Some(Notice::Unpublished(_)) | None => break Ok(()),
                     Some(_) => {}
                 },
             }

@@ -9,9 +9,9 @@
 
 use std::sync::Arc;
 
+use crate::channel;
 use rtmp_chunk::RawMessage;
 use rtmp_session::StreamKey;
-use tokio::sync::mpsc;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -67,7 +67,7 @@ pub enum Notice {
 #[derive(Debug, Clone)]
 pub struct PlayerHandle {
     media: MediaSender,
-    notices: mpsc::UnboundedSender<Stamped>,
+    notices: channel::Sender<Stamped>,
     enhanced: bool,
     /// The player's message stream on its connection.
     stream_id: u32,
@@ -112,8 +112,9 @@ impl PlayControls {
 }
 
 /// A notice with the count of media queued for the player before it, so that it never
-/// overtakes that media.
-pub(crate) type Stamped = (Notice, u64);
+/// overtakes that media. Boxed: notices are rare, and the channel's first block of slots,
+/// allocated for every player, stays small.
+pub(crate) type Stamped = (Box<Notice>, u64);
 
 /// Why a player did not take a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -142,7 +143,7 @@ pub enum Feed {
 #[derive(Debug)]
 pub struct PlayerFeed {
     media: MediaReceiver,
-    notices: mpsc::UnboundedReceiver<Stamped>,
+    notices: channel::Receiver<Stamped>,
     /// A notice waiting for the media queued before it.
     pending: Option<Stamped>,
     /// Media messages taken so far.
@@ -154,7 +155,7 @@ impl PlayerFeed {
     /// of the player and everything was taken.
     pub async fn recv(&mut self) -> Option<Feed> {
         if self.pending.is_none() {
-            self.pending = self.notices.try_recv().ok();
+            self.pending = self.notices.try_recv();
         }
         if let Some((_, stamp)) = &self.pending {
             // The media queued before the notice comes first.
@@ -164,11 +165,11 @@ impl PlayerFeed {
                     return Some(Feed::Media(media));
                 }
             }
-            return self.pending.take().map(|(notice, _)| Feed::Notice(notice));
+            return self.pending.take().map(|(notice, _)| Feed::Notice(*notice));
         }
         tokio::select! {
             notice = self.notices.recv() => match notice {
-                Some((notice, stamp)) if self.taken >= stamp => Some(Feed::Notice(notice)),
+                Some((notice, stamp)) if self.taken >= stamp => Some(Feed::Notice(*notice)),
                 Some(stamped) => {
                     self.pending = Some(stamped);
                     Box::pin(self.recv()).await
@@ -207,7 +208,7 @@ impl PlayerHandle {
     /// ```
     pub fn pair(queue_bytes: usize, budget: MemoryBudget, enhanced: bool) -> (Self, PlayerFeed) {
         let (media, media_rx) = MediaSender::channel(queue_bytes, budget);
-        let (notices, notices_rx) = mpsc::unbounded_channel();
+        let (notices, notices_rx) = channel::unbounded();
         let feed = PlayerFeed {
             media: media_rx,
             notices: notices_rx,
@@ -220,7 +221,7 @@ impl PlayerHandle {
 
     pub(crate) fn new(
         media: MediaSender,
-        notices: mpsc::UnboundedSender<Stamped>,
+        notices: channel::Sender<Stamped>,
         enhanced: bool,
         stream_id: u32,
         controls: Arc<PlayControls>,
@@ -291,7 +292,9 @@ impl PlayerHandle {
     /// Tells the player something, after the media queued for it so far; false when the
     /// player is gone.
     pub fn notify(&self, notice: Notice) -> bool {
-        self.notices.send((notice, self.media.sent())).is_ok()
+        self.notices
+            .send((Box::new(notice), self.media.sent()))
+            .is_ok()
     }
 
     /// Whether the player announced Enhanced RTMP in its connect.

@@ -50,7 +50,16 @@ impl Accept {
                 let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
                     .await
                     .map_err(|_| ConnectionError::HandshakeTimeout)??;
-                connection::serve(tls, connection::split_any, peer, context, stop).await
+                // Boxed: a TLS connection's state is twice a plain one's, and inline it would
+                // size every connection's task.
+                Box::pin(connection::serve(
+                    tls,
+                    connection::split_any,
+                    peer,
+                    context,
+                    stop,
+                ))
+                .await
             }
         }
     }
@@ -230,7 +239,7 @@ impl<H: Hooks> Server<H> {
                 per_address: PerAddress::default(),
                 refusals: LogLimit::new(Duration::from_secs(10)),
                 open: AtomicUsize::new(0),
-                closed_since_trim: AtomicUsize::new(0),
+                freed_since_trim: AtomicUsize::new(0),
                 registry: Registry::default(),
                 draining: AtomicBool::new(false),
                 config,
@@ -497,7 +506,7 @@ impl<H: Hooks> Server<H> {
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 _ = release.tick(), if self.context.config.release_memory => {
                     // One listener's loop takes the count, so a trim runs once.
-                    if release_state.due(&self.context.closed_since_trim) {
+                    if release_state.due(&self.context.freed_since_trim) {
                         tokio::task::spawn_blocking(memory::trim);
                     }
                 }
@@ -561,6 +570,6 @@ impl<H> Open<H> {
 impl<H> Drop for Open<H> {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::Relaxed);
-        self.0.closed_since_trim.fetch_add(1, Ordering::Relaxed);
+        self.0.freed_since_trim.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -22,6 +22,10 @@ pub(crate) type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 const BATCH_MESSAGES: usize = 64;
 /// ... and the most bytes.
 const BATCH_BYTES: usize = 256 << 10;
+/// Buffers a resting writer keeps room for: a tick's worth of media. A backlog (a joining
+/// player's catch-up) grows the list to [`BATCH_MESSAGES`] for a while; it shrinks back after,
+/// since every connection holds one.
+const BATCH_KEPT: usize = 8;
 
 /// The peer accepted no bytes for the write timeout while bytes waited for it.
 #[derive(Debug, thiserror::Error)]
@@ -231,6 +235,9 @@ async fn write_all(
         }
     }
     batch.clear();
+    if batch.capacity() > BATCH_KEPT {
+        batch.shrink_to(BATCH_KEPT);
+    }
     Ok(())
 }
 

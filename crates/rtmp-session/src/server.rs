@@ -212,6 +212,20 @@ pub struct ServerSession {
     events: VecDeque<SessionEvent>,
 }
 
+/// Slots a drained queue of the session may keep.
+const KEPT: usize = 4;
+
+/// Takes the next item of `queue`. Once it is drained, a queue that grew past [`KEPT`] slots
+/// (the burst of answers to connect and play) gives its buffer back: a server holds a session
+/// per connection, and most of them are players that are quiet after starting.
+fn take<T>(queue: &mut VecDeque<T>) -> Option<T> {
+    let item = queue.pop_front();
+    if item.is_none() && queue.capacity() > KEPT {
+        *queue = VecDeque::new();
+    }
+    item
+}
+
 impl ServerSession {
     /// A session that has completed the handshake at `now`.
     pub fn new(config: SessionConfig, now: Instant) -> Self {
@@ -235,12 +249,12 @@ impl ServerSession {
 
     /// The next message to send.
     pub fn poll_send(&mut self) -> Option<rtmp_chunk::RawMessage> {
-        self.outgoing.pop_front()
+        take(&mut self.outgoing)
     }
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<SessionEvent> {
-        self.events.pop_front()
+        take(&mut self.events)
     }
 
     /// Whether the client announced Enhanced RTMP in its connect.
@@ -776,5 +790,24 @@ impl ServerSession {
             UserControl::StreamBegin(stream_id).into(),
         )?;
         self.status(stream_id, Status::publish_notify(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KEPT, take};
+    use std::collections::VecDeque;
+
+    #[test]
+    fn a_drained_queue_past_a_few_slots_gives_its_buffer_back() {
+        let mut small: VecDeque<u8> = VecDeque::with_capacity(KEPT);
+        small.push_back(1);
+        assert_eq!(take(&mut small), Some(1));
+        assert_eq!(take(&mut small), None);
+        assert!(small.capacity() >= 1, "a small queue keeps its slots");
+
+        let mut burst: VecDeque<u8> = (0..40).collect();
+        while take(&mut burst).is_some() {}
+        assert_eq!(burst.capacity(), 0);
     }
 }

@@ -1,0 +1,221 @@
+//! The unbounded channel between a connection's producers (its reader, the router) and its
+//! consumer (its writer, or its reader for notices): a lock around a `VecDeque` and the
+//! receiver's waker.
+//!
+//! Every connection holds three of these, so they are built for size: an idle channel is one
+//! small allocation, its buffer grows only while items wait (a joining player's catch-up) and
+//! shrinks back once drained. The byte budgets are kept on top, by [`crate::queue`].
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+/// Slots a drained channel keeps; a larger buffer is given back.
+const KEPT: usize = 8;
+
+struct State<T> {
+    items: VecDeque<T>,
+    /// The receiver, waiting for an item.
+    waker: Option<Waker>,
+    senders: usize,
+    receiving: bool,
+}
+
+type Shared<T> = Arc<Mutex<State<T>>>;
+
+fn lock<T>(shared: &Shared<T>) -> MutexGuard<'_, State<T>> {
+    // The state is a queue and a waker: whatever a panicking holder left is usable.
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The sending side; cloning it adds a sender.
+pub(crate) struct Sender<T> {
+    shared: Shared<T>,
+}
+
+/// The receiving side.
+pub(crate) struct Receiver<T> {
+    shared: Shared<T>,
+}
+
+impl<T> std::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+impl<T> std::fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}
+
+/// A channel with no bound of its own (its users bound it in bytes).
+pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Mutex::new(State {
+        items: VecDeque::new(),
+        waker: None,
+        senders: 1,
+        receiving: true,
+    }));
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared },
+    )
+}
+
+impl<T> Sender<T> {
+    /// Queues `item`, waking the receiver; gives it back when the receiver is gone.
+    pub(crate) fn send(&self, item: T) -> Result<(), T> {
+        let mut state = lock(&self.shared);
+        if !state.receiving {
+            return Err(item);
+        }
+        state.items.push_back(item);
+        let waker = state.waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Whether the receiver is gone.
+    pub(crate) fn is_closed(&self) -> bool {
+        !lock(&self.shared).receiving
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        lock(&self.shared).senders += 1;
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let mut state = lock(&self.shared);
+        state.senders -= 1;
+        let waker = (state.senders == 0).then(|| state.waker.take()).flatten();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The next item if one is queued.
+    pub(crate) fn try_recv(&mut self) -> Option<T> {
+        let mut state = lock(&self.shared);
+        let item = state.items.pop_front();
+        if state.items.is_empty() && state.items.capacity() > KEPT {
+            state.items.shrink_to(KEPT);
+        }
+        item
+    }
+
+    /// The next item, waiting for one; `None` once it is empty and every sender is gone.
+    pub(crate) async fn recv(&mut self) -> Option<T> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if let Some(item) = self.try_recv() {
+            return Poll::Ready(Some(item));
+        }
+        let mut state = lock(&self.shared);
+        // An item may have come between the two locks.
+        if let Some(item) = state.items.pop_front() {
+            return Poll::Ready(Some(item));
+        }
+        if state.senders == 0 {
+            return Poll::Ready(None);
+        }
+        match &mut state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Refuses further items; those queued stay to be taken.
+    pub(crate) fn close(&mut self) {
+        lock(&self.shared).receiving = false;
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let items = {
+            let mut state = lock(&self.shared);
+            state.receiving = false;
+            state.waker = None;
+            std::mem::take(&mut state.items)
+        };
+        // Dropped outside the lock: an item's drop may do anything.
+        drop(items);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unbounded;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn items_arrive_in_order_and_wake_the_receiver() {
+        let (tx, mut rx) = unbounded();
+        let waiting = tokio::spawn(async move {
+            let first = rx.recv().await;
+            let second = rx.recv().await;
+            (first, second, rx.recv().await)
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        tx.send(1).unwrap();
+        let other = tx.clone();
+        other.send(2).unwrap();
+        drop((tx, other));
+        let received = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap();
+        // The last sender leaving ends the receiver's wait.
+        assert_eq!(received, (Some(1), Some(2), None));
+    }
+
+    #[test]
+    fn a_closed_or_dropped_receiver_refuses_items_and_drops_what_it_held() {
+        let (tx, mut rx) = unbounded();
+        let held = std::sync::Arc::new(());
+        tx.send(held.clone()).unwrap();
+        rx.close();
+        assert!(tx.is_closed());
+        assert!(tx.send(held.clone()).is_err());
+        // What was queued before closing is still there.
+        assert!(rx.try_recv().is_some());
+        tx.send(held.clone()).unwrap_err();
+        let (tx, rx) = unbounded();
+        tx.send(held.clone()).unwrap();
+        drop(rx);
+        assert_eq!(std::sync::Arc::strong_count(&held), 1);
+    }
+
+    #[test]
+    fn a_drained_channel_gives_back_its_buffer() {
+        let (tx, mut rx) = unbounded();
+        for item in 0..1000 {
+            tx.send(item).unwrap();
+        }
+        while rx.try_recv().is_some() {}
+        assert!(super::lock(&rx.shared).items.capacity() <= super::KEPT);
+    }
+}
