@@ -174,11 +174,23 @@ async fn player(
     }
 }
 
-/// (CPU seconds, resident bytes) of a process.
-fn process_cost(pid: u32) -> Option<(f64, u64)> {
+/// What a process has cost so far.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    /// CPU seconds in user space ...
+    user: f64,
+    /// ... and in the kernel.
+    system: f64,
+    /// Resident bytes.
+    rss: u64,
+}
+
+/// What process `pid` has cost so far, from /proc.
+fn process_cost(pid: u32) -> Option<Cost> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss_kib: u64 = status
         .lines()
@@ -188,7 +200,11 @@ fn process_cost(pid: u32) -> Option<(f64, u64)> {
         .parse()
         .ok()?;
     // The kernel reports CPU time in clock ticks of 1/100 s on Linux.
-    Some((ticks as f64 / 100.0, rss_kib * 1024))
+    Some(Cost {
+        user: user as f64 / 100.0,
+        system: system as f64 / 100.0,
+        rss: rss_kib * 1024,
+    })
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -257,21 +273,21 @@ async fn main() -> Result<(), Error> {
         percentile(&firsts, 0.99),
         firsts.last().copied().unwrap_or(f64::NAN)
     );
-    if let (Some((cpu0, rss0)), Some((cpu1, rss1)), Some((cpu2, _))) =
-        (before_players, with_players, after)
-    {
+    if let (Some(before), Some(with), Some(after)) = (before_players, with_players, after) {
+        let (user, system) = (after.user - with.user, after.system - with.system);
         println!(
-            "server: {:.3} CPU-seconds per GB delivered ({:.2} cores)",
-            (cpu2 - cpu1) / gigabytes,
-            (cpu2 - cpu1) / elapsed
+            "server: {:.3} CPU-seconds per GB delivered ({:.2} cores; user {:.3}, system {:.3} per GB)",
+            (user + system) / gigabytes,
+            (user + system) / elapsed,
+            user / gigabytes,
+            system / gigabytes
         );
         let players = args.players.max(1) as f64;
         println!(
             "server memory: {:.1} MiB with players, {:.1} KiB per player",
-            rss1 as f64 / 1048576.0,
-            (rss1 as f64 - rss0 as f64) / players / 1024.0
+            with.rss as f64 / 1048576.0,
+            (with.rss as f64 - before.rss as f64) / players / 1024.0
         );
-        let _ = cpu0;
     }
     Ok(())
 }
