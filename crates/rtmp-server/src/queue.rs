@@ -95,6 +95,9 @@ pub struct MediaSender {
 pub struct MediaReceiver {
     rx: channel::Receiver<(Media, u32)>,
     account: Arc<Account>,
+    /// Bytes taken off the queue and not given back to the budgets yet: a writer gives back a
+    /// whole batch at once, after writing it (until then the bytes are still held).
+    owed: usize,
 }
 
 impl MediaSender {
@@ -108,7 +111,14 @@ impl MediaSender {
             account: account.clone(),
             sent: Arc::default(),
         };
-        (sender, MediaReceiver { rx, account })
+        (
+            sender,
+            MediaReceiver {
+                rx,
+                account,
+                owed: 0,
+            },
+        )
     }
 
     /// Messages delivered into the queue so far.
@@ -128,12 +138,13 @@ impl MediaSender {
 
     /// Queues `media` for the player's message stream `stream_id`.
     pub(crate) fn try_send_on(&self, media: Media, stream_id: u32) -> Result<(), Refused> {
-        if self.tx.is_closed() {
-            return Err(Refused::Closed);
-        }
         let cost = media_cost(&media);
         if !self.account.try_take(cost) {
-            return Err(Refused::Full);
+            return Err(if self.tx.is_closed() {
+                Refused::Closed
+            } else {
+                Refused::Full
+            });
         }
         if self.tx.send((media, stream_id)).is_err() {
             self.account.give_back(cost);
@@ -147,33 +158,49 @@ impl MediaSender {
 impl MediaReceiver {
     /// The next message, waiting for one; `None` once every sender is gone.
     pub async fn recv(&mut self) -> Option<Media> {
-        self.recv_on().await.map(|(media, _)| media)
+        let received = self.recv_on().await;
+        self.settle();
+        received.map(|(media, _)| media)
     }
 
-    /// The next message and the message stream it is for, waiting for one.
+    /// The next message and the message stream it is for, waiting for one; its bytes stay
+    /// counted until [`settle`](Self::settle).
     pub(crate) async fn recv_on(&mut self) -> Option<(Media, u32)> {
         let (media, stream_id) = self.rx.recv().await?;
-        self.account.give_back(media_cost(&media));
+        self.owed += media_cost(&media);
         Some((media, stream_id))
     }
 
     /// The next message if one is queued.
     pub fn try_recv(&mut self) -> Option<Media> {
-        self.try_recv_on().map(|(media, _)| media)
+        let received = self.try_recv_on();
+        self.settle();
+        received.map(|(media, _)| media)
     }
 
-    /// The next message and the message stream it is for, if one is queued.
+    /// The next message and the message stream it is for, if one is queued; its bytes stay
+    /// counted until [`settle`](Self::settle).
     pub(crate) fn try_recv_on(&mut self) -> Option<(Media, u32)> {
         let (media, stream_id) = self.rx.try_recv()?;
-        self.account.give_back(media_cost(&media));
+        self.owed += media_cost(&media);
         Some((media, stream_id))
+    }
+
+    /// Gives the bytes of the messages taken so far back to the budgets: once per batch
+    /// rather than once per message, since the server's budget is shared by every connection.
+    pub(crate) fn settle(&mut self) {
+        if self.owed > 0 {
+            self.account.give_back(self.owed);
+            self.owed = 0;
+        }
     }
 }
 
 impl Drop for MediaReceiver {
     fn drop(&mut self) {
         self.rx.close();
-        while self.try_recv().is_some() {}
+        while self.try_recv_on().is_some() {}
+        self.settle();
     }
 }
 
@@ -299,6 +326,26 @@ mod tests {
         assert_eq!(server.used(), 0);
         assert_eq!(sender.queued_bytes(), 0);
         assert_eq!(sender.try_send(video(10)), Err(Refused::Closed));
+    }
+
+    #[test]
+    fn a_writer_gives_a_batch_back_once_it_is_written() {
+        let server = MemoryBudget::new(1 << 20);
+        let (sender, mut receiver) = MediaSender::channel(100_000, server.clone());
+        for _ in 0..3 {
+            sender.try_send(video(30_000)).unwrap();
+        }
+        // Taken for a batch, not written yet: still counted, so a fourth does not fit.
+        while receiver.try_recv_on().is_some() {}
+        assert_eq!(sender.try_send(video(30_000)), Err(Refused::Full));
+        assert!(server.used() > 90_000);
+        receiver.settle();
+        assert_eq!(server.used(), 0);
+        assert_eq!(sender.try_send(video(30_000)), Ok(()));
+        // Dropped with a batch owed: everything goes back.
+        assert!(receiver.try_recv_on().is_some());
+        drop(receiver);
+        assert_eq!(server.used(), 0);
     }
 
     #[test]

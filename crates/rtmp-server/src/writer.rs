@@ -176,6 +176,7 @@ pub(crate) async fn write_loop(
         // Whether the write stops at a batch limit with more queued.
         let backlog = batch.is_full();
         write_all(&mut writer, &mut batch.buffers, ticks.timeout).await?;
+        outbox.media.settle();
         written.fetch_add(batch.size as u64, Ordering::Relaxed);
         batch.size = 0;
         if backlog || ticks.period.is_zero() {
