@@ -4,7 +4,10 @@
 //!
 //! Every connection holds three of these, so they are built for size: an idle channel is one
 //! small allocation, its buffer grows only while items wait (a joining player's catch-up) and
-//! shrinks back once drained. The byte budgets are kept on top, by [`crate::queue`].
+//! shrinks back once drained. A channel may count the bytes it holds and refuse what would go
+//! past a limit: the lock that guards the queue guards the count, so the hub's fan-out touches
+//! one piece of each player's state per message. The server-wide budget is kept on top, by
+//! [`crate::queue`].
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -16,6 +19,12 @@ const KEPT: usize = 8;
 
 struct State<T> {
     items: VecDeque<T>,
+    /// What an item costs in bytes (nothing for channels that do not count).
+    cost: fn(&T) -> usize,
+    /// The bytes the items hold.
+    bytes: usize,
+    /// Items queued so far.
+    sent: u64,
     /// The receiver, waiting for an item.
     waker: Option<Waker>,
     senders: usize,
@@ -53,10 +62,27 @@ impl<T> std::fmt::Debug for Receiver<T> {
     }
 }
 
-/// A channel with no bound of its own (its users bound it in bytes).
+/// Why [`Sender::try_send_within`] refused an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// It would go past the limit.
+    Full,
+    /// The receiver is gone.
+    Closed,
+}
+
+/// A channel with no bound of its own that counts no bytes.
 pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    counted(|_| 0)
+}
+
+/// A channel that counts what its items cost (see [`Sender::try_send_within`]).
+pub(crate) fn counted<T>(cost: fn(&T) -> usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Mutex::new(State {
         items: VecDeque::new(),
+        cost,
+        bytes: 0,
+        sent: 0,
         waker: None,
         senders: 1,
         receiving: true,
@@ -72,10 +98,22 @@ pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 impl<T> Sender<T> {
     /// Queues `item`, waking the receiver; gives it back when the receiver is gone.
     pub(crate) fn send(&self, item: T) -> Result<(), T> {
+        self.try_send_within(item, usize::MAX)
+            .map_err(|(item, _)| item)
+    }
+
+    /// Queues `item` if the bytes held stay within `limit` with it, waking the receiver.
+    pub(crate) fn try_send_within(&self, item: T, limit: usize) -> Result<(), (T, Refusal)> {
         let mut state = lock(&self.shared);
         if !state.receiving {
-            return Err(item);
+            return Err((item, Refusal::Closed));
         }
+        let cost = (state.cost)(&item);
+        if state.bytes.saturating_add(cost) > limit {
+            return Err((item, Refusal::Full));
+        }
+        state.bytes += cost;
+        state.sent += 1;
         state.items.push_back(item);
         let waker = state.waker.take();
         drop(state);
@@ -88,6 +126,16 @@ impl<T> Sender<T> {
     /// Whether the receiver is gone.
     pub(crate) fn is_closed(&self) -> bool {
         !lock(&self.shared).receiving
+    }
+
+    /// The bytes the queued items hold.
+    pub(crate) fn bytes(&self) -> usize {
+        lock(&self.shared).bytes
+    }
+
+    /// Items queued so far.
+    pub(crate) fn sent(&self) -> u64 {
+        lock(&self.shared).sent
     }
 }
 
@@ -112,15 +160,20 @@ impl<T> Drop for Sender<T> {
     }
 }
 
+/// Takes the front item off, uncounting it; a drained buffer past [`KEPT`] slots shrinks.
+fn pop<T>(state: &mut State<T>) -> Option<T> {
+    let item = state.items.pop_front()?;
+    state.bytes -= (state.cost)(&item);
+    if state.items.is_empty() && state.items.capacity() > KEPT {
+        state.items.shrink_to(KEPT);
+    }
+    Some(item)
+}
+
 impl<T> Receiver<T> {
     /// The next item if one is queued.
     pub(crate) fn try_recv(&mut self) -> Option<T> {
-        let mut state = lock(&self.shared);
-        let item = state.items.pop_front();
-        if state.items.is_empty() && state.items.capacity() > KEPT {
-            state.items.shrink_to(KEPT);
-        }
-        item
+        pop(&mut lock(&self.shared))
     }
 
     /// The next item, waiting for one; `None` once it is empty and every sender is gone.
@@ -134,7 +187,7 @@ impl<T> Receiver<T> {
         }
         let mut state = lock(&self.shared);
         // An item may have come between the two locks.
-        if let Some(item) = state.items.pop_front() {
+        if let Some(item) = pop(&mut state) {
             return Poll::Ready(Some(item));
         }
         if state.senders == 0 {
@@ -159,6 +212,7 @@ impl<T> Drop for Receiver<T> {
             let mut state = lock(&self.shared);
             state.receiving = false;
             state.waker = None;
+            state.bytes = 0;
             std::mem::take(&mut state.items)
         };
         // Dropped outside the lock: an item's drop may do anything.
@@ -207,6 +261,22 @@ mod tests {
         tx.send(held.clone()).unwrap();
         drop(rx);
         assert_eq!(std::sync::Arc::strong_count(&held), 1);
+    }
+
+    #[test]
+    fn a_counted_channel_refuses_past_its_limit_and_uncounts_what_is_taken() {
+        let (tx, mut rx) = super::counted(|item: &Vec<u8>| item.len());
+        tx.try_send_within(vec![0; 60], 100).unwrap();
+        let (refused, why) = tx.try_send_within(vec![0; 60], 100).unwrap_err();
+        assert_eq!((refused.len(), why), (60, super::Refusal::Full));
+        tx.try_send_within(vec![0; 40], 100).unwrap();
+        assert_eq!((tx.bytes(), tx.sent()), (100, 2));
+        assert_eq!(rx.try_recv().map(|item| item.len()), Some(60));
+        assert_eq!(tx.bytes(), 40);
+        drop(rx);
+        assert_eq!(tx.bytes(), 0);
+        let (_, why) = tx.try_send_within(vec![1], 100).unwrap_err();
+        assert_eq!(why, super::Refusal::Closed);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!   made room (backpressure), so a peer that never reads cannot make the server queue more.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rtmp_chunk::{MemoryBudget, RawMessage};
 use tokio::sync::Notify;
@@ -36,17 +36,6 @@ impl Account {
             limit,
             server,
         })
-    }
-
-    /// Takes `cost` if it fits under both limits.
-    fn try_take(&self, cost: usize) -> bool {
-        if self.queued.load(Ordering::Acquire).saturating_add(cost) > self.limit
-            || !self.server.try_take(cost)
-        {
-            return false;
-        }
-        self.queued.fetch_add(cost, Ordering::AcqRel);
-        true
     }
 
     /// Takes `cost` whatever the limits.
@@ -85,8 +74,8 @@ pub(crate) enum Refused {
 #[derive(Debug, Clone)]
 pub struct MediaSender {
     tx: channel::Sender<(Media, u32)>,
-    account: Arc<Account>,
-    sent: Arc<AtomicU64>,
+    limit: usize,
+    server: MemoryBudget,
 }
 
 /// The receiving side of a player's media queue; what it still holds goes back to the budgets
@@ -94,41 +83,42 @@ pub struct MediaSender {
 #[derive(Debug)]
 pub struct MediaReceiver {
     rx: channel::Receiver<(Media, u32)>,
-    account: Arc<Account>,
-    /// Bytes taken off the queue and not given back to the budgets yet: a writer gives back a
-    /// whole batch at once, after writing it (until then the bytes are still held).
+    server: MemoryBudget,
+    /// Bytes taken off the queue and not given back to the server's budget yet: a writer
+    /// gives back a whole batch at once, after writing it (until then the bytes are held).
     owed: usize,
+}
+
+fn queued_cost((media, _): &(Media, u32)) -> usize {
+    media_cost(media)
 }
 
 impl MediaSender {
     /// A media queue holding at most `limit` bytes (chunked bytes plus a small overhead per
     /// message), also counted in the server-wide `budget`.
     pub fn channel(limit: usize, budget: MemoryBudget) -> (Self, MediaReceiver) {
-        let (tx, rx) = channel::unbounded();
-        let account = Account::new(limit, budget);
+        let (tx, rx) = channel::counted(queued_cost);
         let sender = Self {
             tx,
-            account: account.clone(),
-            sent: Arc::default(),
+            limit,
+            server: budget.clone(),
         };
-        (
-            sender,
-            MediaReceiver {
-                rx,
-                account,
-                owed: 0,
-            },
-        )
+        let receiver = MediaReceiver {
+            rx,
+            server: budget,
+            owed: 0,
+        };
+        (sender, receiver)
     }
 
     /// Messages delivered into the queue so far.
     pub fn sent(&self) -> u64 {
-        self.sent.load(Ordering::Acquire)
+        self.tx.sent()
     }
 
     /// Bytes queued now.
     pub fn queued_bytes(&self) -> usize {
-        self.account.queued.load(Ordering::Acquire)
+        self.tx.bytes()
     }
 
     #[cfg(test)]
@@ -139,19 +129,23 @@ impl MediaSender {
     /// Queues `media` for the player's message stream `stream_id`.
     pub(crate) fn try_send_on(&self, media: Media, stream_id: u32) -> Result<(), Refused> {
         let cost = media_cost(&media);
-        if !self.account.try_take(cost) {
+        if !self.server.try_take(cost) {
             return Err(if self.tx.is_closed() {
                 Refused::Closed
             } else {
                 Refused::Full
             });
         }
-        if self.tx.send((media, stream_id)).is_err() {
-            self.account.give_back(cost);
-            return Err(Refused::Closed);
+        match self.tx.try_send_within((media, stream_id), self.limit) {
+            Ok(()) => Ok(()),
+            Err((_, refusal)) => {
+                self.server.give_back(cost);
+                Err(match refusal {
+                    channel::Refusal::Full => Refused::Full,
+                    channel::Refusal::Closed => Refused::Closed,
+                })
+            }
         }
-        self.sent.fetch_add(1, Ordering::Release);
-        Ok(())
     }
 }
 
@@ -164,11 +158,11 @@ impl MediaReceiver {
     }
 
     /// The next message and the message stream it is for, waiting for one; its bytes stay
-    /// counted until [`settle`](Self::settle).
+    /// counted in the server's budget until [`settle`](Self::settle).
     pub(crate) async fn recv_on(&mut self) -> Option<(Media, u32)> {
-        let (media, stream_id) = self.rx.recv().await?;
-        self.owed += media_cost(&media);
-        Some((media, stream_id))
+        let received = self.rx.recv().await?;
+        self.owed += queued_cost(&received);
+        Some(received)
     }
 
     /// The next message if one is queued.
@@ -179,18 +173,18 @@ impl MediaReceiver {
     }
 
     /// The next message and the message stream it is for, if one is queued; its bytes stay
-    /// counted until [`settle`](Self::settle).
+    /// counted in the server's budget until [`settle`](Self::settle).
     pub(crate) fn try_recv_on(&mut self) -> Option<(Media, u32)> {
-        let (media, stream_id) = self.rx.try_recv()?;
-        self.owed += media_cost(&media);
-        Some((media, stream_id))
+        let received = self.rx.try_recv()?;
+        self.owed += queued_cost(&received);
+        Some(received)
     }
 
-    /// Gives the bytes of the messages taken so far back to the budgets: once per batch
-    /// rather than once per message, since the server's budget is shared by every connection.
+    /// Gives the bytes of the messages taken so far back to the server's budget: once per
+    /// batch rather than once per message, since that budget is shared by every connection.
     pub(crate) fn settle(&mut self) {
         if self.owed > 0 {
-            self.account.give_back(self.owed);
+            self.server.give_back(self.owed);
             self.owed = 0;
         }
     }
@@ -335,9 +329,9 @@ mod tests {
         for _ in 0..3 {
             sender.try_send(video(30_000)).unwrap();
         }
-        // Taken for a batch, not written yet: still counted, so a fourth does not fit.
+        // Taken for a batch, not written yet: off the queue, still in the server's budget.
         while receiver.try_recv_on().is_some() {}
-        assert_eq!(sender.try_send(video(30_000)), Err(Refused::Full));
+        assert_eq!(sender.queued_bytes(), 0);
         assert!(server.used() > 90_000);
         receiver.settle();
         assert_eq!(server.used(), 0);
