@@ -416,83 +416,16 @@ impl<H: Hooks> Connection<H> {
         }
     }
 
-    /// Acts on the session's events. The hooks' futures are boxed: they run a few times in a
-    /// connection's life, and held inline they would make every connection's task larger.
+    /// Acts on the session's events: media and stream changes at once, requests (connect,
+    /// publish, play) through [`handle_request`](Self::handle_request), boxed: they run a few
+    /// times in a connection's life, and their futures (the hooks') held inline would make
+    /// every connection's task larger.
     async fn handle_events(&mut self) -> Result<(), ConnectionError> {
         while let Some(event) = self.session.poll_event() {
             match event {
-                SessionEvent::Connect(request) => {
-                    match Box::pin(self.context.hooks.on_connect(self.peer, &request)).await {
-                        Ok(()) => {
-                            self.session.accept_connect()?;
-                            self.connected = true;
-                            self.entry.connected(&request.app);
-                        }
-                        Err(refusal) => {
-                            Registry::count(&self.context.registry.connections_refused);
-                            // Logged by the server with the connection's end.
-                            let status = refusal.status(Status::connect_rejected(""));
-                            self.session.reject_connect(status)?;
-                            self.flush();
-                            return Err(ConnectionError::Refused(refusal));
-                        }
-                    }
-                }
-                SessionEvent::Publish(request) => {
-                    if self.context.draining.load(Ordering::Relaxed) {
-                        let reason = "the server is draining: publish elsewhere";
-                        self.log_refusal("publish refused", &request.key, reason);
-                        let status = Status {
-                            description: reason.into(),
-                            ..Status::publish_bad_name(&request.key.name)
-                        };
-                        self.session.reject_publish(&request, status)?;
-                        continue;
-                    }
-                    if let Err(refusal) =
-                        Box::pin(self.context.hooks.on_publish(self.peer, &request)).await
-                    {
-                        self.log_refusal("publish refused", &request.key, &refusal.description);
-                        let status = refusal.status(Status::publish_bad_name(&request.key.name));
-                        self.session.reject_publish(&request, status)?;
-                        continue;
-                    }
-                    match self.context.router.publish(&request.key) {
-                        Ok(publisher) => {
-                            tracing::debug!(key = %request.key, "publish");
-                            self.publishers.insert(request.stream_id, publisher);
-                            self.entry
-                                .started(request.stream_id, &request.key, Role::Publisher);
-                            self.session.accept_publish(&request)?;
-                            self.flush();
-                            let event = self.event(request.stream_id, &request.key);
-                            self.context.hooks.on_publish_started(&event);
-                            Box::pin(self.start_pushes(&request.key)).await;
-                        }
-                        Err(error) => {
-                            let reason = error.to_string();
-                            self.log_refusal("publish refused", &request.key, &reason);
-                            let status = Status {
-                                description: reason,
-                                ..Status::publish_bad_name(&request.key.name)
-                            };
-                            self.session.reject_publish(&request, status)?;
-                        }
-                    }
-                }
-                SessionEvent::Play(request) => {
-                    if let Err(refusal) =
-                        Box::pin(self.context.hooks.on_play(self.peer, &request)).await
-                    {
-                        self.log_refusal("play refused", &request.key, &refusal.description);
-                        let status = refusal.status(Status::play_failed(""));
-                        self.session.reject_play(request.stream_id, status)?;
-                        continue;
-                    }
-                    let key = request.key.clone();
-                    self.play(request)?;
-                    Box::pin(self.start_pull(key)).await;
-                }
+                event @ (SessionEvent::Connect(_)
+                | SessionEvent::Publish(_)
+                | SessionEvent::Play(_)) => Box::pin(self.handle_request(event)).await?,
                 SessionEvent::Media { stream_id, message } => {
                     if let Some(publisher) = self.publishers.get_mut(&stream_id) {
                         self.context.hooks.on_media(publisher.key(), &message);
@@ -522,6 +455,82 @@ impl<H: Hooks> Connection<H> {
                 // Events a newer session raises that this server does not act on.
                 _ => {}
             }
+        }
+        Ok(())
+    }
+
+    /// Answers a connect, publish or play request, asking the hooks.
+    async fn handle_request(&mut self, event: SessionEvent) -> Result<(), ConnectionError> {
+        match event {
+            SessionEvent::Connect(request) => {
+                match self.context.hooks.on_connect(self.peer, &request).await {
+                    Ok(()) => {
+                        self.session.accept_connect()?;
+                        self.connected = true;
+                        self.entry.connected(&request.app);
+                    }
+                    Err(refusal) => {
+                        Registry::count(&self.context.registry.connections_refused);
+                        // Logged by the server with the connection's end.
+                        let status = refusal.status(Status::connect_rejected(""));
+                        self.session.reject_connect(status)?;
+                        self.flush();
+                        return Err(ConnectionError::Refused(refusal));
+                    }
+                }
+            }
+            SessionEvent::Publish(request) => {
+                if self.context.draining.load(Ordering::Relaxed) {
+                    let reason = "the server is draining: publish elsewhere";
+                    self.log_refusal("publish refused", &request.key, reason);
+                    let status = Status {
+                        description: reason.into(),
+                        ..Status::publish_bad_name(&request.key.name)
+                    };
+                    self.session.reject_publish(&request, status)?;
+                    return Ok(());
+                }
+                if let Err(refusal) = self.context.hooks.on_publish(self.peer, &request).await {
+                    self.log_refusal("publish refused", &request.key, &refusal.description);
+                    let status = refusal.status(Status::publish_bad_name(&request.key.name));
+                    self.session.reject_publish(&request, status)?;
+                    return Ok(());
+                }
+                match self.context.router.publish(&request.key) {
+                    Ok(publisher) => {
+                        tracing::debug!(key = %request.key, "publish");
+                        self.publishers.insert(request.stream_id, publisher);
+                        self.entry
+                            .started(request.stream_id, &request.key, Role::Publisher);
+                        self.session.accept_publish(&request)?;
+                        self.flush();
+                        let event = self.event(request.stream_id, &request.key);
+                        self.context.hooks.on_publish_started(&event);
+                        self.start_pushes(&request.key).await;
+                    }
+                    Err(error) => {
+                        let reason = error.to_string();
+                        self.log_refusal("publish refused", &request.key, &reason);
+                        let status = Status {
+                            description: reason,
+                            ..Status::publish_bad_name(&request.key.name)
+                        };
+                        self.session.reject_publish(&request, status)?;
+                    }
+                }
+            }
+            SessionEvent::Play(request) => {
+                if let Err(refusal) = self.context.hooks.on_play(self.peer, &request).await {
+                    self.log_refusal("play refused", &request.key, &refusal.description);
+                    let status = refusal.status(Status::play_failed(""));
+                    self.session.reject_play(request.stream_id, status)?;
+                    return Ok(());
+                }
+                let key = request.key.clone();
+                self.play(request)?;
+                self.start_pull(key).await;
+            }
+            _ => {}
         }
         Ok(())
     }

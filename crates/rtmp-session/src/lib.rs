@@ -61,6 +61,7 @@ pub mod chunk_stream;
 mod client;
 mod negotiation;
 mod server;
+mod streams;
 mod url;
 
 pub use client::{ClientEvent, ClientSession, ClientSessionConfig, ClientSessionError};

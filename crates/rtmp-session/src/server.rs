@@ -2,7 +2,9 @@
 //! application events out. The application answers events (accept or reject a connect, a
 //! publish, a play); time comes in as an argument.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::streams::Streams;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -206,7 +208,7 @@ pub struct ServerSession {
     client_capabilities: Option<Capabilities>,
     /// The server's answer to it, once connect is accepted.
     negotiated: Option<Capabilities>,
-    streams: BTreeMap<u32, Role>,
+    streams: Streams<Role>,
     next_stream_id: u32,
     outgoing: VecDeque<rtmp_chunk::RawMessage>,
     events: VecDeque<SessionEvent>,
@@ -240,7 +242,7 @@ impl ServerSession {
             enhanced: false,
             client_capabilities: None,
             negotiated: None,
-            streams: BTreeMap::new(),
+            streams: Streams::default(),
             next_stream_id: 1,
             outgoing: VecDeque::new(),
             events: VecDeque::new(),
