@@ -21,8 +21,8 @@ for kind in "${kinds[@]}"; do
   name=${kind%%|*} flags=${kind#*|}
   echo "### $name"
   LOADGEN_ARGS="$flags" bash benches/load/run.sh "$players" 2>/dev/null |
-    grep -E "^==|CPU-seconds|memory:|first video frame|players:"
+    grep -E "^==|delivered:|CPU-seconds|memory:|first video frame|players:"
 done
 echo "### ffmpeg players ($ffmpeg_players)"
 FFMPEG_PLAYERS=1 bash benches/load/run.sh "$ffmpeg_players" 2>/dev/null |
-  grep -E "^==|CPU-seconds|memory:|players:"
+  grep -E "^==|delivered:|CPU-seconds|memory:|players:"
