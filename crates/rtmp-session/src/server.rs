@@ -214,15 +214,13 @@ pub struct ServerSession {
     events: VecDeque<SessionEvent>,
 }
 
-/// Slots a drained queue of the session may keep.
-const KEPT: usize = 4;
-
-/// Takes the next item of `queue`. Once it is drained, a queue that grew past [`KEPT`] slots
-/// (the burst of answers to connect and play) gives its buffer back: a server holds a session
-/// per connection, and most of them are players that are quiet after starting.
-fn take<T>(queue: &mut VecDeque<T>) -> Option<T> {
+/// Takes the next item of `queue`; once it is drained, unless `keep`, the queue gives its
+/// buffer back. A server holds a session per connection, and most are players: their answers
+/// and events come in bursts (connect, play) and then rarely, so holding the slots a burst
+/// grew would cost every player for its whole life.
+fn take<T>(queue: &mut VecDeque<T>, keep: bool) -> Option<T> {
     let item = queue.pop_front();
-    if item.is_none() && queue.capacity() > KEPT {
+    if item.is_none() && !keep && queue.capacity() > 0 {
         *queue = VecDeque::new();
     }
     item
@@ -251,12 +249,17 @@ impl ServerSession {
 
     /// The next message to send.
     pub fn poll_send(&mut self) -> Option<rtmp_chunk::RawMessage> {
-        take(&mut self.outgoing)
+        take(&mut self.outgoing, false)
     }
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<SessionEvent> {
-        take(&mut self.events)
+        // A publisher's media comes as events one by one: its queue keeps its slots.
+        let publishing = self
+            .streams
+            .iter()
+            .any(|(_, role)| matches!(role, Role::Publishing(_)));
+        take(&mut self.events, publishing)
     }
 
     /// Whether the client announced Enhanced RTMP in its connect.
@@ -797,19 +800,19 @@ impl ServerSession {
 
 #[cfg(test)]
 mod tests {
-    use super::{KEPT, take};
+    use super::take;
     use std::collections::VecDeque;
 
     #[test]
-    fn a_drained_queue_past_a_few_slots_gives_its_buffer_back() {
-        let mut small: VecDeque<u8> = VecDeque::with_capacity(KEPT);
-        small.push_back(1);
-        assert_eq!(take(&mut small), Some(1));
-        assert_eq!(take(&mut small), None);
-        assert!(small.capacity() >= 1, "a small queue keeps its slots");
-
+    fn a_drained_queue_gives_its_buffer_back_unless_kept() {
         let mut burst: VecDeque<u8> = (0..40).collect();
-        while take(&mut burst).is_some() {}
+        while take(&mut burst, false).is_some() {}
         assert_eq!(burst.capacity(), 0);
+
+        let mut kept: VecDeque<u8> = VecDeque::with_capacity(4);
+        kept.push_back(1);
+        assert_eq!(take(&mut kept, true), Some(1));
+        assert_eq!(take(&mut kept, true), None);
+        assert!(kept.capacity() >= 4, "a publisher's queue keeps its slots");
     }
 }
