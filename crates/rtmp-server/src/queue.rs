@@ -21,7 +21,8 @@ use crate::hub::Media;
 /// What a queued message costs beyond its bytes: its slot, reference count and bookkeeping.
 const OVERHEAD: usize = 64;
 
-/// The bytes one queue holds, against its limit and the server's budget.
+/// The bytes a connection's answer queue holds, against its limit and the server's budget
+/// (a media queue counts its bytes in its channel, see [`MediaSender`]).
 #[derive(Debug)]
 struct Account {
     queued: AtomicUsize,

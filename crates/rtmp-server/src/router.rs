@@ -112,8 +112,8 @@ impl PlayControls {
 }
 
 /// A notice with the count of media queued for the player before it, so that it never
-/// overtakes that media. Boxed: notices are rare, and the channel's first block of slots,
-/// allocated for every player, stays small.
+/// overtakes that media. Boxed: notices are rare and large (a key, a reason), and boxed they
+/// keep the slots of a player's notice queue small.
 pub(crate) type Stamped = (Box<Notice>, u64);
 
 /// Why a player did not take a message.
