@@ -14,7 +14,9 @@ use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-/// Slots a drained channel keeps; a larger buffer is given back.
+/// Slots a drained channel keeps when it held few items: a larger buffer is given back once a
+/// fill no longer needs it (after a joining player's catch-up), but not while fills keep
+/// needing it (a player that is behind), which would reallocate on every drain.
 const KEPT: usize = 8;
 
 struct State<T> {
@@ -25,6 +27,8 @@ struct State<T> {
     bytes: usize,
     /// Items queued so far.
     sent: u64,
+    /// The most items held since the channel was last drained.
+    high: usize,
     /// The receiver, waiting for an item.
     waker: Option<Waker>,
     senders: usize,
@@ -83,6 +87,7 @@ pub(crate) fn counted<T>(cost: fn(&T) -> usize) -> (Sender<T>, Receiver<T>) {
         cost,
         bytes: 0,
         sent: 0,
+        high: 0,
         waker: None,
         senders: 1,
         receiving: true,
@@ -115,6 +120,7 @@ impl<T> Sender<T> {
         state.bytes += cost;
         state.sent += 1;
         state.items.push_back(item);
+        state.high = state.high.max(state.items.len());
         let waker = state.waker.take();
         drop(state);
         if let Some(waker) = waker {
@@ -160,12 +166,17 @@ impl<T> Drop for Sender<T> {
     }
 }
 
-/// Takes the front item off, uncounting it; a drained buffer past [`KEPT`] slots shrinks.
+/// Takes the front item off, uncounting it. Once drained, a buffer more than twice the size
+/// this fill needed (and past [`KEPT`] slots) shrinks.
 fn pop<T>(state: &mut State<T>) -> Option<T> {
     let item = state.items.pop_front()?;
     state.bytes -= (state.cost)(&item);
-    if state.items.is_empty() && state.items.capacity() > KEPT {
-        state.items.shrink_to(KEPT);
+    if state.items.is_empty() {
+        let needed = state.high.max(KEPT);
+        if state.items.capacity() > needed * 2 {
+            state.items.shrink_to(KEPT);
+        }
+        state.high = 0;
     }
     Some(item)
 }
@@ -280,12 +291,30 @@ mod tests {
     }
 
     #[test]
-    fn a_drained_channel_gives_back_its_buffer() {
+    fn a_drained_channel_gives_back_a_buffer_its_fills_no_longer_need() {
         let (tx, mut rx) = unbounded();
+        let capacity = |rx: &super::Receiver<i32>| super::lock(&rx.shared).items.capacity();
+        // A burst, then a fill that needs 3 slots: the burst's buffer goes.
         for item in 0..1000 {
             tx.send(item).unwrap();
         }
         while rx.try_recv().is_some() {}
-        assert!(super::lock(&rx.shared).items.capacity() <= super::KEPT);
+        assert!(
+            capacity(&rx) >= 1000,
+            "the burst's own drain keeps what it needed"
+        );
+        for item in 0..3 {
+            tx.send(item).unwrap();
+        }
+        while rx.try_recv().is_some() {}
+        assert!(capacity(&rx) <= super::KEPT);
+        // Fills that keep needing 40 slots keep them.
+        for _ in 0..3 {
+            for item in 0..40 {
+                tx.send(item).unwrap();
+            }
+            while rx.try_recv().is_some() {}
+            assert!(capacity(&rx) >= 40);
+        }
     }
 }

@@ -23,8 +23,9 @@ const BATCH_MESSAGES: usize = 64;
 /// ... and the most bytes.
 const BATCH_BYTES: usize = 256 << 10;
 /// Buffers a resting writer keeps room for: a tick's worth of media. A backlog (a joining
-/// player's catch-up) grows the list to [`BATCH_MESSAGES`] for a while; it shrinks back after,
-/// since every connection holds one.
+/// player's catch-up) grows the list to [`BATCH_MESSAGES`]; the first small write after it
+/// shrinks the list back, since every connection holds one (a player that stays behind keeps
+/// writing large batches and keeps the room).
 const BATCH_KEPT: usize = 8;
 
 /// The peer accepted no bytes for the write timeout while bytes waited for it.
@@ -212,6 +213,7 @@ async fn write_all(
     batch: &mut Vec<Bytes>,
     timeout: Duration,
 ) -> std::io::Result<()> {
+    let buffers = batch.len();
     let mut first = 0;
     while first < batch.len() {
         let slices: Vec<IoSlice<'_>> = batch
@@ -236,7 +238,7 @@ async fn write_all(
         }
     }
     batch.clear();
-    if batch.capacity() > BATCH_KEPT {
+    if buffers <= BATCH_KEPT && batch.capacity() > BATCH_KEPT {
         batch.shrink_to(BATCH_KEPT);
     }
     Ok(())
