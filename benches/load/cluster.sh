@@ -12,16 +12,9 @@ cd "$(dirname "$0")/../.."
 players=${1:-300}
 ulimit -n "$(ulimit -Hn)"
 work=target/load
-mkdir -p "$work"
-cargo build --release -q --example server --example loadgen
-bitrate=${BITRATE:-1M}
-source="$work/source-$bitrate.flv"
-if [ ! -s "$source" ]; then
-  ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 30 -pix_fmt yuv420p \
-    -c:v libx264 -preset veryfast -b:v $bitrate -maxrate $bitrate -bufsize $bitrate -g 60 -c:a aac -b:a 128k \
-    -f flv "$source"
-fi
+# shellcheck source=benches/load/common.sh
+source benches/load/common.sh
+source=$(prepare_source "${BITRATE:-1M}")
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT

@@ -20,16 +20,9 @@ counts=("${@:-100 1000}")
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 work=target/load
-mkdir -p "$work"
-cargo build --release -q --example server --example loadgen
-bitrate=${BITRATE:-4M}
-source="$work/source-$bitrate.flv"
-if [ ! -s "$source" ]; then
-  ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 30 -pix_fmt yuv420p \
-    -c:v libx264 -preset veryfast -b:v $bitrate -maxrate $bitrate -bufsize $bitrate -g 60 -c:a aac -b:a 128k \
-    -f flv "$source"
-fi
+# shellcheck source=benches/load/common.sh
+source benches/load/common.sh
+source=$(prepare_source "${BITRATE:-4M}")
 
 cat > "$work/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
