@@ -60,7 +60,7 @@ struct Args {
     #[arg(long)]
     no_gop_cache: bool,
     /// Write tick in milliseconds: each player's media is written once per tick (fewer system
-    /// calls and wake-ups; adds up to that much latency; 0 writes at once) [default: 50].
+    /// calls and wake-ups; adds up to that much latency; 0 writes at once) [default: 100].
     #[arg(long)]
     write_interval_ms: Option<u64>,
     /// Certificate chain (PEM) for RTMPS; with --tls-key, RTMPS is served on --tls-listen.
@@ -176,11 +176,6 @@ async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Err
         )
         .chunk_size(args.chunk_size.or(file.chunk_size).unwrap_or(1024))
         .gop_cache(!args.no_gop_cache && file.gop_cache.unwrap_or(true))
-        .write_interval(Duration::from_millis(
-            args.write_interval_ms
-                .or(file.write_interval_ms)
-                .unwrap_or(50),
-        ))
         .write_timeout(Duration::from_secs(
             args.write_timeout_secs
                 .or(file.write_timeout_secs)
@@ -188,6 +183,9 @@ async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Err
         ))
         .listen_backlog(args.listen_backlog.or(file.listen_backlog).unwrap_or(1024))
         .hooks(ClusterHooks::new(policy, cluster.clone()));
+    if let Some(ms) = args.write_interval_ms.or(file.write_interval_ms) {
+        builder = builder.write_interval(Duration::from_millis(ms));
+    }
     if let Some(most) = args.max_connections.or(file.max_connections) {
         builder = builder.max_connections(most);
     }

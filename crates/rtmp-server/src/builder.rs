@@ -194,7 +194,7 @@ impl<H: Hooks> ServerBuilder<H> {
         self
     }
 
-    /// The write tick that batches each connection's media (default 50 ms; see
+    /// The write tick that batches each connection's media (default 100 ms; see
     /// [`ServerConfig::write_interval`]).
     pub fn write_interval(mut self, interval: Duration) -> Self {
         self.config.write_interval = interval;

@@ -187,6 +187,19 @@ impl<T> Receiver<T> {
         pop(&mut lock(&self.shared))
     }
 
+    /// Moves up to `slots.len()` queued items into `slots` under one lock, returning how many:
+    /// a writer empties its queue with one lock per batch rather than one per item.
+    pub(crate) fn try_recv_many(&mut self, slots: &mut [Option<T>]) -> usize {
+        let mut state = lock(&self.shared);
+        let mut taken = 0;
+        for slot in slots.iter_mut() {
+            let Some(item) = pop(&mut state) else { break };
+            *slot = Some(item);
+            taken += 1;
+        }
+        taken
+    }
+
     /// The next item, waiting for one; `None` once it is empty and every sender is gone.
     pub(crate) async fn recv(&mut self) -> Option<T> {
         poll_fn(|cx| self.poll_recv(cx)).await
@@ -272,6 +285,22 @@ mod tests {
         tx.send(held.clone()).unwrap();
         drop(rx);
         assert_eq!(std::sync::Arc::strong_count(&held), 1);
+    }
+
+    #[test]
+    fn many_items_are_taken_in_order_under_one_lock() {
+        let (tx, mut rx) = super::counted(|item: &u32| *item as usize);
+        for item in 1..=5 {
+            tx.send(item).unwrap();
+        }
+        let mut slots = [None; 3];
+        assert_eq!(rx.try_recv_many(&mut slots), 3);
+        assert_eq!(slots, [Some(1), Some(2), Some(3)]);
+        assert_eq!(tx.bytes(), 4 + 5);
+        let mut slots = [None; 3];
+        assert_eq!(rx.try_recv_many(&mut slots), 2);
+        assert_eq!(slots, [Some(4), Some(5), None]);
+        assert_eq!((tx.bytes(), rx.try_recv_many(&mut slots)), (0, 0));
     }
 
     #[test]

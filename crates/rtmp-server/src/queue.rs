@@ -181,6 +181,20 @@ impl MediaReceiver {
         Some(received)
     }
 
+    /// Moves up to `slots.len()` queued messages (and their message streams) into `slots` under
+    /// one lock, returning how many; their bytes stay counted in the server's budget until
+    /// [`settle`](Self::settle).
+    pub(crate) fn try_recv_many(&mut self, slots: &mut [Option<(Media, u32)>]) -> usize {
+        let taken = self.rx.try_recv_many(slots);
+        self.owed += slots
+            .iter()
+            .take(taken)
+            .flatten()
+            .map(queued_cost)
+            .sum::<usize>();
+        taken
+    }
+
     /// Gives the bytes of the messages taken so far back to the server's budget: once per
     /// batch rather than once per message, since that budget is shared by every connection.
     pub(crate) fn settle(&mut self) {

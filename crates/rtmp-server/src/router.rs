@@ -276,7 +276,10 @@ impl PlayerHandle {
     /// Whether the player asked to go on from the next keyframe (after an unpause, a seek or
     /// video switched back on): true once per request.
     pub fn take_resync(&self) -> bool {
-        self.controls.resync.swap(false, Ordering::Relaxed)
+        // Read before written: the fan-out asks for every message, the answer is nearly always
+        // no, and a read leaves the flag's cache line shared with the player's connection.
+        let resync = &self.controls.resync;
+        resync.load(Ordering::Relaxed) && resync.swap(false, Ordering::Relaxed)
     }
 
     /// Queues `media` for the player, if its byte budget has room; never waits.

@@ -121,7 +121,7 @@ pub struct ServerConfig {
     pub verify_c2: bool,
     /// How pushes and pulls connect to other servers.
     pub relay: RelayConfig,
-    /// The write tick (default 50 ms): after a write, a connection that keeps up rests until
+    /// The write tick (default 100 ms): after a write, a connection that keeps up rests until
     /// the next multiple of this period since the server started. Media arriving meanwhile
     /// shares one system call, and all connections write on the same wake-up of the runtime:
     /// at 1000 players of a 4 Mbit/s stream this halves the server's CPU per GB
@@ -150,7 +150,7 @@ impl Default for ServerConfig {
             release_memory: true,
             verify_c2: false,
             relay: RelayConfig::default(),
-            write_interval: Duration::from_millis(50),
+            write_interval: Duration::from_millis(100),
         }
     }
 }

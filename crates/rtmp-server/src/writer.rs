@@ -5,13 +5,14 @@
 //! [`WriteStalled`].
 
 use std::io::IoSlice;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::hub::Media;
 use crate::queue::{AnswerReceiver, MediaReceiver};
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use rtmp_chunk::{ChunkEncoder, RawMessage};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -22,6 +23,10 @@ pub(crate) type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 const BATCH_MESSAGES: usize = 64;
 /// ... and the most bytes.
 const BATCH_BYTES: usize = 256 << 10;
+/// The most buffers handed to one vectored write: a full batch and what may pass its limits.
+const SLICES_PER_WRITE: usize = BATCH_MESSAGES + TAKEN_AT_ONCE;
+/// Media messages taken off the queue under one lock (a batch may pass its limits by as many).
+const TAKEN_AT_ONCE: usize = 16;
 /// Buffers a resting writer keeps room for: a tick's worth of media. A backlog (a joining
 /// player's catch-up) grows the list to [`BATCH_MESSAGES`]; the first small write after it
 /// shrinks the list back, since every connection holds one (a player that stays behind keeps
@@ -65,24 +70,46 @@ impl Outbox {
                 break;
             };
             self.taken += 1;
-            batch.push_media(&media, stream_id);
+            batch.push_media(media, stream_id);
         }
         batch.push_control(message);
     }
 
-    /// Adds what is ready now: the connection's next message (after the media before it),
-    /// else the next media message. False when nothing is ready.
-    fn try_take(&mut self, batch: &mut Batch) -> bool {
-        if let Some((message, stamp)) = self.control.try_recv() {
-            self.control_after_media(&message, stamp, batch);
-            return true;
+    /// Fills `batch` with what is ready now: the connection's own messages (each after the
+    /// media queued before it) and media, several media messages per lock of the queue, until
+    /// the batch is full or nothing is ready.
+    fn fill(&mut self, batch: &mut Batch) {
+        while !batch.is_full() {
+            if let Some((message, stamp)) = self.control.try_recv() {
+                self.control_after_media(&message, stamp, batch);
+                continue;
+            }
+            let mut slots: [Option<(Media, u32)>; TAKEN_AT_ONCE] = Default::default();
+            let taken = self.media.try_recv_many(&mut slots);
+            if taken == 0 {
+                break;
+            }
+            self.taken += taken as u64;
+            for (media, stream_id) in slots.into_iter().flatten() {
+                batch.push_media(media, stream_id);
+            }
         }
-        let Some((media, stream_id)) = self.media.try_recv_on() else {
-            return false;
-        };
-        self.taken += 1;
-        batch.push_media(&media, stream_id);
-        true
+    }
+}
+
+/// One buffer of a write: shared media as the hub chunked it (written from the shared bytes,
+/// with no reference taken on them), or bytes encoded for this connection.
+enum Buffer {
+    Shared(Media),
+    Own(Bytes),
+}
+
+impl Buffer {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Shared(media) => media.chunked.bytes(),
+            Self::Own(bytes) => bytes,
+        }
     }
 }
 
@@ -90,7 +117,7 @@ impl Outbox {
 struct Batch {
     encoder: ChunkEncoder,
     scratch: BytesMut,
-    buffers: Vec<Bytes>,
+    buffers: Vec<Buffer>,
     size: usize,
 }
 
@@ -105,16 +132,15 @@ impl Batch {
         }
         let bytes = self.scratch.split().freeze();
         self.size += bytes.len();
-        self.buffers.push(bytes);
+        self.buffers.push(Buffer::Own(bytes));
     }
 
     /// Adds `item` for the player on message stream `stream_id`.
-    fn push_media(&mut self, item: &Media, stream_id: u32) {
+    fn push_media(&mut self, item: Media, stream_id: u32) {
         // The shared bytes fit players on message stream 1 at the hub's chunk size: no copy.
         if stream_id == 1 && self.encoder.record_chunked(&item.chunked).is_ok() {
-            let bytes = item.chunked.bytes().clone();
-            self.size += bytes.len();
-            self.buffers.push(bytes);
+            self.size += item.chunked.bytes().len();
+            self.buffers.push(Buffer::Shared(item));
             return;
         }
         let message = RawMessage {
@@ -169,11 +195,11 @@ pub(crate) async fn write_loop(
                 },
                 Some((media, stream_id)) = outbox.media.recv_on() => {
                     outbox.taken += 1;
-                    batch.push_media(&media, stream_id);
+                    batch.push_media(media, stream_id);
                 }
             }
         }
-        while !batch.is_full() && outbox.try_take(&mut batch) {}
+        outbox.fill(&mut batch);
         // Whether the write stops at a batch limit with more queued.
         let backlog = batch.is_full();
         write_all(&mut writer, &mut batch.buffers, ticks.timeout).await?;
@@ -210,31 +236,43 @@ fn stalled(timeout: Duration) -> std::io::Error {
 /// progress within `timeout`.
 async fn write_all(
     writer: &mut WriteHalf,
-    batch: &mut Vec<Bytes>,
+    batch: &mut Vec<Buffer>,
     timeout: Duration,
 ) -> std::io::Result<()> {
     let buffers = batch.len();
-    let mut first = 0;
+    // The first buffer not written whole, and how much of it was.
+    let (mut first, mut offset) = (0, 0);
     while first < batch.len() {
-        let slices: Vec<IoSlice<'_>> = batch
-            .iter()
-            .skip(first)
-            .map(|bytes| IoSlice::new(bytes))
-            .collect();
-        let mut written = tokio::time::timeout(timeout, writer.write_vectored(&slices))
+        let pending = batch.get(first..).unwrap_or_default();
+        let write = std::future::poll_fn(|cx| {
+            // Built on the stack of each poll: no allocation per write, and nothing added to
+            // the task's state that every connection holds.
+            let mut slices = [IoSlice::new(&[]); SLICES_PER_WRITE];
+            let mut count = 0;
+            for (slice, buffer) in slices.iter_mut().zip(pending) {
+                let bytes = buffer.bytes();
+                // The first buffer may be partly written already.
+                let skip = if count == 0 { offset } else { 0 };
+                *slice = IoSlice::new(bytes.get(skip..).unwrap_or_default());
+                count += 1;
+            }
+            let slices = slices.get(..count).unwrap_or_default();
+            Pin::new(&mut *writer).poll_write_vectored(cx, slices)
+        });
+        let mut written = tokio::time::timeout(timeout, write)
             .await
             .map_err(|_| stalled(timeout))??;
         if written == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
-        for bytes in batch.iter_mut().skip(first) {
-            if written >= bytes.len() {
-                written -= bytes.len();
-                first += 1;
-            } else {
-                bytes.advance(written);
+        while let Some(buffer) = batch.get(first) {
+            let left = buffer.bytes().len() - offset;
+            if written < left {
+                offset += written;
                 break;
             }
+            written -= left;
+            (first, offset) = (first + 1, 0);
         }
     }
     batch.clear();
@@ -388,6 +426,25 @@ mod tests {
         let mut rest = Vec::new();
         peer.socket.read_to_end(&mut rest).await.unwrap();
         assert!(rest.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_cut_anywhere_by_a_small_pipe_deliver_every_message_whole_and_in_order() {
+        // A pipe of 777 bytes takes each write in pieces that end inside messages.
+        let (control, media, mut peer, _task) = writer(777);
+        for timestamp in 0..40 {
+            media
+                .try_send(audio_of(timestamp, 300 + 37 * timestamp as usize))
+                .unwrap();
+        }
+        control.send(RawMessage::acknowledgement(9), 40);
+        for timestamp in 0..40 {
+            let message = peer.next(TICK * 4).await.expect("a message");
+            assert_eq!(message.timestamp, timestamp);
+            assert_eq!(message.payload.len(), 300 + 37 * timestamp as usize);
+        }
+        let ack = peer.next(TICK * 4).await.unwrap();
+        assert_eq!(ack.type_id, type_id::ACKNOWLEDGEMENT);
     }
 
     #[test]
