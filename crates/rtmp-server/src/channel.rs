@@ -200,6 +200,16 @@ impl<T> Receiver<T> {
         taken
     }
 
+    /// Gives back the buffer's room beyond [`KEPT`] slots if nothing is queued: for a queue
+    /// that a burst grew and that is to stay nearly empty from now on.
+    pub(crate) fn shrink(&mut self) {
+        let mut state = lock(&self.shared);
+        if state.items.is_empty() && state.items.capacity() > KEPT {
+            state.items.shrink_to(KEPT);
+            state.high = 0;
+        }
+    }
+
     /// The next item, waiting for one; `None` once it is empty and every sender is gone.
     pub(crate) async fn recv(&mut self) -> Option<T> {
         poll_fn(|cx| self.poll_recv(cx)).await
@@ -337,7 +347,7 @@ mod tests {
         }
         while rx.try_recv().is_some() {}
         assert!(capacity(&rx) <= super::KEPT);
-        // Fills that keep needing 40 slots keep them.
+        // Fills that keep needing 40 slots keep them ...
         for _ in 0..3 {
             for item in 0..40 {
                 tx.send(item).unwrap();
@@ -345,5 +355,12 @@ mod tests {
             while rx.try_recv().is_some() {}
             assert!(capacity(&rx) >= 40);
         }
+        // ... unless the receiver gives the room back, and only once it is drained.
+        tx.send(1).unwrap();
+        rx.shrink();
+        assert!(capacity(&rx) >= 40);
+        rx.try_recv();
+        rx.shrink();
+        assert!(capacity(&rx) <= super::KEPT);
     }
 }

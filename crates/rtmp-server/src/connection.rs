@@ -597,7 +597,8 @@ impl<H: Hooks> Connection<H> {
             request.stream_id,
             controls,
         )
-        .with_codecs(codecs);
+        .with_codecs(codecs)
+        .reading_rings();
         match router.play(&request.key, player) {
             Ok(subscription) => {
                 tracing::debug!(key = %request.key, "play");

@@ -18,6 +18,7 @@ use rtmp_flv::{
 };
 
 use crate::codecs::{Conversions, Delivery, shared};
+use crate::ring::{Cursor, Ring};
 use crate::router::{
     DeliverError, Notice, PlayError, PlayerHandle, Playing, PublishError, Publishing,
 };
@@ -244,6 +245,9 @@ const AUDIO_INFO_TRIES: u64 = 100;
 struct Player {
     id: u64,
     handle: PlayerHandle,
+    /// Where the player reads the stream's ring, if it does: the hub then queues nothing
+    /// for it, and ends the cursor when the player goes.
+    cursor: Option<Arc<Cursor>>,
     lagging: bool,
     /// Codecs the player was told it does not get.
     told: Vec<Codec>,
@@ -276,6 +280,10 @@ struct Stream {
     /// Whether the GOP being cached started with a keyframe and still fits.
     gop_open: bool,
     players: Vec<Player>,
+    /// Published media for the players that read it in place (made when the first comes).
+    ring: Option<Arc<Ring>>,
+    /// Players reading the ring.
+    followers: u64,
     stats: StreamStats,
     meter: Meter,
     /// When the publisher started.
@@ -285,6 +293,25 @@ struct Stream {
 impl Stream {
     fn is_unused(&self) -> bool {
         self.publisher.is_none() && self.players.is_empty()
+    }
+
+    /// Removes the players `keep` refuses, ending their reading of the ring.
+    fn remove_players(&mut self, mut keep: impl FnMut(&mut Player) -> bool) {
+        let ring = self.ring.clone();
+        let mut followers = 0;
+        self.players.retain_mut(|player| {
+            let kept = keep(player);
+            if let Some(cursor) = &player.cursor {
+                match (kept, &ring) {
+                    (true, _) => followers += 1,
+                    (false, Some(ring)) => ring.end(cursor),
+                    (false, None) => {}
+                }
+            }
+            kept
+        });
+        self.followers = followers;
+        self.stats.players = self.players.len();
     }
 
     /// The messages a joining player gets first.
@@ -305,8 +332,9 @@ pub struct Hub {
     config: HubConfig,
     streams: Mutex<HashMap<StreamKey, Arc<Mutex<Stream>>>>,
     next_id: AtomicU64,
-    /// Messages dropped for slow players, all streams together.
-    dropped: AtomicU64,
+    /// Messages dropped for slow players, all streams together (shared with the streams'
+    /// rings, whose followers count what they lose).
+    dropped: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -332,7 +360,7 @@ impl Hub {
             config,
             streams: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
-            dropped: AtomicU64::new(0),
+            dropped: Arc::default(),
         })
     }
 
@@ -399,6 +427,7 @@ impl Hub {
             let mut player = Player {
                 id,
                 handle: player,
+                cursor: None,
                 lagging: false,
                 told: Vec::new(),
             };
@@ -412,6 +441,19 @@ impl Hub {
                     player.lagging = true;
                 }
             }
+            // From here on the player reads the stream's ring, if its writer can and it takes
+            // the media as published.
+            let config = &self.config;
+            let ring = inner.ring.get_or_insert_with(|| {
+                Ring::new(
+                    config.player_queue_bytes,
+                    config.slow_player,
+                    player.handle.budget().clone(),
+                    self.dropped.clone(),
+                )
+            });
+            player.cursor = player.handle.follow(ring, player.lagging);
+            inner.followers += u64::from(player.cursor.is_some());
             inner.players.push(player);
             inner.stats.players = inner.players.len();
         }
@@ -442,6 +484,7 @@ impl Hub {
         let stream = lock(&stream);
         let mut stats = stream.stats.clone();
         stats.uptime = stream.since.map_or(Duration::ZERO, |since| since.elapsed());
+        stats.dropped += stream.ring.as_ref().map_or(0, |ring| ring.dropped());
         Some(stats)
     }
 
@@ -562,10 +605,18 @@ impl HubPublisher {
             }
         }
         let policy = config.slow_player;
-        let mut tally = Tally::default();
+        let mut tally = Tally {
+            delivered: stream.followers,
+            dropped: 0,
+        };
+        if let Some(ring) = &stream.ring {
+            ring.push(media.clone());
+        }
         let mut conversions = Conversions::new(&media, config.chunk_size);
-        stream.players.retain_mut(|player| {
-            deliver(player, &mut conversions, (policy, &self.key), &mut tally)
+        stream.remove_players(|player| {
+            // Followers read the ring.
+            player.cursor.is_some()
+                || deliver(player, &mut conversions, (policy, &self.key), &mut tally)
         });
         let (bytes_in, bytes_out) = (
             message.payload.len() as u64,
@@ -580,11 +631,10 @@ impl HubPublisher {
         if tally.dropped > 0 {
             self.hub.dropped.fetch_add(tally.dropped, Ordering::Relaxed);
         }
-        stream.stats.players = stream.players.len();
     }
 
     fn fail_legacy_players(&self, stream: &mut Stream) {
-        stream.players.retain(|player| {
+        stream.remove_players(|player| {
             if player.handle.enhanced() {
                 return true;
             }
@@ -752,8 +802,7 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         {
             let mut stream = lock(&self.stream);
-            stream.players.retain(|player| player.id != self.id);
-            stream.stats.players = stream.players.len();
+            stream.remove_players(|player| player.id != self.id);
         }
         self.hub.forget_if_unused(&self.key);
     }

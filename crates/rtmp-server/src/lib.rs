@@ -65,6 +65,7 @@ mod memory;
 mod queue;
 mod record;
 mod relay;
+mod ring;
 mod router;
 mod server;
 mod stats;
@@ -83,6 +84,7 @@ pub use limits::raise_open_file_limit;
 pub use queue::{MediaReceiver, MediaSender};
 pub use record::{RecordConfig, RecordError, Recorder};
 pub use relay::{Backoff, RelayConfig, StaticRelay};
+pub use ring::FellBehind;
 pub use router::{
     DeliverError, Feed, Notice, PlayError, PlayerFeed, PlayerHandle, Playing, PublishError,
     Publishing, Router,

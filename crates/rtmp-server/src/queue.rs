@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use crate::channel;
 
 use crate::hub::Media;
+use crate::ring::Follower;
 
 /// What a queued message costs beyond its bytes: its slot, reference count and bookkeeping.
 const OVERHEAD: usize = 64;
@@ -56,7 +57,8 @@ impl Account {
     }
 }
 
-fn media_cost(media: &Media) -> usize {
+/// What a queued media message costs: its chunked bytes and [`OVERHEAD`].
+pub(crate) fn media_cost(media: &Media) -> usize {
     media.chunked.bytes().len() + OVERHEAD
 }
 
@@ -74,7 +76,7 @@ pub(crate) enum Refused {
 /// UnpublishNotify) after the media queued before them.
 #[derive(Debug, Clone)]
 pub struct MediaSender {
-    tx: channel::Sender<(Media, u32)>,
+    tx: channel::Sender<Item>,
     limit: usize,
     server: MemoryBudget,
 }
@@ -83,22 +85,34 @@ pub struct MediaSender {
 /// when it is dropped.
 #[derive(Debug)]
 pub struct MediaReceiver {
-    rx: channel::Receiver<(Media, u32)>,
+    rx: channel::Receiver<Item>,
     server: MemoryBudget,
     /// Bytes taken off the queue and not given back to the server's budget yet: a writer
     /// gives back a whole batch at once, after writing it (until then the bytes are held).
     owed: usize,
 }
 
-fn queued_cost((media, _): &(Media, u32)) -> usize {
-    media_cost(media)
+/// What a player's media queue carries.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// A message for the player on its message stream.
+    Media(Media, u32),
+    /// From here on the player reads a stream's ring (after what was queued before).
+    Follow(Box<Follower>),
+}
+
+fn item_cost(item: &Item) -> usize {
+    match item {
+        Item::Media(media, _) => media_cost(media),
+        Item::Follow(_) => OVERHEAD,
+    }
 }
 
 impl MediaSender {
     /// A media queue holding at most `limit` bytes (chunked bytes plus a small overhead per
     /// message), also counted in the server-wide `budget`.
     pub fn channel(limit: usize, budget: MemoryBudget) -> (Self, MediaReceiver) {
-        let (tx, rx) = channel::counted(queued_cost);
+        let (tx, rx) = channel::counted(item_cost);
         let sender = Self {
             tx,
             limit,
@@ -127,6 +141,22 @@ impl MediaSender {
         self.try_send_on(media, 1)
     }
 
+    /// Queues the start of reading a ring, whatever the limits (it is small, and once per
+    /// play); false when the receiver is gone.
+    pub(crate) fn follow(&self, follower: Follower) -> bool {
+        self.server.take(OVERHEAD);
+        let sent = self.tx.send(Item::Follow(Box::new(follower))).is_ok();
+        if !sent {
+            self.server.give_back(OVERHEAD);
+        }
+        sent
+    }
+
+    /// The server-wide budget the queue counts in.
+    pub(crate) fn budget(&self) -> &MemoryBudget {
+        &self.server
+    }
+
     /// Queues `media` for the player's message stream `stream_id`.
     pub(crate) fn try_send_on(&self, media: Media, stream_id: u32) -> Result<(), Refused> {
         let cost = media_cost(&media);
@@ -137,7 +167,10 @@ impl MediaSender {
                 Refused::Full
             });
         }
-        match self.tx.try_send_within((media, stream_id), self.limit) {
+        match self
+            .tx
+            .try_send_within(Item::Media(media, stream_id), self.limit)
+        {
             Ok(()) => Ok(()),
             Err((_, refusal)) => {
                 self.server.give_back(cost);
@@ -153,46 +186,62 @@ impl MediaSender {
 impl MediaReceiver {
     /// The next message, waiting for one; `None` once every sender is gone.
     pub async fn recv(&mut self) -> Option<Media> {
-        let received = self.recv_on().await;
-        self.settle();
-        received.map(|(media, _)| media)
+        loop {
+            let received = self.recv_on().await;
+            self.settle();
+            match received? {
+                Item::Media(media, _) => return Some(media),
+                // Only the server's own connections read rings.
+                Item::Follow(_) => {}
+            }
+        }
     }
 
-    /// The next message and the message stream it is for, waiting for one; its bytes stay
-    /// counted in the server's budget until [`settle`](Self::settle).
-    pub(crate) async fn recv_on(&mut self) -> Option<(Media, u32)> {
+    /// The next item, waiting for one; its bytes stay counted in the server's budget until
+    /// [`settle`](Self::settle).
+    pub(crate) async fn recv_on(&mut self) -> Option<Item> {
         let received = self.rx.recv().await?;
-        self.owed += queued_cost(&received);
+        self.owed += item_cost(&received);
         Some(received)
     }
 
     /// The next message if one is queued.
     pub fn try_recv(&mut self) -> Option<Media> {
-        let received = self.try_recv_on();
-        self.settle();
-        received.map(|(media, _)| media)
+        loop {
+            let received = self.try_recv_on();
+            self.settle();
+            match received? {
+                Item::Media(media, _) => return Some(media),
+                Item::Follow(_) => {}
+            }
+        }
     }
 
-    /// The next message and the message stream it is for, if one is queued; its bytes stay
-    /// counted in the server's budget until [`settle`](Self::settle).
-    pub(crate) fn try_recv_on(&mut self) -> Option<(Media, u32)> {
+    /// The next item if one is queued; its bytes stay counted in the server's budget until
+    /// [`settle`](Self::settle).
+    pub(crate) fn try_recv_on(&mut self) -> Option<Item> {
         let received = self.rx.try_recv()?;
-        self.owed += queued_cost(&received);
+        self.owed += item_cost(&received);
         Some(received)
     }
 
-    /// Moves up to `slots.len()` queued messages (and their message streams) into `slots` under
-    /// one lock, returning how many; their bytes stay counted in the server's budget until
-    /// [`settle`](Self::settle).
-    pub(crate) fn try_recv_many(&mut self, slots: &mut [Option<(Media, u32)>]) -> usize {
+    /// Moves up to `slots.len()` queued items into `slots` under one lock, returning how many;
+    /// their bytes stay counted in the server's budget until [`settle`](Self::settle).
+    pub(crate) fn try_recv_many(&mut self, slots: &mut [Option<Item>]) -> usize {
         let taken = self.rx.try_recv_many(slots);
         self.owed += slots
             .iter()
             .take(taken)
             .flatten()
-            .map(queued_cost)
+            .map(item_cost)
             .sum::<usize>();
         taken
+    }
+
+    /// Gives back the room a burst (a joining player's catch-up) grew the queue to, if it is
+    /// empty: for a player that reads a ring from now on.
+    pub(crate) fn shrink(&mut self) {
+        self.rx.shrink();
     }
 
     /// Gives the bytes of the messages taken so far back to the server's budget: once per

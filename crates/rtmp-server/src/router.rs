@@ -21,6 +21,7 @@ use crate::codecs::CodecPolicy;
 
 use crate::hub::{Hub, Media, MediaKind};
 use crate::queue::{MediaReceiver, MediaSender, Refused};
+use crate::ring::{Cursor, Ring};
 use rtmp_chunk::MemoryBudget;
 
 /// Why a publish is refused.
@@ -74,6 +75,8 @@ pub struct PlayerHandle {
     controls: Arc<PlayControls>,
     /// Which codecs the player gets, and in what form.
     codecs: CodecPolicy,
+    /// Whether its writer can read a stream's ring instead of a queue of its own.
+    reads_rings: bool,
 }
 
 /// What a player asked of its stream (pause, receiveAudio, receiveVideo, seek), shared by its
@@ -88,6 +91,35 @@ pub(crate) struct PlayControls {
 }
 
 impl PlayControls {
+    /// Whether media of `kind` is wanted now: not while paused, nor audio or video switched
+    /// off (receiveAudio/receiveVideo). Sequence starts and data always pass, so that a
+    /// player that goes on can decode.
+    pub(crate) fn wants(&self, kind: MediaKind) -> bool {
+        match kind {
+            MediaKind::Audio {
+                sequence_start: true,
+            }
+            | MediaKind::Video {
+                kind: VideoKind::SequenceStart,
+                ..
+            }
+            | MediaKind::Data => true,
+            MediaKind::Audio { .. } => {
+                !self.paused.load(Ordering::Relaxed) && !self.no_audio.load(Ordering::Relaxed)
+            }
+            MediaKind::Video { .. } => {
+                !self.paused.load(Ordering::Relaxed) && !self.no_video.load(Ordering::Relaxed)
+            }
+        }
+    }
+
+    /// Whether the player asked to go on from the next keyframe: true once per request.
+    pub(crate) fn take_resync(&self) -> bool {
+        // Read before written: the fan-out asks for every message, the answer is nearly always
+        // no, and a read leaves the flag's cache line shared with the player's connection.
+        self.resync.load(Ordering::Relaxed) && self.resync.swap(false, Ordering::Relaxed)
+    }
+
     /// Applies a player's request.
     pub(crate) fn apply(&self, control: rtmp_session::PlayControl) {
         use rtmp_session::PlayControl;
@@ -233,6 +265,7 @@ impl PlayerHandle {
             stream_id,
             controls,
             codecs: CodecPolicy::AsPublished,
+            reads_rings: false,
         }
     }
 
@@ -252,34 +285,37 @@ impl PlayerHandle {
     /// switched off (receiveAudio/receiveVideo). Sequence starts and data always pass, so
     /// that a player that goes on can decode.
     pub fn wants(&self, kind: MediaKind) -> bool {
-        let controls = &self.controls;
-        match kind {
-            MediaKind::Audio {
-                sequence_start: true,
-            }
-            | MediaKind::Video {
-                kind: VideoKind::SequenceStart,
-                ..
-            }
-            | MediaKind::Data => true,
-            MediaKind::Audio { .. } => {
-                !controls.paused.load(Ordering::Relaxed)
-                    && !controls.no_audio.load(Ordering::Relaxed)
-            }
-            MediaKind::Video { .. } => {
-                !controls.paused.load(Ordering::Relaxed)
-                    && !controls.no_video.load(Ordering::Relaxed)
-            }
-        }
+        self.controls.wants(kind)
     }
 
     /// Whether the player asked to go on from the next keyframe (after an unpause, a seek or
     /// video switched back on): true once per request.
     pub fn take_resync(&self) -> bool {
-        // Read before written: the fan-out asks for every message, the answer is nearly always
-        // no, and a read leaves the flag's cache line shared with the player's connection.
-        let resync = &self.controls.resync;
-        resync.load(Ordering::Relaxed) && resync.swap(false, Ordering::Relaxed)
+        self.controls.take_resync()
+    }
+
+    /// The handle of a player whose writer can read a stream's ring (the server's own
+    /// connections).
+    pub(crate) fn reading_rings(mut self) -> Self {
+        self.reads_rings = true;
+        self
+    }
+
+    /// A follower of `ring` for this player, if it can read one: its writer reads the ring
+    /// from here on, after what was queued for it before. `lagging` carries over (no video
+    /// until a keyframe).
+    pub(crate) fn follow(&self, ring: &Arc<Ring>, lagging: bool) -> Option<Arc<Cursor>> {
+        if !self.reads_rings || !matches!(self.codecs, CodecPolicy::AsPublished) {
+            return None;
+        }
+        let follower = ring.follow(self.stream_id, self.controls.clone(), lagging);
+        let cursor = follower.cursor();
+        self.media.follow(follower).then_some(cursor)
+    }
+
+    /// The server-wide budget the player's queue counts in.
+    pub(crate) fn budget(&self) -> &MemoryBudget {
+        self.media.budget()
     }
 
     /// Queues `media` for the player, if its byte budget has room; never waits.

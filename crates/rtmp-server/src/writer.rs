@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::hub::Media;
-use crate::queue::{AnswerReceiver, MediaReceiver};
+use crate::queue::{AnswerReceiver, Item, MediaReceiver};
+use crate::ring::{FellBehind, Follower, Read};
 use bytes::{Bytes, BytesMut};
 use rtmp_chunk::{ChunkEncoder, RawMessage};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -53,48 +54,119 @@ pub(crate) fn next_tick(
     epoch.checked_add(offset).unwrap_or(instant)
 }
 
-/// The writer's side of a connection: its own messages (each stamped with the media count
-/// queued before it) and the shared media queue.
+/// The writer's side of a connection: its own messages (each stamped with the count of queue
+/// items before it), its media queue, and the rings its players read.
 struct Outbox {
     control: AnswerReceiver,
     media: MediaReceiver,
-    /// Media messages taken from the queue so far.
+    /// Items taken from the media queue so far.
     taken: u64,
+    /// The streams' rings this connection's players read.
+    followers: Vec<Follower>,
+    /// An own message waiting for the followers to read what their rings held when it was
+    /// taken.
+    held: Option<Box<RawMessage>>,
 }
 
 impl Outbox {
-    /// Adds the media queued before `stamp` and not taken yet, then `message`.
-    fn control_after_media(&mut self, message: &RawMessage, stamp: u64, batch: &mut Batch) {
-        while self.taken < stamp {
-            let Some((media, stream_id)) = self.media.try_recv_on() else {
-                break;
-            };
-            self.taken += 1;
-            batch.push_media(media, stream_id);
+    /// Adds a media queue item: a message to the batch, or a ring to read from now on.
+    fn take_item(&mut self, item: Item, batch: &mut Batch) {
+        self.taken += 1;
+        match item {
+            Item::Media(media, stream_id) => batch.push_media(media, stream_id),
+            Item::Follow(follower) => {
+                // Usually the only one: no room for more (every connection holds this list).
+                self.followers.reserve_exact(1);
+                self.followers.push(*follower);
+                // The queue carried the catch-up before it, and little from now on.
+                self.media.shrink();
+            }
         }
-        batch.push_control(message);
     }
 
-    /// Fills `batch` with what is ready now: the connection's own messages (each after the
-    /// media queued before it) and media, several media messages per lock of the queue, until
-    /// the batch is full or nothing is ready.
-    fn fill(&mut self, batch: &mut Batch) {
+    /// Takes an own message: it goes after the queue items before `stamp` and after the ring
+    /// media appended before now, never ahead of them.
+    fn hold(&mut self, message: Box<RawMessage>, stamp: u64, batch: &mut Batch) {
+        while self.taken < stamp {
+            let Some(item) = self.media.try_recv_on() else {
+                break;
+            };
+            self.take_item(item, batch);
+        }
+        for follower in &mut self.followers {
+            follower.set_barrier();
+        }
+        self.held = Some(message);
+    }
+
+    /// Fills `batch` with what is ready now, until it is full or nothing is ready: the held
+    /// own message once the rings were read up to it, other own messages, queued items
+    /// (several per lock of the queue), then the rings. Fails when a player fell out of its
+    /// ring under the disconnect policy.
+    fn fill(&mut self, batch: &mut Batch) -> Result<(), FellBehind> {
         while !batch.is_full() {
-            if let Some((message, stamp)) = self.control.try_recv() {
-                self.control_after_media(&message, stamp, batch);
+            if let Some(message) = self.held.take() {
+                // The rings are read up to the marks unless the batch fills first: then the
+                // rest, and the message, after this write.
+                self.read_rings(batch)?;
+                if batch.is_full() && !self.followers.iter().all(Follower::reached_barrier) {
+                    self.held = Some(message);
+                    break;
+                }
+                batch.push_control(&message);
                 continue;
             }
-            let mut slots: [Option<(Media, u32)>; TAKEN_AT_ONCE] = Default::default();
-            let taken = self.media.try_recv_many(&mut slots);
-            if taken == 0 {
+            if let Some((message, stamp)) = self.control.try_recv() {
+                self.hold(message, stamp, batch);
+                continue;
+            }
+            let mut slots: [Option<Item>; TAKEN_AT_ONCE] = Default::default();
+            if self.media.try_recv_many(&mut slots) > 0 {
+                for item in slots.into_iter().flatten() {
+                    self.take_item(item, batch);
+                }
+                continue;
+            }
+            if !self.read_rings(batch)? {
                 break;
             }
-            self.taken += taken as u64;
-            for (media, stream_id) in slots.into_iter().flatten() {
+        }
+        Ok(())
+    }
+
+    /// Adds what the rings hold past each follower's cursor, while the batch has room;
+    /// followers whose players left are dropped once read. True when something was added.
+    fn read_rings(&mut self, batch: &mut Batch) -> Result<bool, FellBehind> {
+        let before = batch.buffers.len();
+        let mut index = 0;
+        while let Some(follower) = self.followers.get_mut(index) {
+            if batch.is_full() {
+                break;
+            }
+            let read = follower.read(|media, stream_id| {
                 batch.push_media(media, stream_id);
+                !batch.is_full()
+            })?;
+            match read {
+                Read::Open => index += 1,
+                Read::Ended => drop(self.followers.swap_remove(index)),
             }
         }
+        Ok(batch.buffers.len() > before)
     }
+}
+
+/// Ready when one of `followers` has something to read (or ended).
+async fn rings_ready(followers: &mut [Follower]) {
+    std::future::poll_fn(|cx| {
+        for follower in followers.iter_mut() {
+            if follower.poll_ready(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await;
 }
 
 /// One buffer of a write: shared media as the hub chunked it (written from the shared bytes,
@@ -175,6 +247,8 @@ pub(crate) async fn write_loop(
         control,
         media,
         taken: 0,
+        followers: Vec::new(),
+        held: None,
     };
     let mut batch = Batch {
         encoder: ChunkEncoder::new(),
@@ -183,25 +257,21 @@ pub(crate) async fn write_loop(
         size: 0,
     };
     loop {
-        // Wait for something to write, unless a message came while resting.
-        if batch.buffers.is_empty() {
+        // Wait for something to write, unless something came while resting.
+        if batch.buffers.is_empty() && outbox.held.is_none() {
             tokio::select! {
                 biased;
                 message = outbox.control.recv() => match message {
-                    Some((message, stamp)) => {
-                        outbox.control_after_media(&message, stamp, &mut batch);
-                    }
+                    Some((message, stamp)) => outbox.hold(message, stamp, &mut batch),
                     None => break,
                 },
-                Some((media, stream_id)) = outbox.media.recv_on() => {
-                    outbox.taken += 1;
-                    batch.push_media(media, stream_id);
-                }
+                Some(item) = outbox.media.recv_on() => outbox.take_item(item, &mut batch),
+                () = rings_ready(&mut outbox.followers) => {}
             }
         }
-        outbox.fill(&mut batch);
-        // Whether the write stops at a batch limit with more queued.
-        let backlog = batch.is_full();
+        outbox.fill(&mut batch).map_err(std::io::Error::other)?;
+        // Whether the write stops at a batch limit with more to write.
+        let backlog = batch.is_full() || outbox.held.is_some();
         write_all(&mut writer, &mut batch.buffers, ticks.timeout).await?;
         outbox.media.settle();
         written.fetch_add(batch.size as u64, Ordering::Relaxed);
@@ -217,7 +287,7 @@ pub(crate) async fn write_loop(
         tokio::select! {
             biased;
             message = outbox.control.recv() => match message {
-                Some((message, stamp)) => outbox.control_after_media(&message, stamp, &mut batch),
+                Some((message, stamp)) => outbox.hold(message, stamp, &mut batch),
                 None => break,
             },
             () = tokio::time::sleep_until(due) => {}
@@ -285,8 +355,9 @@ async fn write_all(
 #[cfg(test)]
 mod tests {
     use super::{Ticks, WriteStalled, next_tick, write_loop};
-    use crate::hub::{Media, MediaKind, SharedMedia};
+    use crate::hub::{Media, MediaKind, SharedMedia, SlowPlayerPolicy};
     use crate::queue::{AnswerSender, MediaSender, answers};
+    use crate::ring::Ring;
     use bytes::BytesMut;
     use rtmp_chunk::{
         ChunkDecoder, ChunkedMessage, DecoderConfig, MemoryBudget, RawMessage, type_id,
@@ -445,6 +516,30 @@ mod tests {
         }
         let ack = peer.next(TICK * 4).await.unwrap();
         assert_eq!(ack.type_id, type_id::ACKNOWLEDGEMENT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ring_is_read_after_what_was_queued_before_it_and_before_own_messages_after_it() {
+        let (control, media, mut peer, _task) = writer(1 << 20);
+        let policy = SlowPlayerPolicy::SkipToKeyframe;
+        let ring = Ring::new(1 << 20, policy, MemoryBudget::new(1 << 30), Arc::default());
+        let short = Duration::from_millis(5);
+        // The catch-up in the queue, then the ring from where the player started following.
+        media.try_send(audio(0)).unwrap();
+        assert!(media.follow(ring.follow(1, Arc::default(), false)));
+        ring.push(audio(20));
+        ring.push(audio(40));
+        // An own message queued now goes after the ring's media appended before it.
+        control.send(RawMessage::acknowledgement(7), media.sent());
+        for timestamp in [0, 20, 40] {
+            assert_eq!(peer.next(short).await.unwrap().timestamp, timestamp);
+        }
+        let ack = peer.next(short).await.unwrap();
+        assert_eq!(ack.type_id, type_id::ACKNOWLEDGEMENT);
+        // The ring's next message goes on the tick.
+        ring.push(audio(60));
+        assert!(peer.next(short).await.is_none());
+        assert_eq!(peer.next(TICK * 2).await.unwrap().timestamp, 60);
     }
 
     #[test]
