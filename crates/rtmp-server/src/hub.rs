@@ -1,9 +1,11 @@
 //! The hub: streams by key, one publisher each, any number of players, and the fan-out.
 //!
-//! A publisher's message is chunked once ([`rtmp_chunk::ChunkedMessage`]) and the same `Bytes`
-//! go to every player's queue, bounded in bytes. New players get metadata, sequence headers and the
-//! current GOP first. A player whose queue is full loses video until the next keyframe (audio
-//! keeps flowing) or is disconnected, by policy; nobody waits for it.
+//! A publisher's message is chunked once ([`rtmp_chunk::ChunkedMessage`]) and appended once to
+//! the stream's ring, which the server's players read at cursors of their own; players that
+//! convert codecs, and the application's own, get the same `Bytes` in a queue of their own,
+//! bounded in bytes. New players get metadata, sequence headers and the current GOP first. A
+//! player that falls further behind than its queue (or the ring) holds loses video until the
+//! next keyframe (audio keeps flowing) or is disconnected, by policy; nobody waits for it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,7 +47,8 @@ pub struct HubConfig {
     /// the largest GOP the cache keeps, so that a joining player gets a cached GOP whole).
     /// Media that does not fit is dropped for that player by the slow-player policy. The bytes
     /// are shared with every other player of the stream, so this bounds how far a player may
-    /// fall behind more than the memory it costs.
+    /// fall behind more than the memory it costs. A stream's ring holds at most as much for
+    /// the players that read it.
     pub player_queue_bytes: usize,
     /// The chunk size players receive with (the session's chunk size).
     pub chunk_size: u32,
