@@ -445,18 +445,21 @@ impl Hub {
                 }
             }
             // From here on the player reads the stream's ring, if its writer can and it takes
-            // the media as published.
-            let config = &self.config;
-            let ring = inner.ring.get_or_insert_with(|| {
-                Ring::new(
-                    config.player_queue_bytes,
-                    config.slow_player,
-                    player.handle.budget().clone(),
-                    self.dropped.clone(),
-                )
-            });
-            player.cursor = player.handle.follow(ring, player.lagging);
-            inner.followers += u64::from(player.cursor.is_some());
+            // the media as published. The ring counts in the budget of the players that read
+            // it (the server's).
+            if player.handle.can_follow() {
+                let config = &self.config;
+                let ring = inner.ring.get_or_insert_with(|| {
+                    Ring::new(
+                        config.player_queue_bytes,
+                        config.slow_player,
+                        player.handle.budget().clone(),
+                        self.dropped.clone(),
+                    )
+                });
+                player.cursor = player.handle.follow(ring, player.lagging);
+                inner.followers += u64::from(player.cursor.is_some());
+            }
             inner.players.push(player);
             inner.stats.players = inner.players.len();
         }
@@ -862,6 +865,43 @@ mod tests {
                 (message.timestamp, message.payload.get(1) == Some(&0))
             })
             .collect()
+    }
+
+    #[test]
+    fn a_player_whose_writer_reads_rings_gets_the_catch_up_then_follows_the_ring() {
+        use crate::queue::Item;
+        let hub = Hub::new(HubConfig::default());
+        let publisher = hub.publish(key()).unwrap();
+        publisher.send(&sequence_start());
+        publisher.send(&video(0, true, 100));
+        let (handle, mut media, _) = player(1 << 20);
+        let playing = hub.play(key(), handle.reading_rings()).unwrap();
+        // The catch-up in its queue, then the start of reading the ring.
+        let mut items = std::iter::from_fn(|| media.try_recv_on());
+        assert!(matches!(items.next(), Some(Item::Media(..))));
+        assert!(matches!(items.next(), Some(Item::Media(..))));
+        let Some(Item::Follow(mut follower)) = items.next() else {
+            panic!("no ring to follow");
+        };
+        // From then on the hub queues nothing for it: the ring has the stream.
+        publisher.send(&video(40, false, 100));
+        assert!(media.try_recv_on().is_none());
+        let mut timestamps = Vec::new();
+        let mut read = |follower: &mut crate::ring::Follower| {
+            follower
+                .read(|media, _| {
+                    timestamps.push(media.message().timestamp);
+                    true
+                })
+                .unwrap()
+        };
+        assert_eq!(read(&mut follower), crate::ring::Read::Open);
+        // Leaving ends the reading where the stream was then.
+        drop(playing);
+        publisher.send(&video(80, false, 100));
+        assert_eq!(read(&mut follower), crate::ring::Read::Ended);
+        assert_eq!(timestamps, [40]);
+        assert_eq!(hub.stats(&key()).unwrap().players, 0);
     }
 
     #[test]

@@ -301,11 +301,17 @@ impl PlayerHandle {
         self
     }
 
+    /// Whether the player can read a stream's ring: its writer can, and it takes the media
+    /// as published.
+    pub(crate) fn can_follow(&self) -> bool {
+        self.reads_rings && matches!(self.codecs, CodecPolicy::AsPublished)
+    }
+
     /// A follower of `ring` for this player, if it can read one: its writer reads the ring
     /// from here on, after what was queued for it before. `lagging` carries over (no video
     /// until a keyframe).
     pub(crate) fn follow(&self, ring: &Arc<Ring>, lagging: bool) -> Option<Arc<Cursor>> {
-        if !self.reads_rings || !matches!(self.codecs, CodecPolicy::AsPublished) {
+        if !self.can_follow() {
             return None;
         }
         let follower = ring.follow(self.stream_id, self.controls.clone(), lagging);
