@@ -306,7 +306,18 @@ pub(crate) async fn play_loop(
                     return Err(ClientError::from_status("play", Some(status)));
                 }
                 ClientEvent::Status { status, .. } => PlayEvent::Status(status),
-                ClientEvent::StreamEof { stream_id: id } if id == stream_id => return Ok(()),
+                // The stream ends here, unless the server asked us to move: a drained server
+                // ends the stream on this connection (its publisher moved too), and it goes
+                // on from the next one.
+                ClientEvent::StreamEof { stream_id: id } if id == stream_id => {
+                    let moving = reconnect.as_ref().is_some_and(|tc_url: &Option<String>| {
+                        connection.reconnect_target(tc_url.as_deref()).is_some()
+                    });
+                    if moving {
+                        continue;
+                    }
+                    return Ok(());
+                }
                 ClientEvent::ReconnectRequest {
                     tc_url,
                     description,

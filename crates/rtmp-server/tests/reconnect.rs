@@ -79,12 +79,29 @@ async fn a_drained_server_moves_our_publisher_and_player_to_another() {
     assert_eq!(a.drain(Some(&format!("rtmp://127.0.0.1:{port_b}/live"))), 2);
     assert!(a.is_draining());
 
-    // Both move to B: A is left with nobody, B has the publisher and the player.
-    common::eventually("the publisher and the player move to B", || {
-        publishing(&b, &key) && b.stats().streams.iter().any(|stream| stream.players == 1)
-    })
-    .await;
-    common::eventually("A is left with nobody", || a.connections() == 0).await;
+    // Both move to B: A is left with nobody, B has the publisher and the player. The player's
+    // events are taken meanwhile: a player whose application stops reading stops reading its
+    // connection too, and would never see the request to move.
+    let moving = async {
+        common::eventually("the publisher and the player move to B", || {
+            publishing(&b, &key) && b.stats().streams.iter().any(|stream| stream.players == 1)
+        })
+        .await;
+        common::eventually("A is left with nobody", || a.connections() == 0).await;
+    };
+    tokio::pin!(moving);
+    loop {
+        tokio::select! {
+            () = &mut moving => break,
+            event = player.next() => match event {
+                Ok(Some(PlayEvent::Media(message))) if message.type_id == 9 => {
+                    latest = message.timestamp;
+                }
+                Ok(Some(_)) => {}
+                other => panic!("the player stopped: {other:?}"),
+            },
+        }
+    }
 
     // The player's stream goes on, from B.
     let moved = latest;
