@@ -378,7 +378,13 @@ impl<H: Hooks> Connection<H> {
                     last_read = Instant::now();
                 }
                 () = self.control.room(), if !reading => {}
-                Some((notice, _)) = self.notices.1.recv() => self.handle_notice(*notice)?,
+                Some((notice, _)) = self.notices.1.recv() => {
+                    // A request made before the notice goes out before it: a drained
+                    // server asks its players to move before their publisher, having moved
+                    // first, ends the stream here.
+                    self.handle_requests()?;
+                    self.handle_notice(*notice)?;
+                }
                 _ = tick.tick() => {
                     let now = Instant::now();
                     self.session.handle_timeout(now.into_std())?;
@@ -386,17 +392,7 @@ impl<H: Hooks> Connection<H> {
                         return Err(ConnectionError::Idle);
                     }
                 }
-                () = self.entry.wake.notified() => {
-                    for request in self.entry.take_requests() {
-                        match request {
-                            Request::Close => return Err(ConnectionError::Closed),
-                            Request::Reconnect { tc_url, description } => {
-                                let tc_url = tc_url.map(|url| with_app(url, self.session.app()));
-                                self.session.request_reconnect(tc_url.as_deref(), &description)?;
-                            }
-                        }
-                    }
-                }
+                () = self.entry.wake.notified() => self.handle_requests()?,
                 _ = shutdown.changed() => {
                     // A client that follows reconnect requests comes back (to a restarted
                     // server, or another behind the same address) on its own.
@@ -407,6 +403,24 @@ impl<H: Hooks> Connection<H> {
                 }
             }
         }
+    }
+
+    /// Acts on what the application asked of the connection since the last call.
+    fn handle_requests(&mut self) -> Result<(), ConnectionError> {
+        for request in self.entry.take_requests() {
+            match request {
+                Request::Close => return Err(ConnectionError::Closed),
+                Request::Reconnect {
+                    tc_url,
+                    description,
+                } => {
+                    let tc_url = tc_url.map(|url| with_app(url, self.session.app()));
+                    self.session
+                        .request_reconnect(tc_url.as_deref(), &description)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Hands the session's outgoing messages to the writer.

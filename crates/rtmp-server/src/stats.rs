@@ -229,13 +229,16 @@ impl Registry {
     /// Makes `request` of every connection that publishes or plays; how many there were.
     pub(crate) fn request_streaming(&self, request: &Request) -> usize {
         let entries: Vec<Arc<Entry>> = lock(&self.entries).values().cloned().collect();
-        let mut asked = 0;
-        for entry in entries.iter().filter(|entry| entry.is_streaming()) {
+        let asked: Vec<&Arc<Entry>> = entries.iter().filter(|e| e.is_streaming()).collect();
+        // Every request is made before any connection acts on one: a publisher that moves
+        // at once ends its stream here only after its players were asked to move too.
+        for entry in &asked {
             lock(&entry.requests).push(request.clone());
-            entry.wake.notify_one();
-            asked += 1;
         }
-        asked
+        for entry in &asked {
+            entry.wake.notify_one();
+        }
+        asked.len()
     }
 
     /// The connection publishing `key`, if any.
