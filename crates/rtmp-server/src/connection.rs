@@ -84,6 +84,11 @@ pub enum ConnectionError {
     /// The peer accepted no bytes for the write timeout while bytes waited for it.
     #[error("the peer stopped reading: nothing written for {0:?}")]
     WriteTimeout(Duration),
+    /// The peer left this many bytes of the server's own messages unread: more than twice
+    /// [`ServerConfig::max_answer_bytes`](crate::ServerConfig::max_answer_bytes), which only
+    /// what the server sends on its own (statuses about the streams it plays) can reach.
+    #[error("the peer left {0} bytes of the server's messages unread")]
+    Unread(usize),
     /// The application closed it ([`Server::close_connection`](crate::Server::close_connection)
     /// or [`Server::stop_publisher`](crate::Server::stop_publisher)).
     #[error("closed by the server")]
@@ -360,6 +365,9 @@ impl<H: Hooks> Connection<H> {
                     .send(RawMessage::acknowledgement(sequence), self.media.sent());
             }
             self.flush();
+            if let Some(queued) = self.control.overflowing() {
+                return Err(ConnectionError::Unread(queued));
+            }
             let reading = self.control.has_room();
             if reading && buf.capacity() - buf.len() < reserve / 4 {
                 buf.reserve(reserve);

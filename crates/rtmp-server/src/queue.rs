@@ -55,6 +55,12 @@ impl Account {
     fn has_room(&self) -> bool {
         self.queued.load(Ordering::Acquire) < self.limit && self.server.has_room(0)
     }
+
+    /// The bytes queued, if past twice the limit.
+    fn overflowing(&self) -> Option<usize> {
+        let queued = self.queued.load(Ordering::Acquire);
+        (queued > self.limit.saturating_mul(2)).then_some(queued)
+    }
 }
 
 /// What a queued media message costs: its chunked bytes and [`OVERHEAD`].
@@ -317,6 +323,14 @@ impl AnswerSender {
         self.account.has_room()
     }
 
+    /// The bytes queued, if past twice the limit. Answers to the peer's own input stop at
+    /// the limit, since the peer is then not read; only what the server sends on its own
+    /// (statuses about other connections' streams) goes on past it, and a peer that leaves
+    /// that much of it unread is to be closed.
+    pub(crate) fn overflowing(&self) -> Option<usize> {
+        self.account.overflowing()
+    }
+
     /// Completes when the writer has taken something off the queue.
     pub(crate) async fn room(&self) {
         self.room.notified().await;
@@ -426,6 +440,11 @@ mod tests {
             sender.send(RawMessage::acknowledgement(sequence), 0);
         }
         assert!(!sender.has_room(), "20 answers of 68 bytes exceed 1000");
+        assert_eq!(sender.overflowing(), None, "1360 bytes are not twice 1000");
+        for sequence in 0..10 {
+            sender.send(RawMessage::acknowledgement(sequence), 0);
+        }
+        assert_eq!(sender.overflowing(), Some(30 * 68));
         // The writer taking one wakes a reader waiting for room.
         let (_, _) = receiver.recv().await.unwrap();
         tokio::time::timeout(std::time::Duration::from_secs(1), sender.room())
@@ -433,6 +452,7 @@ mod tests {
             .unwrap();
         while receiver.try_recv().is_some() {}
         assert!(sender.has_room());
+        assert_eq!(sender.overflowing(), None);
         assert_eq!(server.used(), 0);
     }
 }

@@ -178,6 +178,8 @@ pub struct PlayerFeed {
     notices: channel::Receiver<Stamped>,
     /// A notice waiting for the media queued before it.
     pending: Option<Stamped>,
+    /// A media message taken off the queue and waiting for a notice given before it.
+    held: Option<Media>,
     /// Media messages taken so far.
     taken: u64,
 }
@@ -186,36 +188,51 @@ impl PlayerFeed {
     /// The next media message or notice, waiting for one; `None` once the router has let go
     /// of the player and everything was taken.
     pub async fn recv(&mut self) -> Option<Feed> {
-        if self.pending.is_none() {
-            self.pending = self.notices.try_recv();
-        }
-        if let Some((_, stamp)) = &self.pending {
-            // The media queued before the notice comes first.
-            if self.taken < *stamp {
-                if let Some(media) = self.media.recv().await {
-                    self.taken += 1;
-                    return Some(Feed::Media(media));
-                }
+        loop {
+            if self.pending.is_none() {
+                self.pending = self.notices.try_recv();
             }
-            return self.pending.take().map(|(notice, _)| Feed::Notice(*notice));
-        }
-        tokio::select! {
-            notice = self.notices.recv() => match notice {
-                Some((notice, stamp)) if self.taken >= stamp => Some(Feed::Notice(*notice)),
-                Some(stamped) => {
-                    self.pending = Some(stamped);
-                    Box::pin(self.recv()).await
+            if let Some((_, stamp)) = &self.pending {
+                // The media queued before the notice comes first.
+                if self.taken < *stamp {
+                    let media = match self.held.take() {
+                        Some(media) => Some(media),
+                        None => self.media.recv().await,
+                    };
+                    if let Some(media) = media {
+                        return Some(self.deliver(media));
+                    }
                 }
-                None => self.media.recv().await.map(|media| {
-                    self.taken += 1;
-                    Feed::Media(media)
-                }),
-            },
-            media = self.media.recv() => media.map(|media| {
-                self.taken += 1;
-                Feed::Media(media)
-            }),
+                return self.pending.take().map(|(notice, _)| Feed::Notice(*notice));
+            }
+            if let Some(media) = self.held.take().or_else(|| self.media.try_recv()) {
+                // A notice given since the look above, before this media, goes first.
+                self.pending = self.notices.try_recv();
+                if matches!(&self.pending, Some((_, stamp)) if self.taken >= *stamp) {
+                    self.held = Some(media);
+                    continue;
+                }
+                return Some(self.deliver(media));
+            }
+            tokio::select! {
+                notice = self.notices.recv() => match notice {
+                    Some(stamped) => self.pending = Some(stamped),
+                    // No more notices: what is left is media.
+                    None => return self.media.recv().await.map(|media| self.deliver(media)),
+                },
+                media = self.media.recv() => match media {
+                    Some(media) => self.held = Some(media),
+                    // No more media: what is left is notices.
+                    None => return self.notices.recv().await.map(|(notice, _)| Feed::Notice(*notice)),
+                },
+            }
         }
+    }
+
+    /// Counts `media` as taken and hands it out.
+    fn deliver(&mut self, media: Media) -> Feed {
+        self.taken += 1;
+        Feed::Media(media)
     }
 }
 
@@ -245,6 +262,7 @@ impl PlayerHandle {
             media: media_rx,
             notices: notices_rx,
             pending: None,
+            held: None,
             taken: 0,
         };
         let handle = Self::new(media, notices, enhanced, 1, Arc::default());
@@ -450,5 +468,76 @@ impl Router for Arc<Hub> {
 
     fn is_played(&self, key: &StreamKey) -> bool {
         self.stats(key).is_some_and(|stats| stats.players > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use rtmp_chunk::{MemoryBudget, RawMessage};
+
+    use super::{Feed, Notice, PlayerHandle};
+    use crate::StreamKey;
+    use crate::codecs::shared;
+
+    fn media(timestamp: u32) -> crate::hub::Media {
+        shared(
+            RawMessage::new(6, timestamp, 9, 1, vec![0x27, 1, 0, 0, 0]),
+            4096,
+        )
+        .unwrap()
+    }
+
+    fn unpublished() -> Notice {
+        Notice::Unpublished(StreamKey {
+            app: "live".into(),
+            name: "a".into(),
+        })
+    }
+
+    /// What the feed gives in order: media timestamps, and `None` for a notice.
+    fn order(feed: Option<Feed>) -> Option<u32> {
+        match feed.expect("the feed is open") {
+            Feed::Media(media) => Some(media.message().timestamp),
+            Feed::Notice(_) => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_feed_gives_notices_after_the_media_queued_before_them() {
+        let (handle, mut feed) = PlayerHandle::pair(1 << 20, MemoryBudget::new(usize::MAX), true);
+        handle.deliver(media(1)).unwrap();
+        handle.notify(unpublished());
+        handle.deliver(media(2)).unwrap();
+        handle.notify(unpublished());
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            got.push(order(feed.recv().await));
+        }
+        assert_eq!(got, [Some(1), None, Some(2), None]);
+    }
+
+    #[test]
+    fn a_waiting_feed_woken_by_a_notice_and_media_gives_the_notice_first() {
+        // The feed waits on both queues at once and polls them in a random order: whichever
+        // it finds first, the notice was given first.
+        for _ in 0..64 {
+            let (handle, mut feed) =
+                PlayerHandle::pair(1 << 20, MemoryBudget::new(usize::MAX), true);
+            let mut context = Context::from_waker(Waker::noop());
+            let mut receiving = pin!(feed.recv());
+            assert!(receiving.as_mut().poll(&mut context).is_pending());
+            handle.notify(unpublished());
+            handle.deliver(media(1)).unwrap();
+            let Poll::Ready(first) = receiving.as_mut().poll(&mut context) else {
+                panic!("both were queued");
+            };
+            assert_eq!(order(first), None);
+        }
     }
 }

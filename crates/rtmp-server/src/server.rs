@@ -97,7 +97,10 @@ pub struct ServerConfig {
     /// Bytes of its own messages (answers, statuses, pings, acknowledgements) a connection may
     /// have waiting to be written (default 64 KiB). When they are reached, the server stops
     /// reading that peer until it reads what it was sent, so a peer that never reads costs at
-    /// most this much plus its socket buffers.
+    /// most this much plus its socket buffers. What the server sends on its own (statuses
+    /// about the streams a player plays, which another connection's publishes and unpublishes
+    /// cause) is queued past it; at twice this much unread the connection is closed
+    /// ([`ConnectionError::Unread`](crate::ConnectionError::Unread)).
     pub max_answer_bytes: usize,
     /// Bytes waiting to be written, all connections together (default 1 GiB): answers and
     /// players' queues ([`HubConfig::player_queue_bytes`]). Media shared by several players

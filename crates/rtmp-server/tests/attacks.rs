@@ -225,6 +225,77 @@ async fn big_frames(port: u16, length: Duration) {
     reader.abort();
 }
 
+/// 50 players of `live/flip` that never read, and a publisher that publishes and unpublishes
+/// it as fast as the server takes it for `length` (reading its own answers): each turn tells
+/// every player twice. Returns how many of the players the server closed.
+async fn republish_flood(port: u16, length: Duration) -> usize {
+    let mut players = Vec::new();
+    for _ in 0..50 {
+        let mut player = RawClient::connect(port, Some(4096)).await;
+        player.play("live", "flip").await;
+        players.push(player);
+    }
+    let mut client = RawClient::connect(port, None).await;
+    let create = Command::CreateStream {
+        transaction_id: 2.0,
+    };
+    client
+        .send(&[
+            connect_command(),
+            Rtmp::Command(create).to_chunk(3, 0, 0).unwrap(),
+        ])
+        .await;
+    let (mut read, mut write) = client.stream.into_split();
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        while read.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    });
+    let mut turn = Vec::new();
+    let mut out = BytesMut::new();
+    for _ in 0..256 {
+        let publish = Command::Publish {
+            transaction_id: 0.0,
+            name: "flip".into(),
+            publish_type: PublishType::Live,
+        };
+        let close = Command::CloseStream {
+            transaction_id: 0.0,
+        };
+        turn.push(Rtmp::Command(publish).to_chunk(4, 0, 1).unwrap());
+        turn.push(Rtmp::Command(close).to_chunk(4, 0, 1).unwrap());
+    }
+    let mut encoder = client.encoder;
+    let start = Instant::now();
+    while start.elapsed() < length {
+        out.clear();
+        for message in &turn {
+            encoder.encode(message, &mut out).unwrap();
+        }
+        if write.write_all(&out).await.is_err() {
+            break;
+        }
+    }
+    drop(write);
+    reader.abort();
+    let mut closed = 0;
+    for mut player in players {
+        let mut buf = vec![0u8; 65536];
+        // A closed player reads to its end at once; an open one has more waiting.
+        let ended = tokio::time::timeout(Duration::from_millis(200), async {
+            loop {
+                match player.stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .unwrap_or(false);
+        closed += usize::from(ended);
+    }
+    closed
+}
+
 /// A player of `live/big` that never reads, but sends an Acknowledgement every second so that
 /// it is never idle; returns how long the server took to close it after it started playing.
 async fn stuck_player(port: u16) -> Option<Duration> {
@@ -342,6 +413,18 @@ async fn attacks(idle: usize) {
     let baseline = child.resident();
     let mib = |bytes: usize| bytes as f64 / MIB as f64;
     eprintln!("baseline {:.1} MiB", mib(baseline));
+
+    let (growth, closed) = measured(&child, republish_flood(child.port, WRITE_TIMEOUT / 2)).await;
+    eprintln!(
+        "republish flood: {closed} of 50 stuck players closed, +{:.1} MiB",
+        mib(growth)
+    );
+    // Each stuck player holds at most twice 64 KiB of statuses, plus its socket buffers.
+    assert!(growth <= 32 * MIB, "republish flood grew {growth} bytes");
+    assert_eq!(
+        closed, 50,
+        "stuck players left open under a republish flood"
+    );
 
     let (growth, ()) = measured(&child, ping_flood(child.port)).await;
     eprintln!("ping flood: +{:.1} MiB", mib(growth));
