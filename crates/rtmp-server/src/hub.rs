@@ -285,8 +285,6 @@ struct Stream {
     players: Vec<Player>,
     /// Published media for the players that read it in place (made when the first comes).
     ring: Option<Arc<Ring>>,
-    /// Players reading the ring.
-    followers: u64,
     stats: StreamStats,
     meter: Meter,
     /// When the publisher started.
@@ -301,19 +299,13 @@ impl Stream {
     /// Removes the players `keep` refuses, ending their reading of the ring.
     fn remove_players(&mut self, mut keep: impl FnMut(&mut Player) -> bool) {
         let ring = self.ring.clone();
-        let mut followers = 0;
         self.players.retain_mut(|player| {
             let kept = keep(player);
-            if let Some(cursor) = &player.cursor {
-                match (kept, &ring) {
-                    (true, _) => followers += 1,
-                    (false, Some(ring)) => ring.end(cursor),
-                    (false, None) => {}
-                }
+            if let (false, Some(cursor), Some(ring)) = (kept, &player.cursor, &ring) {
+                ring.end(cursor);
             }
             kept
         });
-        self.followers = followers;
         self.stats.players = self.players.len();
     }
 
@@ -458,7 +450,6 @@ impl Hub {
                     )
                 });
                 player.cursor = player.handle.follow(ring, player.lagging);
-                inner.followers += u64::from(player.cursor.is_some());
             }
             inner.players.push(player);
             inner.stats.players = inner.players.len();
@@ -611,18 +602,19 @@ impl HubPublisher {
             }
         }
         let policy = config.slow_player;
-        let mut tally = Tally {
-            delivered: stream.followers,
-            dropped: 0,
-        };
+        let mut tally = Tally::default();
         if let Some(ring) = &stream.ring {
             ring.push(media.clone());
         }
         let mut conversions = Conversions::new(&media, config.chunk_size);
         stream.remove_players(|player| {
-            // Followers read the ring.
-            player.cursor.is_some()
-                || deliver(player, &mut conversions, (policy, &self.key), &mut tally)
+            if player.cursor.is_none() {
+                return deliver(player, &mut conversions, (policy, &self.key), &mut tally);
+            }
+            // Followers read the ring: those that take this kind of media now count as sent
+            // to (paused ones, or ones that switched it off, do not).
+            tally.delivered += u64::from(player.handle.wants(media.kind));
+            true
         });
         let (bytes_in, bytes_out) = (
             message.payload.len() as u64,
@@ -902,6 +894,22 @@ mod tests {
         assert_eq!(read(&mut follower), crate::ring::Read::Ended);
         assert_eq!(timestamps, [40]);
         assert_eq!(hub.stats(&key()).unwrap().players, 0);
+    }
+
+    #[test]
+    fn a_paused_ring_reader_is_not_counted_as_sent_to() {
+        let hub = Hub::new(HubConfig::default());
+        let publisher = hub.publish(key()).unwrap();
+        let controls = std::sync::Arc::<crate::router::PlayControls>::default();
+        let (media, _received) = MediaSender::channel(1 << 20, MemoryBudget::new(1 << 30));
+        let (notices, _heard) = channel::unbounded();
+        let handle = PlayerHandle::new(media, notices, false, 1, controls.clone());
+        let _playing = hub.play(key(), handle.reading_rings()).unwrap();
+        publisher.send(&video(0, true, 1000));
+        assert_eq!(hub.stats(&key()).unwrap().bytes_out, 1000);
+        controls.apply(rtmp_session::PlayControl::Pause(true));
+        publisher.send(&video(40, false, 1000));
+        assert_eq!(hub.stats(&key()).unwrap().bytes_out, 1000);
     }
 
     #[test]
