@@ -145,7 +145,9 @@ pub struct StreamStats {
     pub audio_codec: Option<AudioCodec>,
     /// Bits per second received from the publisher, over the last full second.
     pub bitrate: u64,
-    /// Bytes of audio, video and data queued for players.
+    /// Bytes of audio, video and data given to players: queued for those with a queue of
+    /// their own, and counted once per reader of the stream's ring that takes that kind of
+    /// media (not paused, not switched off).
     pub bytes_out: u64,
     /// Bits per second queued for players, all together, over the last full second.
     pub bitrate_out: u64,
