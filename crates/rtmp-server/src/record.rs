@@ -5,18 +5,22 @@
 //! Each recording writes `DIR/APP/NAME-UNIXMILLIS.flv`, starting a new file (a segment) at the
 //! first keyframe past the configured duration or size. Every segment starts with the
 //! stream's metadata and every track's sequence header, and its timestamps start at zero, so
-//! each file plays on its own.
+//! each file plays on its own. A segment's onMetaData starts with `duration` (seconds) and
+//! `filesize` (bytes), filled in when the segment is finished, so that players show its
+//! length and can seek in it.
 
 use std::collections::HashMap;
+use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
+use rtmp_amf0::{Object, Value};
 use rtmp_chunk::{MemoryBudget, RawMessage};
 use rtmp_flv::{FlvHeader, FlvTag, VideoKind, configured_tracks};
 use rtmp_session::StreamKey;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio::sync::Notify;
 
 use crate::hub::{Headers, Media, MediaKind};
@@ -228,6 +232,10 @@ struct Segment {
     /// The publisher's timestamp at the segment's time zero.
     start: u32,
     bytes: u64,
+    /// The latest timestamp written, from the segment's time zero.
+    last: u32,
+    /// Where in the file the onMetaData's `duration` number is (`filesize`'s follows).
+    totals_at: Option<u64>,
 }
 
 impl Segments {
@@ -315,14 +323,28 @@ impl Segments {
             path,
             start,
             bytes: self.buf.len() as u64,
+            last: 0,
+            totals_at: None,
         });
-        let firsts: Vec<Media> = self
-            .metadata
-            .iter()
-            .chain(self.headers.iter())
-            .cloned()
-            .collect();
-        for media in firsts {
+        let published = self.metadata.as_ref().map(|media| media.message());
+        let (payload, totals_at) = match segment_metadata(published.as_ref()) {
+            Some((payload, at)) => (payload, Some(at)),
+            // Metadata this recorder cannot read goes in as it came, without totals.
+            None => match published {
+                Some(message) => (message.payload, None),
+                None => (Bytes::new(), None),
+            },
+        };
+        if !payload.is_empty() {
+            if let Some(file) = &mut self.file {
+                // Past the tag's header.
+                file.totals_at = totals_at.map(|at| file.bytes + TAG_HEADER + at as u64);
+            }
+            let message = RawMessage::new(4, start, rtmp_chunk::type_id::DATA_AMF0, 1, payload);
+            self.append(&message).await?;
+        }
+        let headers: Vec<Media> = self.headers.iter().cloned().collect();
+        for media in headers {
             let mut message = media.message();
             message.timestamp = start;
             self.append(&message).await?;
@@ -348,6 +370,7 @@ impl Segments {
             .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
         file.out.write_all(&self.buf).await?;
         file.bytes += self.buf.len() as u64;
+        file.last = file.last.max(timestamp);
         Ok(())
     }
 
@@ -355,11 +378,57 @@ impl Segments {
     async fn close(&mut self) -> std::io::Result<()> {
         if let Some(mut file) = self.file.take() {
             file.out.flush().await?;
-            file.out.into_inner().sync_data().await?;
+            let mut out = file.out.into_inner();
+            if let Some(at) = file.totals_at {
+                let duration = f64::from(file.last) / 1000.0;
+                out.seek(SeekFrom::Start(at)).await?;
+                out.write_all(&duration.to_be_bytes()).await?;
+                out.seek(SeekFrom::Start(at + FILESIZE_AFTER_DURATION))
+                    .await?;
+                out.write_all(&(file.bytes as f64).to_be_bytes()).await?;
+            }
+            out.sync_data().await?;
             tracing::debug!(path = %file.path.display(), bytes = file.bytes, "recorded");
         }
         Ok(())
     }
+}
+
+/// An FLV tag's header: type, size, timestamp and stream id.
+const TAG_HEADER: u64 = 11;
+
+/// From the start of the `duration` number to that of `filesize`'s: the number, then the
+/// name `filesize` (length and bytes) and its type marker.
+const FILESIZE_AFTER_DURATION: u64 = 8 + 2 + 8 + 1;
+
+/// The onMetaData a segment starts with: the publisher's properties (if any) after
+/// `duration` and `filesize`, both zero until the segment is finished; and where in the
+/// payload the `duration` number is. `None` when the publisher's metadata is not an
+/// onMetaData with one object or associative array.
+fn segment_metadata(published: Option<&RawMessage>) -> Option<(Bytes, usize)> {
+    let name = Value::from(rtmp_message::ON_METADATA);
+    let mut properties = Object::new();
+    properties.push("duration", 0.0);
+    properties.push("filesize", 0.0);
+    if let Some(message) = published {
+        let values = rtmp_amf0::decode_all(&message.payload).ok()?;
+        let [first, Value::EcmaArray(theirs) | Value::Object(theirs)] = values.as_slice() else {
+            return None;
+        };
+        if first != &name {
+            return None;
+        }
+        for (key, value) in theirs.iter() {
+            if key != "duration" && key != "filesize" {
+                properties.push(key, value.clone());
+            }
+        }
+    }
+    let mut payload = BytesMut::new();
+    rtmp_amf0::encode_all([&name, &Value::EcmaArray(properties)], &mut payload).ok()?;
+    // The name, the array's marker and count, then `duration`'s name and type marker.
+    let at = name.encoded_len() + 1 + 4 + 2 + "duration".len() + 1;
+    Some((payload.freeze(), at))
 }
 
 /// `DIR/NAME-MILLIS.flv`, or with a counter if that exists already.
@@ -375,7 +444,46 @@ async fn unique(dir: &Path, name: &str, millis: u128) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::file_name;
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test code
+
+    use rtmp_amf0::{Object, Value};
+    use rtmp_chunk::RawMessage;
+
+    use super::{FILESIZE_AFTER_DURATION, file_name, segment_metadata};
+
+    #[test]
+    fn a_segments_metadata_has_totals_in_place_and_keeps_the_publishers_properties() {
+        let mut theirs = Object::new();
+        theirs.push("duration", 0.0);
+        theirs.push("width", 1280.0);
+        let mut payload = bytes::BytesMut::new();
+        let values = [Value::from("onMetaData"), Value::EcmaArray(theirs)];
+        rtmp_amf0::encode_all(&values, &mut payload).unwrap();
+        let published = RawMessage::new(4, 0, 18, 1, payload.freeze());
+        let (payload, at) = segment_metadata(Some(&published)).unwrap();
+        // Filled in as the recorder does once the segment is finished.
+        let mut patched = payload.to_vec();
+        patched[at..at + 8].copy_from_slice(&12.5f64.to_be_bytes());
+        let filesize = at + FILESIZE_AFTER_DURATION as usize;
+        patched[filesize..filesize + 8].copy_from_slice(&4096.0f64.to_be_bytes());
+        let values = rtmp_amf0::decode_all(&patched).unwrap();
+        let Value::EcmaArray(properties) = &values[1] else {
+            panic!("{values:?}");
+        };
+        let found: Vec<(&str, &Value)> = properties.iter().collect();
+        assert_eq!(
+            found,
+            [
+                ("duration", &Value::Number(12.5)),
+                ("filesize", &Value::Number(4096.0)),
+                ("width", &Value::Number(1280.0)),
+            ]
+        );
+        // Without the publisher's metadata, the totals alone; metadata it cannot read, none.
+        assert!(segment_metadata(None).is_some());
+        let odd = RawMessage::new(4, 0, 18, 1, vec![0x02, 0, 1, b'x']);
+        assert!(segment_metadata(Some(&odd)).is_none());
+    }
 
     #[test]
     fn names_from_clients_cannot_leave_the_directory() {

@@ -1,6 +1,6 @@
 //! The recorder against real publishers: ffmpeg 5.1 publishes H.264/AAC, ffmpeg 9 publishes
 //! HEVC and AV1 (Enhanced RTMP) and a multitrack stream; each recording, cut into segments,
-//! decodes without a single error line.
+//! decodes without a single error line, and each segment's metadata gives its length and size.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
@@ -40,6 +40,45 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A recorded file's onMetaData `duration` and `filesize`, and its latest tag timestamp.
+fn totals(file: &Path) -> (f64, f64, u32) {
+    let mut reader = rtmp_flv::FlvReader::new();
+    reader.push(&std::fs::read(file).unwrap());
+    let mut tags = std::iter::from_fn(|| reader.next_tag().unwrap());
+    let metadata = tags.next().expect("an empty file");
+    assert_eq!(metadata.tag_type, 18, "{file:?} starts with its metadata");
+    let values = rtmp_amf0::decode_all(&metadata.data).unwrap();
+    let number = |key: &str| match values.get(1) {
+        Some(rtmp_amf0::Value::EcmaArray(properties)) => match properties.get(key) {
+            Some(rtmp_amf0::Value::Number(number)) => *number,
+            other => panic!("{key}: {other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let last = tags.map(|tag| tag.timestamp).max().unwrap_or(0);
+    (number("duration"), number("filesize"), last)
+}
+
+/// The length of `file` as ffprobe gives it, in seconds.
+fn probe_duration(file: &Path) -> f64 {
+    let output = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("ffprobe said {text:?}"))
+}
+
 /// Waits (bounded) until the recorder has finished every recording.
 async fn finished(recorder: &Recorder) {
     common::eventually("the recordings end with their publishers", || {
@@ -75,6 +114,17 @@ async fn h264_is_recorded_in_segments_that_each_decode() {
         assert!(
             frames.len() == 2 && frames.iter().all(|&count| count > 0),
             "{file:?}: {frames:?}"
+        );
+        // Its onMetaData says how long and how large it is, and ffprobe reads the length.
+        let (duration, filesize, last) = totals(file);
+        let length = std::fs::metadata(file).unwrap().len();
+        assert_eq!(filesize, length as f64, "{file:?}");
+        assert_eq!(duration, f64::from(last) / 1000.0, "{file:?}");
+        assert!(duration > 0.5, "{file:?}: {duration} s");
+        let probed = probe_duration(file);
+        assert!(
+            (probed - duration).abs() < 0.001,
+            "{probed} against {duration}"
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
