@@ -146,8 +146,8 @@ pub struct StreamStats {
     /// Bits per second received from the publisher, over the last full second.
     pub bitrate: u64,
     /// Bytes of audio, video and data given to players: queued for those with a queue of
-    /// their own, and counted once per reader of the stream's ring that takes that kind of
-    /// media (not paused, not switched off).
+    /// their own, and taken by the writers of those that read the stream's ring (counted as
+    /// they take it).
     pub bytes_out: u64,
     /// Bits per second queued for players, all together, over the last full second.
     pub bitrate_out: u64,
@@ -284,9 +284,14 @@ struct Stream {
     gop_bytes: usize,
     /// Whether the GOP being cached started with a keyframe and still fits.
     gop_open: bool,
+    /// Players with a queue of their own, which the fan-out fills.
     players: Vec<Player>,
+    /// Players that read the ring: the fan-out passes them by.
+    followers: Vec<Player>,
     /// Published media for the players that read it in place (made when the first comes).
     ring: Option<Arc<Ring>>,
+    /// What the ring's followers had taken when the stats last counted it.
+    ring_taken: u64,
     stats: StreamStats,
     meter: Meter,
     /// When the publisher started.
@@ -295,20 +300,41 @@ struct Stream {
 
 impl Stream {
     fn is_unused(&self) -> bool {
-        self.publisher.is_none() && self.players.is_empty()
+        self.publisher.is_none() && self.players.is_empty() && self.followers.is_empty()
+    }
+
+    /// Every player, those with a queue and those that read the ring.
+    fn everyone(&mut self) -> impl Iterator<Item = &mut Player> {
+        self.players.iter_mut().chain(&mut self.followers)
     }
 
     /// Removes the players `keep` refuses, ending their reading of the ring.
     fn remove_players(&mut self, mut keep: impl FnMut(&mut Player) -> bool) {
+        self.players.retain_mut(&mut keep);
         let ring = self.ring.clone();
-        self.players.retain_mut(|player| {
+        self.followers.retain_mut(|player| {
             let kept = keep(player);
             if let (false, Some(cursor), Some(ring)) = (kept, &player.cursor, &ring) {
                 ring.end(cursor);
             }
             kept
         });
-        self.stats.players = self.players.len();
+        self.count_players();
+    }
+
+    fn count_players(&mut self) {
+        self.stats.players = self.players.len() + self.followers.len();
+    }
+
+    /// Payload bytes the ring's followers took since the last call.
+    fn taken_from_ring(&mut self) -> u64 {
+        let Some(ring) = &self.ring else {
+            return 0;
+        };
+        let taken = ring.taken();
+        let new = taken - self.ring_taken;
+        self.ring_taken = taken;
+        new
     }
 
     /// The messages a joining player gets first.
@@ -392,7 +418,7 @@ impl Hub {
             inner.publisher = Some(id);
             inner.stats.publishing = true;
             inner.since = Some(Instant::now());
-            for player in &inner.players {
+            for player in inner.everyone() {
                 player.handle.notify(Notice::Published(key.clone()));
             }
         }
@@ -453,8 +479,12 @@ impl Hub {
                 });
                 player.cursor = player.handle.follow(ring, player.lagging);
             }
-            inner.players.push(player);
-            inner.stats.players = inner.players.len();
+            if player.cursor.is_some() {
+                inner.followers.push(player);
+            } else {
+                inner.players.push(player);
+            }
+            inner.count_players();
         }
         Ok(Subscription {
             hub: self.clone(),
@@ -609,18 +639,16 @@ impl HubPublisher {
             ring.push(media.clone());
         }
         let mut conversions = Conversions::new(&media, config.chunk_size);
-        stream.remove_players(|player| {
-            if player.cursor.is_none() {
-                return deliver(player, &mut conversions, (policy, &self.key), &mut tally);
-            }
-            // Followers read the ring: those that take this kind of media now count as sent
-            // to (paused ones, or ones that switched it off, do not).
-            tally.delivered += u64::from(player.handle.wants(media.kind));
-            true
+        let before = stream.players.len();
+        stream.players.retain_mut(|player| {
+            deliver(player, &mut conversions, (policy, &self.key), &mut tally)
         });
+        if stream.players.len() != before {
+            stream.count_players();
+        }
         let (bytes_in, bytes_out) = (
             message.payload.len() as u64,
-            message.payload.len() as u64 * tally.delivered,
+            message.payload.len() as u64 * tally.delivered + stream.taken_from_ring(),
         );
         stream.stats.bytes += bytes_in;
         stream.stats.bytes_out += bytes_out;
@@ -759,7 +787,7 @@ impl Drop for HubPublisher {
             (stream.stats.audio_sample_rate, stream.stats.audio_channels) = (None, None);
             stream.stats.video_codec = None;
             stream.stats.audio_codec = None;
-            for player in &mut stream.players {
+            for player in stream.everyone() {
                 // The next publisher starts with a keyframe; nothing stale stays queued.
                 player.lagging = false;
                 player.handle.notify(Notice::Unpublished(self.key.clone()));
@@ -899,19 +927,30 @@ mod tests {
     }
 
     #[test]
-    fn a_paused_ring_reader_is_not_counted_as_sent_to() {
+    fn a_ring_reader_counts_as_sent_to_for_what_its_writer_takes() {
+        use crate::queue::Item;
         let hub = Hub::new(HubConfig::default());
         let publisher = hub.publish(key()).unwrap();
         let controls = std::sync::Arc::<crate::router::PlayControls>::default();
-        let (media, _received) = MediaSender::channel(1 << 20, MemoryBudget::new(1 << 30));
+        let (media, mut queue) = MediaSender::channel(1 << 20, MemoryBudget::new(1 << 30));
         let (notices, _heard) = channel::unbounded();
         let handle = PlayerHandle::new(media, notices, false, 1, controls.clone());
         let _playing = hub.play(key(), handle.reading_rings()).unwrap();
+        let Some(Item::Follow(mut follower)) = queue.try_recv_on() else {
+            panic!("no ring to follow");
+        };
+        let mut read = || follower.read(|_, _| true).unwrap();
+        let bytes_out = || hub.stats(&key()).unwrap().bytes_out;
         publisher.send(&video(0, true, 1000));
-        assert_eq!(hub.stats(&key()).unwrap().bytes_out, 1000);
-        controls.apply(rtmp_session::PlayControl::Pause(true));
+        assert_eq!(bytes_out(), 0, "not taken yet");
+        read();
         publisher.send(&video(40, false, 1000));
-        assert_eq!(hub.stats(&key()).unwrap().bytes_out, 1000);
+        assert_eq!(bytes_out(), 1000, "counted at the next message");
+        // A paused player's writer takes nothing.
+        controls.apply(rtmp_session::PlayControl::Pause(true));
+        read();
+        publisher.send(&video(80, false, 1000));
+        assert_eq!(bytes_out(), 1000);
     }
 
     #[test]

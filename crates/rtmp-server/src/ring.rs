@@ -39,6 +39,8 @@ pub(crate) struct Ring {
     policy: SlowPlayerPolicy,
     /// Messages followers lost: this stream's count, and the hub's of all streams.
     dropped: AtomicU64,
+    /// Payload bytes followers took, all together.
+    taken: AtomicU64,
     hub_dropped: Arc<AtomicU64>,
 }
 
@@ -126,6 +128,7 @@ impl Ring {
             limit,
             policy,
             dropped: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
             hub_dropped,
         })
     }
@@ -220,6 +223,11 @@ impl Ring {
         let waiting = state.wake_all();
         drop(state);
         waiting.into_iter().for_each(Waker::wake);
+    }
+
+    /// Payload bytes followers took so far, all together.
+    pub(crate) fn taken(&self) -> u64 {
+        self.taken.load(Ordering::Relaxed)
     }
 
     /// Messages followers lost by falling behind.
@@ -319,7 +327,7 @@ impl Follower {
         }
         let end = cursor.end.load(Ordering::Acquire);
         let until = state.head().min(end).min(barrier.unwrap_or(u64::MAX));
-        let mut skipped = 0;
+        let (mut skipped, mut taken) = (0, 0);
         let start = usize::try_from(*next - state.first).unwrap_or(usize::MAX);
         for media in state.items.range(start.min(state.items.len())..) {
             if *next >= until {
@@ -328,6 +336,7 @@ impl Follower {
             *next += 1;
             match admit(media, controls, lagging) {
                 Admit::Yes => {
+                    taken += media.chunked.payload_len() as u64;
                     if !take(media.clone(), *stream_id) {
                         break;
                     }
@@ -340,6 +349,9 @@ impl Follower {
         cursor.next.store(*next, Ordering::Release);
         drop(state);
         ring.count_dropped(skipped);
+        if taken > 0 {
+            ring.taken.fetch_add(taken, Ordering::Relaxed);
+        }
         if self.reached_barrier() {
             self.barrier = None;
         }
