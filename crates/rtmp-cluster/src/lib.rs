@@ -137,6 +137,9 @@ struct Inner {
     store: Store,
     /// Keys published here, with what stops each one's lease renewal.
     leases: Mutex<HashMap<StreamKey, tokio::task::AbortHandle>>,
+    /// Releases of keys under way: a claim of the same key waits for its release, which
+    /// would otherwise delete the claim it overtook.
+    releasing: Mutex<HashMap<StreamKey, tokio::task::JoinHandle<()>>>,
     /// The server, once attached.
     node: OnceLock<Box<dyn Node>>,
     /// Whether the last Redis call failed.
@@ -158,6 +161,7 @@ impl Cluster {
                 config,
                 store,
                 leases: Mutex::default(),
+                releasing: Mutex::default(),
                 node: OnceLock::new(),
                 degraded: AtomicBool::new(false),
                 draining: AtomicBool::new(false),
@@ -245,8 +249,14 @@ impl Cluster {
         }
     }
 
-    /// Claims `key` for this node; `Err(owner)` when another node holds it.
+    /// Claims `key` for this node, once its release (if one is under way) is done;
+    /// `Err(owner)` when another node holds it.
     async fn claim(&self, key: &StreamKey) -> Result<(), Option<String>> {
+        let releasing = lock(&self.inner.releasing).remove(key);
+        if let Some(release) = releasing {
+            // The release logs its own failure.
+            let _ = release.await;
+        }
         let claimed = self.inner.store.claim(key).await;
         self.note(claimed.as_ref().map(|_| ()));
         match claimed {
@@ -278,11 +288,14 @@ impl Cluster {
             task.abort();
         }
         let cluster = self.clone();
-        let key = key.clone();
-        tokio::spawn(async move {
-            let released = cluster.inner.store.release(&key).await;
-            cluster.note(released.map(|_| ()));
+        let released = key.clone();
+        let release = tokio::spawn(async move {
+            let result = cluster.inner.store.release(&released).await;
+            cluster.note(result.map(|_| ()));
         });
+        let mut releasing = lock(&self.inner.releasing);
+        releasing.retain(|_, release| !release.is_finished());
+        releasing.insert(key.clone(), release);
     }
 
     /// Renews `key`'s lease every third of its life. Claims it again after an outage; if
@@ -334,6 +347,69 @@ impl Cluster {
                     node.pull(&key, url);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+    use std::time::{Duration, Instant};
+
+    use rtmp_server::StreamKey;
+
+    use super::{Cluster, ClusterConfig};
+
+    /// A `redis-server` on a free loopback port, killed when dropped.
+    struct Redis(std::process::Child, u16);
+
+    impl Redis {
+        fn start() -> Self {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .unwrap()
+                .port();
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("cannot run redis-server: run .ci/install-peers");
+            let start = Instant::now();
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(start.elapsed() < Duration::from_secs(10), "no redis-server");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Self(child, port)
+        }
+    }
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_key_published_again_at_once_keeps_its_lease() {
+        let redis = Redis::start();
+        let node = "rtmp://127.0.0.1:1935";
+        let config = ClusterConfig::new(format!("redis://127.0.0.1:{}", redis.1), node);
+        let cluster = Cluster::connect(config).await.unwrap();
+        let key = StreamKey {
+            app: "live".into(),
+            name: "again".into(),
+        };
+        // A publisher stops and another starts on the same node at once: the claim must not
+        // be overtaken by the release before it.
+        for _ in 0..50 {
+            cluster.claim(&key).await.unwrap();
+            cluster.release(&key);
+            cluster.claim(&key).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert_eq!(cluster.owner(&key).await.as_deref(), Some(node));
         }
     }
 }
