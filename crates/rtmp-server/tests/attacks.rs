@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use common::{LIMIT, RawClient, play_args, probe, publish_args, spawn, temp, wait};
+use rtmp_chunk::ChunkEncoder;
 use rtmp_message::{Command, Connect, Message as Rtmp, PublishType};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 
 const CHILD: &str = "RTMP_ATTACK_SERVER";
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -174,32 +176,57 @@ async fn create_stream_flood(port: u16) {
     .await;
 }
 
+/// A publisher by hand: connect and createStream (chunks of 64 KiB), then `first` on message
+/// stream 1. Its answers are read and dropped meanwhile, like a real publisher's. Returns
+/// its writing half, its encoder and the reading task.
+async fn raw_publisher(
+    port: u16,
+    first: &[Command],
+) -> (OwnedWriteHalf, ChunkEncoder, tokio::task::JoinHandle<()>) {
+    let mut client = RawClient::connect(port, None).await;
+    let create = Command::CreateStream {
+        transaction_id: 2.0,
+    };
+    let mut messages = vec![
+        rtmp_chunk::RawMessage::set_chunk_size(65536),
+        connect_command(),
+        Rtmp::Command(create).to_chunk(3, 0, 0).unwrap(),
+    ];
+    for command in first {
+        messages.push(Rtmp::Command(command.clone()).to_chunk(3, 0, 1).unwrap());
+    }
+    client.send(&messages).await;
+    let (mut read, write) = client.stream.into_split();
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        while read.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    });
+    (write, client.encoder, reader)
+}
+
+/// Whether the server ends `stream` within `limit`, reading (and dropping) what it sends.
+async fn ends_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    let mut buf = vec![0u8; 65536];
+    tokio::time::timeout(limit, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
 /// Publishes `live/big` by hand: 4 MiB keyframes at 5 a second, for `length`.
 async fn big_frames(port: u16, length: Duration) {
-    let mut client = RawClient::connect(port, None).await;
     let publish = Command::Publish {
         transaction_id: 3.0,
         name: "big".into(),
         publish_type: PublishType::Live,
     };
-    let create = Command::CreateStream {
-        transaction_id: 2.0,
-    };
-    client
-        .send(&[
-            rtmp_chunk::RawMessage::set_chunk_size(65536),
-            connect_command(),
-            Rtmp::Command(create).to_chunk(3, 0, 0).unwrap(),
-            Rtmp::Command(publish).to_chunk(3, 0, 1).unwrap(),
-        ])
-        .await;
-    // Read (and drop) the answers meanwhile, like a real publisher.
-    let (mut read, mut write) = client.stream.into_split();
-    let reader = tokio::spawn(async move {
-        let mut buf = vec![0u8; 65536];
-        while read.read(&mut buf).await.is_ok_and(|n| n > 0) {}
-    });
-    let mut encoder = client.encoder;
+    let (mut write, mut encoder, reader) = raw_publisher(port, &[publish]).await;
     let mut header = vec![
         0x17, 0x00, 0, 0, 0, 0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE1, 0, 0,
     ];
@@ -235,21 +262,7 @@ async fn republish_flood(port: u16, length: Duration) -> usize {
         player.play("live", "flip").await;
         players.push(player);
     }
-    let mut client = RawClient::connect(port, None).await;
-    let create = Command::CreateStream {
-        transaction_id: 2.0,
-    };
-    client
-        .send(&[
-            connect_command(),
-            Rtmp::Command(create).to_chunk(3, 0, 0).unwrap(),
-        ])
-        .await;
-    let (mut read, mut write) = client.stream.into_split();
-    let reader = tokio::spawn(async move {
-        let mut buf = vec![0u8; 65536];
-        while read.read(&mut buf).await.is_ok_and(|n| n > 0) {}
-    });
+    let (mut write, mut encoder, reader) = raw_publisher(port, &[]).await;
     let mut turn = Vec::new();
     let mut out = BytesMut::new();
     for _ in 0..256 {
@@ -264,7 +277,6 @@ async fn republish_flood(port: u16, length: Duration) -> usize {
         turn.push(Rtmp::Command(publish).to_chunk(4, 0, 1).unwrap());
         turn.push(Rtmp::Command(close).to_chunk(4, 0, 1).unwrap());
     }
-    let mut encoder = client.encoder;
     let start = Instant::now();
     while start.elapsed() < length {
         out.clear();
@@ -279,19 +291,8 @@ async fn republish_flood(port: u16, length: Duration) -> usize {
     reader.abort();
     let mut closed = 0;
     for mut player in players {
-        let mut buf = vec![0u8; 65536];
         // A closed player reads to its end at once; an open one has more waiting.
-        let ended = tokio::time::timeout(Duration::from_millis(200), async {
-            loop {
-                match player.stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => return true,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await
-        .unwrap_or(false);
-        closed += usize::from(ended);
+        closed += usize::from(ends_within(&mut player.stream, Duration::from_millis(200)).await);
     }
     closed
 }
@@ -331,20 +332,8 @@ async fn partial_holders(port: u16) -> usize {
     }
     let mut checks = tokio::task::JoinSet::new();
     for mut client in held {
-        checks.spawn(async move {
-            let mut buf = vec![0u8; 65536];
-            // Open connections have answers to read and then stay silent; closed ones end.
-            tokio::time::timeout(Duration::from_secs(3), async {
-                loop {
-                    match client.stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return true,
-                        Ok(_) => {}
-                    }
-                }
-            })
-            .await
-            .unwrap_or(false)
-        });
+        // Open connections have answers to read and then stay silent; closed ones end.
+        checks.spawn(async move { ends_within(&mut client.stream, Duration::from_secs(3)).await });
     }
     let mut closed = 0;
     while let Some(ended) = checks.join_next().await {
