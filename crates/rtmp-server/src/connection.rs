@@ -85,8 +85,9 @@ pub enum ConnectionError {
     #[error("the peer stopped reading: nothing written for {0:?}")]
     WriteTimeout(Duration),
     /// The peer left this many bytes of the server's own messages unread: more than twice
-    /// [`ServerConfig::max_answer_bytes`](crate::ServerConfig::max_answer_bytes), which only
-    /// what the server sends on its own (statuses about the streams it plays) can reach.
+    /// [`ServerConfig::max_answer_bytes`](crate::ServerConfig::max_answer_bytes), found when
+    /// the server queued a status of its own (about a stream the peer plays), which it does
+    /// even while the peer is not read.
     #[error("the peer left {0} bytes of the server's messages unread")]
     Unread(usize),
     /// The application closed it ([`Server::close_connection`](crate::Server::close_connection)
@@ -365,9 +366,6 @@ impl<H: Hooks> Connection<H> {
                     .send(RawMessage::acknowledgement(sequence), self.media.sent());
             }
             self.flush();
-            if let Some(queued) = self.control.overflowing() {
-                return Err(ConnectionError::Unread(queued));
-            }
             let reading = self.control.has_room();
             if reading && buf.capacity() - buf.len() < reserve / 4 {
                 buf.reserve(reserve);
@@ -392,6 +390,12 @@ impl<H: Hooks> Connection<H> {
                     // first, ends the stream here.
                     self.handle_requests()?;
                     self.handle_notice(*notice)?;
+                    // What the server says on its own is queued even while the peer is not
+                    // read; a peer that leaves too much of it unread goes.
+                    self.flush();
+                    if let Some(queued) = self.control.overflowing() {
+                        return Err(ConnectionError::Unread(queued));
+                    }
                 }
                 _ = tick.tick() => {
                     let now = Instant::now();
