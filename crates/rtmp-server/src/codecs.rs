@@ -167,10 +167,16 @@ impl<'a> Conversions<'a> {
             return Form::Whole;
         }
         let multitrack = announced.caps_ex & caps_ex::MULTITRACK != 0;
-        let listed = |codec: Codec| match fourcc_of(codec) {
-            Some((true, fourcc)) => announced.has_video(&fourcc),
-            Some((false, fourcc)) => announced.has_audio(&fourcc),
-            None => false,
+        let listed = |codec: Codec| {
+            let (video, fourcc) = match codec {
+                Codec::Video(codec) => (true, codec.fourcc()),
+                Codec::Audio(codec) => (false, codec.fourcc()),
+            };
+            match fourcc.as_ref().map(|fourcc| std::str::from_utf8(fourcc)) {
+                Some(Ok(fourcc)) if video => announced.has_video(fourcc),
+                Some(Ok(fourcc)) => announced.has_audio(fourcc),
+                _ => false,
+            }
         };
         let (frames, codecs) = self.frames();
         let Some(first) = frames.first() else {
@@ -245,15 +251,6 @@ fn has_legacy_form(codec: Codec) -> bool {
         codec,
         Codec::Video(VideoCodec::Avc) | Codec::Audio(AudioCodec::Aac)
     )
-}
-
-/// Whether the codec is video, and its FourCC as text.
-fn fourcc_of(codec: Codec) -> Option<(bool, String)> {
-    let (video, fourcc) = match codec {
-        Codec::Video(codec) => (true, codec.fourcc()?),
-        Codec::Audio(codec) => (false, codec.fourcc()?),
-    };
-    Some((video, String::from_utf8_lossy(&fourcc).into_owned()))
 }
 
 /// A message as the hub shares it: classified, and chunked once for message stream 1.
