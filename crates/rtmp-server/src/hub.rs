@@ -149,7 +149,8 @@ pub struct StreamStats {
     /// their own, and taken by the writers of those that read the stream's ring (counted as
     /// they take it).
     pub bytes_out: u64,
-    /// Bits per second queued for players, all together, over the last full second.
+    /// Bits per second given to players (as `bytes_out` counts them), all together, over the
+    /// last full second.
     pub bitrate_out: u64,
     /// The video's width in pixels: from its configuration record (H.264 and H.265 SPS, AV1
     /// sequence header, VVC record), else from the publisher's metadata (`width`).
