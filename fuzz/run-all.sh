@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for N seconds each (default 30), seeded from the real-peer fixtures.
-# Exits non-zero as soon as a target crashes; its input is left in fuzz/artifacts/<target>/.
+# Exits non-zero as soon as a target crashes, takes over 5 s on one input or holds over 1 GiB;
+# its input is left in fuzz/artifacts/<target>/.
 #
 #   bash fuzz/run-all.sh          # 30 s per target
 #   bash fuzz/run-all.sh 300      # 5 min per target
@@ -34,7 +35,7 @@ for target in "${targets[@]}"; do
     log="target/fuzz-$target.log"
     mkdir -p target
     echo "== $target: ${seconds}s"
-    if ! "${fuzz[@]}" run "$target" -- -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1; then
+    if ! "${fuzz[@]}" run "$target" -- -max_total_time="$seconds" -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 >"$log" 2>&1; then
         tail -n 60 "$log"
         echo "== $target FAILED (log: fuzz/$log, input: fuzz/artifacts/$target/)"
         exit 1

@@ -7,7 +7,14 @@ use rtmp_amf0::Decoder;
 
 fuzz_target!(|data: &[u8]| {
     let mut decoder = Decoder::new(data);
+    let mut footprint = 0;
     while let Ok(value) = decoder.decode() {
+        footprint += value.footprint();
+        // What decoded so far holds at most a fixed multiple of the bytes it came from.
+        assert!(
+            footprint
+                <= decoder.position() * rtmp_amf0::MAX_EXPANSION + rtmp_amf0::amf3::EXPANSION_SLACK
+        );
         let bytes = value.to_bytes().expect("a decoded value encodes");
         let again = rtmp_amf0::decode(&bytes).expect("an encoded value decodes");
         // Bytes, not values: NaN numbers are not equal to themselves.

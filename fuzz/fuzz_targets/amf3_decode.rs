@@ -1,5 +1,6 @@
 //! AMF3 decoding of arbitrary bytes (references, traits, vectors, dictionaries); whatever
-//! decodes encodes, and that encoding decodes and encodes to the same bytes.
+//! decodes holds at most a fixed multiple of its input, encodes, and that encoding decodes and
+//! encodes to the same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,6 +11,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(used <= data.len());
+    // The decoded value is bounded by the bytes it came from, references followed.
+    assert!(value.footprint() <= used * amf3::MAX_EXPANSION + amf3::EXPANSION_SLACK);
     let mut bytes = Vec::new();
     amf3::encode(&value, &mut bytes).expect("a decoded value encodes");
     let (again, again_used) = amf3::decode(&bytes).expect("an encoded value decodes");

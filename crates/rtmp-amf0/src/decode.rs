@@ -6,6 +6,12 @@ use crate::value::{Object, Value};
 /// The default limit on nested objects and arrays; RTMP commands nest two or three deep.
 pub const DEFAULT_MAX_DEPTH: usize = 64;
 
+/// The most bytes the values decoded from one input hold ([`Value::footprint`]) per input
+/// byte, on top of [`amf3::EXPANSION_SLACK`](crate::amf3::EXPANSION_SLACK), which the AMF3
+/// values in one input share. A one-byte value (null) is a whole [`Value`]; AMF3 values may
+/// expand through their references, within the same bound.
+pub const MAX_EXPANSION: usize = 64;
+
 /// What went wrong while decoding, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("AMF0 decoding failed at byte {position}: {kind}")]
@@ -77,6 +83,8 @@ pub struct Decoder<'a> {
     input: &'a [u8],
     position: usize,
     max_depth: usize,
+    /// What is left of the AMF3 slack ([`amf3::EXPANSION_SLACK`](crate::amf3::EXPANSION_SLACK)).
+    amf3_slack: usize,
 }
 
 impl<'a> Decoder<'a> {
@@ -86,6 +94,7 @@ impl<'a> Decoder<'a> {
             input,
             position: 0,
             max_depth: DEFAULT_MAX_DEPTH,
+            amf3_slack: crate::amf3::EXPANSION_SLACK,
         }
     }
 
@@ -223,16 +232,22 @@ impl<'a> Decoder<'a> {
             }
             marker::AVMPLUS => {
                 // The AMF3 value's own reference tables start here.
+                // Every AMF3 value in one input shares one slack past the AMF3 budget.
                 let body = self.position;
-                let (value, used) =
-                    crate::amf3::decode(self.remaining()).map_err(|error| DecodeError {
-                        position: body + error.position,
-                        kind: DecodeErrorKind::Amf3(error.kind),
-                    })?;
+                let (value, used, footprint) =
+                    crate::amf3::decode_with_slack(self.remaining(), self.amf3_slack).map_err(
+                        |error| DecodeError {
+                            position: body + error.position,
+                            kind: DecodeErrorKind::Amf3(error.kind),
+                        },
+                    )?;
                 self.position += used;
+                let over =
+                    footprint.saturating_sub(used.saturating_mul(crate::amf3::MAX_EXPANSION));
+                self.amf3_slack = self.amf3_slack.saturating_sub(over);
                 value
-                    .to_amf0()
-                    .unwrap_or_else(|| Value::Amf3(Box::new(value)))
+                    .into_amf0()
+                    .unwrap_or_else(|value| Value::Amf3(Box::new(value)))
             }
             other => return Err(self.error(start, DecodeErrorKind::UnknownMarker(other))),
         };

@@ -37,7 +37,9 @@ mod encode;
 pub mod marker;
 mod value;
 
-pub use decode::{DEFAULT_MAX_DEPTH, DecodeError, DecodeErrorKind, Decoder, decode, decode_all};
+pub use decode::{
+    DEFAULT_MAX_DEPTH, DecodeError, DecodeErrorKind, Decoder, MAX_EXPANSION, decode, decode_all,
+};
 pub use encode::{EncodeError, encode_all};
 pub use value::{Object, Value};
 

@@ -162,6 +162,43 @@ impl IntoIterator for Object {
 }
 
 impl Value {
+    /// The bytes this value holds in memory: itself, and every string, property and item in
+    /// it. A decoded value holds at most [`MAX_EXPANSION`](crate::MAX_EXPANSION) bytes per
+    /// input byte in this measure.
+    ///
+    /// ```
+    /// use rtmp_amf0::Value;
+    ///
+    /// let text = Value::String("twelve bytes".into());
+    /// assert_eq!(text.footprint(), std::mem::size_of::<Value>() + 12);
+    /// ```
+    pub fn footprint(&self) -> usize {
+        let properties = |object: &Object| {
+            object
+                .iter()
+                .map(|(name, value)| std::mem::size_of::<String>() + name.len() + value.footprint())
+                .sum::<usize>()
+        };
+        std::mem::size_of::<Value>()
+            + match self {
+                Value::String(text) | Value::XmlDocument(text) => text.len(),
+                Value::Object(object) | Value::EcmaArray(object) => properties(object),
+                Value::TypedObject {
+                    class_name,
+                    properties: object,
+                } => class_name.len() + properties(object),
+                Value::StrictArray(items) => items.iter().map(Value::footprint).sum(),
+                Value::Amf3(value) => value.footprint(),
+                Value::Number(_)
+                | Value::Boolean(_)
+                | Value::Null
+                | Value::Undefined
+                | Value::Reference(_)
+                | Value::Date { .. }
+                | Value::Unsupported => 0,
+            }
+    }
+
     /// Builds an anonymous object from `(name, value)` pairs, keeping their order.
     ///
     /// ```

@@ -7,8 +7,10 @@
 //! - lengths and counts are checked against the remaining input before allocating;
 //! - nesting is limited ([`DEFAULT_MAX_DEPTH`](crate::DEFAULT_MAX_DEPTH));
 //! - each table holds at most [`MAX_TABLE_ENTRIES`] entries;
-//! - a reference copies its value into the tree, and all values together may hold at most
-//!   [`MAX_NODES`] nodes, so a few bytes of references cannot expand into gigabytes;
+//! - the tables hold ranges of the input and indices of values already read, never copies,
+//!   and a decoded value holds at most [`MAX_EXPANSION`] bytes per input byte (plus
+//!   [`EXPANSION_SLACK`]), references followed, so a few bytes of references cannot expand
+//!   into gigabytes; decoding takes time linear in the input and the value's size;
 //! - a reference to a value still being decoded (a cycle) is an error, as are externalizable
 //!   objects, whose format only their class knows.
 //!
@@ -31,7 +33,10 @@
 mod decode;
 mod encode;
 
-pub use decode::{DecodeError, DecodeErrorKind, MAX_NODES, MAX_TABLE_ENTRIES, decode};
+pub(crate) use decode::decode_with_slack;
+pub use decode::{
+    DecodeError, DecodeErrorKind, EXPANSION_SLACK, MAX_EXPANSION, MAX_TABLE_ENTRIES, decode,
+};
 pub use encode::{EncodeError, encode};
 
 /// AMF3 markers.
@@ -174,51 +179,96 @@ impl Value {
     /// strict arrays, others as ECMA arrays with the dense members named by index). `None`
     /// for ByteArrays, vectors, dictionaries and E4X XML.
     pub fn to_amf0(&self) -> Option<crate::Value> {
+        self.has_amf0().then(|| self.clone().convert())
+    }
+
+    /// [`to_amf0`](Self::to_amf0) without copying: the value back when AMF0 has no
+    /// equivalent.
+    ///
+    /// ```
+    /// use rtmp_amf0::amf3::Value;
+    ///
+    /// assert_eq!(Value::Integer(3).into_amf0(), Ok(rtmp_amf0::Value::Number(3.0)));
+    /// let bytes = Value::ByteArray(vec![1, 2]);
+    /// assert_eq!(bytes.clone().into_amf0(), Err(bytes));
+    /// ```
+    pub fn into_amf0(self) -> Result<crate::Value, Self> {
+        if self.has_amf0() {
+            Ok(self.convert())
+        } else {
+            Err(self)
+        }
+    }
+
+    /// Whether the value and everything in it has an AMF0 equivalent.
+    fn has_amf0(&self) -> bool {
+        match self {
+            Value::Array { associative, dense } => {
+                associative.iter().all(|(_, value)| value.has_amf0())
+                    && dense.iter().all(Value::has_amf0)
+            }
+            Value::Object(object) => object.members().all(|(_, value)| value.has_amf0()),
+            Value::Undefined
+            | Value::Null
+            | Value::Boolean(_)
+            | Value::Integer(_)
+            | Value::Double(_)
+            | Value::String(_)
+            | Value::XmlDocument(_)
+            | Value::Date(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The AMF0 form of a value that has one (see [`has_amf0`](Self::has_amf0)); anything
+    /// else becomes undefined.
+    fn convert(self) -> crate::Value {
         use crate::Value as Amf0;
-        let members = |members: &mut dyn Iterator<Item = (&str, &Value)>| {
+        let members = |members: Vec<(String, Value)>| {
             members
-                .map(|(name, value)| Some((name.to_owned(), value.to_amf0()?)))
-                .collect::<Option<crate::Object>>()
+                .into_iter()
+                .map(|(name, value)| (name, value.convert()))
+                .collect::<crate::Object>()
         };
-        Some(match self {
-            Value::Undefined => Amf0::Undefined,
+        match self {
             Value::Null => Amf0::Null,
-            Value::Boolean(value) => Amf0::Boolean(*value),
-            Value::Integer(value) => Amf0::Number(f64::from(*value)),
-            Value::Double(value) => Amf0::Number(*value),
-            Value::String(value) => Amf0::String(value.clone()),
-            Value::XmlDocument(value) => Amf0::XmlDocument(value.clone()),
+            Value::Boolean(value) => Amf0::Boolean(value),
+            Value::Integer(value) => Amf0::Number(f64::from(value)),
+            Value::Double(value) => Amf0::Number(value),
+            Value::String(value) => Amf0::String(value),
+            Value::XmlDocument(value) => Amf0::XmlDocument(value),
             Value::Date(millis) => Amf0::Date {
-                millis: *millis,
+                millis,
                 time_zone: 0,
             },
             Value::Array { associative, dense } if associative.is_empty() => {
-                Amf0::StrictArray(dense.iter().map(Value::to_amf0).collect::<Option<_>>()?)
+                Amf0::StrictArray(dense.into_iter().map(Value::convert).collect())
             }
             Value::Array { associative, dense } => {
-                let indexed: Vec<(String, &Value)> = dense
-                    .iter()
+                let indexed = dense
+                    .into_iter()
                     .enumerate()
-                    .map(|(index, value)| (index.to_string(), value))
-                    .collect();
-                let mut all = indexed
-                    .iter()
-                    .map(|(name, value)| (name.as_str(), *value))
-                    .chain(
-                        associative
-                            .iter()
-                            .map(|(name, value)| (name.as_str(), value)),
-                    );
-                Amf0::EcmaArray(members(&mut all)?)
+                    .map(|(index, value)| (index.to_string(), value));
+                Amf0::EcmaArray(members(indexed.chain(associative).collect()))
             }
-            Value::Object(object) if object.class_name.is_empty() => {
-                Amf0::Object(members(&mut object.members())?)
+            Value::Object(object) => {
+                let properties = members(
+                    object
+                        .sealed
+                        .into_iter()
+                        .chain(object.dynamic_members)
+                        .collect(),
+                );
+                if object.class_name.is_empty() {
+                    Amf0::Object(properties)
+                } else {
+                    Amf0::TypedObject {
+                        class_name: object.class_name,
+                        properties,
+                    }
+                }
             }
-            Value::Object(object) => Amf0::TypedObject {
-                class_name: object.class_name.clone(),
-                properties: members(&mut object.members())?,
-            },
-            _ => return None,
-        })
+            _ => Amf0::Undefined,
+        }
     }
 }
