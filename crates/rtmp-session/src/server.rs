@@ -35,6 +35,11 @@ pub struct SessionConfig {
     /// both list ([`Capabilities::answer`]). Default: every codec forwarded, and reconnect,
     /// multitrack and ModEx with nanosecond offsets.
     pub capabilities: Capabilities,
+    /// The largest command or data message decoded (default 1 MiB): AMF values hold up to
+    /// [`rtmp_amf0::MAX_EXPANSION`] bytes of memory per byte, so this bounds what one message
+    /// can cost while it is decoded. A larger one closes the connection
+    /// ([`SessionError::AmfTooLarge`]); real encoders send commands and metadata of a few KiB.
+    pub max_amf_message_size: usize,
 }
 
 impl Default for SessionConfig {
@@ -46,6 +51,7 @@ impl Default for SessionConfig {
             ping_interval: Some(Duration::from_secs(10)),
             max_streams: 8,
             capabilities: Capabilities::forwarding_everything(),
+            max_amf_message_size: 1 << 20,
         }
     }
 }
@@ -167,6 +173,15 @@ pub enum SessionError {
     /// An aggregate message of more sub-messages than [`MAX_AGGREGATE_PARTS`].
     #[error("an aggregate of more than {MAX_AGGREGATE_PARTS} messages")]
     AggregateTooLarge,
+    /// A command or data message larger than
+    /// [`SessionConfig::max_amf_message_size`].
+    #[error("a command or data message of {size} bytes, over the limit of {limit}")]
+    AmfTooLarge {
+        /// The message's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// The most sub-messages an aggregate may carry. Servers that send aggregates put a second
@@ -338,6 +353,16 @@ impl ServerSession {
 
     /// Handles one decoded message from the client.
     pub fn handle_message(&mut self, raw: rtmp_chunk::RawMessage) -> Result<(), SessionError> {
+        if matches!(
+            raw.type_id,
+            type_id::COMMAND_AMF0 | type_id::COMMAND_AMF3 | type_id::DATA_AMF0 | type_id::DATA_AMF3
+        ) && raw.payload.len() > self.config.max_amf_message_size
+        {
+            return Err(SessionError::AmfTooLarge {
+                size: raw.payload.len(),
+                limit: self.config.max_amf_message_size,
+            });
+        }
         match raw.type_id {
             type_id::AUDIO | type_id::VIDEO => {
                 if matches!(self.streams.get(&raw.stream_id), Some(Role::Publishing(_))) {

@@ -452,6 +452,27 @@ fn a_publishers_aggregates_become_its_messages_with_their_timestamps() {
 }
 
 #[test]
+fn command_and_data_messages_past_the_amf_limit_close_the_connection() {
+    let mut config = SessionConfig::default();
+    config.max_amf_message_size = 4096;
+    let mut session = ServerSession::new(config, Instant::now());
+    // A data message and a command of 4097 bytes: refused before any decoding.
+    for type_id in [18, 20, 15, 17] {
+        let message = rtmp_chunk::RawMessage::new(3, 0, type_id, 0, vec![0x05; 4097]);
+        assert!(matches!(
+            session.handle_message(message),
+            Err(SessionError::AmfTooLarge {
+                size: 4097,
+                limit: 4096
+            })
+        ));
+    }
+    // Media of that size is not its concern.
+    let video = rtmp_chunk::RawMessage::new(6, 0, 9, 1, vec![0x17; 4097]);
+    assert!(session.handle_message(video).is_ok());
+}
+
+#[test]
 fn a_players_pause_seek_and_receive_calls_are_answered_and_raised() {
     use rtmp_session::PlayControl;
     let (mut session, _) = connected(None);
