@@ -87,10 +87,55 @@ pub struct TrackConfig {
     pub track_id: u8,
 }
 
+/// A set of [`TrackConfig`]s as bits: membership in constant time, whatever the number of
+/// tracks a message names.
+#[derive(Default)]
+struct TrackSet([u64; 24]);
+
+impl TrackSet {
+    /// The bit of a track: 512 per tag type (audio, video, other), 256 per multichannel flag.
+    fn bit(track: &TrackConfig) -> (usize, u64) {
+        let kind = match track.tag_type {
+            TAG_AUDIO => 0,
+            TAG_VIDEO => 1,
+            _ => 2,
+        };
+        let index =
+            kind * 512 + usize::from(track.multichannel) * 256 + usize::from(track.track_id);
+        (index / 64, 1 << (index % 64))
+    }
+
+    /// Adds a track; whether it was new.
+    fn insert(&mut self, track: &TrackConfig) -> bool {
+        let (word, mask) = Self::bit(track);
+        match self.0.get_mut(word) {
+            Some(bits) if *bits & mask == 0 => {
+                *bits |= mask;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn contains(&self, track: &TrackConfig) -> bool {
+        let (word, mask) = Self::bit(track);
+        self.0.get(word).is_some_and(|bits| bits & mask != 0)
+    }
+}
+
+/// The tracks in the order first named, each once.
+fn distinct(mut tracks: Vec<TrackConfig>) -> Vec<TrackConfig> {
+    let mut seen = TrackSet::default();
+    tracks.retain(|track| seen.insert(track));
+    tracks
+}
+
 /// The tracks whose decoder configuration an audio or video payload carries (several for a
 /// multitrack message), or none for ordinary media. What a server keeps for players that
 /// join later, and a publisher sends again after reconnecting. Ordinary frames are told
 /// apart from their first bytes; configuration messages, which are rare or small, are parsed.
+/// A track named more than once is listed once, so the list holds at most 512 tracks whatever
+/// the message.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -103,6 +148,11 @@ pub struct TrackConfig {
 /// assert!(configured_tracks(TAG_VIDEO, &inter_frame).is_empty());
 /// ```
 pub fn configured_tracks(tag_type: u8, payload: &Bytes) -> Vec<TrackConfig> {
+    distinct(configured_tracks_named(tag_type, payload))
+}
+
+/// The tracks a configuration message names, as often as it names them.
+fn configured_tracks_named(tag_type: u8, payload: &Bytes) -> Vec<TrackConfig> {
     let config = |multichannel, track_id| TrackConfig {
         tag_type,
         multichannel,
@@ -165,7 +215,8 @@ pub fn configured_tracks(tag_type: u8, payload: &Bytes) -> Vec<TrackConfig> {
 /// The latest configuration message of each track (see [`configured_tracks`]), for whoever
 /// sends them again: a server to a player that joins, a recorder to a new file, a publisher
 /// after it reconnects. A message that configures several tracks is kept once, until every
-/// one of them is configured by later messages.
+/// one of them is configured by later messages. Keeping a message costs time linear in the
+/// tracks it and the kept ones configure.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -194,14 +245,34 @@ impl<T> TrackConfigs<T> {
     /// Keeps `message` as the configuration of `tracks`, in place of what configured them
     /// before. Nothing is kept for no track.
     pub fn set(&mut self, tracks: Vec<TrackConfig>, message: T) {
+        let tracks = distinct(tracks);
         if tracks.is_empty() {
             return;
         }
+        let mut new = TrackSet::default();
+        for track in &tracks {
+            new.insert(track);
+        }
         for (configured, _) in &mut self.kept {
-            configured.retain(|track| !tracks.contains(track));
+            configured.retain(|track| !new.contains(track));
         }
         self.kept.retain(|(configured, _)| !configured.is_empty());
         self.kept.push((tracks, message));
+    }
+
+    /// How many tracks are configured.
+    pub fn track_count(&self) -> usize {
+        self.kept.iter().map(|(tracks, _)| tracks.len()).sum()
+    }
+
+    /// How many messages are kept.
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
     }
 
     /// The messages kept, oldest first.
@@ -218,6 +289,31 @@ impl<T> TrackConfigs<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_track_ids_cost_linear_time_and_are_kept_once() {
+        // A multitrack video sequence start (one codec, many tracks): 100 000 tracks, every
+        // one with id 7 or 8, each an AVC config of 5 bytes.
+        let mut payload = vec![0x90 | 6, 0x10, b'a', b'v', b'c', b'1'];
+        for index in 0..100_000u32 {
+            payload.extend_from_slice(&[7 + (index % 2) as u8, 0, 0, 5, 1, 0x64, 0, 0x1F, 0xFF]);
+        }
+        let payload = Bytes::from(payload);
+        let tracks = configured_tracks(TAG_VIDEO, &payload);
+        assert_eq!(
+            tracks
+                .iter()
+                .map(|track| track.track_id)
+                .collect::<Vec<_>>(),
+            [7, 8]
+        );
+        let mut configs = TrackConfigs::default();
+        for round in 0..1000 {
+            configs.set(tracks.clone(), round);
+            configs.set(vec![tracks[0]; 10_000], round);
+        }
+        assert_eq!((configs.len(), configs.track_count()), (2, 2));
+    }
 
     #[test]
     fn legacy_and_enhanced_forms() {

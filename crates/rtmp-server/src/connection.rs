@@ -466,7 +466,15 @@ impl<H: Hooks> Connection<H> {
                                 }
                             }
                         }
-                        publisher.send(&message);
+                        if let Err(error) = publisher.send(&message) {
+                            let key = publisher.key().clone();
+                            let reason = error.to_string();
+                            self.log_refusal("publish stopped", &key, &reason);
+                            self.stop_publishing(stream_id);
+                            self.session
+                                .send_status(stream_id, Status::publish_rejected(reason))?;
+                            self.flush();
+                        }
                     }
                 }
                 SessionEvent::StreamClosed { stream_id } => {

@@ -66,6 +66,17 @@ pub struct HubConfig {
     /// playing, so refusing would lock it out; turn it on where legacy players must get a clear
     /// failure instead of video they cannot decode.
     pub refuse_unannounced_enhanced: bool,
+    /// The most tracks whose configuration (sequence start, multichannel config) a stream
+    /// keeps for players that join (default 32; multitrack encoders send a handful). A
+    /// publisher that configures more is refused (NetStream.Publish.Rejected).
+    pub max_tracks: usize,
+    /// The most bytes of configuration messages a stream keeps, all tracks together (default
+    /// 1 MiB; a configuration record is tens to a few thousand bytes). A publisher past it is
+    /// refused.
+    pub max_header_bytes: usize,
+    /// The largest metadata (onMetaData) a stream keeps (default 256 KiB; encoders send
+    /// about 1 KiB). A publisher that sends larger is refused.
+    pub max_metadata_bytes: usize,
 }
 
 impl Default for HubConfig {
@@ -78,6 +89,9 @@ impl Default for HubConfig {
             slow_player: SlowPlayerPolicy::SkipToKeyframe,
             refuse_unannounced_enhanced: false,
             legacy_for_unannounced: false,
+            max_tracks: 32,
+            max_header_bytes: 1 << 20,
+            max_metadata_bytes: 256 << 10,
         }
     }
 }
@@ -551,9 +565,13 @@ impl HubPublisher {
     }
 
     /// Shares an audio, video or data message with every player. Timestamps pass through.
-    pub fn send(&self, message: &RawMessage) {
+    ///
+    /// A message that takes the stream past one of its budgets ([`HubConfig::max_tracks`],
+    /// [`HubConfig::max_header_bytes`], [`HubConfig::max_metadata_bytes`]) is not shared, and
+    /// the error says which; the publisher should then be stopped.
+    pub fn send(&self, message: &RawMessage) -> Result<(), PublishError> {
         let Some(media) = shared(message.clone(), self.hub.config.chunk_size) else {
-            return;
+            return Ok(());
         };
         let kind = media.kind;
         let config = &self.hub.config;
@@ -603,6 +621,7 @@ impl HubPublisher {
                     cache(stream, config, &media, false);
                 } else {
                     stream.headers.set(keys, media.clone());
+                    self.check_headers(stream)?;
                 }
             }
             MediaKind::Video { kind, enhanced } => {
@@ -611,6 +630,7 @@ impl HubPublisher {
                     VideoKind::SequenceStart => {
                         let keys = configured_tracks(message.type_id, &message.payload);
                         stream.headers.set(keys, media.clone());
+                        self.check_headers(stream)?;
                         stream.stats.enhanced_video = enhanced;
                         if enhanced && config.refuse_unannounced_enhanced {
                             self.fail_legacy_players(stream);
@@ -623,6 +643,9 @@ impl HubPublisher {
             }
             MediaKind::Data => {
                 if rtmp_message::data_name_is(&message.payload, rtmp_message::ON_METADATA) {
+                    if message.payload.len() > config.max_metadata_bytes {
+                        return Err(self.over_limit("metadata bytes", config.max_metadata_bytes));
+                    }
                     stream.metadata = Some(media.clone());
                     let (width, height, frame_rate) = video_size(&message.payload);
                     let stats = &mut stream.stats;
@@ -659,6 +682,32 @@ impl HubPublisher {
         stream.stats.dropped += tally.dropped;
         if tally.dropped > 0 {
             self.hub.dropped.fetch_add(tally.dropped, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Checks the configuration messages kept against the stream's budgets.
+    fn check_headers(&self, stream: &Stream) -> Result<(), PublishError> {
+        let config = &self.hub.config;
+        if stream.headers.track_count() > config.max_tracks {
+            return Err(self.over_limit("configured tracks", config.max_tracks));
+        }
+        let bytes: usize = stream
+            .headers
+            .iter()
+            .map(|media| media.chunked.payload_len())
+            .sum();
+        if bytes > config.max_header_bytes {
+            return Err(self.over_limit("configuration bytes", config.max_header_bytes));
+        }
+        Ok(())
+    }
+
+    fn over_limit(&self, what: &'static str, limit: usize) -> PublishError {
+        PublishError::OverLimit {
+            key: self.key.clone(),
+            what,
+            limit,
         }
     }
 
@@ -760,8 +809,8 @@ impl Publishing for HubPublisher {
         &self.key
     }
 
-    fn send(&mut self, message: &RawMessage) {
-        HubPublisher::send(self, message);
+    fn send(&mut self, message: &RawMessage) -> Result<(), PublishError> {
+        HubPublisher::send(self, message)
     }
 }
 
@@ -895,8 +944,8 @@ mod tests {
         use crate::queue::Item;
         let hub = Hub::new(HubConfig::default());
         let publisher = hub.publish(key()).unwrap();
-        publisher.send(&sequence_start());
-        publisher.send(&video(0, true, 100));
+        publisher.send(&sequence_start()).unwrap();
+        publisher.send(&video(0, true, 100)).unwrap();
         let (handle, mut media, _) = player(1 << 20);
         let playing = hub.play(key(), handle.reading_rings()).unwrap();
         // The catch-up in its queue, then the start of reading the ring.
@@ -907,7 +956,7 @@ mod tests {
             panic!("no ring to follow");
         };
         // From then on the hub queues nothing for it: the ring has the stream.
-        publisher.send(&video(40, false, 100));
+        publisher.send(&video(40, false, 100)).unwrap();
         assert!(media.try_recv_on().is_none());
         let mut timestamps = Vec::new();
         let mut read = |follower: &mut crate::ring::Follower| {
@@ -921,7 +970,7 @@ mod tests {
         assert_eq!(read(&mut follower), crate::ring::Read::Open);
         // Leaving ends the reading where the stream was then.
         drop(playing);
-        publisher.send(&video(80, false, 100));
+        publisher.send(&video(80, false, 100)).unwrap();
         assert_eq!(read(&mut follower), crate::ring::Read::Ended);
         assert_eq!(timestamps, [40]);
         assert_eq!(hub.stats(&key()).unwrap().players, 0);
@@ -942,15 +991,15 @@ mod tests {
         };
         let mut read = || follower.read(|_, _| true).unwrap();
         let bytes_out = || hub.stats(&key()).unwrap().bytes_out;
-        publisher.send(&video(0, true, 1000));
+        publisher.send(&video(0, true, 1000)).unwrap();
         assert_eq!(bytes_out(), 0, "not taken yet");
         read();
-        publisher.send(&video(40, false, 1000));
+        publisher.send(&video(40, false, 1000)).unwrap();
         assert_eq!(bytes_out(), 1000, "counted at the next message");
         // A paused player's writer takes nothing.
         controls.apply(rtmp_session::PlayControl::Pause(true));
         read();
-        publisher.send(&video(80, false, 1000));
+        publisher.send(&video(80, false, 1000)).unwrap();
         assert_eq!(bytes_out(), 1000);
     }
 
@@ -958,9 +1007,9 @@ mod tests {
     fn a_late_player_gets_the_sequence_start_and_the_gop_from_its_keyframe() {
         let hub = Hub::new(HubConfig::default());
         let publisher = hub.publish(key()).unwrap();
-        publisher.send(&sequence_start());
+        publisher.send(&sequence_start()).unwrap();
         for (timestamp, keyframe) in [(0, true), (40, false), (80, true), (120, false)] {
-            publisher.send(&video(timestamp, keyframe, 100));
+            publisher.send(&video(timestamp, keyframe, 100)).unwrap();
         }
         let (handle, mut media, _) = player(1 << 20);
         let _playing = hub.play(key(), handle).unwrap();
@@ -969,7 +1018,7 @@ mod tests {
             [(0, true), (80, false), (120, false)],
             "the sequence start, then the GOP that starts at the last keyframe"
         );
-        publisher.send(&video(160, false, 100));
+        publisher.send(&video(160, false, 100)).unwrap();
         assert_eq!(received(&mut media), [(160, false)]);
     }
 
@@ -988,12 +1037,12 @@ mod tests {
             // Room for about two 1000-byte frames.
             let (handle, mut media, _) = player(2500);
             let _playing = hub.play(key(), handle).unwrap();
-            publisher.send(&video(0, true, 1000));
-            publisher.send(&video(40, false, 1000));
-            publisher.send(&video(80, false, 1000)); // does not fit: the player is behind
+            publisher.send(&video(0, true, 1000)).unwrap();
+            publisher.send(&video(40, false, 1000)).unwrap();
+            publisher.send(&video(80, false, 1000)).unwrap(); // does not fit: the player is behind
             assert_eq!(received(&mut media), [(0, false), (40, false)]);
-            publisher.send(&video(120, false, 1000)); // fits, but is not a keyframe
-            publisher.send(&video(160, true, 1000));
+            publisher.send(&video(120, false, 1000)).unwrap(); // fits, but is not a keyframe
+            publisher.send(&video(160, true, 1000)).unwrap();
             let stats = hub.stats(&key()).unwrap();
             match policy {
                 SlowPlayerPolicy::SkipToKeyframe => {
@@ -1021,17 +1070,19 @@ mod tests {
     fn a_late_player_gets_every_tracks_configuration() {
         let hub = Hub::new(HubConfig::default());
         let publisher = hub.publish(key()).unwrap();
-        publisher.send(&sequence_start());
+        publisher.send(&sequence_start()).unwrap();
         // AAC AudioSpecificConfigs for tracks 0 and 1, a multichannel config for track 1
         // (native order, 2 channels, front left and right), then coded frames.
-        publisher.send(&audio_track(0, 0, &[0x12, 0x10]));
-        publisher.send(&audio_track(0, 1, &[0x11, 0x90]));
-        publisher.send(&audio_track(4, 1, &[1, 2, 0, 0, 0, 3]));
-        publisher.send(&video(0, true, 100));
-        publisher.send(&audio_track(1, 0, &[0x21, 0x10]));
-        publisher.send(&audio_track(1, 1, &[0x21, 0x10]));
+        publisher.send(&audio_track(0, 0, &[0x12, 0x10])).unwrap();
+        publisher.send(&audio_track(0, 1, &[0x11, 0x90])).unwrap();
+        publisher
+            .send(&audio_track(4, 1, &[1, 2, 0, 0, 0, 3]))
+            .unwrap();
+        publisher.send(&video(0, true, 100)).unwrap();
+        publisher.send(&audio_track(1, 0, &[0x21, 0x10])).unwrap();
+        publisher.send(&audio_track(1, 1, &[0x21, 0x10])).unwrap();
         // A new configuration for track 1 replaces the old one only.
-        publisher.send(&audio_track(0, 1, &[0x11, 0x88]));
+        publisher.send(&audio_track(0, 1, &[0x11, 0x88])).unwrap();
         let (handle, mut media, _) = player(1 << 20);
         let _playing = hub.play(key(), handle).unwrap();
         let payloads: Vec<Vec<u8>> = std::iter::from_fn(|| media.try_recv())
@@ -1065,8 +1116,8 @@ mod tests {
             notices.try_recv().map(|(notice, _)| *notice),
             Some(Notice::Published(key()))
         );
-        first.send(&sequence_start());
-        first.send(&video(0, true, 100));
+        first.send(&sequence_start()).unwrap();
+        first.send(&video(0, true, 100)).unwrap();
         assert!(hub.publish(key()).is_err(), "one publisher at a time");
         drop(first);
         assert_eq!(
@@ -1081,7 +1132,7 @@ mod tests {
             notices.try_recv().map(|(notice, _)| *notice),
             Some(Notice::Published(key()))
         );
-        second.send(&video(5000, true, 100));
+        second.send(&video(5000, true, 100)).unwrap();
         assert_eq!(received(&mut media), [(5000, false)]);
         let (late, mut late_media, _) = player(1 << 20);
         let _late = hub.play(key(), late).unwrap();
@@ -1090,5 +1141,55 @@ mod tests {
         drop(_playing);
         drop(_late);
         assert!(hub.keys().is_empty(), "an unused stream is forgotten");
+    }
+
+    #[test]
+    fn a_publisher_past_the_streams_budgets_is_refused() {
+        let config = HubConfig {
+            max_tracks: 4,
+            max_header_bytes: 4096,
+            max_metadata_bytes: 1024,
+            ..HubConfig::default()
+        };
+        let hub = Hub::new(config);
+        let publisher = hub.publish(key()).unwrap();
+        for track in 0..4 {
+            publisher
+                .send(&audio_track(0, track, &[0x12, 0x10]))
+                .unwrap();
+        }
+        // The same tracks again replace what they configured.
+        publisher.send(&audio_track(0, 3, &[0x11, 0x90])).unwrap();
+        let fifth = publisher.send(&audio_track(0, 4, &[0x12, 0x10]));
+        assert!(matches!(
+            fifth,
+            Err(crate::PublishError::OverLimit {
+                what: "configured tracks",
+                limit: 4,
+                ..
+            })
+        ));
+        drop(publisher);
+        let publisher = hub.publish(key()).unwrap();
+        let large = audio_track(0, 0, &[0x12; 5000]);
+        assert!(matches!(
+            publisher.send(&large),
+            Err(crate::PublishError::OverLimit {
+                what: "configuration bytes",
+                ..
+            })
+        ));
+        let mut metadata = vec![0x02, 0x00, 0x0A];
+        metadata.extend_from_slice(b"onMetaData");
+        metadata.resize(2000, 0x05);
+        let metadata = RawMessage::new(4, 0, type_id::DATA_AMF0, 1, metadata);
+        assert!(matches!(
+            publisher.send(&metadata),
+            Err(crate::PublishError::OverLimit {
+                what: "metadata bytes",
+                limit: 1024,
+                ..
+            })
+        ));
     }
 }

@@ -243,7 +243,12 @@ pub(crate) async fn pull(
         let ended: Result<(), ClientError> = loop {
             tokio::select! {
                 event = player.next() => match event {
-                    Ok(Some(PlayEvent::Media(message))) => publisher.send(&message),
+                    Ok(Some(PlayEvent::Media(message))) => {
+                        if let Err(error) = publisher.send(&message) {
+                            tracing::warn!(%key, %url, %error, "pull refused");
+                            break Ok(());
+                        }
+                    }
                     Ok(Some(PlayEvent::Status(_))) => {}
                     Ok(None) => break Ok(()),
                     Err(error) => break Err(error),

@@ -34,6 +34,17 @@ pub enum PublishError {
     /// The router refused it, for the reason given (sent to the client).
     #[error("{0}")]
     Refused(String),
+    /// The publisher took the stream past one of its budgets (see
+    /// [`HubConfig`](crate::HubConfig)).
+    #[error("{key}: more {what} than the limit of {limit}")]
+    OverLimit {
+        /// The stream.
+        key: StreamKey,
+        /// What went over: "configured tracks", "configuration bytes", "metadata bytes".
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// Why a play is refused.
@@ -377,7 +388,8 @@ pub trait Publishing: Send + Sync {
     fn key(&self) -> &StreamKey;
     /// An audio, video or data message from the publisher (timestamps as received). Called on
     /// the publisher's reader: it must not wait (queue what takes time, as a recorder would).
-    fn send(&mut self, message: &RawMessage);
+    /// An error stops the publishing: the client is told why (NetStream.Publish.Rejected).
+    fn send(&mut self, message: &RawMessage) -> Result<(), PublishError>;
 }
 
 /// One player's place in a stream. Dropping it removes the player.
@@ -401,8 +413,9 @@ pub trait Playing: Send + Sync {
 ///     fn key(&self) -> &StreamKey {
 ///         &self.0
 ///     }
-///     fn send(&mut self, message: &RawMessage) {
+///     fn send(&mut self, message: &RawMessage) -> Result<(), PublishError> {
 ///         self.1 += message.payload.len() as u64;
+///         Ok(())
 ///     }
 /// }
 ///

@@ -84,9 +84,10 @@ impl Publishing for Kept {
         &self.key
     }
 
-    fn send(&mut self, message: &RawMessage) {
+    fn send(&mut self, message: &RawMessage) -> Result<(), PublishError> {
         let entry = (self.key.clone(), message.type_id, message.timestamp);
         self.kept.lock().unwrap().push(entry);
+        Ok(())
     }
 }
 

@@ -85,6 +85,7 @@ status_codes! {
     PublishStart => "NetStream.Publish.Start", Status, "Publishing has started.";
     PublishBadName => "NetStream.Publish.BadName", Error, "The stream is already published, or the name is refused.";
     PublishIdle => "NetStream.Publish.Idle", Status, "The publisher has been idle too long.";
+    PublishRejected => "NetStream.Publish.Rejected", Error, "The server stopped taking what the publisher sends (for example, past a limit).";
     UnpublishSuccess => "NetStream.Unpublish.Success", Status, "Publishing has stopped.";
     PlayStart => "NetStream.Play.Start", Status, "Playback has started.";
     PlayReset => "NetStream.Play.Reset", Status, "The playlist was reset.";
@@ -181,7 +182,13 @@ impl Status {
         .with("details", name)
     }
 
-    /// NetStream.Unpublish.Success for `name`.
+    /// NetStream.Publish.Rejected, with the reason: the server stopped taking a publisher's
+    /// stream.
+    pub fn publish_rejected(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::PublishRejected, reason)
+    }
+
+    /// NetStream.Unpublish.Success for stream `name`.
     pub fn unpublish_success(name: &str) -> Self {
         Self::new(
             StatusCode::UnpublishSuccess,
