@@ -45,6 +45,8 @@ pub struct FileConfig {
     pub listen_backlog: Option<u32>,
     /// Address for the HTTP status page, API and metrics.
     pub http: Option<SocketAddr>,
+    /// The most HTTP connections at once.
+    pub http_max_connections: Option<usize>,
     /// RTMPS.
     pub tls: Option<TlsSection>,
     /// Push every stream to these servers.

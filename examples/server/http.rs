@@ -13,18 +13,34 @@
 //! | `DELETE /api/streams/{app}/{name}/publisher` | stops a stream's publisher |
 //! | `POST /api/streams/{app}/{name}/recording` | starts recording a stream (with `--record`) |
 //! | `DELETE /api/streams/{app}/{name}/recording` | stops recording it |
+//!
+//! The listener cannot hurt the RTMP side: it keeps at most [`HttpLimits::max_connections`]
+//! connections (more are closed on arrival, so their descriptors stay free for RTMP), closes
+//! one that sends no complete request head within [`HttpLimits::header_timeout`] (idle
+//! keep-alive connections included), and logs failed accepts at most every 10 s.
+//!
+//! Requests that change something (every method but GET and HEAD) are refused with 403 when
+//! they come from another site (an `Origin` that is not this host, or `Sec-Fetch-Site:
+//! cross-site`), and a POST must carry `Content-Type: application/json`, which a browser sends
+//! to another site only after a preflight that this server never grants. Each operator action
+//! is logged at INFO with the address and user agent that asked.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get};
+use axum::{Extension, Json};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rtmp_server::{ConnectionStats, Recorder, Role, Server, StreamInfo, StreamKey, Totals};
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use crate::policy::Policy;
 use rtmp_cluster::{Cluster, ClusterHooks};
@@ -43,9 +59,171 @@ pub struct Http {
 
 type Shared = State<Arc<Http>>;
 
-/// Serves the HTTP side on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, http: Http) -> std::io::Result<()> {
-    let app = axum::Router::new()
+/// What the HTTP listener allows a client.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Connections open at once (default 256); more are closed on arrival.
+    pub max_connections: usize,
+    /// Time allowed for a request head, counted from when the connection opens or has
+    /// answered the previous request (default 10 s).
+    pub header_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Who sent a request: the peer address, for the log of operator actions.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
+/// Counts events and says, at most every 10 s, how many to log.
+struct Throttle {
+    last: Option<Instant>,
+    held: u64,
+}
+
+impl Throttle {
+    /// `Some(held back since the last line)` when a line may be logged now.
+    fn allow(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(10))
+        {
+            self.held += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.held))
+    }
+}
+
+/// Serves the HTTP side on `listener` until the process ends, within `limits`.
+pub async fn serve(listener: tokio::net::TcpListener, http: Http, limits: HttpLimits) {
+    let app = router(http);
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let (mut failed, mut refused) = (
+        Throttle {
+            last: None,
+            held: 0,
+        },
+        Throttle {
+            last: None,
+            held: 0,
+        },
+    );
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                if let Some(held_back) = failed.allow() {
+                    tracing::warn!(%error, held_back, "HTTP accept failed");
+                }
+                // Out of descriptors: let connections end before trying again.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            drop(stream);
+            if let Some(held_back) = refused.allow() {
+                tracing::warn!(
+                    %peer,
+                    held_back,
+                    limit = limits.max_connections,
+                    "HTTP connection refused: too many open"
+                );
+            }
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .max_buf_size(64 * 1024);
+            // Errors are the client's (a timeout, a broken request): nothing to report.
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            drop(permit);
+        });
+    }
+}
+
+/// Refuses requests that change something when they come from another site (see the module
+/// docs).
+async fn same_site_only(request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    if let Some(reason) = cross_site(headers) {
+        return (StatusCode::FORBIDDEN, reason).into_response();
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim_start().starts_with("application/json"));
+    if *request.method() == Method::POST && !json {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send Content-Type: application/json",
+        )
+            .into_response();
+    }
+    let peer = request
+        .extensions()
+        .get::<Peer>()
+        .map(|Peer(peer)| peer.to_string())
+        .unwrap_or_default();
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    tracing::info!(
+        %peer,
+        agent,
+        %method,
+        path,
+        status = response.status().as_u16(),
+        "operator action"
+    );
+    response
+}
+
+/// Why a request is from another site, if it is.
+fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &header::HeaderValue| value.to_str().ok())
+    };
+    if text("sec-fetch-site") == Some("cross-site") {
+        return Some("cross-site requests are refused");
+    }
+    let origin = text(header::ORIGIN.as_str())?;
+    let host = text(header::HOST.as_str()).unwrap_or("");
+    let origin_host = origin
+        .split_once("://")
+        .map_or(origin, |(_, rest)| rest)
+        .trim_end_matches('/');
+    (origin_host != host).then_some("requests from another origin are refused")
+}
+
+/// The routes, with the cross-site guard.
+fn router(http: Http) -> axum::Router {
+    axum::Router::new()
         .route("/", get(status_page))
         .route("/metrics", get(metrics))
         .route("/api/streams", get(streams))
@@ -61,8 +239,8 @@ pub async fn serve(listener: tokio::net::TcpListener, http: Http) -> std::io::Re
             "/api/streams/{app}/{name}/recording",
             axum::routing::post(start_recording).delete(stop_recording),
         )
-        .with_state(Arc::new(http));
-    axum::serve(listener, app).await
+        .layer(axum::middleware::from_fn(same_site_only))
+        .with_state(Arc::new(http))
 }
 
 async fn status_page() -> Html<&'static str> {

@@ -44,6 +44,11 @@ struct Args {
     /// on this address [default: off].
     #[arg(long)]
     http: Option<SocketAddr>,
+    /// The most HTTP connections at once; more are closed on arrival, and as many descriptors
+    /// are kept from RTMP's default limit, so neither side can starve the other
+    /// [default: 256].
+    #[arg(long)]
+    http_max_connections: Option<usize>,
     /// Record every published stream to FLV files in this directory (DIR/APP/NAME-TIME.flv).
     #[arg(long)]
     record: Option<PathBuf>,
@@ -81,7 +86,7 @@ struct Args {
     #[arg(long)]
     pull: Option<String>,
     /// The most connections at once [default: the open-file limit, raised to its maximum at
-    /// start, less 64].
+    /// start, less 64, less the HTTP connections with --http].
     #[arg(long)]
     max_connections: Option<usize>,
     /// The most connections at once from one IP address [default: no limit of its own].
@@ -131,14 +136,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => FileConfig::default(),
     };
     // As nginx's worker_rlimit_nofile: the connection limit follows the raised file limit.
-    match rtmp_server::raise_open_file_limit() {
-        Ok(files) => tracing::debug!(files, "open-file limit"),
-        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
-    }
-    run(args, file).await
+    let files = match rtmp_server::raise_open_file_limit() {
+        Ok(files) => {
+            tracing::debug!(files, "open-file limit");
+            Some(files)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open-file limit");
+            None
+        }
+    };
+    run(args, file, files).await
 }
 
-async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    args: Args,
+    file: FileConfig,
+    files: Option<u64>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let http_limits = http::HttpLimits {
+        max_connections: args
+            .http_max_connections
+            .or(file.http_max_connections)
+            .unwrap_or(http::HttpLimits::default().max_connections)
+            .max(1),
+        ..http::HttpLimits::default()
+    };
+    let http_address = args.http.or(file.http);
     let recorder = Arc::new(OnceLock::new());
     let cluster = match (
         args.cluster.clone().or(file.cluster.clone()),
@@ -188,6 +212,11 @@ async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Err
     }
     if let Some(most) = args.max_connections.or(file.max_connections) {
         builder = builder.max_connections(most);
+    } else if let (Some(files), Some(_)) = (files, http_address) {
+        // The HTTP side's descriptors are kept from RTMP's share, as the headroom is.
+        let reserved = 64 + http_limits.max_connections as u64;
+        let most = usize::try_from(files.saturating_sub(reserved)).unwrap_or(usize::MAX);
+        builder = builder.max_connections(most.clamp(1, 100_000));
     }
     if let Some(most) = args.max_connections_per_ip.or(file.max_connections_per_ip) {
         builder = builder.max_connections_per_ip(most);
@@ -242,7 +271,7 @@ async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Err
     if let Some(cluster) = &cluster {
         cluster.attach(&server);
     }
-    if let Some(address) = args.http.or(file.http) {
+    if let Some(address) = http_address {
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
             .idle_timeout(
                 metrics_util::MetricKindMask::GAUGE,
@@ -259,9 +288,7 @@ async fn run(args: Args, file: FileConfig) -> Result<(), Box<dyn std::error::Err
             cluster: cluster.clone(),
         };
         tokio::spawn(async move {
-            if let Err(error) = http::serve(listener, state).await {
-                tracing::error!(%error, "the HTTP server stopped");
-            }
+            http::serve(listener, state, http_limits).await;
         });
     }
     println!(

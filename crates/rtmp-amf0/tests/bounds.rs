@@ -68,9 +68,8 @@ fn member_names_and_traits_references_are_charged() {
     bomb.push(0x0A);
     bomb.extend(u29(sealed << 4 | 0b0011)); // inline object, inline traits, sealed count
     bomb.extend(inline_string(&[b'c'; 20_000])); // class name: string 0
-    for _ in 0..sealed {
-        bomb.push(0x00); // each sealed name: a reference to string 0
-    }
+    // Each sealed name: a reference to string 0.
+    bomb.extend(std::iter::repeat_n(0x00, sealed as usize));
     bomb.extend(std::iter::repeat_n(0x01, sealed as usize)); // the values: null
     for _ in 1..objects {
         bomb.push(0x0A);

@@ -139,10 +139,17 @@ pub fn strings(args: &[&str]) -> Vec<String> {
 
 /// An HTTP request with curl: the status code and the body.
 pub fn curl(method: &str, url: &str) -> (u16, String) {
-    let output = run(
-        "curl",
-        &strings(&["-s", "-X", method, "-w", "\n%{http_code}", url]),
-    );
+    let mut args = strings(&["-s", "-X", method, "-w", "\n%{http_code}", url]);
+    if method == "POST" {
+        // The API takes state-changing POSTs only as JSON, which no other site can send.
+        args.extend(strings(&[
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            "{}",
+        ]));
+    }
+    let output = run("curl", &args);
     let text = String::from_utf8(output.stdout).unwrap();
     let (body, code) = text.rsplit_once('\n').unwrap();
     (code.parse().unwrap_or(0), body.to_owned())
