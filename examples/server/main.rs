@@ -180,8 +180,8 @@ async fn run(
         (Some(_), None) => return Err("--cluster needs --node-url".into()),
         _ => None,
     };
-    let policy = Policy {
-        relay: StaticRelay {
+    let policy = Policy::new(
+        StaticRelay {
             push: if args.push.is_empty() {
                 file.push.clone().unwrap_or_default()
             } else {
@@ -189,9 +189,9 @@ async fn run(
             },
             pull: args.pull.clone().or(file.pull.clone()),
         },
-        apps: file.apps.clone(),
-        recorder: recorder.clone(),
-    };
+        file.apps.clone(),
+        recorder.clone(),
+    );
     let mut builder = Server::builder()
         .listen(
             args.listen

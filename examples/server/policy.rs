@@ -4,15 +4,16 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use rtmp_server::{
-    Hooks, Recorder, Refusal, RtmpUrl, StaticRelay, StreamEvent, StreamKey, StreamRequest,
+    Hooks, LogLimit, Recorder, Refusal, RtmpUrl, StaticRelay, StreamEvent, StreamKey, StreamRequest,
 };
 
 use crate::config::AppSection;
 
 /// What the server decides per application.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Policy {
     /// Relays for every application.
     pub relay: StaticRelay,
@@ -20,9 +21,32 @@ pub struct Policy {
     pub apps: BTreeMap<String, AppSection>,
     /// The recorder, once the server exists (recording is on when it is set).
     pub recorder: Arc<OnceLock<Recorder>>,
+    /// Publish and unpublish lines, limited per address: a client publishing in a loop writes
+    /// a few lines, then one per 10 s.
+    started_lines: LogLimit,
+    stopped_lines: LogLimit,
 }
 
+/// Lines about publishing an address writes at once before the limit applies.
+const PUBLISH_LINES: u32 = 8;
+
 impl Policy {
+    /// The policy for `apps`, with `relay` for every application.
+    pub fn new(
+        relay: StaticRelay,
+        apps: BTreeMap<String, AppSection>,
+        recorder: Arc<OnceLock<Recorder>>,
+    ) -> Self {
+        let lines = || LogLimit::new(Duration::from_secs(10)).with_burst(PUBLISH_LINES);
+        Self {
+            relay,
+            apps,
+            recorder,
+            started_lines: lines(),
+            stopped_lines: lines(),
+        }
+    }
+
     fn app(&self, app: &str) -> Option<&AppSection> {
         self.apps.get(app)
     }
@@ -67,7 +91,9 @@ impl Hooks for Policy {
     }
 
     fn on_publish_started(&self, event: &StreamEvent) {
-        tracing::info!(key = %event.key, peer = %event.peer, "publishing");
+        if let Some(held) = self.started_lines.allow(event.peer.ip(), Instant::now()) {
+            tracing::info!(key = %event.key, peer = %event.peer, held_back = held, "publishing");
+        }
         let wanted = self
             .app(&event.key.app)
             .and_then(|app| app.record)
@@ -80,6 +106,8 @@ impl Hooks for Policy {
     }
 
     fn on_publish_stopped(&self, event: &StreamEvent) {
-        tracing::info!(key = %event.key, "publishing stopped");
+        if let Some(held) = self.stopped_lines.allow(event.peer.ip(), Instant::now()) {
+            tracing::info!(key = %event.key, peer = %event.peer, held_back = held, "publishing stopped");
+        }
     }
 }

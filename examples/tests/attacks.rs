@@ -385,6 +385,7 @@ fn single_messages_cannot_take_the_server_down() {
         assert_eq!(closed, 6, "{what}: a connection survived its bomb");
     }
 
+    let settled = memory.resident();
     // After connect: a call of nearly 1 MiB (the largest command decoded) whose argument
     // nests references to a large array; then one of 8 MiB, past what is decoded at all.
     let nested = amf3_nested_bomb(200_000, 60);
@@ -414,6 +415,15 @@ fn single_messages_cannot_take_the_server_down() {
     );
     assert!(growth <= 256 * MIB, "an 8 MiB call: +{growth} bytes");
     assert!(closed);
+    // What those calls took is given back (the server trims every 5 s when it holds much
+    // more free memory than it did).
+    let until = Instant::now() + Duration::from_secs(12);
+    while memory.resident() > settled + 16 * MIB && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let kept = memory.resident().saturating_sub(settled);
+    eprintln!("kept after the calls: +{:.1} MiB", mib(kept));
+    assert!(kept <= 16 * MIB, "+{kept} bytes kept after the calls");
 
     // A multitrack sequence start of 1 MiB naming tracks 0-7 over and over: answered at once
     // (a createStream right after it is answered within a second).
@@ -538,4 +548,41 @@ fn single_messages_cannot_take_the_server_down() {
         "{video} video frames, expected about {expected}"
     );
     drop(server);
+}
+
+#[test]
+fn a_publish_loop_writes_a_few_log_lines() {
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("publish-loop-{}.log", std::process::id()));
+    let server = Process(
+        std::process::Command::new(common::server_binary())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "no listener");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let loops = 100;
+    for round in 0..loops {
+        let mut client = Raw::connected(port);
+        assert!(client.publish(&format!("loop{round}")), "round {round}");
+    }
+    // The last unpublish is logged (or held back) before the server stops.
+    std::thread::sleep(Duration::from_millis(500));
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let lines = text
+        .lines()
+        .filter(|line| line.contains("publishing"))
+        .count();
+    eprintln!("{loops} publishes and unpublishes: {lines} lines");
+    // A burst of 8 of each, then one a period.
+    assert!((2..=20).contains(&lines), "{lines} lines:\n{text}");
 }

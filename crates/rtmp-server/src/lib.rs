@@ -79,6 +79,7 @@ pub use hub::{
     Hub, HubConfig, HubPublisher, Media, MediaKind, SharedMedia, SlowPlayerPolicy, StreamStats,
     Subscription,
 };
+pub use limits::LogLimit;
 #[cfg(unix)]
 pub use limits::raise_open_file_limit;
 pub use queue::{MediaReceiver, MediaSender};

@@ -94,48 +94,91 @@ impl Drop for AddressSlot {
     }
 }
 
-/// Lets a log line through at most once per `period` for each key (and once per period for
-/// everything when keys pile up), counting what it held back.
+/// Limits log lines per peer address: a burst of lines, then one per `period`, counting what
+/// it held back so that the next line can say how many. Routine events that a client can
+/// repeat at will (a refusal, a publish and its end) go through one, so that a client in a
+/// loop cannot fill the log.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use std::time::{Duration, Instant};
+/// use rtmp_server::LogLimit;
+///
+/// let limit = LogLimit::new(Duration::from_secs(10)).with_burst(2);
+/// let peer: IpAddr = [127, 0, 0, 1].into();
+/// let now = Instant::now();
+/// assert_eq!(limit.allow(peer, now), Some(0));
+/// assert_eq!(limit.allow(peer, now), Some(0));
+/// assert_eq!(limit.allow(peer, now), None); // held back
+/// // A period later, one more line, which says that one was held back.
+/// assert_eq!(limit.allow(peer, now + Duration::from_secs(10)), Some(1));
+/// ```
 #[derive(Debug)]
-pub(crate) struct LogLimit {
+pub struct LogLimit {
     period: Duration,
-    seen: Mutex<HashMap<IpAddr, (Instant, u64)>>,
+    burst: u32,
+    seen: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
-/// Keys remembered at most; past this the table starts over.
+/// One address's lines: how many may go now (as of `at`), and how many were held back.
+#[derive(Debug)]
+struct Bucket {
+    at: Instant,
+    tokens: u32,
+    held: u64,
+}
+
+/// Addresses remembered at most; past this the table keeps only the recent ones, or starts
+/// over.
 const LOG_KEYS: usize = 4096;
 
 impl LogLimit {
-    pub(crate) fn new(period: Duration) -> Self {
+    /// One line per `period` for each address.
+    pub fn new(period: Duration) -> Self {
         Self {
             period,
+            burst: 1,
             seen: Mutex::new(HashMap::new()),
         }
     }
 
-    /// `Some(lines held back since the last one)` when a line about `key` may be logged now.
-    pub(crate) fn allow(&self, key: IpAddr, now: Instant) -> Option<u64> {
+    /// Lets `burst` lines (at least one) through at once before the limit applies.
+    #[must_use]
+    pub fn with_burst(mut self, burst: u32) -> Self {
+        self.burst = burst.max(1);
+        self
+    }
+
+    /// `Some(lines held back since the last one)` when a line about `address` may be logged
+    /// at `now`; `None` when it is held back.
+    pub fn allow(&self, address: IpAddr, now: Instant) -> Option<u64> {
         let mut seen = lock(&self.seen);
-        if seen.len() >= LOG_KEYS {
-            seen.retain(|_, (last, _)| now.duration_since(*last) < self.period);
+        let idle = self.period.saturating_mul(self.burst);
+        if seen.len() >= LOG_KEYS && !seen.contains_key(&address) {
+            // Addresses idle long enough to have a full burst again are as good as new.
+            seen.retain(|_, bucket| now.saturating_duration_since(bucket.at) < idle);
             if seen.len() >= LOG_KEYS {
                 seen.clear();
             }
         }
-        match seen.get_mut(&key) {
-            Some((last, held)) if now.duration_since(*last) < self.period => {
-                *held += 1;
-                None
-            }
-            Some((last, held)) => {
-                *last = now;
-                Some(std::mem::take(held))
-            }
-            None => {
-                seen.insert(key, (now, 0));
-                Some(0)
-            }
+        let bucket = seen.entry(address).or_insert(Bucket {
+            at: now,
+            tokens: self.burst,
+            held: 0,
+        });
+        let periods =
+            now.saturating_duration_since(bucket.at).as_nanos() / self.period.as_nanos().max(1);
+        if periods > 0 {
+            let earned = u32::try_from(periods).unwrap_or(u32::MAX);
+            bucket.tokens = bucket.tokens.saturating_add(earned).min(self.burst);
+            bucket.at = now;
         }
+        if bucket.tokens == 0 {
+            bucket.held += 1;
+            return None;
+        }
+        bucket.tokens -= 1;
+        Some(std::mem::take(&mut bucket.held))
     }
 }
 
@@ -169,6 +212,25 @@ mod tests {
         }
         assert_eq!(limit.allow([127, 0, 0, 9].into(), now), Some(0));
         assert_eq!(limit.allow(peer, now + Duration::from_secs(11)), Some(5));
+    }
+
+    #[test]
+    fn a_burst_goes_through_then_one_line_a_period() {
+        let limit = LogLimit::new(Duration::from_secs(10)).with_burst(3);
+        let peer: IpAddr = [127, 0, 0, 1].into();
+        let now = Instant::now();
+        let allowed = (0..100)
+            .filter(|_| limit.allow(peer, now).is_some())
+            .count();
+        assert_eq!(allowed, 3);
+        assert_eq!(limit.allow(peer, now + Duration::from_secs(10)), Some(97));
+        assert_eq!(limit.allow(peer, now + Duration::from_secs(11)), None);
+        // Idle long enough: the whole burst again.
+        let later = now + Duration::from_secs(60);
+        let allowed = (0..10)
+            .filter(|_| limit.allow(peer, later).is_some())
+            .count();
+        assert_eq!(allowed, 3);
     }
 
     #[test]

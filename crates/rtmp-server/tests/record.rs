@@ -200,3 +200,93 @@ async fn stopping_a_recording_finishes_its_file_while_the_stream_goes_on() {
     let _ = std::fs::remove_dir_all(&dir);
     server.stop().await;
 }
+
+/// A small tmpfs mounted at a directory of its own (unmounted and removed when dropped).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// Needs root, as CI has: a test that cannot mount fails rather than skips.
+    fn mount(name: &str, size: &str) -> Self {
+        let dir = temp_dir(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "mounting a tmpfs needs root");
+        Self(dir)
+    }
+
+    /// Bytes free, as df gives them.
+    fn free(&self) -> u64 {
+        let output = std::process::Command::new("df")
+            .args(["-B1", "--output=avail"])
+            .arg(&self.0)
+            .output()
+            .expect("df runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines().nth(1).unwrap().trim().parse().unwrap()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_pauses_a_recording_that_resumes_when_there_is_room() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let disk = SmallDisk::mount("full", "2m");
+    // Room for a few seconds of the stream.
+    let filler = disk.0.join("filler");
+    std::fs::write(&filler, vec![1u8; 1600 << 10]).unwrap();
+    let recorder = recorder(&server, &disk.0, Some(Duration::from_secs(2)));
+    recorder.start(&common::key("full")).unwrap();
+    let mut publisher = spawn(
+        "ffmpeg",
+        &publish_args(&server.url("live/full"), 18, "300k"),
+    );
+    common::eventually("the disk fills", || disk.free() < 64 << 10).await;
+    // Full for a while, then room again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = files(&disk.0, "full");
+    std::fs::remove_file(&filler).unwrap();
+    let room_at = std::time::SystemTime::now();
+    assert!(wait(&mut publisher).await.success());
+    finished(&recorder).await;
+
+    let after = files(&disk.0, "full");
+    assert!(
+        !before.is_empty(),
+        "nothing was recorded before the disk filled"
+    );
+    let resumed: Vec<&PathBuf> = after
+        .iter()
+        .filter(|file| std::fs::metadata(file).unwrap().created().unwrap() > room_at)
+        .collect();
+    assert!(
+        !resumed.is_empty(),
+        "no file once there was room: {after:?}"
+    );
+    // Every file, the one the disk cut short too, holds media, decodes without an error line
+    // and says how long and large it is.
+    for file in &after {
+        let frames = common::peers::decode(Path::new("ffmpeg"), &[], file);
+        assert!(
+            frames.len() == 2 && frames.iter().all(|&count| count > 0),
+            "{file:?}: {frames:?}"
+        );
+        let (duration, filesize, last) = totals(file);
+        assert_eq!(
+            filesize,
+            std::fs::metadata(file).unwrap().len() as f64,
+            "{file:?}"
+        );
+        assert_eq!(duration, f64::from(last) / 1000.0, "{file:?}");
+    }
+    server.stop().await;
+}
