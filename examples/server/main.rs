@@ -96,7 +96,7 @@ struct Args {
     /// [default: 20].
     #[arg(long)]
     write_timeout_secs: Option<u64>,
-    /// The listen backlog [default: 1024].
+    /// The listen backlog [default: the kernel's cap, net.core.somaxconn].
     #[arg(long)]
     listen_backlog: Option<u32>,
     /// Join a cluster coordinated through this Redis (redis://host:port): one publisher per
@@ -205,8 +205,10 @@ async fn run(
                 .or(file.write_timeout_secs)
                 .unwrap_or(20),
         ))
-        .listen_backlog(args.listen_backlog.or(file.listen_backlog).unwrap_or(1024))
         .hooks(ClusterHooks::new(policy, cluster.clone()));
+    if let Some(backlog) = args.listen_backlog.or(file.listen_backlog) {
+        builder = builder.listen_backlog(backlog);
+    }
     if let Some(ms) = args.write_interval_ms.or(file.write_interval_ms) {
         builder = builder.write_interval(Duration::from_millis(ms));
     }

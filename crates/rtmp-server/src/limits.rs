@@ -47,6 +47,15 @@ pub(crate) fn default_max_connections(cap: usize) -> usize {
     }
 }
 
+/// The listen backlog when none is set: the kernel's own cap (`net.core.somaxconn`, 4096 on
+/// Linux 5.4 and later), or 1024 where it cannot be read.
+pub(crate) fn default_listen_backlog() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+        .map_or(1024, |most| most.clamp(128, 65_535))
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use rtmp_chunk::{DecoderConfig, MemoryBudget};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -42,6 +43,7 @@ impl Accept {
         stop: watch::Receiver<bool>,
     ) -> Result<(), ConnectionError> {
         let _ = tcp.set_nodelay(true);
+        bound_kernel_buffers(&tcp, &context.config);
         match self {
             Self::Plain => connection::serve(tcp, connection::split_tcp, peer, context, stop).await,
             #[cfg(feature = "tls")]
@@ -88,12 +90,23 @@ pub struct ServerConfig {
     /// The most connections at once from one IP address (default: no limit of its own).
     pub max_connections_per_ip: Option<usize>,
     /// The listen backlog of listeners bound by [`ServerBuilder`](crate::ServerBuilder) and
-    /// [`bind_listener`](crate::bind_listener) (default 1024; the kernel caps it at
-    /// `net.core.somaxconn`).
+    /// [`bind_listener`](crate::bind_listener) (default: the kernel's cap,
+    /// `net.core.somaxconn`, which is 4096 on Linux 5.4 and later; 1024 where it cannot be
+    /// read), so that a burst of connects waits in the kernel rather than retrying its SYNs.
     pub listen_backlog: u32,
     /// Close a connection whose socket accepts no bytes for this long while bytes wait for it
-    /// (default 20 s): a peer that stopped reading, whatever it still sends.
+    /// (default 20 s): a peer that stopped reading, whatever it still sends. On Linux the
+    /// kernel applies it too (`TCP_USER_TIMEOUT`), so that a peer whose window stays shut is
+    /// closed even when nothing more is queued for it.
     pub write_timeout: Duration,
+    /// The most bytes an accepted connection may leave unsent in its socket's send buffer
+    /// (default 128 KiB; Linux `TCP_NOTSENT_LOWAT`, elsewhere nothing). Past it, media waits
+    /// in the server's queues and rings, shared between players and counted in
+    /// [`max_queued_bytes`](Self::max_queued_bytes), rather than copied into kernel memory
+    /// for each socket (up to `net.ipv4.tcp_wmem`'s 4 MiB each without it); and a peer that
+    /// stops reading has writes waiting, so the write timeout closes it. `None` leaves the
+    /// kernel's default.
+    pub max_unsent_bytes: Option<u32>,
     /// Bytes of its own messages (answers, statuses, pings, acknowledgements) a connection may
     /// have waiting to be written (default 64 KiB). When they are reached, the server stops
     /// reading that peer until it reads what it was sent, so a peer that never reads costs at
@@ -146,8 +159,9 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             max_connections: default_max_connections(100_000),
             max_connections_per_ip: None,
-            listen_backlog: 1024,
+            listen_backlog: crate::limits::default_listen_backlog(),
             write_timeout: Duration::from_secs(20),
+            max_unsent_bytes: Some(128 << 10),
             max_answer_bytes: 64 << 10,
             max_queued_bytes: 1 << 30,
             max_partial_bytes: 256 << 20,
@@ -460,52 +474,28 @@ impl<H: Hooks> Server<H> {
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(accepted) => accepted,
-                        Err(error) => {
-                            // Out of file descriptors and the like: wait a little, keep serving.
-                            tracing::warn!(%error, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
+                    let mut admission = Admission {
+                        limit: &limit,
+                        connections: &mut connections,
+                        stop: &stop_rx,
+                        accept: &accept,
                     };
-                    let Ok(permit) = limit.clone().try_acquire_owned() else {
-                        Registry::count(&self.context.registry.connections_refused);
-                        self.refused(peer, "connection limit reached");
+                    if !self.admit(accepted, &mut admission) {
+                        // Out of file descriptors and the like: wait a little, keep serving.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
-                    };
-                    let slot = match self.context.config.max_connections_per_ip {
-                        Some(most) => match self.context.per_address.try_add(peer.ip(), most) {
-                            Some(slot) => Some(slot),
-                            None => {
-                                Registry::count(&self.context.registry.connections_refused);
-                                self.refused(peer, "connection limit per address reached");
-                                continue;
+                    }
+                    // Connects come in bursts: those already waiting are taken at once.
+                    for _ in 1..ACCEPT_BATCH {
+                        match listener.accept().now_or_never() {
+                            Some(accepted) => {
+                                if !self.admit(accepted, &mut admission) {
+                                    break;
+                                }
                             }
-                        },
-                        None => None,
-                    };
-                    let context = self.context.clone();
-                    let stop = stop_rx.clone();
-                    let accept = accept.clone();
-                    let id = self.context.next_id.fetch_add(1, Ordering::Relaxed);
-                    let span = tracing::info_span!("connection", id, %peer);
-                    let open = Open::new(self.context.clone());
-                    connections.spawn(async move {
-                        let _held = (permit, slot, open);
-                        if !context.hooks.on_connection(peer).await {
-                            Registry::count(&context.registry.connections_refused);
-                            tracing::debug!("refused by on_connection");
-                            return;
+                            None => break,
                         }
-                        let result = accept.serve(stream, (id, peer), context.clone(), stop).await;
-                        if let Err(error) = &result {
-                            log_end(&context, peer, error);
-                        } else {
-                            tracing::debug!("connection closed");
-                        }
-                        context.hooks.on_disconnect(id, peer, result.as_ref().err());
-                    }.instrument(span));
+                    }
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 _ = release.tick(), if self.context.config.release_memory => {
@@ -528,6 +518,81 @@ impl<H: Hooks> Server<H> {
     }
 }
 
+/// Connections taken from the listener at one wake-up, at most.
+const ACCEPT_BATCH: usize = 64;
+
+/// What admitting a connection needs from a listener's loop.
+struct Admission<'a> {
+    limit: &'a Arc<Semaphore>,
+    connections: &'a mut JoinSet<()>,
+    stop: &'a watch::Receiver<bool>,
+    accept: &'a Accept,
+}
+
+impl<H: Hooks> Server<H> {
+    /// Starts serving an accepted connection, or closes it when a limit refuses it; false
+    /// when accepting failed.
+    fn admit(
+        &self,
+        accepted: std::io::Result<(TcpStream, SocketAddr)>,
+        admission: &mut Admission<'_>,
+    ) -> bool {
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                let unspecified = std::net::IpAddr::from([0, 0, 0, 0]);
+                if let Some(held) = self.context.refusals.allow(unspecified, Instant::now()) {
+                    tracing::warn!(%error, held_back = held, "accept failed");
+                }
+                return false;
+            }
+        };
+        let Ok(permit) = admission.limit.clone().try_acquire_owned() else {
+            Registry::count(&self.context.registry.connections_refused);
+            self.refused(peer, "connection limit reached");
+            return true;
+        };
+        let slot = match self.context.config.max_connections_per_ip {
+            Some(most) => match self.context.per_address.try_add(peer.ip(), most) {
+                Some(slot) => Some(slot),
+                None => {
+                    Registry::count(&self.context.registry.connections_refused);
+                    self.refused(peer, "connection limit per address reached");
+                    return true;
+                }
+            },
+            None => None,
+        };
+        let context = self.context.clone();
+        let stop = admission.stop.clone();
+        let accept = admission.accept.clone();
+        let id = self.context.next_id.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::info_span!("connection", id, %peer);
+        let open = Open::new(self.context.clone());
+        admission.connections.spawn(
+            async move {
+                let _held = (permit, slot, open);
+                if !context.hooks.on_connection(peer).await {
+                    Registry::count(&context.registry.connections_refused);
+                    tracing::debug!("refused by on_connection");
+                    return;
+                }
+                let result = accept
+                    .serve(stream, (id, peer), context.clone(), stop)
+                    .await;
+                if let Err(error) = &result {
+                    log_end(&context, peer, error);
+                } else {
+                    tracing::debug!("connection closed");
+                }
+                context.hooks.on_disconnect(id, peer, result.as_ref().err());
+            }
+            .instrument(span),
+        );
+        true
+    }
+}
+
 /// Logs why a connection ended: a peer going away at DEBUG, anything else at INFO, at most
 /// once per 10 s per address (the lines held back are counted in the next one).
 fn log_end<H>(context: &Context<H>, peer: SocketAddr, error: &ConnectionError) {
@@ -547,6 +612,21 @@ fn log_end<H>(context: &Context<H>, peer: SocketAddr, error: &ConnectionError) {
         tracing::info!(%error, held_back = held, "connection closed");
     }
 }
+
+/// Bounds what the kernel holds for an accepted socket: its unsent bytes, and how long sent
+/// bytes may stay unacknowledged (both settings of `config`).
+#[cfg(target_os = "linux")]
+fn bound_kernel_buffers(tcp: &TcpStream, config: &ServerConfig) {
+    let socket = socket2::SockRef::from(tcp);
+    if let Some(bytes) = config.max_unsent_bytes {
+        let _ = socket.set_tcp_notsent_lowat(bytes);
+    }
+    let _ = socket.set_tcp_user_timeout(Some(config.write_timeout));
+}
+
+/// Nothing to bound where the kernel offers neither setting.
+#[cfg(not(target_os = "linux"))]
+fn bound_kernel_buffers(_tcp: &TcpStream, _config: &ServerConfig) {}
 
 /// A TCP listener on `address` with a listen backlog of `backlog` (the kernel caps it at
 /// `net.core.somaxconn`), and `SO_REUSEADDR` so that a restarted server binds at once.

@@ -315,6 +315,69 @@ async fn stuck_player(port: u16) -> Option<Duration> {
     None
 }
 
+/// The kernel's TCP memory, all sockets of the machine together (`/proc/net/sockstat`).
+fn kernel_tcp_memory() -> usize {
+    let sockstat = std::fs::read_to_string("/proc/net/sockstat").unwrap();
+    let line = sockstat
+        .lines()
+        .find(|line| line.starts_with("TCP:"))
+        .unwrap();
+    let mut fields = line.split_whitespace();
+    let pages: usize = fields
+        .by_ref()
+        .skip_while(|field| *field != "mem")
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    pages * 4096
+}
+
+/// `count` players of `live/NAME` that never read (4 KiB receive buffers) but stay active
+/// (an Acknowledgement every second): the peak growth of the kernel's TCP memory, and how many
+/// of them the server closed within `limit`.
+async fn stuck_players(port: u16, name: &str, count: usize, limit: Duration) -> (usize, usize) {
+    let before = kernel_tcp_memory();
+    let mut players = Vec::new();
+    for _ in 0..count {
+        let mut player = RawClient::connect(port, Some(4096)).await;
+        player.play("live", name).await;
+        players.push(player);
+    }
+    let ack = repeated(&rtmp_chunk::RawMessage::acknowledgement(0), 1);
+    let start = Instant::now();
+    let mut peak = before;
+    let mut closed = vec![false; count];
+    while start.elapsed() < limit && closed.iter().any(|closed| !closed) {
+        for (player, closed) in players.iter_mut().zip(&mut closed) {
+            // Once the server has closed a socket with unread bytes in it, the kernel answers
+            // the next write with a reset and the one after fails.
+            if !*closed && player.stream.write_all(&ack).await.is_err() {
+                *closed = true;
+            }
+        }
+        peak = peak.max(kernel_tcp_memory());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let closed = closed.iter().filter(|closed| **closed).count();
+    (peak.saturating_sub(before), closed)
+}
+
+/// `count` TCP connects at once, none of which sends anything: how long until all are
+/// established.
+async fn raw_connects(port: u16, count: usize) -> (Vec<tokio::net::TcpStream>, Duration) {
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        tasks.spawn(async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await });
+    }
+    let mut streams = Vec::new();
+    while let Some(stream) = tasks.join_next().await {
+        streams.push(stream.unwrap().unwrap());
+    }
+    (streams, start.elapsed())
+}
+
 /// 20 connections each holding two unfinished messages announced at 8 MiB - 1 (after a
 /// connect, so the full message size applies); returns how many the server closed.
 async fn partial_holders(port: u16) -> usize {
@@ -390,7 +453,7 @@ fn attacks_are_bounded() {
 
 async fn attacks(idle: usize) {
     let child = Child::start().await;
-    let honest_seconds = 60;
+    let honest_seconds = 80;
     let url = child.url("live/safe");
     let mut publisher = spawn("ffmpeg", &publish_args(&url, honest_seconds, "300k"));
     // The player joins once the stream is on.
@@ -441,6 +504,34 @@ async fn attacks(idle: usize) {
     assert!(
         closed_after <= WRITE_TIMEOUT * 3,
         "closed after {closed_after:?}"
+    );
+
+    // Players that never read, on the honest stream: what waits for them stays in the
+    // server's ring, not in the kernel, and the write timeout closes every one.
+    let (kernel, closed) = stuck_players(child.port, "safe", 200, WRITE_TIMEOUT * 4).await;
+    eprintln!(
+        "200 players that never read: {closed} closed, kernel TCP memory +{:.1} MiB",
+        mib(kernel)
+    );
+    assert_eq!(closed, 200, "stuck players left open");
+    assert!(kernel <= 64 * MIB, "kernel TCP memory grew {kernel} bytes");
+
+    // A burst of connects is taken faster than it arrives, and the server still answers.
+    let (streams, took) = raw_connects(child.port, 3000).await;
+    let answered = tokio::time::timeout(LIMIT, async {
+        let mut client = RawClient::connect(child.port, None).await;
+        client.play("live", "safe").await;
+        let mut buf = [0u8; 4096];
+        client.stream.read(&mut buf).await.is_ok_and(|n| n > 0)
+    })
+    .await
+    .unwrap_or(false);
+    eprintln!("3000 connects at once: established in {took:?}, then a player answered: {answered}");
+    drop(streams);
+    assert!(answered);
+    assert!(
+        took < Duration::from_millis(500),
+        "3000 connects took {took:?}"
     );
 
     let (growth, closed) = measured(&child, partial_holders(child.port)).await;
