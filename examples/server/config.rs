@@ -43,6 +43,12 @@ pub struct FileConfig {
     pub max_connections_per_ip: Option<usize>,
     /// The listen backlog.
     pub listen_backlog: Option<u32>,
+    /// How long players wait for a publisher that left to come back.
+    pub republish_grace_secs: Option<u64>,
+    /// Whether a publish may take a key over from a silent publisher.
+    pub takeover: Option<bool>,
+    /// How long a publisher must have been silent to be taken over (0: always).
+    pub takeover_after_secs: Option<u64>,
     /// Address for the HTTP status page, API and metrics.
     pub http: Option<SocketAddr>,
     /// The most HTTP connections at once.

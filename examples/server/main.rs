@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use rtmp_cluster::{Cluster, ClusterConfig, ClusterHooks};
-use rtmp_server::{RecordConfig, Recorder, Server, StaticRelay};
+use rtmp_server::{RecordConfig, Recorder, Server, StaticRelay, Takeover};
 
 use crate::config::FileConfig;
 use crate::policy::Policy;
@@ -96,6 +96,17 @@ struct Args {
     /// [default: 20].
     #[arg(long)]
     write_timeout_secs: Option<u64>,
+    /// How long players wait, told nothing, for a publisher that left to come back; one
+    /// back within it continues their stream [default: 10; 0: told at once].
+    #[arg(long)]
+    republish_grace_secs: Option<u64>,
+    /// A publish of a key published already takes it over from a publisher that has sent no
+    /// media for this many seconds (0: the newest publisher always wins) [default: 3].
+    #[arg(long)]
+    takeover_after_secs: Option<u64>,
+    /// Refuse a publish of a key published already, however silent its publisher.
+    #[arg(long)]
+    no_takeover: bool,
     /// The listen backlog [default: the kernel's cap, net.core.somaxconn].
     #[arg(long)]
     listen_backlog: Option<u32>,
@@ -208,6 +219,17 @@ async fn run(
         .hooks(ClusterHooks::new(policy, cluster.clone()));
     if let Some(backlog) = args.listen_backlog.or(file.listen_backlog) {
         builder = builder.listen_backlog(backlog);
+    }
+    if let Some(secs) = args.republish_grace_secs.or(file.republish_grace_secs) {
+        builder = builder.republish_grace(Duration::from_secs(secs));
+    }
+    if args.no_takeover || file.takeover == Some(false) {
+        builder = builder.takeover(Takeover::Never);
+    } else if let Some(secs) = args.takeover_after_secs.or(file.takeover_after_secs) {
+        builder = builder.takeover(match secs {
+            0 => Takeover::Always,
+            secs => Takeover::WhenIdle(Duration::from_secs(secs)),
+        });
     }
     if let Some(ms) = args.write_interval_ms.or(file.write_interval_ms) {
         builder = builder.write_interval(Duration::from_millis(ms));

@@ -33,6 +33,9 @@ fn the_top_level_settings_are_read() {
         max_connections = 100
         max_connections_per_ip = 4
         listen_backlog = 64
+        republish_grace_secs = 4
+        takeover = true
+        takeover_after_secs = 0
         http = "127.0.0.1:8080"
         push = ["rtmp://a.example", "rtmp://b.example"]
         pull = "rtmp://origin.example"
@@ -50,6 +53,14 @@ fn the_top_level_settings_are_read() {
         (Some(100), Some(4))
     );
     assert_eq!(file.listen_backlog, Some(64));
+    assert_eq!(
+        (
+            file.republish_grace_secs,
+            file.takeover,
+            file.takeover_after_secs
+        ),
+        (Some(4), Some(true), Some(0))
+    );
     assert_eq!(file.http, Some("127.0.0.1:8080".parse().unwrap()));
     assert_eq!(file.push.unwrap().len(), 2);
     assert_eq!(file.pull.as_deref(), Some("rtmp://origin.example"));

@@ -76,7 +76,7 @@ impl<H: Hooks> Hooks for ClusterHooks<H> {
 
     fn on_publish_started(&self, event: &StreamEvent) {
         if let Some(cluster) = &self.cluster {
-            cluster.keep(&event.key);
+            cluster.keep(&event.key, event.connection);
         }
         self.inner.on_publish_started(event);
     }
@@ -91,9 +91,13 @@ impl<H: Hooks> Hooks for ClusterHooks<H> {
 
     fn on_publish_stopped(&self, event: &StreamEvent) {
         if let Some(cluster) = &self.cluster {
-            cluster.release(&event.key);
+            cluster.release(&event.key, event.connection);
         }
         self.inner.on_publish_stopped(event);
+    }
+
+    fn on_publish_taken_over(&self, replaced: u64, event: &StreamEvent) {
+        self.inner.on_publish_taken_over(replaced, event);
     }
 
     fn on_play_started(&self, event: &StreamEvent) {

@@ -135,8 +135,9 @@ impl std::fmt::Debug for Cluster {
 struct Inner {
     config: ClusterConfig,
     store: Store,
-    /// Keys published here, with what stops each one's lease renewal.
-    leases: Mutex<HashMap<StreamKey, tokio::task::AbortHandle>>,
+    /// Keys published here, with the publisher's connection and what stops the lease's
+    /// renewal.
+    leases: Mutex<HashMap<StreamKey, (u64, tokio::task::AbortHandle)>>,
     /// Releases of keys under way: a claim of the same key waits for its release, which
     /// would otherwise delete the claim it overtook.
     releasing: Mutex<HashMap<StreamKey, tokio::task::JoinHandle<()>>>,
@@ -221,9 +222,9 @@ impl Cluster {
         let node = self.inner.node.get()?;
         // The publishers asked to move must find their keys free on the other node.
         self.inner.draining.store(true, Ordering::Relaxed);
-        let held: Vec<(StreamKey, tokio::task::AbortHandle)> =
+        let held: Vec<(StreamKey, (u64, tokio::task::AbortHandle))> =
             lock(&self.inner.leases).drain().collect();
-        for (key, renewal) in held {
+        for (key, (_, renewal)) in held {
             renewal.abort();
             let released = self.inner.store.release(&key).await;
             self.note(released.map(|_| ()));
@@ -269,23 +270,35 @@ impl Cluster {
         }
     }
 
-    /// Keeps the lease of `key` while it is published here (not while draining).
-    fn keep(&self, key: &StreamKey) {
+    /// Keeps the lease of `key` while connection `publisher` publishes it here (not while
+    /// draining).
+    fn keep(&self, key: &StreamKey, publisher: u64) {
         if self.inner.draining.load(Ordering::Relaxed) {
             return;
         }
         let cluster = self.clone();
         let renewed = key.clone();
         let task = tokio::spawn(async move { cluster.renew(renewed).await });
-        if let Some(previous) = lock(&self.inner.leases).insert(key.clone(), task.abort_handle()) {
+        let lease = (publisher, task.abort_handle());
+        if let Some((_, previous)) = lock(&self.inner.leases).insert(key.clone(), lease) {
             previous.abort();
         }
     }
 
-    /// Lets go of `key`'s lease.
-    fn release(&self, key: &StreamKey) {
-        if let Some(task) = lock(&self.inner.leases).remove(key) {
-            task.abort();
+    /// Lets go of `key`'s lease, unless a publisher other than connection `publisher` holds
+    /// it here now (one that took the key over).
+    fn release(&self, key: &StreamKey, publisher: u64) {
+        {
+            let mut leases = lock(&self.inner.leases);
+            match leases.get(key) {
+                Some((holder, _)) if *holder != publisher => return,
+                Some(_) => {
+                    if let Some((_, task)) = leases.remove(key) {
+                        task.abort();
+                    }
+                }
+                None => {}
+            }
         }
         let cluster = self.clone();
         let released = key.clone();
@@ -302,8 +315,18 @@ impl Cluster {
     /// another node holds it, stops the publisher here.
     async fn renew(&self, key: StreamKey) {
         let every = self.inner.config.lease / 3;
+        // A publisher that took the key over from another here may start while the other's
+        // release is under way: the claim is made again once that is done.
+        let releasing = lock(&self.inner.releasing).remove(&key);
+        let mut wait = Duration::ZERO;
+        if let Some(release) = releasing {
+            let _ = release.await;
+        } else {
+            wait = every;
+        }
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep(wait).await;
+            wait = every;
             let claimed = self.inner.store.claim(&key).await;
             self.note(claimed.as_ref().map(|_| ()));
             match claimed {
@@ -406,10 +429,41 @@ mod tests {
         // be overtaken by the release before it.
         for _ in 0..50 {
             cluster.claim(&key).await.unwrap();
-            cluster.release(&key);
+            cluster.release(&key, 1);
             cluster.claim(&key).await.unwrap();
             tokio::time::sleep(Duration::from_millis(5)).await;
             assert_eq!(cluster.owner(&key).await.as_deref(), Some(node));
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_publisher_that_took_a_key_over_keeps_its_lease() {
+        let redis = Redis::start();
+        let node = "rtmp://127.0.0.1:1935";
+        let config = ClusterConfig::new(format!("redis://127.0.0.1:{}", redis.1), node);
+        let cluster = Cluster::connect(config).await.unwrap();
+        let key = StreamKey {
+            app: "live".into(),
+            name: "taken".into(),
+        };
+        cluster.claim(&key).await.unwrap();
+        cluster.keep(&key, 1);
+        // Connection 2 took the key over; connection 1's stop is told after 2 started.
+        cluster.keep(&key, 2);
+        cluster.release(&key, 1);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(cluster.owner(&key).await.as_deref(), Some(node));
+        assert_eq!(
+            crate::lock(&cluster.inner.leases)
+                .get(&key)
+                .map(|lease| lease.0),
+            Some(2)
+        );
+        // Told in the other order: the release is under way when connection 3 starts, whose
+        // renewal claims the key again as soon as the release is done.
+        cluster.release(&key, 2);
+        cluster.keep(&key, 3);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(cluster.owner(&key).await.as_deref(), Some(node));
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::hooks::{AcceptAll, Hooks};
 use crate::relay::RelayConfig;
 use crate::router::Router;
-use crate::server::{Server, ServerConfig, bind_listener};
+use crate::server::{Server, ServerConfig, Takeover, bind_listener};
 
 /// Builds a [`Server`] and the addresses it listens on; [`ListeningServer::run`] serves them.
 ///
@@ -162,9 +162,24 @@ impl<H: Hooks> ServerBuilder<H> {
         self
     }
 
-    /// The listen backlog of the listeners [`bind`](Self::bind) opens (default 1024).
+    /// The listen backlog of the listeners [`bind`](Self::bind) opens (default: the kernel's
+    /// cap; see [`ServerConfig::listen_backlog`]).
     pub fn listen_backlog(mut self, backlog: u32) -> Self {
         self.config.listen_backlog = backlog;
+        self
+    }
+
+    /// What a publish of a key published already does (default: takes it over from a
+    /// publisher silent for 3 s; see [`ServerConfig::takeover`]).
+    pub fn takeover(mut self, takeover: Takeover) -> Self {
+        self.config.takeover = takeover;
+        self
+    }
+
+    /// How long players wait, told nothing, for a publisher that left to come back (default
+    /// 10 s; see [`HubConfig::republish_grace`](crate::HubConfig::republish_grace)).
+    pub fn republish_grace(mut self, grace: Duration) -> Self {
+        self.config.hub.republish_grace = grace;
         self
     }
 

@@ -25,8 +25,10 @@ use crate::codecs::CodecPolicy;
 use crate::hooks::{Hooks, Refusal, StreamEvent};
 use crate::queue::{AnswerSender, MediaSender, answers};
 use crate::relay;
-use crate::router::{Notice, PlayControls, PlayerHandle, Playing, Publishing, Router, Stamped};
-use crate::server::ServerConfig;
+use crate::router::{
+    Notice, PlayControls, PlayerHandle, Playing, PublishError, Publishing, Router, Stamped,
+};
+use crate::server::{ServerConfig, Takeover};
 use crate::stats::{Entry, Registry, Request, Role};
 use crate::writer::{Ticks, WriteHalf, next_tick, write_loop};
 use rtmp_session::{RtmpUrl, ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
@@ -95,6 +97,9 @@ pub enum ConnectionError {
     #[error("closed by the server")]
     Closed,
 }
+
+/// The longest a publisher taking a key over waits for the replaced one to let go.
+const TAKEOVER_WAIT: Duration = Duration::from_secs(5);
 
 /// What every connection shares.
 pub(crate) struct Context<H> {
@@ -454,6 +459,7 @@ impl<H: Hooks> Connection<H> {
                 | SessionEvent::Play(_)) => Box::pin(self.handle_request(event)).await?,
                 SessionEvent::Media { stream_id, message } => {
                     if let Some(publisher) = self.publishers.get_mut(&stream_id) {
+                        self.entry.media_arrived();
                         self.context.hooks.on_media(publisher.key(), &message);
                         if message.type_id == type_id::DATA_AMF0 {
                             if let Ok((name, values)) =
@@ -530,7 +536,11 @@ impl<H: Hooks> Connection<H> {
                     self.session.reject_publish(&request, status)?;
                     return Ok(());
                 }
-                match self.context.router.publish(&request.key) {
+                let published = match self.context.router.publish(&request.key) {
+                    Err(PublishError::AlreadyPublished(key)) => self.take_over(key, &request).await,
+                    published => published,
+                };
+                match published {
                     Ok(publisher) => {
                         tracing::debug!(key = %request.key, "publish");
                         self.publishers.insert(request.stream_id, publisher);
@@ -567,6 +577,44 @@ impl<H: Hooks> Connection<H> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Takes `key` over from the connection that publishes it, if the takeover policy lets
+    /// this publish: that connection is closed, and the key published here once its
+    /// publisher has let go (waited for up to 5 s). Refused as before otherwise.
+    async fn take_over(
+        &mut self,
+        key: StreamKey,
+        request: &StreamRequest,
+    ) -> Result<Box<dyn Publishing>, PublishError> {
+        let registry = &self.context.registry;
+        let old = registry.publisher_of(&key).filter(|old| *old != self.id);
+        let idle = old.and_then(|old| registry.media_idle(old));
+        let (Some(old), Some(idle)) = (old, idle) else {
+            return Err(PublishError::AlreadyPublished(key));
+        };
+        let allowed = match self.context.config.takeover {
+            Takeover::Never => false,
+            Takeover::WhenIdle(after) => idle >= after,
+            Takeover::Always => true,
+        };
+        if !allowed {
+            return Err(PublishError::AlreadyPublished(key));
+        }
+        tracing::info!(%key, replaced = old, idle = ?idle, "publisher taken over");
+        registry.request(old, Request::Close);
+        let event = self.event(request.stream_id, &key);
+        self.context.hooks.on_publish_taken_over(old, &event);
+        let until = Instant::now() + TAKEOVER_WAIT;
+        loop {
+            match self.context.router.publish(&key) {
+                Err(PublishError::AlreadyPublished(key)) if Instant::now() < until => {
+                    drop(key);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                published => return published,
+            }
+        }
     }
 
     async fn start_pushes(&self, key: &StreamKey) {

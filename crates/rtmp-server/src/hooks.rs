@@ -194,6 +194,14 @@ pub trait Hooks: Send + Sync + 'static {
         let _ = event;
     }
 
+    /// The publisher in `event` took its key over from connection `replaced`, which was
+    /// closed (see [`ServerConfig::takeover`](crate::ServerConfig::takeover)). Comes before
+    /// `on_publish_started` of the new publisher; the replaced one's `on_publish_stopped`
+    /// comes too, in any order with these.
+    fn on_publish_taken_over(&self, replaced: u64, event: &StreamEvent) {
+        let _ = (replaced, event);
+    }
+
     /// A play was accepted (by the hooks and the router).
     fn on_play_started(&self, event: &StreamEvent) {
         let _ = event;

@@ -8,7 +8,7 @@
 //! next keyframe (audio keeps flowing) or is disconnected, by policy; nobody waits for it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -77,6 +77,14 @@ pub struct HubConfig {
     /// The largest metadata (onMetaData) a stream keeps (default 256 KiB; encoders send
     /// about 1 KiB). A publisher that sends larger is refused.
     pub max_metadata_bytes: usize,
+    /// How long players stay with a stream whose publisher left, told nothing, in case it
+    /// comes back (default 10 s; zero: told at once). A publisher of the key within it
+    /// continues the stream: its timestamps are moved on from where the players were (by the
+    /// time it was away), so they never step back, and its metadata and sequence headers
+    /// reach the players before its first frame. Past it, players are told the stream ended
+    /// (NetStream.Play.UnpublishNotify). Timed by [`Hub::expire`], which a server calls every
+    /// second.
+    pub republish_grace: Duration,
 }
 
 impl Default for HubConfig {
@@ -92,6 +100,7 @@ impl Default for HubConfig {
             max_tracks: 32,
             max_header_bytes: 1 << 20,
             max_metadata_bytes: 256 << 10,
+            republish_grace: Duration::from_secs(10),
         }
     }
 }
@@ -311,6 +320,10 @@ struct Stream {
     meter: Meter,
     /// When the publisher started.
     since: Option<Instant>,
+    /// When the publisher left, while its players wait for another (the republish grace).
+    left: Option<Instant>,
+    /// The latest timestamp players were sent, from which a returning publisher continues.
+    last_timestamp: u32,
 }
 
 impl Stream {
@@ -373,6 +386,8 @@ pub struct Hub {
     /// Messages dropped for slow players, all streams together (shared with the streams'
     /// rings, whose followers count what they lose).
     dropped: Arc<AtomicU64>,
+    /// Streams whose publisher left while players wait, with when it left.
+    waiting: Mutex<Vec<(StreamKey, Instant)>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -399,6 +414,7 @@ impl Hub {
             streams: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             dropped: Arc::default(),
+            waiting: Mutex::default(),
         })
     }
 
@@ -430,18 +446,75 @@ impl Hub {
             if inner.publisher.is_some() {
                 return Err(PublishError::AlreadyPublished(key));
             }
+            let now = Instant::now();
+            // Back within the grace: the players go on, from where they were.
+            let resume_at = match inner.left.take() {
+                Some(left) if now.duration_since(left) <= self.config.republish_grace => {
+                    let away = u32::try_from(now.duration_since(left).as_millis()).unwrap_or(0);
+                    Some(inner.last_timestamp.wrapping_add(away))
+                }
+                Some(_) => {
+                    for player in inner.everyone() {
+                        player.handle.notify(Notice::Unpublished(key.clone()));
+                    }
+                    None
+                }
+                None => None,
+            };
             inner.publisher = Some(id);
             inner.stats.publishing = true;
-            inner.since = Some(Instant::now());
-            for player in inner.everyone() {
-                player.handle.notify(Notice::Published(key.clone()));
+            inner.since = Some(now);
+            if resume_at.is_none() {
+                for player in inner.everyone() {
+                    player.handle.notify(Notice::Published(key.clone()));
+                }
+            }
+            drop(inner);
+            if resume_at.is_some() {
+                lock(&self.waiting).retain(|(waiting, _)| *waiting != key);
+            }
+            Ok(HubPublisher {
+                hub: self.clone(),
+                key,
+                stream,
+                resume_at: AtomicU64::new(resume_at.map_or(NO_RESUME, u64::from)),
+                offset: AtomicU32::new(0),
+            })
+        }
+    }
+
+    /// Tells the players of streams whose publisher left more than
+    /// [`HubConfig::republish_grace`] before `now` that the stream ended. A server calls it
+    /// every second ([`Router::tick`](crate::Router::tick)).
+    pub fn expire(&self, now: Instant) {
+        let grace = self.config.republish_grace;
+        let expired: Vec<StreamKey> = {
+            let mut waiting = lock(&self.waiting);
+            let mut expired = Vec::new();
+            waiting.retain(|(key, left)| {
+                let over = now.saturating_duration_since(*left) > grace;
+                if over {
+                    expired.push(key.clone());
+                }
+                !over
+            });
+            expired
+        };
+        for key in expired {
+            let Some(stream) = lock(&self.streams).get(&key).cloned() else {
+                continue;
+            };
+            let mut inner = lock(&stream);
+            if inner
+                .left
+                .is_some_and(|left| now.saturating_duration_since(left) > grace)
+            {
+                inner.left = None;
+                for player in inner.everyone() {
+                    player.handle.notify(Notice::Unpublished(key.clone()));
+                }
             }
         }
-        Ok(HubPublisher {
-            hub: self.clone(),
-            key,
-            stream,
-        })
     }
 
     /// Adds a player of `key`. It gets metadata, sequence headers and the current GOP at once
@@ -543,8 +616,16 @@ impl Hub {
     }
 }
 
+/// [`HubPublisher::resume_at`] when the publisher starts a stream afresh.
+const NO_RESUME: u64 = u64::MAX;
+
 /// The right to publish one key. Dropping it ends the publishing: players are told and wait.
 pub struct HubPublisher {
+    /// Where the first message goes in time when the publisher continues a stream whose
+    /// players waited ([`NO_RESUME`] otherwise, and once the first message took it).
+    resume_at: AtomicU64,
+    /// Added to every timestamp: a returning publisher's time moved on from the players'.
+    offset: AtomicU32,
     hub: Arc<Hub>,
     key: StreamKey,
     stream: Arc<Mutex<Stream>>,
@@ -570,6 +651,22 @@ impl HubPublisher {
     /// [`HubConfig::max_header_bytes`], [`HubConfig::max_metadata_bytes`]) is not shared, and
     /// the error says which; the publisher should then be stopped.
     pub fn send(&self, message: &RawMessage) -> Result<(), PublishError> {
+        let resume_at = self.resume_at.load(Ordering::Relaxed);
+        if resume_at != NO_RESUME {
+            self.resume_at.store(NO_RESUME, Ordering::Relaxed);
+            let offset = (resume_at as u32).wrapping_sub(message.timestamp);
+            self.offset.store(offset, Ordering::Relaxed);
+        }
+        let offset = self.offset.load(Ordering::Relaxed);
+        let rebased;
+        let message = if offset == 0 {
+            message
+        } else {
+            let mut moved = message.clone();
+            moved.timestamp = moved.timestamp.wrapping_add(offset);
+            rebased = moved;
+            &rebased
+        };
         let Some(media) = shared(message.clone(), self.hub.config.chunk_size) else {
             return Ok(());
         };
@@ -577,6 +674,7 @@ impl HubPublisher {
         let config = &self.hub.config;
         let mut guard = lock(&self.stream);
         let stream = &mut *guard;
+        stream.last_timestamp = message.timestamp;
         let stats = &mut stream.stats;
         let codec_unknown = match kind {
             MediaKind::Audio { sequence_start } => {
@@ -837,10 +935,20 @@ impl Drop for HubPublisher {
             (stream.stats.audio_sample_rate, stream.stats.audio_channels) = (None, None);
             stream.stats.video_codec = None;
             stream.stats.audio_codec = None;
+            let grace = !self.hub.config.republish_grace.is_zero();
+            let waited = grace && (!stream.players.is_empty() || !stream.followers.is_empty());
             for player in stream.everyone() {
                 // The next publisher starts with a keyframe; nothing stale stays queued.
                 player.lagging = false;
-                player.handle.notify(Notice::Unpublished(self.key.clone()));
+                if !waited {
+                    player.handle.notify(Notice::Unpublished(self.key.clone()));
+                }
+            }
+            if waited {
+                // The players wait, told nothing, for the publisher to come back.
+                let now = Instant::now();
+                stream.left = Some(now);
+                lock(&self.hub.waiting).push((self.key.clone(), now));
             }
         }
         self.hub.forget_if_unused(&self.key);
@@ -1108,7 +1216,10 @@ mod tests {
 
     #[test]
     fn players_wait_through_a_republish_and_start_from_the_new_stream() {
-        let hub = Hub::new(HubConfig::default());
+        let hub = Hub::new(HubConfig {
+            republish_grace: std::time::Duration::ZERO,
+            ..HubConfig::default()
+        });
         let (handle, mut media, mut notices) = player(1 << 20);
         let _playing = hub.play(key(), handle).unwrap();
         let first = hub.publish(key()).unwrap();
@@ -1141,6 +1252,54 @@ mod tests {
         drop(_playing);
         drop(_late);
         assert!(hub.keys().is_empty(), "an unused stream is forgotten");
+    }
+
+    #[test]
+    fn a_publisher_back_within_the_grace_continues_the_stream_for_its_players() {
+        let hub = Hub::new(HubConfig::default());
+        let (handle, mut media, mut notices) = player(1 << 20);
+        let _playing = hub.play(key(), handle).unwrap();
+        let first = hub.publish(key()).unwrap();
+        assert!(notices.try_recv().is_some(), "told of the first publisher");
+        first.send(&sequence_start()).unwrap();
+        first.send(&video(4000, true, 100)).unwrap();
+        first.send(&video(4800, false, 100)).unwrap();
+        drop(first);
+        assert_eq!(
+            received(&mut media),
+            [(0, true), (4000, false), (4800, false)]
+        );
+        // Within the grace: the player is told nothing, and the stream goes on from where it
+        // was, the new publisher's sequence start first.
+        hub.expire(std::time::Instant::now());
+        assert!(notices.try_recv().is_none(), "told within the grace");
+        let second = hub.publish(key()).unwrap();
+        second.send(&sequence_start()).unwrap();
+        second.send(&video(0, true, 100)).unwrap();
+        second.send(&video(40, false, 100)).unwrap();
+        assert!(notices.try_recv().is_none(), "told of the return");
+        let got = received(&mut media);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[0].1, "the sequence start first: {got:?}");
+        assert!(got[1].0 >= 4800 && got[2].0 == got[1].0 + 40, "{got:?}");
+        // Gone past the grace: told, once.
+        drop(second);
+        let later = std::time::Instant::now() + HubConfig::default().republish_grace * 2;
+        hub.expire(later);
+        assert_eq!(
+            notices.try_recv().map(|(notice, _)| *notice),
+            Some(Notice::Unpublished(key()))
+        );
+        hub.expire(later);
+        assert!(notices.try_recv().is_none());
+        // A publisher after that starts afresh, and players are told.
+        let third = hub.publish(key()).unwrap();
+        assert_eq!(
+            notices.try_recv().map(|(notice, _)| *notice),
+            Some(Notice::Published(key()))
+        );
+        third.send(&video(0, true, 100)).unwrap();
+        assert_eq!(received(&mut media), [(0, false)]);
     }
 
     #[test]

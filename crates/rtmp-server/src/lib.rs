@@ -112,6 +112,6 @@ pub use rtmp_session::{
     ConnectRequest, RtmpUrl, ServerSession, SessionConfig, SessionError, SessionEvent, StreamKey,
     StreamRequest,
 };
-pub use server::{Server, ServerConfig, bind_listener};
+pub use server::{Server, ServerConfig, Takeover, bind_listener};
 pub use stats::{ConnectionStats, Role, ServerStats, StreamInfo, Totals};
 pub use writer::WriteStalled;

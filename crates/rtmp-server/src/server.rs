@@ -67,6 +67,22 @@ impl Accept {
     }
 }
 
+/// What a publish of a key that someone publishes already does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Takeover {
+    /// Refused (NetStream.Publish.BadName) while the other publisher lives.
+    Never,
+    /// Takes the key over when the other publisher has sent no media for this long: that
+    /// connection is closed (with a log line and
+    /// [`Hooks::on_publish_taken_over`](crate::Hooks::on_publish_taken_over)) and the new
+    /// publisher goes on where it was, for its players as after any return within the hub's
+    /// republish grace. Refused otherwise.
+    WhenIdle(Duration),
+    /// Always takes the key over: the newest publisher wins, as some ingest services do.
+    Always,
+}
+
 /// Settings of a [`Server`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -107,6 +123,10 @@ pub struct ServerConfig {
     /// stops reading has writes waiting, so the write timeout closes it. `None` leaves the
     /// kernel's default.
     pub max_unsent_bytes: Option<u32>,
+    /// What a publish of a key that is published already does (default: take it over from a
+    /// publisher that sent no media for 3 s, as an encoder whose old connection went silent
+    /// reconnects).
+    pub takeover: Takeover,
     /// Bytes of its own messages (answers, statuses, pings, acknowledgements) a connection may
     /// have waiting to be written (default 64 KiB). When they are reached, the server stops
     /// reading that peer until it reads what it was sent, so a peer that never reads costs at
@@ -162,6 +182,7 @@ impl Default for ServerConfig {
             listen_backlog: crate::limits::default_listen_backlog(),
             write_timeout: Duration::from_secs(20),
             max_unsent_bytes: Some(128 << 10),
+            takeover: Takeover::WhenIdle(Duration::from_secs(3)),
             max_answer_bytes: 64 << 10,
             max_queued_bytes: 1 << 30,
             max_partial_bytes: 256 << 20,
@@ -470,6 +491,8 @@ impl<H: Hooks> Server<H> {
         let mut release = tokio::time::interval(Duration::from_secs(5));
         release.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut release_state = memory::Release::default();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -498,6 +521,7 @@ impl<H: Hooks> Server<H> {
                     }
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                _ = tick.tick() => self.context.router.tick(Instant::now()),
                 _ = release.tick(), if self.context.config.release_memory => {
                     // One listener's loop takes the count, so a burst's trim runs once.
                     let burst = release_state.due(&self.context.freed_since_trim);

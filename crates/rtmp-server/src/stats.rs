@@ -108,6 +108,8 @@ pub(crate) struct Entry {
     since: Instant,
     pub(crate) bytes_in: AtomicU64,
     pub(crate) bytes_out: Arc<AtomicU64>,
+    /// When media last came from the connection's publisher, in milliseconds from `since`.
+    last_media: AtomicU64,
     app: Mutex<Option<String>>,
     streams: Mutex<Vec<(u32, StreamKey, Role, SystemTime)>>,
     /// What the application asked of the connection, for its reader.
@@ -134,8 +136,23 @@ impl Entry {
         *lock(&self.app) = Some(app.to_owned());
     }
 
+    /// Notes that media came from the connection's publisher now.
+    pub(crate) fn media_arrived(&self) {
+        let millis = u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_media.store(millis, Ordering::Relaxed);
+    }
+
+    /// How long since media last came from the connection's publisher (or it started).
+    fn media_idle(&self) -> Duration {
+        let last = Duration::from_millis(self.last_media.load(Ordering::Relaxed));
+        self.since.elapsed().saturating_sub(last)
+    }
+
     /// Notes that message stream `stream_id` publishes or plays `key`.
     pub(crate) fn started(&self, stream_id: u32, key: &StreamKey, role: Role) {
+        if role == Role::Publisher {
+            self.media_arrived();
+        }
         lock(&self.streams).push((stream_id, key.clone(), role, SystemTime::now()));
     }
 
@@ -196,6 +213,7 @@ impl Registry {
             peer,
             since: Instant::now(),
             bytes_in: AtomicU64::new(0),
+            last_media: AtomicU64::new(0),
             bytes_out: Arc::default(),
             app: Mutex::new(None),
             streams: Mutex::new(Vec::new()),
@@ -239,6 +257,11 @@ impl Registry {
             entry.wake.notify_one();
         }
         asked.len()
+    }
+
+    /// How long connection `id`'s publisher has sent no media; `None` if it is gone.
+    pub(crate) fn media_idle(&self, id: u64) -> Option<Duration> {
+        lock(&self.entries).get(&id).map(|entry| entry.media_idle())
     }
 
     /// The connection publishing `key`, if any.
