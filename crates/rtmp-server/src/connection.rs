@@ -130,6 +130,8 @@ pub(crate) struct Context<H> {
     /// each leaves a few KiB free in the allocator's arenas (a handshake's buffers are about
     /// 4.6 KiB), which a burst of thousands makes worth returning.
     pub(crate) freed_since_trim: std::sync::atomic::AtomicUsize,
+    /// Whether the task that ticks the router every second runs.
+    pub(crate) ticking: std::sync::atomic::AtomicBool,
     /// Every open connection, for [`Server::stats`](crate::Server::stats).
     pub(crate) registry: Registry,
     /// Publishes are refused: the server is draining.

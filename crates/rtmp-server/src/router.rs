@@ -458,11 +458,9 @@ pub trait Router: Send + Sync + 'static {
     /// Whether anyone plays `key` here now (a pull relay stops when nobody does).
     fn is_played(&self, key: &StreamKey) -> bool;
 
-    /// Called by the server about once a second, for what a router times (the hub: players
-    /// whose publisher left are told the stream ended once the republish grace is over). A
-    /// program that serves connections only through
-    /// [`Server::serve_connection`](crate::Server::serve_connection) calls it itself. Does
-    /// nothing by default.
+    /// Called by the server about once a second once it serves connections, for what a
+    /// router times (the hub: players whose publisher left are told the stream ended once the
+    /// republish grace is over). Does nothing by default.
     fn tick(&self, now: std::time::Instant) {
         let _ = now;
     }

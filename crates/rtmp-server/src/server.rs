@@ -279,6 +279,7 @@ impl<H: Hooks> Server<H> {
                 refusals: LogLimit::new(Duration::from_secs(10)),
                 open: AtomicUsize::new(0),
                 freed_since_trim: AtomicUsize::new(0),
+                ticking: AtomicBool::new(false),
                 registry: Registry::default(),
                 draining: AtomicBool::new(false),
                 config,
@@ -451,6 +452,7 @@ impl<H: Hooks> Server<H> {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
+        self.tick_router();
         let _open = Open::new(self.context.clone());
         if !self.context.hooks.on_connection(peer).await {
             Registry::count(&self.context.registry.connections_refused);
@@ -472,6 +474,26 @@ impl<H: Hooks> Server<H> {
         result
     }
 
+    /// Starts ticking the router every second ([`Router::tick`]), once, on the current
+    /// runtime, for as long as the server lives.
+    fn tick_router(&self) {
+        if self.context.ticking.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let context = Arc::downgrade(&self.context);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let Some(context) = context.upgrade() else {
+                    return;
+                };
+                context.router.tick(Instant::now());
+            }
+        });
+    }
+
     /// Logs a refused connection, at most once per 10 s per address.
     fn refused(&self, peer: SocketAddr, why: &str) {
         if let Some(held) = self.context.refusals.allow(peer.ip(), Instant::now()) {
@@ -491,8 +513,7 @@ impl<H: Hooks> Server<H> {
         let mut release = tokio::time::interval(Duration::from_secs(5));
         release.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut release_state = memory::Release::default();
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.tick_router();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -521,7 +542,6 @@ impl<H: Hooks> Server<H> {
                     }
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                _ = tick.tick() => self.context.router.tick(Instant::now()),
                 _ = release.tick(), if self.context.config.release_memory => {
                     // One listener's loop takes the count, so a burst's trim runs once.
                     let burst = release_state.due(&self.context.freed_since_trim);
