@@ -69,9 +69,48 @@ pub struct FileConfig {
     pub cluster_lease_secs: Option<u64>,
     /// How long clients get to move away on SIGTERM, in seconds.
     pub drain_secs: Option<u64>,
+    /// Signed stream names.
+    pub auth: Option<AuthSection>,
     /// Settings per application, by name.
     #[serde(default)]
     pub apps: BTreeMap<String, AppSection>,
+}
+
+/// `[auth]`: secrets that sign stream names (`NAME?expires=UNIX&token=HEX`).
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// A publish needs a name signed with this secret (or one of these, while one replaces
+    /// another).
+    #[serde(default)]
+    pub publish_secret: Secrets,
+    /// A play needs a name signed with this secret (or one of these).
+    #[serde(default)]
+    pub play_secret: Secrets,
+}
+
+/// One secret, or several while one replaces another.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Secrets {
+    /// None set.
+    #[default]
+    None,
+    /// One secret.
+    One(String),
+    /// Several, each valid.
+    Many(Vec<String>),
+}
+
+impl Secrets {
+    /// The secrets, in order.
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Self::None => Vec::new(),
+            Self::One(secret) => vec![secret.clone()],
+            Self::Many(secrets) => secrets.clone(),
+        }
+    }
 }
 
 /// `[tls]`.

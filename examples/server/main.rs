@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use rtmp_cluster::{Cluster, ClusterConfig, ClusterHooks};
-use rtmp_server::{RecordConfig, Recorder, Server, StaticRelay, Takeover};
+use rtmp_server::{RecordConfig, Recorder, Server, SignedUrls, StaticRelay, Takeover};
 
 use crate::config::FileConfig;
 use crate::policy::Policy;
@@ -104,6 +104,15 @@ struct Args {
     /// media for this many seconds (0: the newest publisher always wins) [default: 3].
     #[arg(long)]
     takeover_after_secs: Option<u64>,
+    /// A publish needs its stream name signed with this secret:
+    /// NAME?expires=UNIX&token=HEX, HEX the hex of HMAC-SHA256(secret, "APP/NAME:EXPIRES").
+    /// Give it twice while one secret replaces another. Prefer the config file's [auth]:
+    /// command lines are visible to other users.
+    #[arg(long)]
+    publish_secret: Vec<String>,
+    /// A play needs its stream name signed with this secret (as for --publish-secret).
+    #[arg(long)]
+    play_secret: Vec<String>,
     /// Refuse a publish of a key published already, however silent its publisher.
     #[arg(long)]
     no_takeover: bool,
@@ -160,6 +169,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     run(args, file, files).await
 }
 
+/// The secrets of the command line, or else of the file's `[auth]`.
+fn signed_urls(args: &Args, file: &config::FileConfig) -> SignedUrls {
+    let auth = file.auth.as_ref();
+    let pick = |flags: &Vec<String>, listed: Option<&config::Secrets>| {
+        if flags.is_empty() {
+            listed.map(config::Secrets::list).unwrap_or_default()
+        } else {
+            flags.clone()
+        }
+    };
+    let mut signed = SignedUrls::new();
+    for secret in pick(&args.publish_secret, auth.map(|auth| &auth.publish_secret)) {
+        signed = signed.publish_secret(secret);
+    }
+    for secret in pick(&args.play_secret, auth.map(|auth| &auth.play_secret)) {
+        signed = signed.play_secret(secret);
+    }
+    signed
+}
+
 async fn run(
     args: Args,
     file: FileConfig,
@@ -202,6 +231,7 @@ async fn run(
         },
         file.apps.clone(),
         recorder.clone(),
+        signed_urls(&args, &file),
     );
     let mut builder = Server::builder()
         .listen(

@@ -1,13 +1,15 @@
-//! The example server's hooks: per-application address lists, push and pull targets, and
-//! recording when a publish starts.
+//! The example server's hooks: per-application address lists, signed stream names, push and
+//! pull targets, and recording when a publish starts.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use rtmp_server::message::StatusCode;
 use rtmp_server::{
-    Hooks, LogLimit, Recorder, Refusal, RtmpUrl, StaticRelay, StreamEvent, StreamKey, StreamRequest,
+    Hooks, LogLimit, Recorder, Refusal, RtmpUrl, SignedUrls, StaticRelay, StreamEvent, StreamKey,
+    StreamRequest,
 };
 
 use crate::config::AppSection;
@@ -21,6 +23,8 @@ pub struct Policy {
     pub apps: BTreeMap<String, AppSection>,
     /// The recorder, once the server exists (recording is on when it is set).
     pub recorder: Arc<OnceLock<Recorder>>,
+    /// Signed stream names, for publishing and (with a play secret) playing.
+    pub signed: SignedUrls,
     /// Publish and unpublish lines, limited per address: a client publishing in a loop writes
     /// a few lines, then one per 10 s.
     started_lines: LogLimit,
@@ -31,17 +35,19 @@ pub struct Policy {
 const PUBLISH_LINES: u32 = 8;
 
 impl Policy {
-    /// The policy for `apps`, with `relay` for every application.
+    /// The policy for `apps`, with `relay` for every application and `signed` names.
     pub fn new(
         relay: StaticRelay,
         apps: BTreeMap<String, AppSection>,
         recorder: Arc<OnceLock<Recorder>>,
+        signed: SignedUrls,
     ) -> Self {
         let lines = || LogLimit::new(Duration::from_secs(10)).with_burst(PUBLISH_LINES);
         Self {
             relay,
             apps,
             recorder,
+            signed,
             started_lines: lines(),
             stopped_lines: lines(),
         }
@@ -58,7 +64,10 @@ impl Hooks for Policy {
             Some(app) if !app.may_publish(peer.ip()) => {
                 Err(format!("{} may not publish to {}", peer.ip(), request.key.app).into())
             }
-            _ => Ok(()),
+            _ => self
+                .signed
+                .check_publish(&request.key, request.query.as_deref(), SystemTime::now())
+                .map_err(|error| Refusal::with_code(StatusCode::PublishBadName, error.to_string())),
         }
     }
 
@@ -67,7 +76,10 @@ impl Hooks for Policy {
             Some(app) if !app.may_play(peer.ip()) => {
                 Err(format!("{} may not play from {}", peer.ip(), request.key.app).into())
             }
-            _ => Ok(()),
+            _ => self
+                .signed
+                .check_play(&request.key, request.query.as_deref(), SystemTime::now())
+                .map_err(|error| Refusal::with_code(StatusCode::PlayFailed, error.to_string())),
         }
     }
 

@@ -68,6 +68,7 @@ mod relay;
 mod ring;
 mod router;
 mod server;
+mod signed;
 mod stats;
 mod writer;
 
@@ -113,5 +114,6 @@ pub use rtmp_session::{
     StreamRequest,
 };
 pub use server::{Server, ServerConfig, Takeover, bind_listener};
+pub use signed::{SignedUrls, TokenError};
 pub use stats::{ConnectionStats, Role, ServerStats, StreamInfo, Totals};
 pub use writer::WriteStalled;
