@@ -157,6 +157,7 @@ fn unix(time: SystemTime) -> u64 {
 }
 
 fn mac(secret: &[u8], key: &StreamKey, expires: u64) -> Hmac<Sha256> {
+    #[allow(clippy::expect_used)]
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
         .expect("HMAC accepts keys of every length");
     mac.update(format!("{}/{}:{expires}", key.app, key.name).as_bytes());
@@ -212,7 +213,10 @@ fn from_hex(hex: &str) -> Option<Vec<u8>> {
     };
     hex.as_bytes()
         .chunks(2)
-        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .map(|pair| match pair {
+            [high, low] => Some(digit(*high)? << 4 | digit(*low)?),
+            _ => None,
+        })
         .collect()
 }
 
