@@ -53,6 +53,8 @@ pub struct FileConfig {
     pub http: Option<SocketAddr>,
     /// The most HTTP connections at once.
     pub http_max_connections: Option<usize>,
+    /// The bearer token the HTTP API and metrics require.
+    pub api_token: Option<String>,
     /// RTMPS.
     pub tls: Option<TlsSection>,
     /// Push every stream to these servers.

@@ -55,6 +55,8 @@ pub struct Http {
     pub metrics: PrometheusHandle,
     /// The cluster, with --cluster.
     pub cluster: Option<Cluster>,
+    /// The bearer token the API and metrics require, if set.
+    pub api_token: Option<String>,
 }
 
 type Shared = State<Arc<Http>>;
@@ -240,7 +242,53 @@ fn router(http: Http) -> axum::Router {
             axum::routing::post(start_recording).delete(stop_recording),
         )
         .layer(axum::middleware::from_fn(same_site_only))
+        .layer(axum::middleware::from_fn_with_state(
+            http.api_token.clone(),
+            bearer_only,
+        ))
         .with_state(Arc::new(http))
+}
+
+/// With a token set, refuses API and metrics requests that do not carry it
+/// (`Authorization: Bearer TOKEN`). The status page itself loads without it; its script sends
+/// the token it finds in the page's fragment (`/#token=TOKEN`), which browsers never send to
+/// the server.
+async fn bearer_only(
+    State(token): State<Option<String>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = token else {
+        return next.run(request).await;
+    };
+    if request.uri().path() == "/" {
+        return next.run(request).await;
+    }
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if same_secret(given.as_bytes(), token.as_bytes()) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "send Authorization: Bearer TOKEN",
+        )
+            .into_response()
+    }
+}
+
+/// Whether `given` is `secret`, in time that does not depend on where they differ.
+fn same_secret(given: &[u8], secret: &[u8]) -> bool {
+    let differ = given
+        .iter()
+        .zip(secret)
+        .fold(0u8, |differ, (a, b)| differ | (a ^ b));
+    given.len() == secret.len() && differ == 0
 }
 
 async fn status_page() -> Html<&'static str> {

@@ -49,6 +49,10 @@ struct Args {
     /// [default: 256].
     #[arg(long)]
     http_max_connections: Option<usize>,
+    /// The bearer token the HTTP API and metrics require (`Authorization: Bearer TOKEN`; the
+    /// status page takes it as /#token=TOKEN). Needed when --http is not a loopback address.
+    #[arg(long)]
+    http_token: Option<String>,
     /// Record every published stream to FLV files in this directory (DIR/APP/NAME-TIME.flv).
     #[arg(long)]
     record: Option<PathBuf>,
@@ -203,6 +207,15 @@ async fn run(
         ..http::HttpLimits::default()
     };
     let http_address = args.http.or(file.http);
+    let api_token = args.http_token.clone().or(file.api_token.clone());
+    if let (Some(address), None) = (http_address, &api_token) {
+        if !address.ip().is_loopback() {
+            return Err(format!(
+                "--http {address} is not a loopback address: set --http-token (or api_token) so that the API asks who is calling"
+            )
+            .into());
+        }
+    }
     let recorder = Arc::new(OnceLock::new());
     let cluster = match (
         args.cluster.clone().or(file.cluster.clone()),
@@ -340,6 +353,7 @@ async fn run(
             recorder: recorder.clone(),
             metrics,
             cluster: cluster.clone(),
+            api_token,
         };
         tokio::spawn(async move {
             http::serve(listener, state, http_limits).await;

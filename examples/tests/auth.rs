@@ -154,3 +154,60 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     found
 }
+
+/// The status code of a GET of `url`, with `token` as a bearer token if given.
+fn get(url: &str, token: Option<&str>) -> String {
+    let mut args = strings(&["-s", "-o", "/dev/null", "-w", "%{http_code}", url]);
+    if let Some(token) = token {
+        args.extend(strings(&["-H", &format!("Authorization: Bearer {token}")]));
+    }
+    String::from_utf8(run("curl", &args).stdout).unwrap()
+}
+
+#[test]
+fn the_api_asks_for_its_token() {
+    let (port, http_port) = (free_port(), free_port());
+    let token = "api-token-for-tests";
+    let server = common::start_server(
+        &strings(&[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--http",
+            &format!("127.0.0.1:{http_port}"),
+            "--http-token",
+            token,
+        ]),
+        port,
+    );
+    let http = format!("http://127.0.0.1:{http_port}");
+    common::eventually("the API listens", || {
+        TcpStream::connect(("127.0.0.1", http_port)).is_ok()
+    });
+    for path in ["/api/streams", "/api/totals", "/metrics"] {
+        assert_eq!(get(&format!("{http}{path}"), None), "401", "{path}");
+        assert_eq!(
+            get(&format!("{http}{path}"), Some("wrong")),
+            "401",
+            "{path}"
+        );
+        assert_eq!(get(&format!("{http}{path}"), Some(token)), "200", "{path}");
+    }
+    // The page loads; its script sends the token from the page's fragment.
+    assert_eq!(get(&format!("{http}/"), None), "200");
+    drop(server);
+
+    // On an address other machines reach, the server does not start without a token.
+    let output = run(
+        server_binary(),
+        &strings(&[
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--http",
+            &format!("0.0.0.0:{}", free_port()),
+        ]),
+    );
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr).to_string()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("--http-token"), "{said}");
+}
