@@ -2,14 +2,13 @@
 //! pull targets, and recording when a publish starts.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use rtmp_server::message::StatusCode;
 use rtmp_server::{
-    Hooks, LogLimit, Recorder, Refusal, RtmpUrl, SignedUrls, StaticRelay, StreamEvent, StreamKey,
-    StreamRequest,
+    Client, Hooks, LogLimit, Recorder, Refusal, RtmpUrl, SignedUrls, StaticRelay, StreamEvent,
+    StreamKey, StreamRequest,
 };
 
 use crate::config::AppSection;
@@ -59,7 +58,8 @@ impl Policy {
 }
 
 impl Hooks for Policy {
-    async fn on_publish(&self, peer: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
+    async fn on_publish(&self, client: &Client, request: &StreamRequest) -> Result<(), Refusal> {
+        let peer = client.peer;
         match self.app(&request.key.app) {
             Some(app) if !app.may_publish(peer.ip()) => {
                 Err(format!("{} may not publish to {}", peer.ip(), request.key.app).into())
@@ -71,7 +71,8 @@ impl Hooks for Policy {
         }
     }
 
-    async fn on_play(&self, peer: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
+    async fn on_play(&self, client: &Client, request: &StreamRequest) -> Result<(), Refusal> {
+        let peer = client.peer;
         match self.app(&request.key.app) {
             Some(app) if !app.may_play(peer.ip()) => {
                 Err(format!("{} may not play from {}", peer.ip(), request.key.app).into())

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 
 use rtmp_server::amf0::Value;
 use rtmp_server::{
-    ConnectRequest, ConnectionError, Hooks, Refusal, RtmpUrl, StaticRelay, StreamEvent, StreamKey,
-    StreamRequest,
+    Client, ConnectRequest, ConnectionError, Hooks, Refusal, RtmpUrl, StaticRelay, StreamEvent,
+    StreamKey, StreamRequest,
 };
 
 use crate::Cluster;
@@ -38,12 +38,12 @@ impl<H: Hooks> Hooks for ClusterHooks<H> {
         self.inner.on_connection(peer).await
     }
 
-    async fn on_connect(&self, peer: SocketAddr, request: &ConnectRequest) -> Result<(), Refusal> {
-        self.inner.on_connect(peer, request).await
+    async fn on_connect(&self, client: &Client, request: &ConnectRequest) -> Result<(), Refusal> {
+        self.inner.on_connect(client, request).await
     }
 
-    async fn on_publish(&self, peer: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
-        self.inner.on_publish(peer, request).await?;
+    async fn on_publish(&self, client: &Client, request: &StreamRequest) -> Result<(), Refusal> {
+        self.inner.on_publish(client, request).await?;
         let Some(cluster) = &self.cluster else {
             return Ok(());
         };
@@ -54,8 +54,8 @@ impl<H: Hooks> Hooks for ClusterHooks<H> {
         }
     }
 
-    async fn on_play(&self, peer: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
-        self.inner.on_play(peer, request).await
+    async fn on_play(&self, client: &Client, request: &StreamRequest) -> Result<(), Refusal> {
+        self.inner.on_play(client, request).await
     }
 
     async fn push_targets(&self, key: &StreamKey) -> Vec<RtmpUrl> {

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use crate::channel;
 
 use crate::codecs::CodecPolicy;
-use crate::hooks::{Hooks, Refusal, StreamEvent};
+use crate::hooks::{Client, Hooks, Refusal, StreamEvent};
 use crate::queue::{AnswerSender, MediaSender, answers};
 use crate::relay;
 use crate::router::{
@@ -276,6 +276,7 @@ where
         session: ServerSession::new(config.session.clone(), Instant::now().into_std()),
         control: control_tx,
         connected: false,
+        connect: None,
         media: media_tx,
         notices: channel::unbounded(),
         publishers: HashMap::new(),
@@ -325,6 +326,8 @@ struct Connection<H> {
     control: AnswerSender,
     /// Whether connect was accepted (larger messages are allowed from then on).
     connected: bool,
+    /// The connect request accepted, which the hooks see with later requests.
+    connect: Option<Arc<rtmp_session::ConnectRequest>>,
     media: MediaSender,
     /// Notices from the router. The connection orders its answers to them after the media
     /// queued before them itself (when it queues them), so their stamps are not needed.
@@ -505,10 +508,16 @@ impl<H: Hooks> Connection<H> {
     async fn handle_request(&mut self, event: SessionEvent) -> Result<(), ConnectionError> {
         match event {
             SessionEvent::Connect(request) => {
-                match self.context.hooks.on_connect(self.peer, &request).await {
+                match self
+                    .context
+                    .hooks
+                    .on_connect(&self.client(), &request)
+                    .await
+                {
                     Ok(()) => {
                         self.session.accept_connect()?;
                         self.connected = true;
+                        self.connect = Some(Arc::new(request.clone()));
                         self.entry.connected(&request.app);
                     }
                     Err(refusal) => {
@@ -532,7 +541,12 @@ impl<H: Hooks> Connection<H> {
                     self.session.reject_publish(&request, status)?;
                     return Ok(());
                 }
-                if let Err(refusal) = self.context.hooks.on_publish(self.peer, &request).await {
+                if let Err(refusal) = self
+                    .context
+                    .hooks
+                    .on_publish(&self.client(), &request)
+                    .await
+                {
                     self.log_refusal("publish refused", &request.key, &refusal.description);
                     let status = refusal.status(Status::publish_bad_name(&request.key.name));
                     self.session.reject_publish(&request, status)?;
@@ -566,7 +580,7 @@ impl<H: Hooks> Connection<H> {
                 }
             }
             SessionEvent::Play(request) => {
-                if let Err(refusal) = self.context.hooks.on_play(self.peer, &request).await {
+                if let Err(refusal) = self.context.hooks.on_play(&self.client(), &request).await {
                     self.log_refusal("play refused", &request.key, &refusal.description);
                     let status = refusal.status(Status::play_failed(""));
                     self.session.reject_play(request.stream_id, status)?;
@@ -579,6 +593,15 @@ impl<H: Hooks> Connection<H> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Who the hooks are asked about.
+    fn client(&self) -> Client {
+        Client {
+            connection: self.id,
+            peer: self.peer,
+            connect: self.connect.clone(),
+        }
     }
 
     /// Takes `key` over from the connection that publishes it, if the takeover policy lets

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use rtmp_amf0::Value;
 use rtmp_message::{Status, StatusCode};
@@ -79,6 +80,19 @@ impl From<&str> for Refusal {
     }
 }
 
+/// The client a decision is about: its connection, its address, and the connect request the
+/// server accepted from it (`None` while connect itself is decided).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Client {
+    /// The connection's id (as in the server's log spans and [`StreamEvent`]).
+    pub connection: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// What it connected with: the app and its query, the tcUrl, the whole command.
+    pub connect: Option<Arc<ConnectRequest>>,
+}
+
 /// A publish or play the server accepted: which connection, from where, on which message
 /// stream, and the key. Each `…_started` event is followed by its `…_stopped` with the same
 /// fields.
@@ -100,14 +114,13 @@ pub struct StreamEvent {
 /// for play), and `on_disconnect` last.
 ///
 /// ```
-/// use rtmp_server::{Hooks, Refusal, StreamEvent, StreamRequest};
-/// use std::net::SocketAddr;
+/// use rtmp_server::{Client, Hooks, Refusal, StreamEvent, StreamRequest};
 ///
 /// /// Only publishers with `?token=secret` may publish; publishes are logged.
 /// struct TokenCheck;
 ///
 /// impl Hooks for TokenCheck {
-///     async fn on_publish(&self, _peer: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
+///     async fn on_publish(&self, _client: &Client, request: &StreamRequest) -> Result<(), Refusal> {
 ///         match request.query.as_deref() {
 ///             Some("token=secret") => Ok(()),
 ///             _ => Err("a valid token is needed".into()),
@@ -130,30 +143,30 @@ pub trait Hooks: Send + Sync + 'static {
     /// A client asks to connect to an app.
     fn on_connect(
         &self,
-        peer: SocketAddr,
+        client: &Client,
         request: &ConnectRequest,
     ) -> impl Future<Output = Result<(), Refusal>> + Send {
-        let _ = (peer, request);
+        let _ = (client, request);
         async { Ok(()) }
     }
 
     /// A client asks to publish a stream.
     fn on_publish(
         &self,
-        peer: SocketAddr,
+        client: &Client,
         request: &StreamRequest,
     ) -> impl Future<Output = Result<(), Refusal>> + Send {
-        let _ = (peer, request);
+        let _ = (client, request);
         async { Ok(()) }
     }
 
     /// A client asks to play a stream.
     fn on_play(
         &self,
-        peer: SocketAddr,
+        client: &Client,
         request: &StreamRequest,
     ) -> impl Future<Output = Result<(), Refusal>> + Send {
-        let _ = (peer, request);
+        let _ = (client, request);
         async { Ok(()) }
     }
 

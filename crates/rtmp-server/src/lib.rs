@@ -3,13 +3,13 @@
 //!
 //! ```no_run
 //! use std::net::SocketAddr;
-//! use rtmp_server::{Hooks, Refusal, Server, StreamEvent, StreamRequest};
+//! use rtmp_server::{Client, Hooks, Refusal, Server, StreamEvent, StreamRequest};
 //!
 //! /// Publishing needs `?key=secret`; every publish is logged.
 //! struct Auth;
 //!
 //! impl Hooks for Auth {
-//!     async fn on_publish(&self, _: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
+//!     async fn on_publish(&self, _: &Client, request: &StreamRequest) -> Result<(), Refusal> {
 //!         match request.query.as_deref() {
 //!             Some("key=secret") => Ok(()),
 //!             _ => Err("a publishing key is needed".into()),
@@ -75,7 +75,7 @@ mod writer;
 pub use builder::{ListeningServer, ServerBuilder};
 pub use codecs::CodecPolicy;
 pub use connection::ConnectionError;
-pub use hooks::{AcceptAll, Hooks, Refusal, StreamEvent};
+pub use hooks::{AcceptAll, Client, Hooks, Refusal, StreamEvent};
 pub use hub::{
     Hub, HubConfig, HubPublisher, Media, MediaKind, SharedMedia, SlowPlayerPolicy, StreamStats,
     Subscription,

@@ -129,7 +129,7 @@ impl SignedUrls {
 impl Hooks for SignedUrls {
     async fn on_publish(
         &self,
-        _peer: std::net::SocketAddr,
+        _client: &crate::hooks::Client,
         request: &StreamRequest,
     ) -> Result<(), Refusal> {
         self.check_publish(&request.key, request.query.as_deref(), SystemTime::now())
@@ -138,7 +138,7 @@ impl Hooks for SignedUrls {
 
     async fn on_play(
         &self,
-        _peer: std::net::SocketAddr,
+        _client: &crate::hooks::Client,
         request: &StreamRequest,
     ) -> Result<(), Refusal> {
         self.check_play(&request.key, request.query.as_deref(), SystemTime::now())

@@ -12,7 +12,8 @@ use common::TestServer;
 use rtmp_message::StatusCode;
 use rtmp_server::client::{self, ClientConfig, ClientError};
 use rtmp_server::{
-    ConnectRequest, ConnectionError, Hooks, Refusal, ServerConfig, StreamEvent, StreamRequest,
+    Client, ConnectRequest, ConnectionError, Hooks, Refusal, ServerConfig, StreamEvent,
+    StreamRequest,
 };
 use tokio::io::AsyncReadExt;
 
@@ -86,14 +87,14 @@ impl Refusing {
 }
 
 impl Hooks for Refusing {
-    async fn on_connect(&self, _: SocketAddr, request: &ConnectRequest) -> Result<(), Refusal> {
+    async fn on_connect(&self, _: &Client, request: &ConnectRequest) -> Result<(), Refusal> {
         match request.app.as_str() {
             "closed" => Err("this app is closed".into()),
             _ => Ok(()),
         }
     }
 
-    async fn on_play(&self, _: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
+    async fn on_play(&self, _: &Client, request: &StreamRequest) -> Result<(), Refusal> {
         match request.key.name.as_str() {
             "secret" => Err("no entry".into()),
             "missing" => Err(Refusal::with_code(

@@ -8,13 +8,13 @@ mod common;
 use std::net::SocketAddr;
 
 use rtmp_server::client::{Connection, RtmpUrl};
-use rtmp_server::{Hooks, Refusal, Role, Server, StreamRequest};
+use rtmp_server::{Client, Hooks, Refusal, Role, Server, StreamRequest};
 
 /// Refuses publishing the name "secret".
 struct NoSecrets;
 
 impl Hooks for NoSecrets {
-    async fn on_publish(&self, _: SocketAddr, request: &StreamRequest) -> Result<(), Refusal> {
+    async fn on_publish(&self, _: &Client, request: &StreamRequest) -> Result<(), Refusal> {
         if request.key.name == "secret" {
             return Err("not this one".into());
         }
