@@ -2,7 +2,6 @@
 //! each connection's protocol logic, `rtmp-client` for relays).
 //!
 //! ```no_run
-//! use std::net::SocketAddr;
 //! use rtmp_server::{Client, Hooks, Refusal, Server, StreamEvent, StreamRequest};
 //!
 //! /// Publishing needs `?key=secret`; every publish is logged.
