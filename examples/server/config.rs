@@ -73,6 +73,8 @@ pub struct FileConfig {
     pub drain_secs: Option<u64>,
     /// Signed stream names.
     pub auth: Option<AuthSection>,
+    /// The webhook.
+    pub webhook: Option<WebhookSection>,
     /// Settings per application, by name.
     #[serde(default)]
     pub apps: BTreeMap<String, AppSection>,
@@ -89,6 +91,18 @@ pub struct AuthSection {
     /// A play needs a name signed with this secret (or one of these).
     #[serde(default)]
     pub play_secret: Secrets,
+}
+
+/// `[webhook]`: an HTTP endpoint that decides on publishes and plays and hears of their ends.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    /// Where the calls go.
+    pub url: String,
+    /// How long a decision waits, in seconds.
+    pub timeout_secs: Option<u64>,
+    /// Accept publishes and plays when the endpoint gives no answer (default: refuse).
+    pub accept_when_unreachable: Option<bool>,
 }
 
 /// One secret, or several while one replaces another.

@@ -21,7 +21,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use rtmp_cluster::{Cluster, ClusterConfig, ClusterHooks};
-use rtmp_server::{RecordConfig, Recorder, Server, SignedUrls, StaticRelay, Takeover};
+use rtmp_server::{
+    AcceptAll, RecordConfig, Recorder, Server, SignedUrls, StaticRelay, Takeover, WebhookConfig,
+    Webhooks,
+};
 
 use crate::config::FileConfig;
 use crate::policy::Policy;
@@ -117,6 +120,10 @@ struct Args {
     /// A play needs its stream name signed with this secret (as for --publish-secret).
     #[arg(long)]
     play_secret: Vec<String>,
+    /// POST each publish and play to this URL as JSON, to accept (2xx) or refuse; their ends
+    /// and finished recordings are told to it too.
+    #[arg(long)]
+    webhook: Option<String>,
     /// Refuse a publish of a key published already, however silent its publisher.
     #[arg(long)]
     no_takeover: bool,
@@ -171,6 +178,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     run(args, file, files).await
+}
+
+/// The webhook of the command line, or else of the file's `[webhook]`.
+fn webhooks(
+    args: &Args,
+    file: &config::FileConfig,
+) -> Result<Option<Arc<Webhooks>>, Box<dyn std::error::Error>> {
+    let section = file.webhook.as_ref();
+    let Some(url) = args
+        .webhook
+        .clone()
+        .or(section.map(|section| section.url.clone()))
+    else {
+        return Ok(None);
+    };
+    let mut config = WebhookConfig::new(url);
+    if let Some(secs) = section.and_then(|section| section.timeout_secs) {
+        config.timeout = Duration::from_secs(secs.max(1));
+    }
+    if let Some(accept) = section.and_then(|section| section.accept_when_unreachable) {
+        config.accept_when_unreachable = accept;
+    }
+    Ok(Some(Arc::new(Webhooks::new(config, AcceptAll)?)))
 }
 
 /// The secrets of the command line, or else of the file's `[auth]`.
@@ -233,6 +263,7 @@ async fn run(
         (Some(_), None) => return Err("--cluster needs --node-url".into()),
         _ => None,
     };
+    let webhooks = webhooks(&args, &file)?;
     let policy = Policy::new(
         StaticRelay {
             push: if args.push.is_empty() {
@@ -245,6 +276,7 @@ async fn run(
         file.apps.clone(),
         recorder.clone(),
         signed_urls(&args, &file),
+        webhooks.clone(),
     );
     let mut builder = Server::builder()
         .listen(
@@ -321,11 +353,11 @@ async fn run(
         let mut config = RecordConfig::new(&dir);
         config.segment_duration = secs.map(Duration::from_secs);
         config.segment_bytes = mb.map(|mb| mb << 20);
-        let _ = recorder.set(Recorder::new(
-            server.router().clone(),
-            server.queue_budget(),
-            config,
-        ));
+        let mut files = Recorder::new(server.router().clone(), server.queue_budget(), config);
+        if let Some(webhooks) = webhooks.clone() {
+            files = files.on_finished(move |key, path| webhooks.recorded(key, path));
+        }
+        let _ = recorder.set(files);
         tracing::info!(dir = %dir.display(), "recording every published stream");
     }
     let addresses = listening.local_addrs();

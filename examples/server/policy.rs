@@ -1,5 +1,5 @@
-//! The example server's hooks: per-application address lists, signed stream names, push and
-//! pull targets, and recording when a publish starts.
+//! The example server's hooks: per-application address lists, signed stream names, a
+//! webhook, push and pull targets, and recording when a publish starts.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rtmp_server::message::StatusCode;
 use rtmp_server::{
     Client, Hooks, LogLimit, Recorder, Refusal, RtmpUrl, SignedUrls, StaticRelay, StreamEvent,
-    StreamKey, StreamRequest,
+    StreamKey, StreamRequest, Webhooks,
 };
 
 use crate::config::AppSection;
@@ -24,6 +24,8 @@ pub struct Policy {
     pub recorder: Arc<OnceLock<Recorder>>,
     /// Signed stream names, for publishing and (with a play secret) playing.
     pub signed: SignedUrls,
+    /// The webhook, asked after the checks above and told of ends.
+    pub webhooks: Option<Arc<Webhooks>>,
     /// Publish and unpublish lines, limited per address: a client publishing in a loop writes
     /// a few lines, then one per 10 s.
     started_lines: LogLimit,
@@ -40,6 +42,7 @@ impl Policy {
         apps: BTreeMap<String, AppSection>,
         recorder: Arc<OnceLock<Recorder>>,
         signed: SignedUrls,
+        webhooks: Option<Arc<Webhooks>>,
     ) -> Self {
         let lines = || LogLimit::new(Duration::from_secs(10)).with_burst(PUBLISH_LINES);
         Self {
@@ -47,6 +50,7 @@ impl Policy {
             apps,
             recorder,
             signed,
+            webhooks,
             started_lines: lines(),
             stopped_lines: lines(),
         }
@@ -64,10 +68,17 @@ impl Hooks for Policy {
             Some(app) if !app.may_publish(peer.ip()) => {
                 Err(format!("{} may not publish to {}", peer.ip(), request.key.app).into())
             }
-            _ => self
-                .signed
-                .check_publish(&request.key, request.query.as_deref(), SystemTime::now())
-                .map_err(|error| Refusal::with_code(StatusCode::PublishBadName, error.to_string())),
+            _ => {
+                self.signed
+                    .check_publish(&request.key, request.query.as_deref(), SystemTime::now())
+                    .map_err(|error| {
+                        Refusal::with_code(StatusCode::PublishBadName, error.to_string())
+                    })?;
+                match &self.webhooks {
+                    Some(webhooks) => webhooks.on_publish(client, request).await,
+                    None => Ok(()),
+                }
+            }
         }
     }
 
@@ -77,10 +88,17 @@ impl Hooks for Policy {
             Some(app) if !app.may_play(peer.ip()) => {
                 Err(format!("{} may not play from {}", peer.ip(), request.key.app).into())
             }
-            _ => self
-                .signed
-                .check_play(&request.key, request.query.as_deref(), SystemTime::now())
-                .map_err(|error| Refusal::with_code(StatusCode::PlayFailed, error.to_string())),
+            _ => {
+                self.signed
+                    .check_play(&request.key, request.query.as_deref(), SystemTime::now())
+                    .map_err(|error| {
+                        Refusal::with_code(StatusCode::PlayFailed, error.to_string())
+                    })?;
+                match &self.webhooks {
+                    Some(webhooks) => webhooks.on_play(client, request).await,
+                    None => Ok(()),
+                }
+            }
         }
     }
 
@@ -121,6 +139,15 @@ impl Hooks for Policy {
     fn on_publish_stopped(&self, event: &StreamEvent) {
         if let Some(held) = self.stopped_lines.allow(event.peer.ip(), Instant::now()) {
             tracing::info!(key = %event.key, peer = %event.peer, held_back = held, "publishing stopped");
+        }
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.on_publish_stopped(event);
+        }
+    }
+
+    fn on_play_stopped(&self, event: &StreamEvent) {
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.on_play_stopped(event);
         }
     }
 }

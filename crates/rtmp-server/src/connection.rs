@@ -788,6 +788,8 @@ impl<H: Hooks> Connection<H> {
             peer: self.peer,
             stream_id,
             key: key.clone(),
+            duration: Duration::ZERO,
+            bytes: 0,
         }
     }
 
@@ -796,9 +798,10 @@ impl<H: Hooks> Connection<H> {
     fn stop_publishing(&mut self, stream_id: u32) {
         if let Some(publisher) = self.publishers.remove(&stream_id) {
             tracing::debug!(key = %publisher.key(), "unpublish");
-            let event = self.event(stream_id, publisher.key());
+            let mut event = self.event(stream_id, publisher.key());
             drop(publisher);
-            self.entry.stopped(stream_id, Role::Publisher);
+            event.duration = self.entry.stopped(stream_id, Role::Publisher);
+            event.bytes = self.entry.bytes_in.load(Ordering::Relaxed);
             self.context.hooks.on_publish_stopped(&event);
         }
     }
@@ -808,9 +811,10 @@ impl<H: Hooks> Connection<H> {
         self.controls.remove(&stream_id);
         if let Some(player) = self.players.remove(&stream_id) {
             tracing::debug!(key = %player.key(), "play stop");
-            let event = self.event(stream_id, player.key());
+            let mut event = self.event(stream_id, player.key());
             drop(player);
-            self.entry.stopped(stream_id, Role::Player);
+            event.duration = self.entry.stopped(stream_id, Role::Player);
+            event.bytes = self.entry.bytes_out.load(Ordering::Relaxed);
             self.context.hooks.on_play_stopped(&event);
         }
     }

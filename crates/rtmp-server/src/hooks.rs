@@ -107,6 +107,11 @@ pub struct StreamEvent {
     pub stream_id: u32,
     /// `app/name`.
     pub key: StreamKey,
+    /// In a `…_stopped` event, how long the publish or play lasted (zero when it starts).
+    pub duration: std::time::Duration,
+    /// In a `…_stopped` event, the bytes the connection received (a publisher) or sent (a
+    /// player) in its life so far (zero when it starts).
+    pub bytes: u64,
 }
 
 /// Decisions and observations of the application. Decisions come before the server acts;

@@ -69,6 +69,8 @@ mod router;
 mod server;
 mod signed;
 mod stats;
+#[cfg(feature = "webhooks")]
+mod webhook;
 mod writer;
 
 pub use builder::{ListeningServer, ServerBuilder};
@@ -115,4 +117,6 @@ pub use rtmp_session::{
 pub use server::{Server, ServerConfig, Takeover, bind_listener};
 pub use signed::{SignedUrls, TokenError};
 pub use stats::{ConnectionStats, Role, ServerStats, StreamInfo, Totals};
+#[cfg(feature = "webhooks")]
+pub use webhook::{WebhookConfig, WebhookError, Webhooks};
 pub use writer::WriteStalled;

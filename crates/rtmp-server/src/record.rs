@@ -95,7 +95,12 @@ struct Inner {
     config: RecordConfig,
     /// The recordings running, with what stops each.
     active: Mutex<HashMap<StreamKey, Arc<Notify>>>,
+    /// Told of each file finished.
+    finished: Option<Finished>,
 }
+
+/// What is told of each recorded file finished: the stream and the file.
+type Finished = Arc<dyn Fn(&StreamKey, &std::path::Path) + Send + Sync>;
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,8 +121,23 @@ impl Recorder {
                 budget,
                 config,
                 active: Mutex::default(),
+                finished: None,
             }),
         }
+    }
+
+    /// The recorder with `finished` told of each file it finishes (a segment cut, the end
+    /// of a publish, a file cut short by a full disk), e.g. to upload it or tell a webhook.
+    /// Set it before the first recording starts.
+    #[must_use]
+    pub fn on_finished(
+        mut self,
+        finished: impl Fn(&StreamKey, &std::path::Path) + Send + Sync + 'static,
+    ) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.finished = Some(Arc::new(finished));
+        }
+        self
     }
 
     /// Starts recording `key` (on the current tokio runtime): from the router's catch-up (the
@@ -148,7 +168,11 @@ impl Recorder {
         let key = key.clone();
         tokio::spawn(async move {
             let dir = inner.config.dir.join(file_name(&key.app));
-            let mut file = Segments::new(&inner.config, dir, file_name(&key.name));
+            let told = inner.finished.clone().map(|finished| {
+                let key = key.clone();
+                Box::new(move |path: &std::path::Path| finished(&key, path)) as segments::Told
+            });
+            let mut file = Segments::new(&inner.config, dir, file_name(&key.name), told);
             loop {
                 let item = tokio::select! {
                     item = feed.recv() => item,

@@ -167,8 +167,17 @@ impl Entry {
     }
 
     /// Notes that message stream `stream_id` stopped publishing or playing in `role`.
-    pub(crate) fn stopped(&self, stream_id: u32, role: Role) {
-        lock(&self.streams).retain(|(id, _, was, _)| (*id, *was) != (stream_id, role));
+    /// Notes that message stream `stream_id` stopped publishing or playing; how long it did.
+    pub(crate) fn stopped(&self, stream_id: u32, role: Role) -> Duration {
+        let mut lasted = Duration::ZERO;
+        lock(&self.streams).retain(|(id, _, was, since)| {
+            let this = (*id, *was) == (stream_id, role);
+            if this {
+                lasted = since.elapsed().unwrap_or_default();
+            }
+            !this
+        });
+        lasted
     }
 }
 

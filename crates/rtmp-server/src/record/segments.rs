@@ -29,8 +29,12 @@ const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest wait between two tries of a paused recording.
 const LAST_RETRY: Duration = Duration::from_secs(30);
 
+/// Told of each file finished.
+pub(super) type Told = Box<dyn Fn(&Path) + Send>;
+
 /// One recording's files: the one being written and what the next one starts with.
 pub(super) struct Segments {
+    told: Option<Told>,
     dir: PathBuf,
     name: String,
     max_duration: Option<u32>,
@@ -115,8 +119,14 @@ impl Segment {
 }
 
 impl Segments {
-    pub(super) fn new(config: &RecordConfig, dir: PathBuf, name: String) -> Self {
+    pub(super) fn new(
+        config: &RecordConfig,
+        dir: PathBuf,
+        name: String,
+        told: Option<Told>,
+    ) -> Self {
         Self {
+            told,
             dir,
             name,
             max_duration: config
@@ -284,6 +294,9 @@ impl Segments {
             }
             file.finish().await?;
             tracing::debug!(path = %file.path.display(), bytes = file.written, "recorded");
+            if let Some(told) = &self.told {
+                told(&file.path);
+            }
         }
         self.file = None;
         Ok(())
@@ -297,7 +310,11 @@ impl Segments {
                 let _ = tokio::fs::remove_file(&file.path).await;
             } else {
                 // Cut back by the failed write; finishing it needs no more room.
-                let _ = file.finish().await;
+                if file.finish().await.is_ok() {
+                    if let Some(told) = &self.told {
+                        told(&file.path);
+                    }
+                }
             }
         }
         let now = Instant::now();
