@@ -197,10 +197,7 @@ fn allowed(allow: &[Network], deny: &[Network], address: IpAddr) -> bool {
 
 /// An address, or a network in CIDR form (`192.0.2.0/24`, `2001:db8::/32`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
-    address: IpAddr,
-    prefix: u8,
-}
+pub struct Network(ipnet::IpNet);
 
 impl Network {
     /// Whether `address` is in the network (IPv4-mapped IPv6 addresses count as IPv4).
@@ -209,21 +206,7 @@ impl Network {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
             v4 => v4,
         };
-        match (self.address, address) {
-            (IpAddr::V4(network), IpAddr::V4(address)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(network) & mask == u32::from(address) & mask
-            }
-            (IpAddr::V6(network), IpAddr::V6(address)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(network) & mask == u128::from(address) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&address)
     }
 }
 
@@ -231,23 +214,12 @@ impl std::str::FromStr for Network {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let (address, prefix) = match text.split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (text, None),
-        };
-        let address: IpAddr = address
-            .parse()
-            .map_err(|_| format!("`{text}` is not an address or a network (a.b.c.d/n)"))?;
-        let most = if address.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => most,
-            Some(prefix) => prefix
-                .parse::<u8>()
-                .ok()
-                .filter(|prefix| *prefix <= most)
-                .ok_or_else(|| format!("`{text}`: the prefix length must be 0 to {most}"))?,
-        };
-        Ok(Self { address, prefix })
+        if let Ok(address) = text.parse::<IpAddr>() {
+            return Ok(Self(address.into()));
+        }
+        text.parse::<ipnet::IpNet>().map(Self).map_err(|_| {
+            format!("`{text}` is not an address or a network (a.b.c.d/n, with n up to 32, or 128 for IPv6)")
+        })
     }
 }
 

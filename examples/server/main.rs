@@ -34,7 +34,7 @@ use crate::policy::Policy;
 /// optionally records to FLV files and serves a status page, a JSON API and Prometheus
 /// metrics over HTTP.
 #[derive(Debug, Parser)]
-#[command(name = "rtmp-server", version, about, long_about = None)]
+#[command(name = "rtmp-server", version, long_about = None)]
 struct Args {
     /// A TOML file with any of these settings, and per-application ones (address lists,
     /// push and pull targets, recording). Flags override it.

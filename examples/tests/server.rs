@@ -385,3 +385,18 @@ fn a_bad_config_file_stops_the_server_with_the_key_and_line() {
         "{error}"
     );
 }
+
+#[test]
+fn help_says_what_the_server_is() {
+    let output = common::run(common::server_binary(), &common::strings(&["--help"]));
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.starts_with("A live video server"), "{help}");
+    for flag in [
+        "--publish-secret",
+        "--webhook",
+        "--http-token",
+        "--takeover-after-secs",
+    ] {
+        assert!(help.contains(flag), "{flag} is not in --help");
+    }
+}
