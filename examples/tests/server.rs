@@ -400,3 +400,17 @@ fn help_says_what_the_server_is() {
         assert!(help.contains(flag), "{flag} is not in --help");
     }
 }
+
+#[test]
+fn the_config_file_in_the_docs_is_read() {
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/operations.md"),
+    )
+    .unwrap();
+    let start = docs.find("```toml\n").expect("a TOML example") + "```toml\n".len();
+    let end = start + docs[start..].find("```").unwrap();
+    let file = parse(&docs[start..end]).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(file.takeover_after_secs, Some(3));
+    assert!(file.auth.is_some() && file.webhook.is_some());
+    assert_eq!(file.apps.len(), 1);
+}
