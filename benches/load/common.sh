@@ -16,3 +16,26 @@ prepare_source() {
   fi
   echo "$source"
 }
+
+# Writes target/load/nginx.conf: nginx-rtmp, one worker without a master (a per-core
+# comparison), RTMP on 127.0.0.1:$1 with chunk size 4096, at most $2 connections.
+nginx_conf() {
+  local port=$1 connections=$2 work=target/load
+  cat > "$work/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+error_log $PWD/$work/nginx-error.log;
+pid $PWD/$work/nginx.pid;
+events { worker_connections $connections; }
+rtmp {
+    server {
+        listen 127.0.0.1:$port;
+        chunk_size 4096;
+        application live { live on; }
+    }
+}
+CONF
+}

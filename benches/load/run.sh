@@ -24,23 +24,7 @@ work=target/load
 source benches/load/common.sh
 source=$(prepare_source "${BITRATE:-4M}")
 
-cat > "$work/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 65536;
-error_log $PWD/$work/nginx-error.log;
-pid $PWD/$work/nginx.pid;
-events { worker_connections 20000; }
-rtmp {
-    server {
-        listen 127.0.0.1:19701;
-        chunk_size 4096;
-        application live { live on; }
-    }
-}
-CONF
+nginx_conf 19701 20000
 
 # The cost to process $1 so far: user and system CPU ticks (1/100 s) and resident KiB.
 cost() {
