@@ -290,3 +290,25 @@ async fn a_full_disk_pauses_a_recording_that_resumes_when_there_is_room() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_that_never_had_room_leaves_no_file() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let disk = SmallDisk::mount("noroom", "1m");
+    // The directory exists; then not a byte is left.
+    std::fs::create_dir_all(disk.0.join("live")).unwrap();
+    let _ = std::fs::write(disk.0.join("filler"), vec![1u8; 2 << 20]);
+    assert!(disk.free() < 4096, "{} bytes free", disk.free());
+    let recorder = recorder(&server, &disk.0, None);
+    recorder.start(&common::key("noroom")).unwrap();
+    // Less than the recorder gathers before its first write: it fails only at the end.
+    let mut publisher = spawn(
+        "ffmpeg",
+        &publish_args(&server.url("live/noroom"), 1, "100k"),
+    );
+    assert!(wait(&mut publisher).await.success());
+    finished(&recorder).await;
+    let left = files(&disk.0, "noroom");
+    assert!(left.is_empty(), "files left without media: {left:?}");
+    server.stop().await;
+}

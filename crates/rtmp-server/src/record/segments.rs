@@ -30,7 +30,7 @@ const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LAST_RETRY: Duration = Duration::from_secs(30);
 
 /// Told of each file finished.
-pub(super) type Told = Box<dyn Fn(&Path) + Send>;
+pub(super) type Told = Box<dyn Fn(&Path) + Send + Sync>;
 
 /// One recording's files: the one being written and what the next one starts with.
 pub(super) struct Segments {
@@ -284,38 +284,39 @@ impl Segments {
 
     /// Finishes the open file, if any.
     pub(super) async fn close(&mut self) -> std::io::Result<()> {
-        if let Some(file) = &mut self.file {
-            file.write_pending().await?;
-            if file.written <= file.media_at {
-                // Nothing but headers: not worth a file.
-                let path = file.path.clone();
-                self.file = None;
-                return tokio::fs::remove_file(&path).await;
-            }
-            file.finish().await?;
+        match self.file.take() {
+            Some(file) => self.end(file).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Ends `file`: what is pending written and its totals filled in, or the file removed if
+    /// it holds no media. A write that fails cuts the file back to its last whole tag, which
+    /// is then finished as far as it can be.
+    async fn end(&self, mut file: Segment) -> std::io::Result<()> {
+        let wrote = file.write_pending().await;
+        if file.written <= file.media_at {
+            // Nothing but headers: not worth a file.
+            let removed = tokio::fs::remove_file(&file.path).await;
+            return wrote.and(removed);
+        }
+        // Finishing needs no more room than the file has.
+        let finished = file.finish().await;
+        if finished.is_ok() {
             tracing::debug!(path = %file.path.display(), bytes = file.written, "recorded");
             if let Some(told) = &self.told {
                 told(&file.path);
             }
         }
-        self.file = None;
-        Ok(())
+        wrote.and(finished)
     }
 
     /// After a failed write: the open file ends at its last whole tag (or goes if it holds no
     /// media), and the recording pauses until a keyframe after its backoff.
     async fn fail(&mut self, error: std::io::Error) {
-        if let Some(mut file) = self.file.take() {
-            if file.written <= file.media_at {
-                let _ = tokio::fs::remove_file(&file.path).await;
-            } else {
-                // Cut back by the failed write; finishing it needs no more room.
-                if file.finish().await.is_ok() {
-                    if let Some(told) = &self.told {
-                        told(&file.path);
-                    }
-                }
-            }
+        if let Some(file) = self.file.take() {
+            // What failed is logged below.
+            let _ = self.end(file).await;
         }
         let now = Instant::now();
         match &mut self.paused {
