@@ -628,8 +628,6 @@ impl<H: Hooks> Connection<H> {
         }
         tracing::info!(%key, replaced = old, idle = ?idle, "publisher taken over");
         registry.request(old, Request::Close);
-        let event = self.event(request.stream_id, &key);
-        self.context.hooks.on_publish_taken_over(old, &event);
         let until = Instant::now() + TAKEOVER_WAIT;
         loop {
             match self.context.router.publish(&key) {
@@ -637,7 +635,12 @@ impl<H: Hooks> Connection<H> {
                     drop(key);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                published => return published,
+                Ok(publisher) => {
+                    let event = self.event(request.stream_id, &key);
+                    self.context.hooks.on_publish_taken_over(old, &event);
+                    return Ok(publisher);
+                }
+                refused => return refused,
             }
         }
     }

@@ -213,9 +213,9 @@ pub trait Hooks: Send + Sync + 'static {
     }
 
     /// The publisher in `event` took its key over from connection `replaced`, which was
-    /// closed (see [`ServerConfig::takeover`](crate::ServerConfig::takeover)). Comes before
-    /// `on_publish_started` of the new publisher; the replaced one's `on_publish_stopped`
-    /// comes too, in any order with these.
+    /// closed (see [`ServerConfig::takeover`](crate::ServerConfig::takeover)). Comes once the
+    /// new publisher has the key, before its `on_publish_started`; the replaced one's
+    /// `on_publish_stopped` comes too, in any order with these.
     fn on_publish_taken_over(&self, replaced: u64, event: &StreamEvent) {
         let _ = (replaced, event);
     }

@@ -143,10 +143,10 @@ pub struct ServerConfig {
     pub max_queued_bytes: usize,
     /// Give freed memory back to the system once 1000 connections or more have ended since the
     /// last time, or once glibc holds 16 MiB more free memory than it did (a large message
-    /// decoded and dropped); checked every 5 s, default on. glibc's allocator otherwise keeps the memory
-    /// of connections that ended (after 20 000 connections, measured: 252 MiB kept for good,
-    /// against 10-21 MiB with this for a baseline of 8.3 MiB); with other allocators it does
-    /// nothing.
+    /// decoded and dropped); checked every 5 s, default on. glibc's allocator otherwise keeps
+    /// the memory of connections that ended (after 20 000 connections, measured: 252 MiB kept
+    /// for good, against 10-21 MiB with this for a baseline of 8.3 MiB); with other allocators
+    /// it does nothing.
     pub release_memory: bool,
     /// Bytes held in unfinished incoming messages, all connections together (default 256 MiB),
     /// beyond the first 1 MiB each connection holds: ordinary frames never draw on it, so

@@ -110,6 +110,10 @@ pub(crate) struct Entry {
     pub(crate) bytes_out: Arc<AtomicU64>,
     /// When media last came from the connection's publisher, in milliseconds from `since`.
     last_media: AtomicU64,
+    /// The connection's id, under which it is noted in `publishers`.
+    id: u64,
+    /// The registry's map of keys to the connections that publish them.
+    publishers: Publishers,
     app: Mutex<Option<String>>,
     streams: Mutex<Vec<(u32, StreamKey, Role, SystemTime)>>,
     /// What the application asked of the connection, for its reader.
@@ -152,6 +156,7 @@ impl Entry {
     pub(crate) fn started(&self, stream_id: u32, key: &StreamKey, role: Role) {
         if role == Role::Publisher {
             self.media_arrived();
+            lock(&self.publishers).insert(key.clone(), self.id);
         }
         lock(&self.streams).push((stream_id, key.clone(), role, SystemTime::now()));
     }
@@ -166,25 +171,43 @@ impl Entry {
         !lock(&self.streams).is_empty()
     }
 
-    /// Notes that message stream `stream_id` stopped publishing or playing in `role`.
-    /// Notes that message stream `stream_id` stopped publishing or playing; how long it did.
+    /// Notes that message stream `stream_id` stopped publishing or playing in `role`; how
+    /// long it did.
     pub(crate) fn stopped(&self, stream_id: u32, role: Role) -> Duration {
         let mut lasted = Duration::ZERO;
-        lock(&self.streams).retain(|(id, _, was, since)| {
+        let mut ended = None;
+        lock(&self.streams).retain(|(id, key, was, since)| {
             let this = (*id, *was) == (stream_id, role);
             if this {
                 lasted = since.elapsed().unwrap_or_default();
+                ended = (role == Role::Publisher).then(|| key.clone());
             }
             !this
         });
+        if let Some(key) = ended {
+            self.forget_publisher(&key);
+        }
         lasted
     }
+
+    /// Takes the connection out of `publishers` for `key`, if it is the one noted there.
+    fn forget_publisher(&self, key: &StreamKey) {
+        let mut publishers = lock(&self.publishers);
+        if publishers.get(key) == Some(&self.id) {
+            publishers.remove(key);
+        }
+    }
 }
+
+/// Which connection publishes each key (a takeover looks it up for every refused publish, so
+/// it is a map rather than a walk over every connection).
+type Publishers = Arc<Mutex<HashMap<StreamKey, u64>>>;
 
 /// Every open connection, and the counts of those gone.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     entries: Mutex<HashMap<u64, Arc<Entry>>>,
+    publishers: Publishers,
     /// Bytes of connections that closed.
     closed_in: AtomicU64,
     closed_out: AtomicU64,
@@ -205,6 +228,14 @@ impl Drop for Registered<'_> {
     fn drop(&mut self) {
         lock(&self.registry.entries).remove(&self.id);
         let entry = &self.entry;
+        let published: Vec<StreamKey> = lock(&entry.streams)
+            .iter()
+            .filter(|(_, _, role, _)| *role == Role::Publisher)
+            .map(|(_, key, _, _)| key.clone())
+            .collect();
+        for key in &published {
+            entry.forget_publisher(key);
+        }
         let registry = self.registry;
         registry
             .closed_in
@@ -223,6 +254,8 @@ impl Registry {
             since: Instant::now(),
             bytes_in: AtomicU64::new(0),
             last_media: AtomicU64::new(0),
+            id,
+            publishers: self.publishers.clone(),
             bytes_out: Arc::default(),
             app: Mutex::new(None),
             streams: Mutex::new(Vec::new()),
@@ -275,12 +308,7 @@ impl Registry {
 
     /// The connection publishing `key`, if any.
     pub(crate) fn publisher_of(&self, key: &StreamKey) -> Option<u64> {
-        lock(&self.entries).iter().find_map(|(id, entry)| {
-            lock(&entry.streams)
-                .iter()
-                .any(|(_, published, role, _)| *role == Role::Publisher && published == key)
-                .then_some(*id)
-        })
+        lock(&self.publishers).get(key).copied()
     }
 
     /// Connections and streams now, with totals (`dropped_frames` left to the caller).
@@ -393,6 +421,13 @@ mod tests {
         publisher.entry.stopped(1, Role::Publisher);
         assert!(registry.snapshot(|_| None).streams.is_empty());
         assert_eq!(registry.publisher_of(&key("a")), None);
+        // A connection that ends while publishing is forgotten as the publisher too.
+        {
+            let gone = registry.register(3, peer);
+            gone.entry.started(1, &key("b"), Role::Publisher);
+            assert_eq!(registry.publisher_of(&key("b")), Some(3));
+        }
+        assert_eq!(registry.publisher_of(&key("b")), None);
         assert!(registry.request(1, Request::Close) && !registry.request(2, Request::Close));
         assert_eq!(publisher.entry.take_requests(), [Request::Close]);
         assert!(publisher.entry.take_requests().is_empty());

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{RawClient, TestServer, play_args, probe, publish_args, spawn, temp, wait};
 use rtmp_chunk::{ChunkDecoder, DecoderConfig, RawMessage};
 use rtmp_message::{Command, Connect, Message, PublishType};
-use rtmp_server::ServerConfig;
+use rtmp_server::{Hooks, ServerConfig, StreamEvent};
 use tokio::io::AsyncReadExt;
 
 /// Reads what `player` is sent until the connection ends or `limit` passes: the timestamps of
@@ -128,9 +128,21 @@ async fn silent_publisher(port: u16, name: &str) -> RawClient {
     client
 }
 
+/// Notes each takeover: the replaced connection and the new one.
+#[derive(Default)]
+struct Takeovers(std::sync::Arc<std::sync::Mutex<Vec<(u64, u64)>>>);
+
+impl Hooks for Takeovers {
+    fn on_publish_taken_over(&self, replaced: u64, event: &StreamEvent) {
+        self.0.lock().unwrap().push((replaced, event.connection));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_encoder_takes_over_from_one_gone_silent() {
-    let server = TestServer::start(ServerConfig::default()).await;
+    let takeovers = Takeovers::default();
+    let told = takeovers.0.clone();
+    let server = TestServer::start_with(ServerConfig::default(), takeovers, None).await;
     let mut silent = silent_publisher(server.port, "taken").await;
     common::eventually("the silent publisher is on", || {
         server
@@ -162,6 +174,11 @@ async fn a_new_encoder_takes_over_from_one_gone_silent() {
         "the silent publisher stays"
     );
     assert!(wait(&mut encoder).await.success(), "the new encoder failed");
+    let told = told.lock().unwrap().clone();
+    assert!(
+        told.len() == 1 && told[0].0 != told[0].1,
+        "the hooks were told {told:?}"
+    );
     let timestamps = raw.await.unwrap();
     eprintln!("the player got {} video messages", timestamps.len());
     // The silent publisher's keyframe, then the new encoder's stream (25 frames a second).
