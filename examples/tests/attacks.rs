@@ -42,10 +42,9 @@ fn u29(value: u32) -> Vec<u8> {
 
 /// An AMF0 string.
 fn amf0_string(text: &str) -> Vec<u8> {
-    let mut out = vec![0x02];
-    out.extend_from_slice(&(text.len() as u16).to_be_bytes());
-    out.extend_from_slice(text.as_bytes());
-    out
+    let mut out = BytesMut::new();
+    rtmp_server::amf0::encode_all([&rtmp_server::amf0::Value::from(text)], &mut out).unwrap();
+    out.to_vec()
 }
 
 /// AMF3: an array of `count` dense strings, the first `len` bytes inline (string 0), every
@@ -300,6 +299,23 @@ impl Memory {
     }
 }
 
+/// The status code of a `text/plain` POST to `url`, as a form or a page of `origin` (another
+/// site) may send without asking first.
+fn plain_post(url: &str, origin: Option<&str>) -> String {
+    let mut args = strings(&["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"]);
+    if let Some(origin) = origin {
+        args.extend(strings(&["-H", &format!("Origin: {origin}")]));
+    }
+    args.extend(strings(&[
+        "-H",
+        "Content-Type: text/plain",
+        "-d",
+        "drain",
+        url,
+    ]));
+    String::from_utf8_lossy(&common::run("curl", &args).stdout).into_owned()
+}
+
 fn mib(bytes: usize) -> f64 {
     bytes as f64 / MIB as f64
 }
@@ -492,44 +508,9 @@ fn single_messages_cannot_take_the_server_down() {
     );
 
     // A drain sent as a page on another site would send it: refused, and publishing goes on.
-    let drain = common::run(
-        "curl",
-        &strings(&[
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-X",
-            "POST",
-            "-H",
-            "Origin: http://elsewhere.example",
-            "-H",
-            "Content-Type: text/plain",
-            "-d",
-            "drain",
-            &format!("http://127.0.0.1:{http_port}/api/drain"),
-        ]),
-    );
-    assert_eq!(String::from_utf8_lossy(&drain.stdout), "403");
-    let plain = common::run(
-        "curl",
-        &strings(&[
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: text/plain",
-            "-d",
-            "drain",
-            &format!("http://127.0.0.1:{http_port}/api/drain"),
-        ]),
-    );
-    assert_eq!(String::from_utf8_lossy(&plain.stdout), "415");
+    let drain = format!("http://127.0.0.1:{http_port}/api/drain");
+    assert_eq!(plain_post(&drain, Some("http://elsewhere.example")), "403");
+    assert_eq!(plain_post(&drain, None), "415");
     assert!(Raw::connected(port).publish("after-drain"));
 
     // The honest player got the stream at its rate throughout.

@@ -415,12 +415,19 @@ mod tests {
         }
     }
 
+    const NODE: &str = "rtmp://127.0.0.1:1935";
+
+    /// A Redis of its own, and a cluster node (`NODE`) on it.
+    async fn connected() -> (Redis, Cluster) {
+        let redis = Redis::start();
+        let config = ClusterConfig::new(format!("redis://127.0.0.1:{}", redis.1), NODE);
+        let cluster = Cluster::connect(config).await.unwrap();
+        (redis, cluster)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_key_published_again_at_once_keeps_its_lease() {
-        let redis = Redis::start();
-        let node = "rtmp://127.0.0.1:1935";
-        let config = ClusterConfig::new(format!("redis://127.0.0.1:{}", redis.1), node);
-        let cluster = Cluster::connect(config).await.unwrap();
+        let (_redis, cluster) = connected().await;
         let key = StreamKey {
             app: "live".into(),
             name: "again".into(),
@@ -432,16 +439,13 @@ mod tests {
             cluster.release(&key, 1);
             cluster.claim(&key).await.unwrap();
             tokio::time::sleep(Duration::from_millis(5)).await;
-            assert_eq!(cluster.owner(&key).await.as_deref(), Some(node));
+            assert_eq!(cluster.owner(&key).await.as_deref(), Some(NODE));
         }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_publisher_that_took_a_key_over_keeps_its_lease() {
-        let redis = Redis::start();
-        let node = "rtmp://127.0.0.1:1935";
-        let config = ClusterConfig::new(format!("redis://127.0.0.1:{}", redis.1), node);
-        let cluster = Cluster::connect(config).await.unwrap();
+        let (_redis, cluster) = connected().await;
         let key = StreamKey {
             app: "live".into(),
             name: "taken".into(),
@@ -452,7 +456,7 @@ mod tests {
         cluster.keep(&key, 2);
         cluster.release(&key, 1);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(cluster.owner(&key).await.as_deref(), Some(node));
+        assert_eq!(cluster.owner(&key).await.as_deref(), Some(NODE));
         assert_eq!(
             crate::lock(&cluster.inner.leases)
                 .get(&key)
@@ -464,6 +468,6 @@ mod tests {
         cluster.release(&key, 2);
         cluster.keep(&key, 3);
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(cluster.owner(&key).await.as_deref(), Some(node));
+        assert_eq!(cluster.owner(&key).await.as_deref(), Some(NODE));
     }
 }
