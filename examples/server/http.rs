@@ -17,7 +17,8 @@
 //! The listener cannot hurt the RTMP side: it keeps at most [`HttpLimits::max_connections`]
 //! connections (more are closed on arrival, so their descriptors stay free for RTMP), closes
 //! one that sends no complete request head within [`HttpLimits::header_timeout`] (idle
-//! keep-alive connections included), and logs failed accepts at most every 10 s.
+//! keep-alive connections included) and every connection after [`HttpLimits::lifetime`], and
+//! logs failed accepts at most every 10 s.
 //!
 //! Requests that change something (every method but GET and HEAD) are refused with 403 when
 //! they come from another site (an `Origin` that is not this host, or `Sec-Fetch-Site:
@@ -25,7 +26,7 @@
 //! to another site only after a preflight that this server never grants. Each operator action
 //! is logged at INFO with the address and user agent that asked.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -38,7 +39,9 @@ use axum::{Extension, Json};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
-use rtmp_server::{ConnectionStats, Recorder, Role, Server, StreamInfo, StreamKey, Totals};
+use rtmp_server::{
+    ConnectionStats, LogLimit, Recorder, Role, Server, StreamInfo, StreamKey, Totals,
+};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -69,6 +72,8 @@ pub struct HttpLimits {
     /// Time allowed for a request head, counted from when the connection opens or has
     /// answered the previous request (default 10 s).
     pub header_timeout: Duration,
+    /// The longest a connection stays open, keep-alive included (default 60 s).
+    pub lifetime: Duration,
 }
 
 impl Default for HttpLimits {
@@ -76,6 +81,7 @@ impl Default for HttpLimits {
         Self {
             max_connections: 256,
             header_timeout: Duration::from_secs(10),
+            lifetime: Duration::from_secs(60),
         }
     }
 }
@@ -84,47 +90,18 @@ impl Default for HttpLimits {
 #[derive(Debug, Clone, Copy)]
 struct Peer(SocketAddr);
 
-/// Counts events and says, at most every 10 s, how many to log.
-struct Throttle {
-    last: Option<Instant>,
-    held: u64,
-}
-
-impl Throttle {
-    /// `Some(held back since the last line)` when a line may be logged now.
-    fn allow(&mut self) -> Option<u64> {
-        let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(10))
-        {
-            self.held += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.held))
-    }
-}
-
 /// Serves the HTTP side on `listener` until the process ends, within `limits`.
 pub async fn serve(listener: tokio::net::TcpListener, http: Http, limits: HttpLimits) {
     let app = router(http);
     let open = Arc::new(Semaphore::new(limits.max_connections));
-    let (mut failed, mut refused) = (
-        Throttle {
-            last: None,
-            held: 0,
-        },
-        Throttle {
-            last: None,
-            held: 0,
-        },
-    );
+    // Failed accepts have no address: they are counted under the unspecified one.
+    let lines = LogLimit::new(Duration::from_secs(10));
+    let unspecified = IpAddr::from([0, 0, 0, 0]);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                if let Some(held_back) = failed.allow() {
+                if let Some(held_back) = lines.allow(unspecified, Instant::now()) {
                     tracing::warn!(%error, held_back, "HTTP accept failed");
                 }
                 // Out of descriptors: let connections end before trying again.
@@ -134,7 +111,7 @@ pub async fn serve(listener: tokio::net::TcpListener, http: Http, limits: HttpLi
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
             drop(stream);
-            if let Some(held_back) = refused.allow() {
+            if let Some(held_back) = lines.allow(peer.ip(), Instant::now()) {
                 tracing::warn!(
                     %peer,
                     held_back,
@@ -151,10 +128,11 @@ pub async fn serve(listener: tokio::net::TcpListener, http: Http, limits: HttpLi
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
                 .max_buf_size(64 * 1024);
-            // Errors are the client's (a timeout, a broken request): nothing to report.
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            // Errors are the client's (a timeout, a broken request): nothing to report. A
+            // connection lives at most `lifetime`, so that one that sends its body or reads
+            // its answer a byte at a time gives its place back.
+            let serving = builder.serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(limits.lifetime, serving).await;
             drop(permit);
         });
     }

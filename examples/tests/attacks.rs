@@ -316,6 +316,23 @@ fn plain_post(url: &str, origin: Option<&str>) -> String {
     String::from_utf8_lossy(&common::run("curl", &args).stdout).into_owned()
 }
 
+/// Whether this machine has an established TCP connection from local port `local` to port
+/// `remote` on 127.0.0.1 (`/proc/net/tcp`).
+fn established(local: u16, remote: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let port = |address: &str| {
+        let hex = address.rsplit(':').next().unwrap_or("");
+        u16::from_str_radix(hex, 16).unwrap_or(0)
+    };
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() > 3
+            && port(fields[1]) == local
+            && port(fields[2]) == remote
+            && fields[3] == "01"
+    })
+}
+
 fn mib(bytes: usize) -> f64 {
     bytes as f64 / MIB as f64
 }
@@ -342,6 +359,17 @@ fn single_messages_cannot_take_the_server_down() {
         port,
     );
     let memory = Memory(server.0.id());
+    // A client that sends request after request and never reads an answer: the server's
+    // writes stop with megabytes queued. It holds one of the HTTP side's places until the
+    // connection's life (60 s) is over.
+    let slow_reader = TcpStream::connect(("127.0.0.1", http_port)).unwrap();
+    let mut requests = slow_reader.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let request = b"GET /api/totals HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(20_000);
+        // Fails once the server closes the connection.
+        let _ = requests.write_all(&request);
+    });
+    let slow_since = Instant::now();
     let url = format!("rtmp://127.0.0.1:{port}/live/safe");
     let honest_seconds = 40;
     let publisher = Process(
@@ -512,6 +540,15 @@ fn single_messages_cannot_take_the_server_down() {
     assert_eq!(plain_post(&drain, Some("http://elsewhere.example")), "403");
     assert_eq!(plain_post(&drain, None), "415");
     assert!(Raw::connected(port).publish("after-drain"));
+
+    // The slow reader's place was given back once its life was over.
+    std::thread::sleep(Duration::from_secs(63).saturating_sub(slow_since.elapsed()));
+    let local = slow_reader.local_addr().unwrap().port();
+    assert!(
+        !established(local, http_port),
+        "a client that reads no answer still holds its HTTP connection after 63 s"
+    );
+    drop(slow_reader);
 
     // The honest player got the stream at its rate throughout.
     let end = Instant::now() + Duration::from_secs(u64::from(honest_seconds) + 30);
