@@ -203,8 +203,11 @@ fn webhooks(
     Ok(Some(Arc::new(Webhooks::new(config, AcceptAll)?)))
 }
 
-/// The secrets of the command line, or else of the file's `[auth]`.
-fn signed_urls(args: &Args, file: &config::FileConfig) -> SignedUrls {
+/// The secrets of the command line, or else of the file's `[auth]`; none may be empty.
+fn signed_urls(
+    args: &Args,
+    file: &config::FileConfig,
+) -> Result<SignedUrls, Box<dyn std::error::Error>> {
     let auth = file.auth.as_ref();
     let pick = |flags: &Vec<String>, listed: Option<&config::Secrets>| {
         if flags.is_empty() {
@@ -213,14 +216,19 @@ fn signed_urls(args: &Args, file: &config::FileConfig) -> SignedUrls {
             flags.clone()
         }
     };
+    let publish = pick(&args.publish_secret, auth.map(|auth| &auth.publish_secret));
+    let play = pick(&args.play_secret, auth.map(|auth| &auth.play_secret));
+    if publish.iter().chain(&play).any(String::is_empty) {
+        return Err("a publish or play secret is empty".into());
+    }
     let mut signed = SignedUrls::new();
-    for secret in pick(&args.publish_secret, auth.map(|auth| &auth.publish_secret)) {
+    for secret in publish {
         signed = signed.publish_secret(secret);
     }
-    for secret in pick(&args.play_secret, auth.map(|auth| &auth.play_secret)) {
+    for secret in play {
         signed = signed.play_secret(secret);
     }
-    signed
+    Ok(signed)
 }
 
 async fn run(
@@ -238,6 +246,9 @@ async fn run(
     };
     let http_address = args.http.or(file.http);
     let api_token = args.http_token.clone().or(file.api_token.clone());
+    if api_token.as_deref().is_some_and(str::is_empty) {
+        return Err("the HTTP token (--http-token, api_token) is empty".into());
+    }
     if let (Some(address), None) = (http_address, &api_token) {
         if !address.ip().is_loopback() {
             return Err(format!(
@@ -275,7 +286,7 @@ async fn run(
         },
         file.apps.clone(),
         recorder.clone(),
-        signed_urls(&args, &file),
+        signed_urls(&args, &file)?,
         webhooks.clone(),
     );
     let mut builder = Server::builder()

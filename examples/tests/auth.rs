@@ -210,4 +210,17 @@ fn the_api_asks_for_its_token() {
     let said = String::from_utf8_lossy(&output.stderr).to_string()
         + &String::from_utf8_lossy(&output.stdout);
     assert!(said.contains("--http-token"), "{said}");
+    // Nor with an empty token, which any request would carry, nor an empty secret.
+    for flags in [["--http-token", ""], ["--publish-secret", ""]] {
+        let mut args = strings(&["--listen", &format!("127.0.0.1:{}", free_port())]);
+        args.extend(strings(&["--http", &format!("127.0.0.1:{}", free_port())]));
+        args.extend(strings(&flags));
+        let output = run(server_binary(), &args);
+        assert!(!output.status.success(), "{flags:?} was taken");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("empty"),
+            "{:?}",
+            output
+        );
+    }
 }
