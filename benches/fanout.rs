@@ -65,7 +65,7 @@ fn fanout(c: &mut Criterion) {
                     for feed in &mut feeds {
                         for _ in 0..frames.len() {
                             if let Some(Feed::Media(media)) = feed.recv().await {
-                                black_box(media.chunked.bytes().len());
+                                black_box(media.chunked().bytes().len());
                             }
                         }
                     }

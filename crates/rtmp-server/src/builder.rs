@@ -7,10 +7,11 @@ use tokio::net::TcpListener;
 
 use std::sync::Arc;
 
+use crate::config::{ServerConfig, Takeover};
 use crate::hooks::{AcceptAll, Hooks};
 use crate::relay::RelayConfig;
-use crate::router::Router;
-use crate::server::{Server, ServerConfig, Takeover, bind_listener};
+use crate::server::{Server, bind_listener};
+use rtmp_router::Router;
 
 /// Builds a [`Server`] and the addresses it listens on; [`ListeningServer::run`] serves them.
 ///
@@ -38,6 +39,8 @@ pub struct ServerBuilder<H = AcceptAll> {
     config: ServerConfig,
     hooks: H,
     router: Option<Box<dyn FnOnce() -> Arc<dyn Router>>>,
+    /// Whether a setting of the hub was given (refused with a router of the application's).
+    hub_settings: bool,
     listen: Vec<SocketAddr>,
     #[cfg(feature = "tls")]
     listen_tls: Vec<(
@@ -63,6 +66,7 @@ impl Default for ServerBuilder<AcceptAll> {
             config: ServerConfig::default(),
             hooks: AcceptAll,
             router: None,
+            hub_settings: false,
             listen: Vec::new(),
             #[cfg(feature = "tls")]
             listen_tls: Vec::new(),
@@ -101,13 +105,17 @@ impl<H: Hooks> ServerBuilder<H> {
             config: self.config,
             hooks,
             router: self.router,
+            hub_settings: self.hub_settings,
             listen: self.listen,
             #[cfg(feature = "tls")]
             listen_tls: self.listen_tls,
         }
     }
 
-    /// Routes published media and play requests through `router` instead of the [`Hub`](crate::Hub).
+    /// Routes published media and play requests through `router` instead of the
+    /// [`Hub`](crate::Hub). The hub's settings ([`gop_cache`](Self::gop_cache),
+    /// [`republish_grace`](Self::republish_grace)) then have no meaning: giving both makes
+    /// [`build`](Self::build) and [`bind`](Self::bind) panic rather than ignore them.
     pub fn router(mut self, router: impl Router) -> Self {
         self.router = Some(Box::new(move || Arc::new(router)));
         self
@@ -180,6 +188,7 @@ impl<H: Hooks> ServerBuilder<H> {
     /// 10 s; see [`HubConfig::republish_grace`](crate::HubConfig::republish_grace)).
     pub fn republish_grace(mut self, grace: Duration) -> Self {
         self.config.hub.republish_grace = grace;
+        self.hub_settings = true;
         self
     }
 
@@ -191,9 +200,9 @@ impl<H: Hooks> ServerBuilder<H> {
     }
 
     /// Bytes each player's queue may hold before the slow-player policy applies (default
-    /// 16 MiB; see [`HubConfig::player_queue_bytes`](crate::HubConfig::player_queue_bytes)).
+    /// 16 MiB; see [`ServerConfig::player_queue_bytes`]).
     pub fn player_queue_bytes(mut self, bytes: usize) -> Self {
-        self.config.hub.player_queue_bytes = bytes;
+        self.config.player_queue_bytes = bytes;
         self
     }
 
@@ -203,9 +212,10 @@ impl<H: Hooks> ServerBuilder<H> {
         self
     }
 
-    /// Whether players that join start from the cached GOP (default on).
+    /// Whether players that join start from the hub's cached GOP (default on).
     pub fn gop_cache(mut self, on: bool) -> Self {
         self.config.hub.gop_cache = on;
+        self.hub_settings = true;
         self
     }
 
@@ -223,14 +233,32 @@ impl<H: Hooks> ServerBuilder<H> {
     }
 
     /// The server, without listeners (serve your own with [`Server::serve`]).
+    ///
+    /// # Panics
+    ///
+    /// When both a router of the application's own and a setting of the hub were given.
     pub fn build(self) -> Server<H> {
-        match self.router {
-            Some(router) => Server::with_shared_router(self.config, self.hooks, router()),
-            None => Server::with_hooks(self.config, self.hooks),
+        let Self {
+            config,
+            hooks,
+            router,
+            hub_settings,
+            ..
+        } = self;
+        match router {
+            Some(_) if hub_settings => {
+                panic!("a setting of the hub was given to a server with a router of its own")
+            }
+            Some(router) => Server::with_shared_router(config, hooks, router()),
+            None => Server::with_hooks(config, hooks),
         }
     }
 
     /// Binds every address (RTMP and RTMPS).
+    ///
+    /// # Panics
+    ///
+    /// As [`build`](Self::build).
     pub async fn bind(self) -> std::io::Result<ListeningServer<H>> {
         let mut addresses = self.listen.clone();
         if addresses.is_empty() && self.has_no_tls() {
@@ -247,11 +275,7 @@ impl<H: Hooks> ServerBuilder<H> {
         for (address, tls) in &self.listen_tls {
             secure.push((bind_listener(*address, backlog)?, tls.clone()));
         }
-        let router = self.router;
-        let server = match router {
-            Some(router) => Server::with_shared_router(self.config, self.hooks, router()),
-            None => Server::with_hooks(self.config, self.hooks),
-        };
+        let server = self.build();
         Ok(ListeningServer {
             server,
             plain,

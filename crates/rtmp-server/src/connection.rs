@@ -19,18 +19,16 @@ use rtmp_message::{Status, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::watch;
 
-use crate::channel;
-
-use crate::codecs::CodecPolicy;
-use crate::hooks::{Client, Hooks, Refusal, StreamEvent};
-use crate::queue::{AnswerSender, MediaSender, answers};
+use crate::config::{ServerConfig, Takeover};
+use crate::error::ConnectionError;
+use crate::hooks::{Client, Hooks, StreamEvent};
 use crate::relay;
-use crate::router::{
-    Notice, PlayControls, PlayerHandle, Playing, PublishError, Publishing, Router, Stamped,
-};
-use crate::server::{ServerConfig, Takeover};
 use crate::stats::{Entry, Registry, Request, Role};
-use crate::writer::{Ticks, WriteHalf, next_tick, write_loop};
+use crate::writer::{Ticks, WriteError, WriteHalf, next_tick, write_loop};
+use rtmp_router::{
+    CodecPolicy, Inlet, Notice, Notices, PlayError, PlayerControls, Playing, PublishError,
+    Publishing, Router, outlet,
+};
 use rtmp_session::{RtmpUrl, ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -55,47 +53,6 @@ where
 {
     let (reader, writer) = tokio::io::split(stream);
     (Box::new(reader), Box::new(writer))
-}
-
-/// Why a connection ended.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnectionError {
-    /// Reading or writing the socket failed.
-    #[error("socket: {0}")]
-    Io(#[from] std::io::Error),
-    /// The handshake failed.
-    #[error("handshake: {0}")]
-    Handshake(#[from] rtmp_handshake::HandshakeError),
-    /// The handshake (RTMP's, or TLS's before it) took longer than allowed.
-    #[error("handshake timed out")]
-    HandshakeTimeout,
-    /// The chunk stream could not be decoded (or broke a limit).
-    #[error("chunk stream: {0}")]
-    Chunk(#[from] rtmp_chunk::DecodeError),
-    /// The session failed.
-    #[error("session: {0}")]
-    Session(#[from] SessionError),
-    /// Nothing arrived for longer than allowed.
-    #[error("idle for too long")]
-    Idle,
-    /// The application refused the connect (or the connection, for
-    /// [`Server::serve_connection`](crate::Server::serve_connection)).
-    #[error("connect refused: {0}")]
-    Refused(Refusal),
-    /// The peer accepted no bytes for the write timeout while bytes waited for it.
-    #[error("the peer stopped reading: nothing written for {0:?}")]
-    WriteTimeout(Duration),
-    /// The peer left this many bytes of the server's own messages unread: more than twice
-    /// [`ServerConfig::max_answer_bytes`](crate::ServerConfig::max_answer_bytes), found when
-    /// the server queued a status of its own (about a stream the peer plays), which it does
-    /// even while the peer is not read.
-    #[error("the peer left {0} bytes of the server's messages unread")]
-    Unread(usize),
-    /// The application closed it ([`Server::close_connection`](crate::Server::close_connection)
-    /// or [`Server::stop_publisher`](crate::Server::stop_publisher)).
-    #[error("closed by the server")]
-    Closed,
 }
 
 /// The longest a publisher taking a key over waits for the replaced one to let go.
@@ -254,13 +211,14 @@ where
         .map_err(|_| ConnectionError::HandshakeTimeout)??;
     context.freed_since_trim.fetch_add(1, Ordering::Relaxed);
     let (reader, writer) = split(stream);
-    let (control_tx, control_rx) = answers(config.max_answer_bytes, context.queued.clone());
-    let (media_tx, media_rx) =
-        MediaSender::channel(config.hub.player_queue_bytes, context.queued.clone());
+    let (inlet, notices, outlet) = outlet(
+        config.player_queue_bytes,
+        config.max_answer_bytes,
+        context.queued.clone(),
+    );
     let mut writer = tokio::spawn(write_loop(
         writer,
-        control_rx,
-        media_rx,
+        outlet,
         Ticks {
             epoch: context.epoch,
             period: config.write_interval,
@@ -274,11 +232,10 @@ where
         entry,
         context: context.clone(),
         session: ServerSession::new(config.session.clone(), Instant::now().into_std()),
-        control: control_tx,
+        control: inlet,
         connected: false,
         connect: None,
-        media: media_tx,
-        notices: channel::unbounded(),
+        notices,
         publishers: HashMap::new(),
         players: HashMap::new(),
         controls: HashMap::new(),
@@ -303,14 +260,17 @@ where
 
 /// Why the connection ends when its writer ended first.
 fn writer_failed(
-    written: Result<std::io::Result<()>, tokio::task::JoinError>,
+    written: Result<Result<(), WriteError>, tokio::task::JoinError>,
     timeout: Duration,
 ) -> ConnectionError {
     match written {
-        Ok(Err(error)) if error.kind() == std::io::ErrorKind::TimedOut => {
+        Ok(Err(WriteError::Stalled)) => ConnectionError::WriteTimeout(timeout),
+        // The kernel gave up on the peer (TCP_USER_TIMEOUT, set to the write timeout).
+        Ok(Err(WriteError::Io(error))) if error.kind() == std::io::ErrorKind::TimedOut => {
             ConnectionError::WriteTimeout(timeout)
         }
-        Ok(Err(error)) => ConnectionError::Io(error),
+        Ok(Err(WriteError::FellBehind)) => ConnectionError::FellBehind,
+        Ok(Err(WriteError::Io(error))) => ConnectionError::Io(error),
         Ok(Ok(())) | Err(_) => ConnectionError::Io(std::io::ErrorKind::BrokenPipe.into()),
     }
 }
@@ -322,20 +282,18 @@ struct Connection<H> {
     entry: Arc<Entry>,
     context: Arc<Context<H>>,
     session: ServerSession,
-    /// Messages for the writer, each with the count of media queued before it.
-    control: AnswerSender,
+    /// Messages for the writer (each after the media queued before it), and players' queues.
+    control: Inlet,
     /// Whether connect was accepted (larger messages are allowed from then on).
     connected: bool,
     /// The connect request accepted, which the hooks see with later requests.
     connect: Option<Arc<rtmp_session::ConnectRequest>>,
-    media: MediaSender,
-    /// Notices from the router. The connection orders its answers to them after the media
-    /// queued before them itself (when it queues them), so their stamps are not needed.
-    notices: (channel::Sender<Stamped>, channel::Receiver<Stamped>),
+    /// Notices from the router to the connection's players.
+    notices: Notices,
     publishers: HashMap<u32, Box<dyn Publishing>>,
     players: HashMap<u32, Box<dyn Playing>>,
     /// What each play asked of its stream (pause, receiveAudio/Video, seek).
-    controls: HashMap<u32, Arc<PlayControls>>,
+    controls: HashMap<u32, PlayerControls>,
 }
 
 impl<H: Hooks> Connection<H> {
@@ -372,8 +330,7 @@ impl<H: Hooks> Connection<H> {
                 }
             }
             if let Some(sequence) = decoder.take_acknowledgement() {
-                self.control
-                    .send(RawMessage::acknowledgement(sequence), self.media.sent());
+                self.control.send(RawMessage::acknowledgement(sequence));
             }
             self.flush();
             let reading = self.control.has_room();
@@ -394,12 +351,12 @@ impl<H: Hooks> Connection<H> {
                     last_read = Instant::now();
                 }
                 () = self.control.room(), if !reading => {}
-                Some((notice, _)) = self.notices.1.recv() => {
+                Some(notice) = self.notices.recv() => {
                     // A request made before the notice goes out before it: a drained
                     // server asks its players to move before their publisher, having moved
                     // first, ends the stream here.
                     self.handle_requests()?;
-                    self.handle_notice(*notice)?;
+                    self.handle_notice(notice)?;
                     // What the server says on its own is queued even while the peer is not
                     // read; a peer that leaves too much of it unread goes.
                     self.flush();
@@ -448,7 +405,7 @@ impl<H: Hooks> Connection<H> {
     /// Hands the session's outgoing messages to the writer.
     fn flush(&mut self) {
         while let Some(message) = self.session.poll_send() {
-            self.control.send(message, self.media.sent());
+            self.control.send(message);
         }
     }
 
@@ -571,9 +528,13 @@ impl<H: Hooks> Connection<H> {
                     Err(error) => {
                         let reason = error.to_string();
                         self.log_refusal("publish refused", &request.key, &reason);
-                        let status = Status {
-                            description: reason,
-                            ..Status::publish_bad_name(&request.key.name)
+                        let usual = Status::publish_bad_name(&request.key.name);
+                        let status = match error {
+                            PublishError::Refused(refusal) => refusal.status(usual),
+                            _ => Status {
+                                description: reason,
+                                ..usual
+                            },
                         };
                         self.session.reject_publish(&request, status)?;
                     }
@@ -651,7 +612,7 @@ impl<H: Hooks> Connection<H> {
             let router = self.context.router.clone();
             let config = self.context.config.relay.clone();
             let queue = (
-                self.context.config.hub.player_queue_bytes,
+                self.context.config.player_queue_bytes,
                 self.context.queued.clone(),
             );
             let guard = RelayGuard::new(&self.context.relays);
@@ -684,31 +645,19 @@ impl<H: Hooks> Connection<H> {
         let router = self.context.router.clone();
         let enhanced = self.session.is_enhanced();
         if let Err(error) = router.check_play(&request.key, enhanced) {
-            let reason = error.to_string();
-            self.log_refusal("play refused", &request.key, &reason);
-            self.session
-                .reject_play(request.stream_id, Status::play_failed(reason))?;
+            self.refuse_play(&request, error)?;
             return Ok(());
         }
         // Play.Start must reach the writer before the first media.
         self.session.accept_play(&request)?;
         self.flush();
-        let controls = Arc::new(PlayControls::default());
-        self.controls.insert(request.stream_id, controls.clone());
         let codecs = match self.session.client_capabilities() {
             Some(announced) => CodecPolicy::Announced(Arc::new(announced.clone())),
-            None if self.context.config.hub.legacy_for_unannounced => CodecPolicy::legacy_only(),
+            None if self.context.config.legacy_for_unannounced => CodecPolicy::legacy_only(),
             None => CodecPolicy::AsPublished,
         };
-        let player = PlayerHandle::new(
-            self.media.clone(),
-            self.notices.0.clone(),
-            enhanced,
-            request.stream_id,
-            controls,
-        )
-        .with_codecs(codecs)
-        .reading_rings();
+        let (player, controls) = self.control.player(request.stream_id, enhanced, codecs);
+        self.controls.insert(request.stream_id, controls);
         match router.play(&request.key, player) {
             Ok(subscription) => {
                 tracing::debug!(key = %request.key, "play");
@@ -718,14 +667,25 @@ impl<H: Hooks> Connection<H> {
                 let event = self.event(request.stream_id, &request.key);
                 self.context.hooks.on_play_started(&event);
             }
-            Err(error) => {
-                let reason = error.to_string();
-                self.log_refusal("play refused", &request.key, &reason);
-                self.session
-                    .reject_play(request.stream_id, Status::play_failed(reason))?;
-            }
+            Err(error) => self.refuse_play(&request, error)?,
         }
         Ok(())
+    }
+
+    /// Tells the client why the router refused its play: the refusal's status, or
+    /// NetStream.Play.Failed.
+    fn refuse_play(
+        &mut self,
+        request: &StreamRequest,
+        error: PlayError,
+    ) -> Result<(), SessionError> {
+        let reason = error.to_string();
+        self.log_refusal("play refused", &request.key, &reason);
+        let status = match error {
+            PlayError::Refused(refusal) => refusal.status(Status::play_failed("")),
+            _ => Status::play_failed(reason),
+        };
+        self.session.reject_play(request.stream_id, status)
     }
 
     fn handle_notice(&mut self, notice: Notice) -> Result<(), SessionError> {
@@ -766,6 +726,8 @@ impl<H: Hooks> Connection<H> {
                     self.session.send_status(id, status)?;
                 }
             }
+            // A notice added later: nothing for this connection to say yet.
+            _ => {}
         }
         self.flush();
         Ok(())

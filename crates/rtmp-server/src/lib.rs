@@ -54,18 +54,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
-mod channel;
-mod codecs;
+mod config;
 mod connection;
+mod error;
 mod hooks;
-mod hub;
 mod limits;
 mod memory;
-mod queue;
 mod record;
 mod relay;
-mod ring;
-mod router;
 mod server;
 mod signed;
 mod stats;
@@ -74,24 +70,14 @@ mod webhook;
 mod writer;
 
 pub use builder::{ListeningServer, ServerBuilder};
-pub use codecs::CodecPolicy;
-pub use connection::ConnectionError;
-pub use hooks::{AcceptAll, Client, Hooks, Refusal, StreamEvent};
-pub use hub::{
-    Hub, HubConfig, HubPublisher, Media, MediaKind, SharedMedia, SlowPlayerPolicy, StreamStats,
-    Subscription,
-};
+pub use config::{ServerConfig, Takeover};
+pub use error::ConnectionError;
+pub use hooks::{AcceptAll, Client, Hooks, StreamEvent};
 pub use limits::LogLimit;
 #[cfg(unix)]
 pub use limits::raise_open_file_limit;
-pub use queue::{MediaReceiver, MediaSender};
 pub use record::{RecordConfig, RecordError, Recorder};
 pub use relay::{Backoff, RelayConfig, StaticRelay};
-pub use ring::FellBehind;
-pub use router::{
-    DeliverError, Feed, Notice, PlayError, PlayerFeed, PlayerHandle, Playing, PublishError,
-    Publishing, Router,
-};
 /// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
 pub use rtmp_amf0 as amf0;
 /// The chunk stream layer: [`rtmp_chunk`], re-exported so that its version always matches.
@@ -108,15 +94,18 @@ pub use rtmp_flv as flv;
 pub use rtmp_handshake as handshake;
 /// Typed RTMP messages: [`rtmp_message`], re-exported so that its version always matches.
 pub use rtmp_message as message;
+/// The media router: [`rtmp_router`], re-exported so that its version always matches.
+pub use rtmp_router as router;
+pub use rtmp_router::{
+    CatchUp, CatchUpLimits, CodecPolicy, Conversions, DeliverError, Feed, Hub, HubConfig, Media,
+    MediaError, MediaKind, Notice, Offered, PlayError, PlayerFeed, PlayerHandle, PlayerSlot,
+    Playing, PublishError, Publishing, Refusal, Router, SharedMedia, SlowPlayerPolicy, StreamStats,
+};
 /// The sans-IO sessions: [`rtmp_session`], re-exported so that its version always matches.
 pub use rtmp_session as session;
-pub use rtmp_session::{
-    ConnectRequest, RtmpUrl, ServerSession, SessionConfig, SessionError, SessionEvent, StreamKey,
-    StreamRequest,
-};
-pub use server::{Server, ServerConfig, Takeover, bind_listener};
+pub use rtmp_session::{ConnectRequest, RtmpUrl, SessionConfig, StreamKey, StreamRequest};
+pub use server::{Server, bind_listener};
 pub use signed::{SignedUrls, TokenError};
 pub use stats::{ConnectionStats, Role, ServerStats, StreamInfo, Totals};
 #[cfg(feature = "webhooks")]
 pub use webhook::{WebhookConfig, WebhookError, Webhooks};
-pub use writer::WriteStalled;

@@ -21,7 +21,7 @@ use rtmp_chunk::MemoryBudget;
 use rtmp_session::StreamKey;
 use tokio::sync::Notify;
 
-use crate::router::{Feed, Notice, PlayError, PlayerHandle, Router};
+use rtmp_router::{Feed, Notice, PlayError, PlayerHandle, Router};
 use segments::Segments;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

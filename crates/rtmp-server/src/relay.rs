@@ -8,13 +8,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::channel;
-
 use crate::client::{ClientConfig, ClientError, Connection, PlayEvent, RtmpUrl, UrlError};
 use crate::hooks::Hooks;
-use crate::queue::MediaSender;
-use crate::router::{Notice, PlayerHandle, Router};
 use rtmp_chunk::MemoryBudget;
+use rtmp_router::{Feed, Notice, PlayerHandle, Router};
 use rtmp_session::StreamKey;
 
 /// Waits between reconnection attempts: `initial`, doubling up to `max`.
@@ -113,34 +110,22 @@ pub(crate) async fn push(
 ) {
     let mut attempt = 0;
     loop {
-        let (media_tx, mut media) = MediaSender::channel(queue, budget.clone());
-        let (notice_tx, mut notices) = channel::unbounded();
-        let player = PlayerHandle::new(media_tx, notice_tx, true, 1, Arc::default());
+        let (player, mut feed) = PlayerHandle::pair(queue, budget.clone(), true);
         let Ok(subscription) = router.play(&key, player) else {
             return;
         };
         if !router.is_published(&key) {
             return;
         }
+        // Media waits in the player's queue meanwhile (within its budget), and an end of the
+        // stream comes after it: a push whose stream ended while it connected ends at once.
         let connected = async {
             Connection::connect(&url, config.client.clone())
                 .await?
                 .publish(&url.stream)
                 .await
         };
-        let unpublished = async {
-            while let Some((notice, _)) = notices.recv().await {
-                if matches!(*notice, Notice::Unpublished(_)) {
-                    return;
-                }
-            }
-            std::future::pending().await
-        };
-        let result = tokio::select! {
-            publisher = connected => publisher,
-            () = unpublished => return,
-        };
-        let mut publisher = match result {
+        let mut publisher = match connected.await {
             Ok(publisher) => {
                 tracing::info!(%key, %url, "push started");
                 attempt = 0;
@@ -155,18 +140,17 @@ pub(crate) async fn push(
             }
         };
         let ended = loop {
-            tokio::select! {
-                item = media.recv() => {
-                    let Some(item) = item else { break Ok(()) };
-                    let message = item.message();
-                    if let Err(error) = publisher.send_message(message.type_id, message.timestamp, message.payload).await {
+            match feed.recv().await {
+                Some(Feed::Media(media)) => {
+                    let message = media.message();
+                    let sent =
+                        publisher.send_message(message.type_id, message.timestamp, message.payload);
+                    if let Err(error) = sent.await {
                         break Err(error);
                     }
                 }
-                notice = notices.recv() => match notice.map(|(notice, _)| *notice) {
-                    Some(Notice::Unpublished(_)) | None => break Ok(()),
-                    Some(_) => {}
-                },
+                Some(Feed::Notice(Notice::Unpublished(_))) | None => break Ok(()),
+                Some(_) => {}
             }
         };
         drop(subscription);

@@ -11,7 +11,8 @@ use rtmp_message::StatusCode;
 use rtmp_session::{StreamKey, StreamRequest};
 use sha2::Sha256;
 
-use crate::hooks::{Hooks, Refusal};
+use crate::hooks::Hooks;
+use rtmp_router::Refusal;
 
 /// Why a signed name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

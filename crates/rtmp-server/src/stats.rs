@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rtmp_session::StreamKey;
 
-use crate::hub::StreamStats;
+use rtmp_router::StreamStats;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex

@@ -21,9 +21,10 @@ use rtmp_session::{ConnectRequest, RtmpUrl, StreamKey, StreamRequest};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::connection::ConnectionError;
-use crate::hooks::{AcceptAll, Client, Hooks, Refusal, StreamEvent};
+use crate::error::ConnectionError;
+use crate::hooks::{AcceptAll, Client, Hooks, StreamEvent};
 use crate::limits::LogLimit;
+use rtmp_router::Refusal;
 
 /// Where webhooks go and how they are sent.
 #[derive(Debug, Clone)]

@@ -103,12 +103,16 @@ impl Router for Keeping {
     }
 
     fn play(&self, key: &StreamKey, _: PlayerHandle) -> Result<Box<dyn Playing>, PlayError> {
-        Err(PlayError::Refused(format!("{key} is kept, not played")))
+        Err(PlayError::Refused(
+            format!("{key} is kept, not played").into(),
+        ))
     }
 
     // Refused before the client is told Play.Start.
     fn check_play(&self, key: &StreamKey, _: bool) -> Result<(), PlayError> {
-        Err(PlayError::Refused(format!("{key} is kept, not played")))
+        Err(PlayError::Refused(
+            format!("{key} is kept, not played").into(),
+        ))
     }
 
     fn is_published(&self, _: &StreamKey) -> bool {

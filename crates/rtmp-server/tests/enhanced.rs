@@ -185,7 +185,7 @@ async fn a_late_player_gets_every_track_of_a_multitrack_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg_5_1_plays_the_audio_of_an_hevc_stream_under_the_legacy_only_option() {
     let mut config = ServerConfig::default();
-    config.hub.legacy_for_unannounced = true;
+    config.legacy_for_unannounced = true;
     let server = TestServer::start(config).await;
     let url = server.url("live/hevc");
     let mut publisher = spawn(

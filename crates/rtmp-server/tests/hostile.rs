@@ -116,7 +116,7 @@ async fn hostile_clients_are_closed_and_others_keep_playing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_player_that_reads_nothing_stalls_nobody() {
     let mut config = ServerConfig::default();
-    config.hub.player_queue_bytes = 256 << 10;
+    config.player_queue_bytes = 256 << 10;
     let server = TestServer::start(config).await;
     let url = server.url("live/busy");
     // Lossless 640x480 video: megabytes a second, more than socket buffers absorb.

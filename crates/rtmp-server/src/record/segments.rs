@@ -18,7 +18,11 @@ use rtmp_flv::{FlvHeader, FlvTag, VideoKind, configured_tracks};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::RecordConfig;
-use crate::hub::{Headers, Media, MediaKind};
+use rtmp_flv::TrackConfigs;
+use rtmp_router::{Media, MediaKind};
+
+/// Sequence starts and multichannel configurations, each with the tracks it configures.
+type Headers = TrackConfigs<Media>;
 
 /// Tag bytes gathered before they are written.
 const WRITE_BYTES: usize = 64 << 10;
@@ -153,7 +157,7 @@ impl Segments {
         let keys = configured_tracks(message.type_id, &message.payload);
         let (is_header, is_metadata) = (
             !keys.is_empty(),
-            media.kind == MediaKind::Data
+            media.kind() == MediaKind::Data
                 && rtmp_message::data_name_is(&message.payload, rtmp_message::ON_METADATA),
         );
         if is_header {
@@ -162,7 +166,7 @@ impl Segments {
         if is_metadata {
             self.metadata = Some(media.clone());
         }
-        let video_kind = match media.kind {
+        let video_kind = match media.kind() {
             MediaKind::Video { kind, .. } => {
                 self.has_video = true;
                 Some(kind)
@@ -172,7 +176,9 @@ impl Segments {
         // A segment starts where a player could: at a keyframe, or any audio if no video.
         let cut_here = match video_kind {
             Some(kind) => kind == VideoKind::Keyframe,
-            None => !self.has_video && matches!(media.kind, MediaKind::Audio { .. }) && !is_header,
+            None => {
+                !self.has_video && matches!(media.kind(), MediaKind::Audio { .. }) && !is_header
+            }
         };
         if cut_here && self.segment_full(message.timestamp) {
             self.close().await?;

@@ -16,11 +16,8 @@ use tokio::sync::Notify;
 
 use crate::channel;
 
-use crate::hub::Media;
+use crate::media::{Media, OVERHEAD};
 use crate::ring::Follower;
-
-/// What a queued message costs beyond its bytes: its slot, reference count and bookkeeping.
-const OVERHEAD: usize = 64;
 
 /// The bytes a connection's answer queue holds, against its limit and the server's budget
 /// (a media queue counts its bytes in its channel, see [`MediaSender`]).
@@ -61,11 +58,6 @@ impl Account {
         let queued = self.queued.load(Ordering::Acquire);
         (queued > self.limit.saturating_mul(2)).then_some(queued)
     }
-}
-
-/// What a queued media message costs: its chunked bytes and [`OVERHEAD`].
-pub(crate) fn media_cost(media: &Media) -> usize {
-    media.chunked.bytes().len() + OVERHEAD
 }
 
 /// Why a player's queue did not take a message.
@@ -109,7 +101,7 @@ pub(crate) enum Item {
 
 fn item_cost(item: &Item) -> usize {
     match item {
-        Item::Media(media, _) => media_cost(media),
+        Item::Media(media, _) => media.cost(),
         Item::Follow(_) => OVERHEAD,
     }
 }
@@ -165,7 +157,7 @@ impl MediaSender {
 
     /// Queues `media` for the player's message stream `stream_id`.
     pub(crate) fn try_send_on(&self, media: Media, stream_id: u32) -> Result<(), Refused> {
-        let cost = media_cost(&media);
+        let cost = media.cost();
         if !self.server.try_take(cost) {
             return Err(if self.tx.is_closed() {
                 Refused::Closed
@@ -367,16 +359,12 @@ impl Drop for AnswerReceiver {
 #[cfg(test)]
 mod tests {
     use super::{MediaSender, Refused, answers};
-    use crate::hub::{MediaKind, SharedMedia};
-    use rtmp_chunk::{ChunkedMessage, MemoryBudget, RawMessage, type_id};
-    use std::sync::Arc;
+    use crate::SharedMedia;
+    use rtmp_chunk::{MemoryBudget, RawMessage, type_id};
 
-    fn video(len: usize) -> crate::hub::Media {
+    fn video(len: usize) -> crate::Media {
         let message = RawMessage::new(6, 0, type_id::VIDEO, 1, vec![0x27; len]);
-        Arc::new(SharedMedia {
-            kind: MediaKind::Data,
-            chunked: ChunkedMessage::new(message, 4096).unwrap(),
-        })
+        SharedMedia::new(message, 4096).unwrap()
     }
 
     #[test]

@@ -1,63 +1,18 @@
-//! The media router seam: what the server does with published media and play requests.
-//!
-//! The server's connections call a [`Router`] to start publishing and playing; the [`Hub`] is
-//! the default one (GOP cache, fan-out of messages chunked once, slow-player policy). Another
-//! router can record, forward, transcode or share streams between machines: it receives each
-//! publisher's messages through a [`Publishing`], and reaches players through
-//! [`PlayerHandle`]s, which hold a player's media queue (bounded in bytes) and its notices.
-//! Nothing in this seam exposes a runtime's channel types.
+//! Players as a router sees them: handles to queue media and notices for a player, and the
+//! feed of a player of the application's own.
 
 use std::sync::Arc;
 
-use crate::channel;
-use rtmp_chunk::RawMessage;
+use rtmp_chunk::MemoryBudget;
+use rtmp_flv::Codec;
 use rtmp_session::StreamKey;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use rtmp_flv::{Codec, VideoKind};
-
+use crate::channel;
 use crate::codecs::CodecPolicy;
-
-use crate::hub::{Hub, Media, MediaKind};
+use crate::controls::PlayControls;
+use crate::media::{Media, MediaKind};
 use crate::queue::{MediaReceiver, MediaSender, Refused};
 use crate::ring::{Cursor, Ring};
-use rtmp_chunk::MemoryBudget;
-
-/// Why a publish is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PublishError {
-    /// Someone already publishes this key.
-    #[error("{0} is already being published")]
-    AlreadyPublished(StreamKey),
-    /// The router refused it, for the reason given (sent to the client).
-    #[error("{0}")]
-    Refused(String),
-    /// The publisher took the stream past one of its budgets (see
-    /// [`HubConfig`](crate::HubConfig)).
-    #[error("{key}: more {what} than the limit of {limit}")]
-    OverLimit {
-        /// The stream.
-        key: StreamKey,
-        /// What went over: "configured tracks", "configuration bytes", "metadata bytes".
-        what: &'static str,
-        /// The limit.
-        limit: usize,
-    },
-}
-
-/// Why a play is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PlayError {
-    /// The stream's video is in Enhanced RTMP form and the player did not announce it.
-    #[error("{0} carries Enhanced RTMP video, which this player did not announce")]
-    NeedsEnhanced(StreamKey),
-    /// The router refused it, for the reason given (sent to the client).
-    #[error("{0}")]
-    Refused(String),
-}
 
 /// What a router tells a player besides media.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,70 +43,6 @@ pub struct PlayerHandle {
     codecs: CodecPolicy,
     /// Whether its writer can read a stream's ring instead of a queue of its own.
     reads_rings: bool,
-}
-
-/// What a player asked of its stream (pause, receiveAudio, receiveVideo, seek), shared by its
-/// connection, which sets it, and the router, which reads it.
-#[derive(Debug, Default)]
-pub(crate) struct PlayControls {
-    paused: AtomicBool,
-    no_audio: AtomicBool,
-    no_video: AtomicBool,
-    /// Go on from the next keyframe (after an unpause or a seek).
-    resync: AtomicBool,
-}
-
-impl PlayControls {
-    /// Whether media of `kind` is wanted now: not while paused, nor audio or video switched
-    /// off (receiveAudio/receiveVideo). Sequence starts and data always pass, so that a
-    /// player that goes on can decode.
-    pub(crate) fn wants(&self, kind: MediaKind) -> bool {
-        match kind {
-            MediaKind::Audio {
-                sequence_start: true,
-            }
-            | MediaKind::Video {
-                kind: VideoKind::SequenceStart,
-                ..
-            }
-            | MediaKind::Data => true,
-            MediaKind::Audio { .. } => {
-                !self.paused.load(Ordering::Relaxed) && !self.no_audio.load(Ordering::Relaxed)
-            }
-            MediaKind::Video { .. } => {
-                !self.paused.load(Ordering::Relaxed) && !self.no_video.load(Ordering::Relaxed)
-            }
-        }
-    }
-
-    /// Whether the player asked to go on from the next keyframe: true once per request.
-    pub(crate) fn take_resync(&self) -> bool {
-        // Read before written: the fan-out asks for every message, the answer is nearly always
-        // no, and a read leaves the flag's cache line shared with the player's connection.
-        self.resync.load(Ordering::Relaxed) && self.resync.swap(false, Ordering::Relaxed)
-    }
-
-    /// Applies a player's request.
-    pub(crate) fn apply(&self, control: rtmp_session::PlayControl) {
-        use rtmp_session::PlayControl;
-        match control {
-            PlayControl::Pause(paused) => {
-                self.paused.store(paused, Ordering::Relaxed);
-                if !paused {
-                    self.resync.store(true, Ordering::Relaxed);
-                }
-            }
-            PlayControl::Seek(_) => self.resync.store(true, Ordering::Relaxed),
-            PlayControl::ReceiveAudio(on) => self.no_audio.store(!on, Ordering::Relaxed),
-            PlayControl::ReceiveVideo(on) => {
-                self.no_video.store(!on, Ordering::Relaxed);
-                if on {
-                    self.resync.store(true, Ordering::Relaxed);
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 /// A notice with the count of media queued for the player before it, so that it never
@@ -250,16 +141,19 @@ impl PlayerFeed {
 impl PlayerHandle {
     /// A player of the application's own (a recorder, a transcoder, a link to another
     /// machine): the handle to give [`Router::play`] and the feed it fills. Its queue holds at
-    /// most `queue_bytes`, counted in `budget` too (a server's is
-    /// [`Server::queue_budget`](crate::Server::queue_budget)); what does not fit is dropped by
-    /// the router's slow-player policy, so a slow consumer never stalls the publisher.
+    /// most `queue_bytes`, counted in `budget` too (a server's, in `rtmp-server`, is
+    /// `Server::queue_budget`); what does not fit is dropped by the router's slow-player
+    /// policy, so a slow consumer never stalls the publisher.
     ///
     /// ```no_run
-    /// use rtmp_server::{Feed, PlayerHandle, Server, StreamKey};
+    /// use rtmp_chunk::MemoryBudget;
+    /// use rtmp_router::{Feed, PlayerHandle, Router};
+    /// use rtmp_session::StreamKey;
     ///
-    /// # async fn run(server: Server, key: StreamKey) {
-    /// let (handle, mut feed) = PlayerHandle::pair(16 << 20, server.queue_budget(), true);
-    /// let _playing = server.router().play(&key, handle).expect("the hub takes every player");
+    /// # async fn run(router: &dyn Router, key: StreamKey) {
+    /// let budget = MemoryBudget::new(256 << 20);
+    /// let (handle, mut feed) = PlayerHandle::pair(16 << 20, budget, true);
+    /// let _playing = router.play(&key, handle).expect("the hub takes every player");
     /// while let Some(Feed::Media(media)) = feed.recv().await {
     ///     let message = media.message();
     ///     println!("{} bytes at {} ms", message.payload.len(), message.timestamp);
@@ -382,119 +276,6 @@ impl PlayerHandle {
     }
 }
 
-/// One publisher's stream, as the router took it. Dropping it ends the publishing.
-pub trait Publishing: Send + Sync {
-    /// The key published.
-    fn key(&self) -> &StreamKey;
-    /// An audio, video or data message from the publisher (timestamps as received). Called on
-    /// the publisher's reader: it must not wait (queue what takes time, as a recorder would).
-    /// An error stops the publishing: the client is told why (NetStream.Publish.Rejected).
-    fn send(&mut self, message: &RawMessage) -> Result<(), PublishError>;
-}
-
-/// One player's place in a stream. Dropping it removes the player.
-pub trait Playing: Send + Sync {
-    /// The key played.
-    fn key(&self) -> &StreamKey;
-}
-
-/// What the server does with published media and play requests (the default is the [`Hub`]).
-///
-/// ```
-/// use rtmp_chunk::RawMessage;
-/// use rtmp_server::{PlayError, PlayerHandle, Playing, PublishError, Publishing, Router, StreamKey};
-///
-/// /// Takes every publish, counts its bytes, and has nothing to play.
-/// struct Counting;
-///
-/// struct Counted(StreamKey, u64);
-///
-/// impl Publishing for Counted {
-///     fn key(&self) -> &StreamKey {
-///         &self.0
-///     }
-///     fn send(&mut self, message: &RawMessage) -> Result<(), PublishError> {
-///         self.1 += message.payload.len() as u64;
-///         Ok(())
-///     }
-/// }
-///
-/// impl Router for Counting {
-///     fn publish(&self, key: &StreamKey) -> Result<Box<dyn Publishing>, PublishError> {
-///         Ok(Box::new(Counted(key.clone(), 0)))
-///     }
-///     fn play(&self, key: &StreamKey, _: PlayerHandle) -> Result<Box<dyn Playing>, PlayError> {
-///         Err(PlayError::Refused(format!("{key} is not played here")))
-///     }
-///     fn is_published(&self, _: &StreamKey) -> bool {
-///         false
-///     }
-///     fn is_played(&self, _: &StreamKey) -> bool {
-///         false
-///     }
-/// }
-///
-/// let server = rtmp_server::Server::builder().router(Counting).build();
-/// ```
-pub trait Router: Send + Sync + 'static {
-    /// Starts publishing `key`, or refuses (the client gets NetStream.Publish.BadName).
-    fn publish(&self, key: &StreamKey) -> Result<Box<dyn Publishing>, PublishError>;
-
-    /// Adds a player of `key`, or refuses (the client gets NetStream.Play.Failed). Called
-    /// after the client was told Play.Start, so that what the router queues at once (a
-    /// catch-up) follows it.
-    fn play(&self, key: &StreamKey, player: PlayerHandle) -> Result<Box<dyn Playing>, PlayError>;
-
-    /// Whether a player that did (or did not) announce Enhanced RTMP would be refused `key`
-    /// now; asked before the client is told Play.Start. Accepts by default.
-    fn check_play(&self, key: &StreamKey, enhanced: bool) -> Result<(), PlayError> {
-        let _ = (key, enhanced);
-        Ok(())
-    }
-
-    /// Whether someone publishes `key` here now (a pull relay starts only when nobody does).
-    fn is_published(&self, key: &StreamKey) -> bool;
-
-    /// Whether anyone plays `key` here now (a pull relay stops when nobody does).
-    fn is_played(&self, key: &StreamKey) -> bool;
-
-    /// Called by the server about once a second once it serves connections, for what a
-    /// router times (the hub: players whose publisher left are told the stream ended once the
-    /// republish grace is over). Does nothing by default.
-    fn tick(&self, now: std::time::Instant) {
-        let _ = now;
-    }
-}
-
-impl Router for Arc<Hub> {
-    fn publish(&self, key: &StreamKey) -> Result<Box<dyn Publishing>, PublishError> {
-        Ok(Box::new(Hub::publish(self, key.clone())?))
-    }
-
-    fn play(&self, key: &StreamKey, player: PlayerHandle) -> Result<Box<dyn Playing>, PlayError> {
-        Ok(Box::new(Hub::play(self, key.clone(), player)?))
-    }
-
-    fn check_play(&self, key: &StreamKey, enhanced: bool) -> Result<(), PlayError> {
-        if self.refuses_player(key, enhanced) {
-            return Err(PlayError::NeedsEnhanced(key.clone()));
-        }
-        Ok(())
-    }
-
-    fn is_published(&self, key: &StreamKey) -> bool {
-        self.stats(key).is_some_and(|stats| stats.publishing)
-    }
-
-    fn is_played(&self, key: &StreamKey) -> bool {
-        self.stats(key).is_some_and(|stats| stats.players > 0)
-    }
-
-    fn tick(&self, now: std::time::Instant) {
-        self.expire(now);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
@@ -506,11 +287,11 @@ mod tests {
     use rtmp_chunk::{MemoryBudget, RawMessage};
 
     use super::{Feed, Notice, PlayerHandle};
-    use crate::StreamKey;
-    use crate::codecs::shared;
+    use crate::SharedMedia;
+    use rtmp_session::StreamKey;
 
-    fn media(timestamp: u32) -> crate::hub::Media {
-        shared(
+    fn media(timestamp: u32) -> crate::Media {
+        SharedMedia::new(
             RawMessage::new(6, timestamp, 9, 1, vec![0x27, 1, 0, 0, 0]),
             4096,
         )

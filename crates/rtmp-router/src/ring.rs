@@ -19,9 +19,9 @@ use std::task::{Context, Poll, Waker};
 use rtmp_chunk::MemoryBudget;
 use rtmp_flv::VideoKind;
 
-use crate::hub::{Media, MediaKind, SlowPlayerPolicy};
-use crate::queue::media_cost;
-use crate::router::PlayControls;
+use crate::controls::PlayControls;
+use crate::media::{Media, MediaKind};
+use crate::slow_player::SlowPlayerPolicy;
 
 /// Bytes appended between two trims of what every cursor has passed.
 const TRIM_EVERY: usize = 64 << 10;
@@ -69,7 +69,7 @@ impl State {
 
     fn pop(&mut self) {
         if let Some(media) = self.items.pop_front() {
-            let cost = media_cost(&media);
+            let cost = media.cost();
             self.bytes -= cost;
             self.budget.give_back(cost);
             self.first += 1;
@@ -140,7 +140,7 @@ impl Ring {
         if state.cursors.is_empty() {
             return;
         }
-        let cost = media_cost(&media);
+        let cost = media.cost();
         // Taken whatever the server's budget says: the stream cannot wait, and the trim
         // below keeps the ring within its own limit.
         state.budget.take(cost);
@@ -336,7 +336,7 @@ impl Follower {
             *next += 1;
             match admit(media, controls, lagging) {
                 Admit::Yes => {
-                    taken += media.chunked.payload_len() as u64;
+                    taken += media.chunked().payload_len() as u64;
                     if !take(media.clone(), *stream_id) {
                         break;
                     }
@@ -381,7 +381,7 @@ impl Follower {
 /// Whether a player with `controls` gets `media`, as the hub decides for a player with a
 /// queue of its own.
 fn admit(media: &Media, controls: &PlayControls, lagging: &mut bool) -> Admit {
-    let video = match media.kind {
+    let video = match media.kind() {
         MediaKind::Video { kind, .. } => Some(kind),
         _ => None,
     };
@@ -390,7 +390,7 @@ fn admit(media: &Media, controls: &PlayControls, lagging: &mut bool) -> Admit {
     if controls.take_resync() {
         *lagging = true;
     }
-    if !controls.wants(media.kind) {
+    if !controls.wants(media.kind()) {
         return Admit::No;
     }
     if *lagging && matches!(video, Some(VideoKind::Inter | VideoKind::Other)) {
@@ -428,9 +428,9 @@ impl Drop for Follower {
 #[cfg(test)]
 mod tests {
     use super::{Follower, Read, Ring, TRIM_EVERY};
-    use crate::hub::{Media, MediaKind, SharedMedia, SlowPlayerPolicy};
-    use crate::router::PlayControls;
-    use rtmp_chunk::{ChunkedMessage, MemoryBudget, RawMessage, type_id};
+    use crate::controls::PlayControls;
+    use crate::{Media, SharedMedia, SlowPlayerPolicy};
+    use rtmp_chunk::{MemoryBudget, RawMessage, type_id};
     use rtmp_flv::VideoKind;
     use rtmp_session::PlayControl;
     use std::sync::Arc;
@@ -445,13 +445,7 @@ mod tests {
         let mut payload = vec![first, 1, 0, 0, 0];
         payload.resize(len, 0x55);
         let message = RawMessage::new(6, timestamp, type_id::VIDEO, 1, payload);
-        Arc::new(SharedMedia {
-            kind: MediaKind::Video {
-                kind,
-                enhanced: false,
-            },
-            chunked: ChunkedMessage::new(message, 4096).unwrap(),
-        })
+        SharedMedia::new(message, 4096).unwrap()
     }
 
     fn key(timestamp: u32) -> Media {
@@ -464,12 +458,7 @@ mod tests {
 
     fn audio(timestamp: u32) -> Media {
         let message = RawMessage::new(4, timestamp, type_id::AUDIO, 1, vec![0xAF, 1, 7, 7]);
-        Arc::new(SharedMedia {
-            kind: MediaKind::Audio {
-                sequence_start: false,
-            },
-            chunked: ChunkedMessage::new(message, 4096).unwrap(),
-        })
+        SharedMedia::new(message, 4096).unwrap()
     }
 
     fn ring(limit: usize, policy: SlowPlayerPolicy) -> (Arc<Ring>, MemoryBudget) {

@@ -11,14 +11,11 @@
 
 use std::sync::Arc;
 
-use rtmp_chunk::{ChunkedMessage, RawMessage, type_id};
-use rtmp_flv::{
-    AudioCodec, AudioTag, Codec, Frame, LegacyAudioFormat, VideoCodec, VideoTag,
-    peek_audio_sequence_start, peek_video,
-};
-use rtmp_session::{Capabilities, caps_ex, chunk_stream};
+use rtmp_chunk::{RawMessage, type_id};
+use rtmp_flv::{AudioCodec, AudioTag, Codec, Frame, LegacyAudioFormat, VideoCodec, VideoTag};
+use rtmp_session::{Capabilities, caps_ex};
 
-use crate::hub::{Media, MediaKind, SharedMedia};
+use crate::media::{Media, MediaKind, SharedMedia};
 
 /// Which codecs a player receives, and in what form.
 ///
@@ -38,7 +35,8 @@ pub enum CodecPolicy {
     AsPublished,
     /// Legacy codecs, and the Enhanced RTMP codecs (and multitrack) the player listed, as
     /// described above. A player that announced nothing gets an empty list
-    /// under [`HubConfig::legacy_for_unannounced`](crate::HubConfig::legacy_for_unannounced).
+    /// by a server that gives such players legacy codecs only (`rtmp-server`'s
+    /// `ServerConfig::legacy_for_unannounced`).
     Announced(Arc<Capabilities>),
 }
 
@@ -61,8 +59,9 @@ enum Form {
     Skip(Codec),
 }
 
-/// One message, with the conversions made of it so far.
-pub(crate) struct Conversions<'a> {
+/// One message, with the conversions made of it so far: offer it to every player of a stream
+/// through [`PlayerSlot::offer`](crate::PlayerSlot::offer), and each conversion is made once.
+pub struct Conversions<'a> {
     media: &'a Media,
     chunk_size: u32,
     /// The message, taken out of its chunks on first need.
@@ -83,7 +82,9 @@ pub(crate) enum Delivery {
 }
 
 impl<'a> Conversions<'a> {
-    pub(crate) fn new(media: &'a Media, chunk_size: u32) -> Self {
+    /// The conversions of `media` for players at `chunk_size`, none made yet: each is made
+    /// when the first player that needs it is offered the message.
+    pub fn new(media: &'a Media, chunk_size: u32) -> Self {
         Self {
             media,
             chunk_size,
@@ -95,7 +96,7 @@ impl<'a> Conversions<'a> {
     }
 
     /// The message as published.
-    pub(crate) fn media(&self) -> &'a Media {
+    pub fn media(&self) -> &'a Media {
         self.media
     }
 
@@ -118,7 +119,7 @@ impl<'a> Conversions<'a> {
     }
 
     fn enhanced(&mut self) -> bool {
-        match self.media.kind {
+        match self.media.kind() {
             MediaKind::Video { enhanced, .. } => enhanced,
             // Audio is small: its payload is at hand.
             MediaKind::Audio { .. } => self
@@ -234,8 +235,9 @@ impl<'a> Conversions<'a> {
             })
             .next()
             .and_then(Result::ok);
-        let converted =
-            payload.and_then(|payload| shared(RawMessage { payload, ..message }, chunk_size));
+        let converted = payload.and_then(|payload| {
+            SharedMedia::new(RawMessage { payload, ..message }, chunk_size).ok()
+        });
         if legacy {
             self.legacy = Some(converted.clone());
         } else {
@@ -251,28 +253,4 @@ fn has_legacy_form(codec: Codec) -> bool {
         codec,
         Codec::Video(VideoCodec::Avc) | Codec::Audio(AudioCodec::Aac)
     )
-}
-
-/// A message as the hub shares it: classified, and chunked once for message stream 1.
-pub(crate) fn shared(message: RawMessage, chunk_size: u32) -> Option<Media> {
-    let (kind, chunk_stream_id) = match message.type_id {
-        type_id::AUDIO => (
-            MediaKind::Audio {
-                sequence_start: peek_audio_sequence_start(&message.payload),
-            },
-            chunk_stream::AUDIO,
-        ),
-        type_id::VIDEO => {
-            let (kind, enhanced) = peek_video(&message.payload);
-            (MediaKind::Video { kind, enhanced }, chunk_stream::VIDEO)
-        }
-        _ => (MediaKind::Data, chunk_stream::STREAM),
-    };
-    let message = RawMessage {
-        chunk_stream_id,
-        stream_id: 1,
-        ..message
-    };
-    let chunked = ChunkedMessage::new(message, chunk_size).ok()?;
-    Some(Arc::new(SharedMedia { kind, chunked }))
 }

@@ -1,0 +1,121 @@
+//! The media router of an RTMP server, with no runtime: what happens to published media and
+//! who gets it. A server driver (such as `rtmp-server`) calls a [`Router`] for each publish
+//! and play; everything here is plain data and sync primitives, so a router can be tested, or
+//! driven by another runtime, without tokio's scheduler, timers or sockets.
+//!
+//! # Layout
+//!
+//! - **Media**: [`SharedMedia`] (a [`Media`] is one shared) is a published message chunked
+//!   once on message stream 1, made only by [`SharedMedia::new`]; [`MediaKind`] says what it
+//!   is.
+//! - **The seam**: [`Router`] with its halves [`Publishing`] and [`Playing`], the refusals
+//!   ([`PublishError`], [`PlayError`], [`Refusal`]) and [`StreamStats`].
+//! - **Players**: a [`PlayerHandle`] queues media and [`Notice`]s for one player, bounded in
+//!   bytes; [`PlayerHandle::pair`] makes a player of the application's own with its
+//!   [`PlayerFeed`].
+//! - **Building blocks of a router**: [`CatchUp`] (metadata, track configurations and the
+//!   GOP a joining player gets first) and [`PlayerSlot`] (a player's place in a fan-out, which
+//!   applies its pause/seek/receive requests, its [`CodecPolicy`] with [`Conversions`] shared
+//!   by all players, and the [`SlowPlayerPolicy`]).
+//! - **The default router**: [`Hub`], streams by key with a GOP cache and a fan-out whose
+//!   server players read each stream's ring in place.
+//! - **A connection's outlet**: [`outlet`] makes the queues between a connection driver's
+//!   reader and its writer ([`Inlet`], [`Notices`], [`Outlet`]) and the order the writer
+//!   takes them in, filling a [`Batch`] for each vectored write.
+//!
+//! A router that plays something else than live streams, here one message to every player,
+//! with the same catch-up and player policies as the hub:
+//!
+//! ```
+//! use std::sync::Mutex;
+//!
+//! use rtmp_chunk::{MemoryBudget, RawMessage};
+//! use rtmp_router::{
+//!     CatchUp, CatchUpLimits, Conversions, Feed, PlayError, PlayerHandle, PlayerSlot, Playing,
+//!     PublishError, Publishing, Router, SharedMedia, SlowPlayerPolicy,
+//! };
+//! use rtmp_session::StreamKey;
+//!
+//! /// Plays a station ident, a data message, to whoever asks; takes no publishers.
+//! struct Ident {
+//!     catch_up: Mutex<CatchUp>,
+//! }
+//!
+//! struct Seat(StreamKey);
+//!
+//! impl Playing for Seat {
+//!     fn key(&self) -> &StreamKey {
+//!         &self.0
+//!     }
+//! }
+//!
+//! impl Router for Ident {
+//!     fn publish(&self, key: &StreamKey) -> Result<Box<dyn Publishing>, PublishError> {
+//!         Err(PublishError::Refused(format!("{key} is played from here only").into()))
+//!     }
+//!     fn play(&self, key: &StreamKey, player: PlayerHandle) -> Result<Box<dyn Playing>, PlayError> {
+//!         let mut slot = PlayerSlot::new(player);
+//!         slot.catch_up(self.catch_up.lock().unwrap().iter(), key, 4096);
+//!         Ok(Box::new(Seat(key.clone())))
+//!     }
+//!     fn is_published(&self, _: &StreamKey) -> bool {
+//!         true
+//!     }
+//!     fn is_played(&self, _: &StreamKey) -> bool {
+//!         false
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let message = RawMessage::new(5, 0, 18, 1, b"\x02\x00\x0aonMetaData\x05".to_vec());
+//! let mut catch_up = CatchUp::new(CatchUpLimits::default());
+//! catch_up.record(&SharedMedia::new(message.clone(), 4096)?, &message)?;
+//! let router = Ident { catch_up: Mutex::new(catch_up) };
+//!
+//! let key = StreamKey { app: "tv".into(), name: "ident".into() };
+//! let (handle, mut feed) = PlayerHandle::pair(1 << 20, MemoryBudget::new(64 << 20), true);
+//! let _seat = router.play(&key, handle)?;
+//! let Some(Feed::Media(media)) = feed.recv().await else { panic!("no ident") };
+//! assert_eq!(media.message().payload, message.payload);
+//! # let _ = (Conversions::new, SlowPlayerPolicy::SkipToKeyframe);
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod catch_up;
+mod channel;
+mod codecs;
+mod controls;
+mod hub;
+mod media;
+mod outlet;
+mod player;
+mod queue;
+mod refusal;
+mod ring;
+mod router;
+mod slot;
+mod slow_player;
+mod stats;
+
+pub use catch_up::{CatchUp, CatchUpLimits, OverLimit};
+pub use codecs::{CodecPolicy, Conversions};
+pub use hub::{Hub, HubConfig, HubPublisher, Subscription};
+pub use media::{Media, MediaError, MediaKind, SharedMedia};
+pub use outlet::{Batch, Inlet, MAX_BATCH_BUFFERS, Notices, Outlet, PlayerControls, outlet};
+pub use player::{DeliverError, Feed, Notice, PlayerFeed, PlayerHandle};
+pub use refusal::Refusal;
+pub use ring::FellBehind;
+pub use router::{PlayError, Playing, PublishError, Publishing, Router};
+pub use slot::{Offered, PlayerSlot};
+pub use slow_player::SlowPlayerPolicy;
+pub use stats::StreamStats;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
