@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage, type_id};
 use rtmp_flv::{VideoKind, peek_audio_sequence_start, peek_video};
-use rtmp_handshake::{ServerHandshake, ServerHandshakeConfig, Status as HandshakeStatus};
+use rtmp_handshake::{Progress as HandshakeStatus, ServerHandshake, ServerHandshakeConfig};
 use rtmp_message::Status;
 use rtmp_session::{ServerSession, SessionConfig, SessionEvent, StreamKey, chunk_stream};
 

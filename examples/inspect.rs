@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 
 use futures::{SinkExt, StreamExt};
 use rtmp_chunk::{ChunkCodec, RawMessage, type_id};
-use rtmp_handshake::{ServerHandshake, ServerHandshakeConfig, Status as Handshake};
+use rtmp_handshake::{Progress as Handshake, ServerHandshake, ServerHandshakeConfig};
 use rtmp_message::{Command, LimitType, Message as TypedMessage, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use clap::Parser;
 use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage, type_id};
-use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig, Status};
+use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig, Progress};
 use rtmp_message::{Command, Connect, Message as Typed, Play};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -103,7 +103,7 @@ async fn player(
         }
         let status = handshake.read(&buf.split())?;
         stream.write_all(&handshake.take_output()).await?;
-        if let Status::Done(done) = status {
+        if let Progress::Done(done) = status {
             break done.leftover;
         }
     };

@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut messages = 0u64;
     loop {
         let event = tokio::select! {
-            event = player.next() => event?,
+            event = player.next_event() => event?,
             _ = tokio::signal::ctrl_c() => None,
         };
         match event {

@@ -20,10 +20,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Parser;
-use rtmp_cluster::{Cluster, ClusterConfig, ClusterHooks};
+use rtmp_cluster::{Cluster, ClusterConfig, ClusterDecisions};
 use rtmp_server::{
-    AcceptAll, RecordConfig, Recorder, Server, SignedUrls, StaticRelay, Takeover, WebhookConfig,
-    Webhooks,
+    AcceptAll, Layered, RecordConfig, Recorder, Server, SignedUrls, StaticRelay, Takeover,
+    WebhookConfig, Webhooks,
 };
 
 use crate::config::FileConfig;
@@ -302,7 +302,7 @@ async fn run(
                 .or(file.write_timeout_secs)
                 .unwrap_or(20),
         ))
-        .hooks(ClusterHooks::new(policy, cluster.clone()));
+        .hooks(Layered::new(policy, ClusterDecisions::new(cluster.clone())));
     if let Some(backlog) = args.listen_backlog.or(file.listen_backlog) {
         builder = builder.listen_backlog(backlog);
     }

@@ -154,7 +154,7 @@ struct Raw {
 impl Raw {
     /// Connects and completes the handshake.
     fn connect(port: u16) -> Self {
-        use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig, Status};
+        use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig, Progress};
         let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -168,7 +168,7 @@ impl Raw {
             assert!(n > 0, "the server closed during the handshake");
             let status = handshake.read(&buf[..n]).unwrap();
             stream.write_all(&handshake.take_output()).unwrap();
-            if let Status::Done(done) = status {
+            if let Progress::Done(done) = status {
                 received.extend_from_slice(&done.leftover);
                 break;
             }

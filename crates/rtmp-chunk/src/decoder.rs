@@ -144,7 +144,7 @@ struct InboundStream {
 /// split over several chunks is copied once into a buffer of its exact length.
 ///
 /// The decoder applies the protocol control messages that change how it reads, as soon as each
-/// is complete, and still returns them: Set Chunk Size (for the next chunk), Abort RawMessage
+/// is complete, and still returns them: Set Chunk Size (for the next chunk), Abort Message
 /// (drops the partial message) and Window Acknowledgement Size (see
 /// [`take_acknowledgement`](Self::take_acknowledgement)).
 ///
@@ -539,7 +539,7 @@ impl ChunkDecoder {
         }))
     }
 
-    /// Applies Set Chunk Size, Abort RawMessage and Window Acknowledgement Size.
+    /// Applies Set Chunk Size, Abort Message and Window Acknowledgement Size.
     fn apply_control(&mut self, message: &RawMessage) -> Result<(), DecodeError> {
         if !matches!(
             message.type_id,

@@ -7,7 +7,7 @@
 //! - Basic headers of 1, 2 and 3 bytes (chunk stream ids 2..=65599), message headers of fmt 0-3,
 //!   timestamp deltas, extended timestamps (also on fmt 3 chunks, tolerating peers that omit
 //!   them), and timestamps that wrap at 2^32.
-//! - Set Chunk Size applies to the very next chunk in its direction, Abort RawMessage drops a
+//! - Set Chunk Size applies to the very next chunk in its direction, Abort Message drops a
 //!   partial message, and the decoder tells when an Acknowledgement is due.
 //! - Zero-copy: a message received in one chunk is a slice of the read buffer; one received in
 //!   several is copied once. [`ChunkedMessage`] chunks a message once into shared bytes that a

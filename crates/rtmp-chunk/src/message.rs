@@ -7,7 +7,7 @@ use bytes::Bytes;
 pub mod type_id {
     /// 1: Set Chunk Size (u32, top bit zero). Applied by the decoder and the encoder.
     pub const SET_CHUNK_SIZE: u8 = 1;
-    /// 2: Abort RawMessage (u32 chunk stream id). Applied by the decoder.
+    /// 2: Abort Message (u32 chunk stream id). Applied by the decoder.
     pub const ABORT: u8 = 2;
     /// 3: Acknowledgement (u32 sequence number).
     pub const ACKNOWLEDGEMENT: u8 = 3;
@@ -96,7 +96,7 @@ impl RawMessage {
         Self::control(type_id::SET_CHUNK_SIZE, size)
     }
 
-    /// Abort RawMessage: the peer drops the partial message of `chunk_stream_id`.
+    /// Abort Message: the peer drops the partial message of `chunk_stream_id`.
     pub fn abort(chunk_stream_id: u32) -> Self {
         Self::control(type_id::ABORT, chunk_stream_id)
     }

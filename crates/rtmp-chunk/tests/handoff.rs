@@ -11,8 +11,8 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use rtmp_chunk::{ChunkCodec, ChunkEncoder, RawMessage};
 use rtmp_handshake::{
-    ClientHandshake, ClientHandshakeConfig, ServerHandshake, ServerHandshakeConfig,
-    Status as HandshakeStatus,
+    ClientHandshake, ClientHandshakeConfig, Progress as HandshakeStatus, ServerHandshake,
+    ServerHandshakeConfig,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

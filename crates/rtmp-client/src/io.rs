@@ -22,9 +22,9 @@ use crate::{
 
 /// A byte stream a client can run over: TCP, TLS, or anything the application supplies (a
 /// proxy tunnel, an in-memory pipe).
-pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin {}
 
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Transport for T {}
 
 const READ_RESERVE: usize = 64 << 10;
 /// Bytes of queued media encoded for one write.
@@ -32,7 +32,7 @@ const WRITE_BATCH: usize = 256 << 10;
 
 /// The socket, the chunk codec and the buffers of one client connection.
 pub(crate) struct Io {
-    stream: Box<dyn Stream>,
+    stream: Box<dyn Transport>,
     read_buf: BytesMut,
     write_buf: BytesMut,
     decoder: ChunkDecoder,
@@ -55,7 +55,7 @@ impl Io {
     pub(crate) async fn connect(url: &RtmpUrl, config: &ClientConfig) -> Result<Self, ClientError> {
         let tcp = TcpStream::connect(url.address()).await?;
         let _ = tcp.set_nodelay(true);
-        let stream: Box<dyn Stream> = match url.scheme {
+        let stream: Box<dyn Transport> = match url.scheme {
             Scheme::Rtmp => Box::new(tcp),
             Scheme::Rtmps => tls(tcp, url, config).await?,
         };
@@ -64,7 +64,7 @@ impl Io {
 
     /// The handshake over `stream`, which is already connected to the server.
     pub(crate) async fn handshake(
-        mut stream: Box<dyn Stream>,
+        mut stream: Box<dyn Transport>,
         config: &ClientConfig,
     ) -> Result<Self, ClientError> {
         let mut handshake = ClientHandshake::new(config.handshake.clone());
@@ -150,7 +150,7 @@ async fn tls(
     tcp: TcpStream,
     url: &RtmpUrl,
     config: &ClientConfig,
-) -> Result<Box<dyn Stream>, ClientError> {
+) -> Result<Box<dyn Transport>, ClientError> {
     let tls_config = match &config.tls {
         Some(tls) => tls.clone(),
         None => crate::tls::platform_client_config().map_err(ClientError::Tls)?,
@@ -164,7 +164,11 @@ async fn tls(
 }
 
 #[cfg(not(feature = "tls"))]
-async fn tls(_: TcpStream, _: &RtmpUrl, _: &ClientConfig) -> Result<Box<dyn Stream>, ClientError> {
+async fn tls(
+    _: TcpStream,
+    _: &RtmpUrl,
+    _: &ClientConfig,
+) -> Result<Box<dyn Transport>, ClientError> {
     Err(ClientError::Tls(
         "rtmps:// needs the `tls` feature of rtmp-client".into(),
     ))

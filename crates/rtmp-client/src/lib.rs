@@ -10,7 +10,7 @@
 //!
 //! # async fn run() -> Result<(), ClientError> {
 //! let mut player = rtmp_client::play("rtmp://127.0.0.1/live/cam", ClientConfig::default()).await?;
-//! while let Some(event) = player.next().await? {
+//! while let Some(event) = player.next_event().await? {
 //!     if let PlayEvent::Media(message) = event {
 //!         println!("type {} at {} ms, {} bytes", message.type_id, message.timestamp, message.payload.len());
 //!     }
@@ -35,7 +35,7 @@ use rtmp_chunk::DecoderConfig;
 use rtmp_message::{Level, Status, StatusCode};
 use tokio::sync::mpsc;
 
-pub use io::Stream;
+pub use io::Transport;
 pub use player::{PlayEvent, Player};
 pub use publisher::Publisher;
 /// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
@@ -213,7 +213,7 @@ impl Connection {
     /// # }
     /// ```
     pub async fn connect_over(
-        stream: impl Stream + 'static,
+        stream: impl Transport + 'static,
         url: &RtmpUrl,
         config: ClientConfig,
     ) -> Result<Self, ClientError> {

@@ -75,7 +75,7 @@ impl Player {
     /// The next media message or status; `None` when the server ended the stream (StreamEOF
     /// or the connection closed after it). The [`Stream`]'s next item, with the error taken
     /// out of the option (call `StreamExt::next(&mut player)` for the stream's own form).
-    pub async fn next(&mut self) -> Result<Option<PlayEvent>, ClientError> {
+    pub async fn next_event(&mut self) -> Result<Option<PlayEvent>, ClientError> {
         StreamExt::next(self).await.transpose()
     }
 }

@@ -47,9 +47,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use rtmp_server::{Hooks, RtmpUrl, Server, StaticRelay, StreamKey};
+use rtmp_server::{Hooks, Layered, RtmpUrl, Server, StaticRelay, StreamKey};
 
-pub use hooks::ClusterHooks;
+pub use hooks::{ClusterDecisions, ClusterHooks};
 use node::Node;
 use redis_store::Store;
 
@@ -175,7 +175,7 @@ impl Cluster {
 
     /// `inner` with the cluster's decisions added (see [`ClusterHooks`]).
     pub fn hooks<H: Hooks>(&self, inner: H) -> ClusterHooks<H> {
-        ClusterHooks::new(inner, Some(self.clone()))
+        Layered::new(inner, ClusterDecisions::new(Some(self.clone())))
     }
 
     /// Connects the cluster to the server its hooks serve: it starts pulls for keys local

@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::digest::{self, DIGEST_SIZE, FLASH_MEDIA_SERVER_KEY, FLASH_PLAYER_KEY, Schema};
 use crate::{
-    Completed, HandshakeError, HandshakeKind, Inbox, PACKET_SIZE, RTMP_VERSION, Status,
+    Completed, HandshakeError, HandshakeKind, Inbox, PACKET_SIZE, Progress, RTMP_VERSION,
     check_version, echoes, header_fields, new_packet, random_packet,
 };
 
@@ -57,7 +57,7 @@ enum State {
 ///
 /// C0 and C1 are ready in [`take_output`](Self::take_output) as soon as it is made. C2 is
 /// queued as soon as S1 arrives, so write the output after every [`read`](Self::read),
-/// including the one that returns [`Status::Done`].
+/// including the one that returns [`Progress::Done`].
 #[derive(Debug)]
 pub struct ClientHandshake {
     config: ClientHandshakeConfig,
@@ -115,24 +115,24 @@ impl ClientHandshake {
     /// Any number of bytes may be passed at once; bytes past S2 are returned in
     /// [`Completed::leftover`]. After an error or `Done`, further calls fail with
     /// [`HandshakeError::Finished`].
-    pub fn read(&mut self, input: &[u8]) -> Result<Status, HandshakeError> {
+    pub fn read(&mut self, input: &[u8]) -> Result<Progress, HandshakeError> {
         if matches!(self.state, State::Finished) {
             return Err(HandshakeError::Finished);
         }
         self.inbox.push(input);
         let result = self.advance();
-        if !matches!(result, Ok(Status::InProgress)) {
+        if !matches!(result, Ok(Progress::InProgress)) {
             self.state = State::Finished;
         }
         result
     }
 
-    fn advance(&mut self) -> Result<Status, HandshakeError> {
+    fn advance(&mut self) -> Result<Progress, HandshakeError> {
         loop {
             match &self.state {
                 State::AwaitS0 => {
                     let Some(version) = self.inbox.first() else {
-                        return Ok(Status::InProgress);
+                        return Ok(Progress::InProgress);
                     };
                     check_version(version)?;
                     self.inbox.skip_byte();
@@ -140,7 +140,7 @@ impl ClientHandshake {
                 }
                 State::AwaitS1 => {
                     let Some(s1) = self.inbox.packet() else {
-                        return Ok(Status::InProgress);
+                        return Ok(Progress::InProgress);
                     };
                     self.answer_s1(&s1);
                 }
@@ -150,12 +150,12 @@ impl ClientHandshake {
                     peer_version,
                 } => {
                     let Some(s2) = self.inbox.packet() else {
-                        return Ok(Status::InProgress);
+                        return Ok(Progress::InProgress);
                     };
                     if self.config.verify_s2 && !self.s2_answers(&s2) {
                         return Err(HandshakeError::S2Mismatch);
                     }
-                    return Ok(Status::Done(Completed {
+                    return Ok(Progress::Done(Completed {
                         kind: *kind,
                         peer_epoch: *peer_epoch,
                         peer_version: *peer_version,

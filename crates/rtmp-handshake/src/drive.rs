@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::{Handshake, HandshakeError, Status};
+use crate::{Handshake, HandshakeError, Progress};
 
 /// Why a handshake over a stream failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +35,7 @@ where
         }
         let status = handshake.read(buf.get(..n).unwrap_or_default())?;
         stream.write_all(&handshake.take_output()).await?;
-        if let Status::Done(done) = status {
+        if let Progress::Done(done) = status {
             return Ok(done.leftover);
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! [`ServerHandshake`] and [`ClientHandshake`] are state machines over bytes. The caller reads
 //! from its transport, passes what arrived to `read`, writes whatever `take_output` returns, and
-//! stops when `read` returns [`Status::Done`]. No sockets, clocks or tasks live here, so the same
+//! stops when `read` returns [`Progress::Done`]. No sockets, clocks or tasks live here, so the same
 //! code runs under tokio, another runtime, or a fuzzer.
 //!
 //! - Simple handshake: C1/S1 carry zero in their version field, C2/S2 echo the peer's packet.
@@ -13,17 +13,17 @@
 //!   real clients differ (ffmpeg echoes S1 when publishing and signs C2 when playing).
 //!
 //! ```
-//! use rtmp_handshake::{ClientHandshakeConfig, ClientHandshake, ServerHandshakeConfig, ServerHandshake, Status};
+//! use rtmp_handshake::{ClientHandshakeConfig, ClientHandshake, ServerHandshakeConfig, ServerHandshake, Progress};
 //!
 //! let mut client = ClientHandshake::new(ClientHandshakeConfig::default());
 //! let mut server = ServerHandshake::new(ServerHandshakeConfig::default());
 //!
 //! // C0+C1 ->, <- S0+S1+S2, C2 -> (the client pipelines its first chunk after C2).
-//! assert_eq!(server.read(&client.take_output())?, Status::InProgress);
-//! let Status::Done(at_client) = client.read(&server.take_output())? else { panic!() };
+//! assert_eq!(server.read(&client.take_output())?, Progress::InProgress);
+//! let Progress::Done(at_client) = client.read(&server.take_output())? else { panic!() };
 //! let mut c2_and_more = client.take_output().to_vec();
 //! c2_and_more.extend_from_slice(b"first chunk");
-//! let Status::Done(at_server) = server.read(&c2_and_more)? else { panic!() };
+//! let Progress::Done(at_server) = server.read(&c2_and_more)? else { panic!() };
 //!
 //! assert_eq!(&at_server.leftover[..], b"first chunk");
 //! assert_eq!(at_server.kind, at_client.kind);
@@ -51,13 +51,13 @@ pub use server::{ServerHandshake, ServerHandshakeConfig};
 /// What both sides of the handshake offer, for code that drives either one over a transport.
 pub trait Handshake {
     /// Consumes bytes received from the peer.
-    fn read(&mut self, input: &[u8]) -> Result<Status, HandshakeError>;
+    fn read(&mut self, input: &[u8]) -> Result<Progress, HandshakeError>;
     /// Bytes to send to the peer now (empty when there are none).
     fn take_output(&mut self) -> Bytes;
 }
 
 impl Handshake for ServerHandshake {
-    fn read(&mut self, input: &[u8]) -> Result<Status, HandshakeError> {
+    fn read(&mut self, input: &[u8]) -> Result<Progress, HandshakeError> {
         ServerHandshake::read(self, input)
     }
 
@@ -67,7 +67,7 @@ impl Handshake for ServerHandshake {
 }
 
 impl Handshake for ClientHandshake {
-    fn read(&mut self, input: &[u8]) -> Result<Status, HandshakeError> {
+    fn read(&mut self, input: &[u8]) -> Result<Progress, HandshakeError> {
         ClientHandshake::read(self, input)
     }
 
@@ -107,7 +107,7 @@ pub struct Completed {
 
 /// The result of feeding bytes to a handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
+pub enum Progress {
     /// More input is needed. Write any pending output first.
     InProgress,
     /// The handshake is complete. Write any pending output (the client's C2) before moving on.

@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::digest::{self, DIGEST_SIZE, FLASH_MEDIA_SERVER_KEY, FLASH_PLAYER_KEY};
 use crate::{
-    Completed, HandshakeError, HandshakeKind, Inbox, PACKET_SIZE, RTMP_VERSION, Status,
+    Completed, HandshakeError, HandshakeKind, Inbox, PACKET_SIZE, Progress, RTMP_VERSION,
     check_version, echoes, header_fields, new_packet, random_packet,
 };
 
@@ -92,24 +92,24 @@ impl ServerHandshake {
     /// Any number of bytes may be passed at once, down to one; bytes past C2 are returned in
     /// [`Completed::leftover`]. After an error or `Done`, further calls fail with
     /// [`HandshakeError::Finished`].
-    pub fn read(&mut self, input: &[u8]) -> Result<Status, HandshakeError> {
+    pub fn read(&mut self, input: &[u8]) -> Result<Progress, HandshakeError> {
         if matches!(self.state, State::Finished) {
             return Err(HandshakeError::Finished);
         }
         self.inbox.push(input);
         let result = self.advance();
-        if !matches!(result, Ok(Status::InProgress)) {
+        if !matches!(result, Ok(Progress::InProgress)) {
             self.state = State::Finished;
         }
         result
     }
 
-    fn advance(&mut self) -> Result<Status, HandshakeError> {
+    fn advance(&mut self) -> Result<Progress, HandshakeError> {
         loop {
             match &self.state {
                 State::AwaitC0 => {
                     let Some(version) = self.inbox.first() else {
-                        return Ok(Status::InProgress);
+                        return Ok(Progress::InProgress);
                     };
                     check_version(version)?;
                     self.inbox.skip_byte();
@@ -117,7 +117,7 @@ impl ServerHandshake {
                 }
                 State::AwaitC1 => {
                     let Some(c1) = self.inbox.packet() else {
-                        return Ok(Status::InProgress);
+                        return Ok(Progress::InProgress);
                     };
                     self.answer_c1(&c1);
                 }
@@ -129,12 +129,12 @@ impl ServerHandshake {
                     peer_version,
                 } => {
                     let Some(c2) = self.inbox.packet() else {
-                        return Ok(Status::InProgress);
+                        return Ok(Progress::InProgress);
                     };
                     if self.config.verify_c2 && !c2_answers(&c2, s1, s1_digest.as_ref()) {
                         return Err(HandshakeError::C2Mismatch);
                     }
-                    return Ok(Status::Done(Completed {
+                    return Ok(Progress::Done(Completed {
                         kind: *kind,
                         peer_epoch: *peer_epoch,
                         peer_version: *peer_version,

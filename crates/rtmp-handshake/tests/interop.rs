@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use rtmp_handshake::{
-    Completed, HandshakeKind, Schema, ServerHandshake, ServerHandshakeConfig, Status,
+    Completed, HandshakeKind, Progress, Schema, ServerHandshake, ServerHandshakeConfig,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -34,7 +34,7 @@ async fn handshake_one(listener: TcpListener) -> (Completed, Vec<u8>) {
         assert!(n > 0, "client closed during the handshake");
         let status = handshake.read(&buf[..n]).unwrap();
         stream.write_all(&handshake.take_output()).await.unwrap();
-        if let Status::Done(completed) = status {
+        if let Progress::Done(completed) = status {
             break completed;
         }
     };

@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rtmp_handshake::{
     ClientHandshake, ClientHandshakeConfig, ClientStyle, Completed, HandshakeError, HandshakeKind,
-    PACKET_SIZE, Schema, ServerHandshake, ServerHandshakeConfig, Status,
+    PACKET_SIZE, Progress, Schema, ServerHandshake, ServerHandshakeConfig,
 };
 
 const STYLES: [ClientStyle; 3] = [
@@ -25,23 +25,23 @@ fn expected_kind(style: ClientStyle) -> HandshakeKind {
 
 /// Feeds `input` to `read` in pieces of `step` bytes; returns the first non-InProgress status.
 fn feed(
-    mut read: impl FnMut(&[u8]) -> Result<Status, HandshakeError>,
+    mut read: impl FnMut(&[u8]) -> Result<Progress, HandshakeError>,
     input: &[u8],
     step: usize,
-) -> Result<Status, HandshakeError> {
+) -> Result<Progress, HandshakeError> {
     for piece in input.chunks(step.max(1)) {
         match read(piece)? {
-            Status::InProgress => {}
+            Progress::InProgress => {}
             done => return Ok(done),
         }
     }
-    Ok(Status::InProgress)
+    Ok(Progress::InProgress)
 }
 
-fn done(status: Status) -> Completed {
+fn done(status: Progress) -> Completed {
     match status {
-        Status::Done(completed) => completed,
-        Status::InProgress => panic!("handshake did not finish"),
+        Progress::Done(completed) => completed,
+        Progress::InProgress => panic!("handshake did not finish"),
     }
 }
 
@@ -57,7 +57,7 @@ fn run(
     let mut server = ServerHandshake::new(server_config);
     let c0c1 = client.take_output();
     assert_eq!(c0c1.len(), 1 + PACKET_SIZE);
-    assert_eq!(feed(|b| server.read(b), &c0c1, step)?, Status::InProgress);
+    assert_eq!(feed(|b| server.read(b), &c0c1, step)?, Progress::InProgress);
     let s0s1s2 = server.take_output();
     assert_eq!(s0s1s2.len(), 1 + 2 * PACKET_SIZE);
     let at_client = done(feed(|b| client.read(b), &s0s1s2, step)?);
@@ -154,7 +154,7 @@ fn c2_verification_rejects_garbage_and_accepts_an_echo() {
         let mut server = ServerHandshake::new(strict.clone());
         server.read(&c0c1).unwrap();
         let s1 = server.take_output().slice(1..1 + PACKET_SIZE);
-        assert!(matches!(server.read(&s1), Ok(Status::Done(_))));
+        assert!(matches!(server.read(&s1), Ok(Progress::Done(_))));
     }
 }
 

@@ -6,8 +6,8 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 use rtmp_handshake::{
-    FLASH_MEDIA_SERVER_KEY, HandshakeKind, PACKET_SIZE, Schema, ServerHandshake,
-    ServerHandshakeConfig, Status,
+    FLASH_MEDIA_SERVER_KEY, HandshakeKind, PACKET_SIZE, Progress, Schema, ServerHandshake,
+    ServerHandshakeConfig,
 };
 use sha2::Sha256;
 
@@ -44,13 +44,13 @@ fn answer(c1: &[u8]) -> (HandshakeKind, Vec<u8>, Vec<u8>) {
     let mut server = ServerHandshake::new(ServerHandshakeConfig::default());
     let mut input = vec![3];
     input.extend_from_slice(c1);
-    assert_eq!(server.read(&input).unwrap(), Status::InProgress);
+    assert_eq!(server.read(&input).unwrap(), Progress::InProgress);
     let output = server.take_output();
     assert_eq!(output.len(), 1 + 2 * PACKET_SIZE);
     assert_eq!(output[0], 3);
     let s1 = output[1..1 + PACKET_SIZE].to_vec();
     let s2 = output[1 + PACKET_SIZE..].to_vec();
-    let Status::Done(done) = server.read(&s1).unwrap() else {
+    let Progress::Done(done) = server.read(&s1).unwrap() else {
         panic!("C2 (here an echo of S1) should finish the handshake")
     };
     (done.kind, s1, s2)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use futures::{SinkExt, StreamExt};
 use rtmp_chunk::{ChunkCodec, ChunkDecoder, DecoderConfig};
-use rtmp_handshake::{ServerHandshake, ServerHandshakeConfig, Status as Handshake};
+use rtmp_handshake::{Progress as Handshake, ServerHandshake, ServerHandshakeConfig};
 use rtmp_message::{Command, Data, Message, Status, UserControl};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

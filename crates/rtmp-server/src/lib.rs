@@ -58,9 +58,9 @@ mod config;
 mod connection;
 mod error;
 mod hooks;
+mod layered;
 mod limits;
 mod memory;
-mod record;
 mod relay;
 mod server;
 mod signed;
@@ -73,10 +73,10 @@ pub use builder::{ListeningServer, ServerBuilder};
 pub use config::{ServerConfig, Takeover};
 pub use error::ConnectionError;
 pub use hooks::{AcceptAll, Client, Hooks, StreamEvent};
+pub use layered::Layered;
 pub use limits::LogLimit;
 #[cfg(unix)]
 pub use limits::raise_open_file_limit;
-pub use record::{RecordConfig, RecordError, Recorder};
 pub use relay::{Backoff, RelayConfig, StaticRelay};
 /// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
 pub use rtmp_amf0 as amf0;
@@ -94,6 +94,9 @@ pub use rtmp_flv as flv;
 pub use rtmp_handshake as handshake;
 /// Typed RTMP messages: [`rtmp_message`], re-exported so that its version always matches.
 pub use rtmp_message as message;
+/// Recording to FLV files (feature `record`): [`rtmp_record`], re-exported.
+#[cfg(feature = "record")]
+pub use rtmp_record::{RecordConfig, RecordError, Recorder};
 /// The media router: [`rtmp_router`], re-exported so that its version always matches.
 pub use rtmp_router as router;
 pub use rtmp_router::{

@@ -226,7 +226,7 @@ pub(crate) async fn pull(
         let mut tick = tokio::time::interval(check);
         let ended: Result<(), ClientError> = loop {
             tokio::select! {
-                event = player.next() => match event {
+                event = player.next_event() => match event {
                     Ok(Some(PlayEvent::Media(message))) => {
                         if let Err(error) = publisher.send(&message) {
                             tracing::warn!(%key, %url, %error, "pull refused");

@@ -64,7 +64,8 @@ pub struct StreamInfo {
     pub players: usize,
     /// When the publisher started (wall clock).
     pub published_at: Option<SystemTime>,
-    /// The router's figures (codecs, resolution, bitrates), when the router is the hub.
+    /// The router's figures (codecs, resolution, bitrates), when it keeps them
+    /// ([`Router::stats`](crate::Router::stats); the hub does).
     pub media: Option<StreamStats>,
 }
 

@@ -50,7 +50,7 @@ async fn a_built_server_serves_until_shutdown() {
     let mut player = client::play(&url(ports[1]), ClientConfig::default())
         .await
         .unwrap();
-    let first = tokio::time::timeout(common::LIMIT, player.next())
+    let first = tokio::time::timeout(common::LIMIT, player.next_event())
         .await
         .unwrap()
         .unwrap();

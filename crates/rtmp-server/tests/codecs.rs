@@ -44,7 +44,7 @@ async fn connect(server: &Arc<Server>, url: &RtmpUrl, config: ClientConfig) -> C
 async fn receive(player: &mut Player, video: usize) -> (Vec<Bytes>, usize, Vec<String>) {
     let (mut videos, mut audio, mut statuses) = (Vec::new(), 0, Vec::new());
     while videos.len() < video {
-        match tokio::time::timeout(Duration::from_secs(3), player.next()).await {
+        match tokio::time::timeout(Duration::from_secs(3), player.next_event()).await {
             Ok(Ok(Some(PlayEvent::Media(message)))) if message.type_id == 9 => {
                 videos.push(message.payload)
             }

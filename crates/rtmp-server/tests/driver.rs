@@ -141,7 +141,7 @@ async fn unpublish_notify_follows_the_last_frames() {
     publisher.finish().await.unwrap();
     let mut media = 0;
     loop {
-        match player.next().await.unwrap() {
+        match player.next_event().await.unwrap() {
             Some(PlayEvent::Media(_)) => media += 1,
             Some(PlayEvent::Status(status)) if status.code == StatusCode::PlayUnpublishNotify => {
                 break;

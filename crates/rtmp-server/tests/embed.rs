@@ -50,7 +50,7 @@ async fn publish_and_play_over_in_memory_pipes() {
     let mut received = Vec::new();
     tokio::time::timeout(LIMIT, async {
         while received.len() < sent.len() {
-            match player.next().await.unwrap() {
+            match player.next_event().await.unwrap() {
                 Some(PlayEvent::Media(message)) if message.type_id == 9 => received.push(message),
                 Some(_) => {}
                 None => panic!("the stream ended early"),
@@ -259,7 +259,7 @@ async fn a_publishers_aggregates_reach_players_as_plain_messages() {
     let mut received = Vec::new();
     tokio::time::timeout(LIMIT, async {
         while received.len() < 4 {
-            if let Some(PlayEvent::Media(message)) = player.next().await.unwrap() {
+            if let Some(PlayEvent::Media(message)) = player.next_event().await.unwrap() {
                 received.push((message.type_id, message.timestamp));
             }
         }

@@ -87,7 +87,7 @@ async fn nanosecond_offsets_reach_the_player_and_the_recording() {
     let mut frames: Vec<Frame> = Vec::new();
     tokio::time::timeout(LIMIT, async {
         while frames.len() < sent.len() {
-            match player.next().await.unwrap() {
+            match player.next_event().await.unwrap() {
                 Some(event @ PlayEvent::Media(_)) => frames.extend(event.frames()),
                 Some(_) => {}
                 None => panic!("the stream ended"),

@@ -65,7 +65,7 @@ async fn a_drained_server_moves_our_publisher_and_player_to_another() {
     // Media reaches the player through A, then A is drained towards B.
     let mut latest = 0;
     let next_media = async |player: &mut client::Player| loop {
-        match tokio::time::timeout(LIMIT, player.next()).await {
+        match tokio::time::timeout(LIMIT, player.next_event()).await {
             Ok(Ok(Some(PlayEvent::Media(message)))) if message.type_id == 9 => {
                 return message.timestamp;
             }
@@ -93,7 +93,7 @@ async fn a_drained_server_moves_our_publisher_and_player_to_another() {
     loop {
         tokio::select! {
             () = &mut moving => break,
-            event = player.next() => match event {
+            event = player.next_event() => match event {
                 Ok(Some(PlayEvent::Media(message))) if message.type_id == 9 => {
                     latest = message.timestamp;
                 }

@@ -73,13 +73,19 @@ impl Drop for Process {
 
 /// The example server, built beside this test by `cargo test`.
 pub fn server_binary() -> PathBuf {
+    example_binary("server")
+}
+
+/// The example `name`, built beside this test by `cargo test`.
+pub fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let path = exe
         .parent()
         .unwrap()
         .parent()
         .unwrap()
-        .join("examples/server");
+        .join("examples")
+        .join(name);
     assert!(path.exists(), "{} is built by cargo test", path.display());
     path
 }

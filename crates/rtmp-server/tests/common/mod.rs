@@ -291,7 +291,7 @@ impl RawClient {
     /// Connects to 127.0.0.1:`port` and completes a handshake. `receive_buffer` shrinks the
     /// socket's receive buffer (for a client that stops reading).
     pub async fn connect(port: u16, receive_buffer: Option<u32>) -> Self {
-        use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig, Status};
+        use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig, Progress};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         if let Some(size) = receive_buffer {
@@ -306,7 +306,7 @@ impl RawClient {
             assert!(n > 0, "server closed during the handshake");
             let status = handshake.read(&buf[..n]).unwrap();
             stream.write_all(&handshake.take_output()).await.unwrap();
-            if matches!(status, Status::Done(_)) {
+            if matches!(status, Progress::Done(_)) {
                 break;
             }
         }
@@ -514,7 +514,7 @@ pub async fn record_with(
     rtmp_flv::FlvHeader::new(true, true).encode(&mut out);
     let (mut video, mut audio, mut keyframes) = (0, 0, 0);
     tokio::time::timeout(LIMIT, async {
-        while let Some(event) = player.next().await.unwrap() {
+        while let Some(event) = player.next_event().await.unwrap() {
             for frame in event.frames() {
                 if frame.kind == rtmp_flv::FrameKind::Key {
                     keyframes += 1;

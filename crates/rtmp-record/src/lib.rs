@@ -9,6 +9,11 @@
 //! `filesize` (bytes), filled in when the segment is finished, so that players show its
 //! length and can seek in it. A full disk pauses a recording without losing what it wrote;
 //! it starts a new file when there is room again, and leaves no file without media.
+//!
+//! It works with any [`Router`] (`rtmp-router`); `rtmp-server` re-exports it under its
+//! `record` feature, for a server's router and queue budget.
+
+#![forbid(unsafe_code)]
 
 mod segments;
 
@@ -71,16 +76,20 @@ pub enum RecordError {
 }
 
 /// Records streams on request: [`start`](Self::start) when a publish starts (from
-/// [`Hooks::on_publish_started`](crate::Hooks::on_publish_started), or an operator's call),
+/// a server's `Hooks::on_publish_started`, or an operator's call),
 /// [`stop`](Self::stop) at any time; a recording also ends when its publisher stops.
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use rtmp_server::{RecordConfig, Recorder, Server, StreamKey};
+/// use rtmp_chunk::MemoryBudget;
+/// use rtmp_record::{RecordConfig, Recorder};
+/// use rtmp_router::{Hub, HubConfig, Router};
+/// use rtmp_session::StreamKey;
 ///
 /// # async fn run() {
-/// let server = Server::builder().build();
-/// let recorder = Recorder::new(server.router().clone(), server.queue_budget(), RecordConfig::new("recordings"));
+/// let router: Arc<dyn Router> = Arc::new(Hub::new(HubConfig::default()));
+/// let budget = MemoryBudget::new(1 << 30);
+/// let recorder = Recorder::new(router, budget, RecordConfig::new("recordings"));
 /// let key = StreamKey { app: "live".into(), name: "show".into() };
 /// recorder.start(&key).expect("the hub takes every player");
 /// # }
@@ -112,8 +121,8 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
-    /// A recorder of `router`'s streams (a server's [`Server::router`](crate::Server::router)),
-    /// whose queues count in `budget` ([`Server::queue_budget`](crate::Server::queue_budget)).
+    /// A recorder of `router`'s streams (a server's `Server::router`), whose queues count in
+    /// `budget` (a server's `Server::queue_budget`).
     pub fn new(router: Arc<dyn Router>, budget: MemoryBudget, config: RecordConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -246,3 +255,8 @@ mod tests {
         assert_eq!(file_name(&"x".repeat(500)).len(), 128);
     }
 }
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
