@@ -21,10 +21,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use rtmp_cluster::{Cluster, ClusterConfig, ClusterDecisions};
-use rtmp_server::{
-    AcceptAll, Layered, RecordConfig, Recorder, Server, SignedUrls, StaticRelay, Takeover,
-    WebhookConfig, Webhooks,
-};
+use rtmp_hooks::{SignedUrls, WebhookConfig, Webhooks};
+use rtmp_server::{Layered, RecordConfig, Recorder, Server, StaticRelay, Takeover};
 
 use crate::config::FileConfig;
 use crate::policy::Policy;
@@ -200,7 +198,7 @@ fn webhooks(
     if let Some(accept) = section.and_then(|section| section.accept_when_unreachable) {
         config.accept_when_unreachable = accept;
     }
-    Ok(Some(Arc::new(Webhooks::new(config, AcceptAll)?)))
+    Ok(Some(Arc::new(Webhooks::new(config)?)))
 }
 
 /// The secrets of the command line, or else of the file's `[auth]`; none may be empty.

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use rtmp_hooks::{SignedUrls, Webhooks};
 use rtmp_server::message::StatusCode;
 use rtmp_server::{
-    Client, Hooks, LogLimit, Recorder, Refusal, RtmpUrl, SignedUrls, StaticRelay, StreamEvent,
-    StreamKey, StreamRequest, Webhooks,
+    Client, Hooks, LogLimit, Recorder, Refusal, RtmpUrl, StaticRelay, StreamEvent, StreamKey,
+    StreamRequest,
 };
 
 use crate::config::AppSection;

@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{Process, curl, free_port, publish_args, run, server_binary, strings};
-use rtmp_server::{SignedUrls, StreamKey};
+use rtmp_hooks::SignedUrls;
+use rtmp_server::StreamKey;
 
 const SECRET: &[u8] = b"s3cret-for-tests";
 

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use crate::config::{ServerConfig, Takeover};
 use crate::error::ConnectionError;
 use crate::hooks::{Client, Hooks, StreamEvent};
-use crate::relay;
+use crate::relay::{self, Relays};
 use crate::stats::{Entry, Registry, Request, Role};
 use crate::writer::{Ticks, WriteError, WriteHalf, next_tick, write_loop};
 use rtmp_router::{
@@ -30,12 +30,6 @@ use rtmp_router::{
     Publishing, Router, outlet,
 };
 use rtmp_session::{RtmpUrl, ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
-
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// The reading half of a connection's stream.
 pub(crate) type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
@@ -63,10 +57,8 @@ pub(crate) struct Context<H> {
     pub(crate) config: ServerConfig,
     pub(crate) hooks: Arc<H>,
     pub(crate) router: Arc<dyn Router>,
-    /// Keys being pulled from an upstream server.
-    pub(crate) pulls: Arc<std::sync::Mutex<std::collections::HashSet<StreamKey>>>,
-    /// Push and pull tasks running.
-    pub(crate) relays: Arc<std::sync::atomic::AtomicUsize>,
+    /// Push and pull tasks.
+    pub(crate) relays: Relays,
     /// The origin of the server's clock ticks: connections time their writes and keep-alive
     /// checks on multiples of their period from here, so that one wake-up of the runtime
     /// serves them all rather than one each.
@@ -95,56 +87,12 @@ pub(crate) struct Context<H> {
     pub(crate) draining: std::sync::atomic::AtomicBool,
 }
 
-/// Starts pulling `key` from `url` unless a pull of it runs already; false if one does. When
-/// the source fails, each retry asks the hooks again where the key is
-/// ([`Hooks::pull_source`]), so that a pull follows a stream that moved.
-pub(crate) fn spawn_pull<H: Hooks>(
-    context: &Arc<Context<H>>,
-    key: StreamKey,
-    url: RtmpUrl,
-) -> bool {
-    let pulls = context.pulls.clone();
-    if !lock(&pulls).insert(key.clone()) {
-        return false;
-    }
-    tracing::info!(%key, %url, "pull");
-    let (router, config) = (context.router.clone(), context.config.relay.clone());
-    let guard = RelayGuard::new(&context.relays);
-    let hooks = context.hooks.clone();
-    let resolve: relay::Resolve = Arc::new(move |key: StreamKey| {
-        let hooks = hooks.clone();
-        Box::pin(async move { hooks.pull_source(&key).await })
-    });
-    tokio::spawn(async move {
-        relay::pull(router, key.clone(), url, config, resolve).await;
-        lock(&pulls).remove(&key);
-        drop(guard);
-    });
-    true
-}
-
 /// `url` with the application `app` appended when it names only a server
 /// (`rtmp://host[:port]`).
 fn with_app(url: String, app: &str) -> String {
     match RtmpUrl::parse(&url) {
         Err(rtmp_session::UrlError::NoApp(_)) => format!("{}/{app}", url.trim_end_matches('/')),
         _ => url,
-    }
-}
-
-/// Counts a relay task while it lives.
-struct RelayGuard(Arc<std::sync::atomic::AtomicUsize>);
-
-impl RelayGuard {
-    fn new(count: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Self(count.clone())
-    }
-}
-
-impl Drop for RelayGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -608,37 +556,21 @@ impl<H: Hooks> Connection<H> {
 
     async fn start_pushes(&self, key: &StreamKey) {
         for url in self.context.hooks.push_targets(key).await {
-            tracing::info!(%key, %url, "push");
-            let router = self.context.router.clone();
-            let config = self.context.config.relay.clone();
-            let queue = (
-                self.context.config.player_queue_bytes,
-                self.context.queued.clone(),
-            );
-            let guard = RelayGuard::new(&self.context.relays);
-            let key = key.clone();
-            tokio::spawn(async move {
-                relay::push(router, key, url, config, queue).await;
-                drop(guard);
-            });
+            self.context.relays.push(key.clone(), url);
         }
     }
 
     /// Starts pulling `key` from upstream if nobody publishes it here and the hooks name a
     /// source (once per key).
     async fn start_pull(&self, key: StreamKey) {
-        let router = &self.context.router;
-        if router.is_published(&key) {
-            return;
-        }
-        let pulls = self.context.pulls.clone();
-        if lock(&pulls).contains(&key) {
+        let relays = &self.context.relays;
+        if self.context.router.is_published(&key) || relays.is_pulling(&key) {
             return;
         }
         let Some(url) = self.context.hooks.pull_source(&key).await else {
             return;
         };
-        spawn_pull(&self.context, key, url);
+        relays.pull(key, url, relay::resolver(self.context.hooks.clone()));
     }
 
     fn play(&mut self, request: StreamRequest) -> Result<(), ConnectionError> {

@@ -63,10 +63,7 @@ mod limits;
 mod memory;
 mod relay;
 mod server;
-mod signed;
 mod stats;
-#[cfg(feature = "webhooks")]
-mod webhook;
 mod writer;
 
 pub use builder::{ListeningServer, ServerBuilder};
@@ -108,7 +105,4 @@ pub use rtmp_router::{
 pub use rtmp_session as session;
 pub use rtmp_session::{ConnectRequest, RtmpUrl, SessionConfig, StreamKey, StreamRequest};
 pub use server::{Server, bind_listener};
-pub use signed::{SignedUrls, TokenError};
 pub use stats::{ConnectionStats, Role, ServerStats, StreamInfo, Totals};
-#[cfg(feature = "webhooks")]
-pub use webhook::{WebhookConfig, WebhookError, Webhooks};

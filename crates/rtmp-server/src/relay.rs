@@ -4,11 +4,14 @@
 //! Which streams go where is decided by [`Hooks::push_targets`] and
 //! [`Hooks::pull_source`]; [`StaticRelay`] is a ready-made answer.
 
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::client::{ClientConfig, ClientError, Connection, PlayEvent, RtmpUrl, UrlError};
+use crate::config::ServerConfig;
 use crate::hooks::Hooks;
 use rtmp_chunk::MemoryBudget;
 use rtmp_router::{Feed, Notice, PlayerHandle, Router};
@@ -101,7 +104,7 @@ impl Hooks for StaticRelay {
 /// Pushes `key` to `url` while it is published here, reconnecting with backoff. Each
 /// (re)connection subscribes anew, so the remote starts with metadata, sequence headers and
 /// the cached GOP.
-pub(crate) async fn push(
+async fn push(
     router: Arc<dyn Router>,
     key: StreamKey,
     url: RtmpUrl,
@@ -173,11 +176,110 @@ pub(crate) async fn push(
 pub(crate) type Resolve =
     Arc<dyn Fn(StreamKey) -> futures::future::BoxFuture<'static, Option<RtmpUrl>> + Send + Sync>;
 
+/// Asks `hooks` where a key is now.
+pub(crate) fn resolver<H: Hooks>(hooks: Arc<H>) -> Resolve {
+    Arc::new(move |key: StreamKey| {
+        let hooks = hooks.clone();
+        Box::pin(async move { hooks.pull_source(&key).await })
+    })
+}
+
+/// A server's push and pull tasks: at most one pull per key, and a count of those running.
+pub(crate) struct Relays {
+    router: Arc<dyn Router>,
+    config: RelayConfig,
+    /// Each push's player queue: its bytes, and the server's budget it counts in.
+    queue: (usize, MemoryBudget),
+    /// Keys being pulled.
+    pulls: Arc<Mutex<HashSet<StreamKey>>>,
+    running: Arc<AtomicUsize>,
+}
+
+impl Relays {
+    /// The relays of a server routing through `router`, with `config`'s settings.
+    pub(crate) fn new(
+        router: Arc<dyn Router>,
+        config: &ServerConfig,
+        budget: MemoryBudget,
+    ) -> Self {
+        Self {
+            router,
+            config: config.relay.clone(),
+            queue: (config.player_queue_bytes, budget),
+            pulls: Arc::default(),
+            running: Arc::default(),
+        }
+    }
+
+    /// Push and pull tasks running now.
+    pub(crate) fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Starts pushing `key` to `url` (see [`push`]).
+    pub(crate) fn push(&self, key: StreamKey, url: RtmpUrl) {
+        tracing::info!(%key, %url, "push");
+        let (router, config, queue) =
+            (self.router.clone(), self.config.clone(), self.queue.clone());
+        let guard = Running::new(&self.running);
+        tokio::spawn(async move {
+            push(router, key, url, config, queue).await;
+            drop(guard);
+        });
+    }
+
+    /// Whether `key` is being pulled.
+    pub(crate) fn is_pulling(&self, key: &StreamKey) -> bool {
+        lock(&self.pulls).contains(key)
+    }
+
+    /// Starts pulling `key` from `url` unless a pull of it runs already; false if one does.
+    /// When the source fails, each retry asks `resolve` where the key is, so that a pull
+    /// follows a stream that moved.
+    pub(crate) fn pull(&self, key: StreamKey, url: RtmpUrl, resolve: Resolve) -> bool {
+        let pulls = self.pulls.clone();
+        if !lock(&pulls).insert(key.clone()) {
+            return false;
+        }
+        tracing::info!(%key, %url, "pull");
+        let (router, config) = (self.router.clone(), self.config.clone());
+        let guard = Running::new(&self.running);
+        tokio::spawn(async move {
+            pull(router, key.clone(), url, config, resolve).await;
+            lock(&pulls).remove(&key);
+            drop(guard);
+        });
+        true
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Counts a relay task while it lives.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Pulls `key` from `url` and publishes it here while anyone plays it, reconnecting with
 /// backoff and asking `resolve` where the key is before each retry (it may have moved).
 /// Ends when no player is left (checked every `check` interval) or someone else publishes the
 /// key here.
-pub(crate) async fn pull(
+async fn pull(
     router: Arc<dyn Router>,
     key: StreamKey,
     mut url: RtmpUrl,

@@ -20,6 +20,7 @@ use crate::error::ConnectionError;
 use crate::hooks::{AcceptAll, Hooks};
 use crate::limits::{LogLimit, PerAddress};
 use crate::memory;
+use crate::relay::{self, Relays};
 use crate::stats::{Registry, Request, ServerStats};
 use rtmp_router::Hub;
 use rtmp_router::Router;
@@ -139,15 +140,15 @@ impl<H: Hooks> Server<H> {
         router: Arc<dyn Router>,
         hub: Option<Arc<Hub>>,
     ) -> Self {
+        let queued = MemoryBudget::new(config.max_queued_bytes);
         Self {
             hub,
             context: Arc::new(Context {
                 hooks: Arc::new(hooks),
+                relays: Relays::new(router.clone(), &config, queued.clone()),
                 router,
-                pulls: Arc::default(),
-                relays: Arc::default(),
                 epoch: tokio::time::Instant::now(),
-                queued: MemoryBudget::new(config.max_queued_bytes),
+                queued,
                 partial: MemoryBudget::new(config.max_partial_bytes),
                 next_id: AtomicU64::new(1),
                 per_address: PerAddress::default(),
@@ -165,9 +166,7 @@ impl<H: Hooks> Server<H> {
     /// Push and pull tasks running now (see [`Hooks::push_targets`] and
     /// [`Hooks::pull_source`]).
     pub fn relays(&self) -> usize {
-        self.context
-            .relays
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.context.relays.running()
     }
 
     /// Connections open now (from accept to close, handshakes included).
@@ -253,7 +252,8 @@ impl<H: Hooks> Server<H> {
         if self.context.router.is_published(key) {
             return false;
         }
-        connection::spawn_pull(&self.context, key.clone(), url)
+        let resolve = relay::resolver(self.context.hooks.clone());
+        self.context.relays.pull(key.clone(), url, resolve)
     }
 
     /// Whether [`drain`](Self::drain) was called.

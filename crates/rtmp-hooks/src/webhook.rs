@@ -1,4 +1,4 @@
-//! Webhooks (feature `webhooks`): an HTTP endpoint of the application decides on each
+//! Webhooks (feature `webhooks`, on by default): an HTTP endpoint of the application decides on each
 //! publish and play, and hears when they end.
 //!
 //! Every call is a POST of a JSON object to one URL, with `action` saying what it is about:
@@ -17,14 +17,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rtmp_message::StatusCode;
-use rtmp_session::{ConnectRequest, RtmpUrl, StreamKey, StreamRequest};
+use rtmp_session::{StreamKey, StreamRequest};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::error::ConnectionError;
-use crate::hooks::{AcceptAll, Client, Hooks, StreamEvent};
-use crate::limits::LogLimit;
-use rtmp_router::Refusal;
+use rtmp_server::{Client, Hooks, LogLimit, Refusal, StreamEvent};
 
 /// Where webhooks go and how they are sent.
 #[derive(Debug, Clone)]
@@ -67,24 +64,26 @@ pub enum WebhookError {
     Client(#[from] reqwest::Error),
 }
 
-/// Hooks that ask the webhook endpoint after `H` (the application's own hooks, or
-/// [`AcceptAll`]) agreed, and tell it of ends; everything else is `H`'s.
+/// Hooks that ask the webhook endpoint whether a publish or play goes ahead, and tell it of
+/// their ends. Put them after the application's own with [`Layered`](rtmp_server::Layered),
+/// so that the endpoint is asked only about what those accepted.
 ///
 /// ```no_run
-/// use rtmp_server::{AcceptAll, Server, WebhookConfig, Webhooks};
+/// use rtmp_hooks::{SignedUrls, WebhookConfig, Webhooks};
+/// use rtmp_server::{Layered, Server};
 ///
-/// # fn run() -> Result<(), rtmp_server::WebhookError> {
-/// let hooks = Webhooks::new(WebhookConfig::new("http://127.0.0.1:8000/rtmp"), AcceptAll)?;
-/// let server = Server::builder().hooks(hooks).build();
+/// # fn run() -> Result<(), rtmp_hooks::WebhookError> {
+/// let signed = SignedUrls::new().publish_secret("s3cret");
+/// let webhooks = Webhooks::new(WebhookConfig::new("http://127.0.0.1:8000/rtmp"))?;
+/// let server = Server::builder().hooks(Layered::new(signed, webhooks)).build();
 /// # Ok(())
 /// # }
 /// ```
-pub struct Webhooks<H = AcceptAll> {
-    inner: H,
+pub struct Webhooks {
     shared: Arc<Shared>,
 }
 
-impl<H> std::fmt::Debug for Webhooks<H> {
+impl std::fmt::Debug for Webhooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Webhooks")
             .field("config", &self.shared.config)
@@ -101,12 +100,11 @@ struct Shared {
     lines: LogLimit,
 }
 
-impl<H: Hooks> Webhooks<H> {
-    /// Webhooks to `config.url` around `inner`.
-    pub fn new(config: WebhookConfig, inner: H) -> Result<Self, WebhookError> {
+impl Webhooks {
+    /// Webhooks to `config.url`.
+    pub fn new(config: WebhookConfig) -> Result<Self, WebhookError> {
         let client = reqwest::Client::builder().timeout(config.timeout).build()?;
         Ok(Self {
-            inner,
             shared: Arc::new(Shared {
                 config,
                 client,
@@ -114,11 +112,6 @@ impl<H: Hooks> Webhooks<H> {
                 lines: LogLimit::new(Duration::from_secs(10)),
             }),
         })
-    }
-
-    /// The hooks inside.
-    pub fn inner(&self) -> &H {
-        &self.inner
     }
 
     /// Tells the endpoint that a recorded file of `key` was finished at `path` (`record_done`).
@@ -244,71 +237,22 @@ fn ended(action: &str, event: &StreamEvent) -> Value {
     })
 }
 
-impl<H: Hooks> Hooks for Webhooks<H> {
-    async fn on_connection(&self, peer: std::net::SocketAddr) -> bool {
-        self.inner.on_connection(peer).await
-    }
-
-    async fn on_connect(&self, client: &Client, request: &ConnectRequest) -> Result<(), Refusal> {
-        self.inner.on_connect(client, request).await
-    }
-
+impl Hooks for Webhooks {
     async fn on_publish(&self, client: &Client, request: &StreamRequest) -> Result<(), Refusal> {
-        self.inner.on_publish(client, request).await?;
         self.decide("publish", client, request, StatusCode::PublishBadName)
             .await
     }
 
     async fn on_play(&self, client: &Client, request: &StreamRequest) -> Result<(), Refusal> {
-        self.inner.on_play(client, request).await?;
         self.decide("play", client, request, StatusCode::PlayFailed)
             .await
     }
 
-    async fn push_targets(&self, key: &StreamKey) -> Vec<RtmpUrl> {
-        self.inner.push_targets(key).await
-    }
-
-    async fn pull_source(&self, key: &StreamKey) -> Option<RtmpUrl> {
-        self.inner.pull_source(key).await
-    }
-
-    fn on_publish_started(&self, event: &StreamEvent) {
-        self.inner.on_publish_started(event);
-    }
-
-    fn on_metadata(&self, key: &StreamKey, metadata: &rtmp_amf0::Value) {
-        self.inner.on_metadata(key, metadata);
-    }
-
-    fn on_media(&self, key: &StreamKey, message: &rtmp_chunk::RawMessage) {
-        self.inner.on_media(key, message);
-    }
-
     fn on_publish_stopped(&self, event: &StreamEvent) {
-        self.inner.on_publish_stopped(event);
         self.shared.notify(ended("publish_done", event));
     }
 
-    fn on_publish_taken_over(&self, replaced: u64, event: &StreamEvent) {
-        self.inner.on_publish_taken_over(replaced, event);
-    }
-
-    fn on_play_started(&self, event: &StreamEvent) {
-        self.inner.on_play_started(event);
-    }
-
     fn on_play_stopped(&self, event: &StreamEvent) {
-        self.inner.on_play_stopped(event);
         self.shared.notify(ended("play_done", event));
-    }
-
-    fn on_disconnect(
-        &self,
-        connection: u64,
-        peer: std::net::SocketAddr,
-        error: Option<&ConnectionError>,
-    ) {
-        self.inner.on_disconnect(connection, peer, error);
     }
 }

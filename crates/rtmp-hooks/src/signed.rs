@@ -11,8 +11,7 @@ use rtmp_message::StatusCode;
 use rtmp_session::{StreamKey, StreamRequest};
 use sha2::Sha256;
 
-use crate::hooks::Hooks;
-use rtmp_router::Refusal;
+use rtmp_server::{Client, Hooks, Refusal};
 
 /// Why a signed name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,7 +40,8 @@ pub enum TokenError {
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use rtmp_server::{SignedUrls, StreamKey};
+/// use rtmp_hooks::SignedUrls;
+/// use rtmp_server::StreamKey;
 ///
 /// let signed = SignedUrls::new().publish_secret("s3cret");
 /// let key = StreamKey { app: "live".into(), name: "show".into() };
@@ -128,20 +128,12 @@ impl SignedUrls {
 }
 
 impl Hooks for SignedUrls {
-    async fn on_publish(
-        &self,
-        _client: &crate::hooks::Client,
-        request: &StreamRequest,
-    ) -> Result<(), Refusal> {
+    async fn on_publish(&self, _client: &Client, request: &StreamRequest) -> Result<(), Refusal> {
         self.check_publish(&request.key, request.query.as_deref(), SystemTime::now())
             .map_err(|error| refusal(StatusCode::PublishBadName, &error))
     }
 
-    async fn on_play(
-        &self,
-        _client: &crate::hooks::Client,
-        request: &StreamRequest,
-    ) -> Result<(), Refusal> {
+    async fn on_play(&self, _client: &Client, request: &StreamRequest) -> Result<(), Refusal> {
         self.check_play(&request.key, request.query.as_deref(), SystemTime::now())
             .map_err(|error| refusal(StatusCode::PlayFailed, &error))
     }
