@@ -80,3 +80,8 @@ pub use message::{
     CONTROL_CHUNK_STREAM, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MAX_CHUNK_STREAM_ID,
     MAX_MESSAGE_LENGTH, RawMessage, type_id,
 };
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

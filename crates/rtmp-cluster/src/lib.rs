@@ -471,3 +471,8 @@ mod tests {
         assert_eq!(cluster.owner(&key).await.as_deref(), Some(NODE));
     }
 }
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -80,3 +80,8 @@ pub use script::{parse_script_data, script_data};
 pub use track::{FourCc, MultitrackType};
 pub use video::{FrameType, VideoBody, VideoCodec, VideoPacket, VideoTag, VideoTrack};
 pub use writer::FlvWriter;
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

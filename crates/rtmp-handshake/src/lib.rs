@@ -211,3 +211,8 @@ fn random_packet<R: rand::Rng + ?Sized>(rng: &mut R) -> Box<[u8; PACKET_SIZE]> {
     rng.fill_bytes(&mut packet[..]);
     packet
 }
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -272,3 +272,8 @@ impl From<UserControl> for Message {
         Message::UserControl(event)
     }
 }
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -106,3 +106,8 @@ pub use rtmp_session as session;
 pub use rtmp_session::{ConnectRequest, RtmpUrl, SessionConfig, StreamKey, StreamRequest};
 pub use server::{Server, bind_listener};
 pub use stats::{ConnectionStats, Role, ServerStats, StreamInfo, Totals};
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

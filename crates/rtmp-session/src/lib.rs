@@ -77,3 +77,8 @@ pub use server::{
     SessionEvent, StreamKey, StreamRequest,
 };
 pub use url::{RtmpUrl, Scheme, UrlError};
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
