@@ -1,4 +1,5 @@
-//! `loadgen`: N RTMP players of one stream, for measuring a server (ours or any other).
+//! `loadgen`: N RTMP players (or HTTP-FLV viewers) of one stream, for measuring a server
+//! (ours or any other).
 //!
 //! Each player connects, plays, and decodes the chunk stream only until its first video frame
 //! (time to first frame); from then on it counts bytes and sends acknowledgements, so that the
@@ -7,7 +8,11 @@
 //!
 //! ```text
 //! cargo run --release --example loadgen -- --url rtmp://127.0.0.1:1935/live/test --players 100 --seconds 15 --server-pid PID
+//! cargo run --release --example loadgen -- --url http://127.0.0.1:8081/live/test.flv --players 100
 //! ```
+//!
+//! An `http://` URL makes each player an HTTP-FLV viewer (hyper's client): it reads FLV tags
+//! until its first video frame, then counts bytes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +32,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 /// N players of one RTMP stream, with throughput, time to first frame and server cost.
 #[derive(Debug, Parser)]
 struct Args {
-    /// The stream: rtmp://HOST:PORT/APP/NAME.
+    /// The stream: rtmp://HOST:PORT/APP/NAME, or http://HOST:PORT/APP/NAME.flv.
     #[arg(long)]
     url: String,
     /// Number of players.
@@ -174,6 +179,54 @@ async fn player(
     }
 }
 
+/// An HTTP-FLV viewer of `url`: reads FLV tags until the first coded video frame, then
+/// counts bytes.
+async fn viewer(url: &str, kind: Kind, totals: Arc<Totals>) -> Result<(), Error> {
+    use http_body_util::BodyExt;
+
+    let start = Instant::now();
+    let uri: hyper::Uri = url.parse()?;
+    let authority = uri.authority().ok_or("the URL has no host")?.clone();
+    let stream = TcpStream::connect(authority.as_str()).await?;
+    stream.set_nodelay(kind.nodelay)?;
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(connection);
+    let request = hyper::Request::get(uri.path())
+        .header(hyper::header::HOST, authority.as_str())
+        .body(http_body_util::Empty::<bytes::Bytes>::new())?;
+    let mut body = sender.send_request(request).await?.into_body();
+    let mut reader = rtmp_flv::FlvReader::new();
+    'first: loop {
+        let Some(frame) = body.frame().await.transpose()? else {
+            return Err("the response ended before the first video frame".into());
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        reader.push(&data);
+        while let Some(tag) = reader.next_tag()? {
+            if tag.tag_type == type_id::VIDEO && tag.data.get(1) == Some(&1) {
+                let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+                if let Ok(mut times) = totals.first_frames_ms.lock() {
+                    times.push(elapsed);
+                }
+                break 'first;
+            }
+        }
+    }
+    totals.started.fetch_add(1, Ordering::Relaxed);
+    while let Some(frame) = body.frame().await.transpose()? {
+        if let Ok(data) = frame.into_data() {
+            totals.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        if !kind.read_interval.is_zero() {
+            tokio::time::sleep(kind.read_interval).await;
+        }
+    }
+    Ok(())
+}
+
 /// What a process has cost so far.
 #[derive(Debug, Clone, Copy)]
 struct Cost {
@@ -215,7 +268,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let args = Args::parse();
-    let (address, app, name) = parse_url(&args.url)?;
+    let (address, app, name) = match args.url.strip_prefix("http://") {
+        Some(rest) => {
+            let host = rest.split('/').next().unwrap_or_default();
+            let address = tokio::net::lookup_host(host)
+                .await?
+                .next()
+                .ok_or("no address")?;
+            (address, String::new(), String::new())
+        }
+        None => parse_url(&args.url)?,
+    };
     let totals = Arc::new(Totals::default());
     let kind = Kind {
         read_size: args.read_size,
@@ -227,8 +290,14 @@ async fn main() -> Result<(), Error> {
     for _ in 0..args.players {
         let totals = totals.clone();
         let names = (app.clone(), name.clone(), args.url.clone());
+        let url = args.url.clone();
         tokio::spawn(async move {
-            if player(address, names, kind, totals.clone()).await.is_err() {
+            let played = if url.starts_with("http://") {
+                viewer(&url, kind, totals.clone()).await
+            } else {
+                player(address, names, kind, totals.clone()).await
+            };
+            if played.is_err() {
                 totals.failed.fetch_add(1, Ordering::Relaxed);
             }
         });

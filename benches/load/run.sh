@@ -10,7 +10,8 @@
 # builds in one run), SKIP_NGINX=1 to measure ours only, LOADGEN_ARGS (how players read, e.g.
 # "--read-size 4096"; see benches/load/kinds.sh), FFMPEG_PLAYERS=1 to play with N real ffmpeg
 # processes (`-c copy -f null`) instead of the load generator: bytes are then counted on the
-# loopback interface, and no first frame is measured.
+# loopback interface, and no first frame is measured. HTTP_FLV=1 measures our server's
+# HTTP-FLV viewers (`--watch`) in the same run, after its RTMP players.
 # Needs: ffmpeg, nginx, libnginx-mod-rtmp (apt-get install -y ffmpeg nginx libnginx-mod-rtmp).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -82,16 +83,22 @@ run() {
       continue
     fi
     # shellcheck disable=SC2086 # LOADGEN_ARGS is a list of flags.
-    target/release/examples/loadgen --url "rtmp://127.0.0.1:$port/live/bench" --players "$n" --seconds 15 --server-pid "$pid" ${LOADGEN_ARGS:-}
+    target/release/examples/loadgen --url "${url:-rtmp://127.0.0.1:$port/live/bench}" --players "$n" --seconds 15 --server-pid "$pid" ${LOADGEN_ARGS:-}
   done
   kill "$publisher" 2>/dev/null || true
 }
 
-${SERVER_BIN:-target/release/examples/server} --listen 127.0.0.1:19700 ${SERVER_ARGS:-} > "$work/server.log" 2>&1 &
+watch=()
+[ "${HTTP_FLV:-0}" = 1 ] && watch=(--watch 127.0.0.1:19702)
+# shellcheck disable=SC2086 # SERVER_ARGS is a list of flags.
+${SERVER_BIN:-target/release/examples/server} --listen 127.0.0.1:19700 "${watch[@]}" ${SERVER_ARGS:-} > "$work/server.log" 2>&1 &
 ours=$!
 pids+=("$ours")
 sleep 1
 run "rtmp-rs ${SERVER_ARGS:-(chunk size 1024)}" 19700 "$ours"
+if [ "${HTTP_FLV:-0}" = 1 ]; then
+  url=http://127.0.0.1:19702/live/bench.flv run "rtmp-rs HTTP-FLV viewers" 19700 "$ours"
+fi
 kill "$ours"
 [ "${SKIP_NGINX:-0}" = 1 ] && exit 0
 

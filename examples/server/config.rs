@@ -4,6 +4,7 @@
 //! ```toml
 //! listen = "0.0.0.0:1935"
 //! http = "127.0.0.1:8080"
+//! watch = "0.0.0.0:8081"
 //! max_connections_per_ip = 20
 //!
 //! [record]
@@ -53,6 +54,10 @@ pub struct FileConfig {
     pub http: Option<SocketAddr>,
     /// The most HTTP connections at once.
     pub http_max_connections: Option<usize>,
+    /// Address for viewers: HTTP-FLV, WebSocket-FLV and watch pages.
+    pub watch: Option<SocketAddr>,
+    /// The most viewer connections at once.
+    pub watch_max_connections: Option<usize>,
     /// The bearer token the HTTP API and metrics require.
     pub api_token: Option<String>,
     /// RTMPS.

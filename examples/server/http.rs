@@ -46,6 +46,7 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::policy::Policy;
+use crate::watch::{Protocol, Viewers};
 use rtmp_cluster::{Cluster, ClusterHooks};
 
 /// What the handlers share.
@@ -60,6 +61,11 @@ pub struct Http {
     pub cluster: Option<Cluster>,
     /// The bearer token the API and metrics require, if set.
     pub api_token: Option<String>,
+    /// Viewers of the watch listener, by stream and protocol.
+    pub viewers: Arc<Viewers>,
+    /// The port of the watch listener, if it is on: the status page links each stream's
+    /// watch page on it.
+    pub watch_port: Option<u16>,
 }
 
 type Shared = State<Arc<Http>>;
@@ -273,7 +279,7 @@ async fn status_page() -> Html<&'static str> {
     Html(include_str!("status.html"))
 }
 
-fn stream_json(stream: &StreamInfo, recording: bool) -> Value {
+fn stream_json(stream: &StreamInfo, recording: bool, http: &Http) -> Value {
     let media = stream.media.as_ref();
     let publisher = stream
         .publisher
@@ -298,6 +304,10 @@ fn stream_json(stream: &StreamInfo, recording: bool) -> Value {
         "bytes_out": media.map_or(0, |media| media.bytes_out),
         "dropped_frames": media.map_or(0, |media| media.dropped),
         "recording": recording,
+        "viewers_http_flv": http.viewers.of(&stream.key, Protocol::HttpFlv),
+        "viewers_ws_flv": http.viewers.of(&stream.key, Protocol::WsFlv),
+        "watch_port": http.watch_port,
+        "watch_path": format!("/watch/{}/{}", stream.key.app, stream.key.name),
     })
 }
 
@@ -347,7 +357,7 @@ async fn streams(State(http): Shared) -> Json<Value> {
         .stats()
         .streams
         .iter()
-        .map(|stream| stream_json(stream, recording.contains(&stream.key)))
+        .map(|stream| stream_json(stream, recording.contains(&stream.key), &http))
         .collect();
     Json(Value::Array(streams))
 }
@@ -428,6 +438,10 @@ pub fn describe_metrics() {
     use metrics::{Unit, describe_counter, describe_gauge};
     describe_gauge!("rtmp_connections", "Connections open now");
     describe_gauge!("rtmp_streams", "Streams published or played now");
+    describe_gauge!(
+        "rtmp_viewers",
+        "Viewers of the watch listener now, by protocol (http-flv, ws-flv)"
+    );
     describe_counter!(
         "rtmp_received_bytes_total",
         Unit::Bytes,

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example server -- [--config server.toml] [--listen 0.0.0.0:1935]
-//!     [--http 127.0.0.1:8080] [--record DIR [--record-segment-secs N] [--record-segment-mb N]]
+//!     [--http 127.0.0.1:8080] [--watch 0.0.0.0:8081] [--record DIR [--record-segment-secs N] [--record-segment-mb N]]
 //!     [--tls-cert cert.pem --tls-key key.pem [--tls-listen 0.0.0.0:1936]]
 //!     [--push rtmp://other-server]... [--pull rtmp://origin]
 //!     [--max-connections N] [--max-connections-per-ip N] [--write-timeout-secs 20]
@@ -13,6 +13,7 @@
 mod config;
 mod http;
 mod policy;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +51,14 @@ struct Args {
     /// [default: 256].
     #[arg(long)]
     http_max_connections: Option<usize>,
+    /// Serve every live stream to browsers on this address: HTTP-FLV and WebSocket-FLV at
+    /// /APP/NAME.flv, and a watch page at /watch/APP/NAME [default: off].
+    #[arg(long)]
+    watch: Option<SocketAddr>,
+    /// The most viewer connections at once (HTTP-FLV, WebSocket-FLV, watch pages)
+    /// [default: 4096].
+    #[arg(long)]
+    watch_max_connections: Option<usize>,
     /// The bearer token the HTTP API and metrics require (`Authorization: Bearer TOKEN`; the
     /// status page takes it as /#token=TOKEN). Needed when --http is not a loopback address.
     #[arg(long)]
@@ -243,6 +252,19 @@ async fn run(
         ..http::HttpLimits::default()
     };
     let http_address = args.http.or(file.http);
+    let watch_address = args.watch.or(file.watch);
+    let watch_limits = watch::WatchLimits {
+        max_connections: args
+            .watch_max_connections
+            .or(file.watch_max_connections)
+            .unwrap_or(watch::WatchLimits::default().max_connections),
+        write_timeout: Duration::from_secs(
+            args.write_timeout_secs
+                .or(file.write_timeout_secs)
+                .unwrap_or(20),
+        ),
+        ..watch::WatchLimits::default()
+    };
     let api_token = args.http_token.clone().or(file.api_token.clone());
     if api_token.as_deref().is_some_and(str::is_empty) {
         return Err("the HTTP token (--http-token, api_token) is empty".into());
@@ -320,9 +342,11 @@ async fn run(
     }
     if let Some(most) = args.max_connections.or(file.max_connections) {
         builder = builder.max_connections(most);
-    } else if let (Some(files), Some(_)) = (files, http_address) {
-        // The HTTP side's descriptors are kept from RTMP's share, as the headroom is.
-        let reserved = 64 + http_limits.max_connections as u64;
+    } else if let (Some(files), true) = (files, http_address.is_some() || watch_address.is_some()) {
+        // The HTTP sides' descriptors are kept from RTMP's share, as the headroom is.
+        let http = http_address.map_or(0, |_| http_limits.max_connections);
+        let viewers = watch_address.map_or(0, |_| watch_limits.max_connections);
+        let reserved = 64 + (http + viewers) as u64;
         let most = usize::try_from(files.saturating_sub(reserved)).unwrap_or(usize::MAX);
         builder = builder.max_connections(most.clamp(1, 100_000));
     }
@@ -379,6 +403,16 @@ async fn run(
     if let Some(cluster) = &cluster {
         cluster.attach(&server);
     }
+    let viewers = Arc::new(watch::Viewers::default());
+    let mut watch_port = None;
+    if let Some(address) = watch_address {
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        let local = listener.local_addr()?;
+        watch_port = Some(local.port());
+        tracing::info!("watch pages on http://{local}/watch/APP/NAME");
+        let watch = Arc::new(watch::Watch::new(server.clone(), viewers.clone()));
+        tokio::spawn(watch::serve(listener, watch, watch_limits));
+    }
     if let Some(address) = http_address {
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
             .idle_timeout(
@@ -395,6 +429,8 @@ async fn run(
             metrics,
             cluster: cluster.clone(),
             api_token,
+            viewers,
+            watch_port,
         };
         tokio::spawn(async move {
             http::serve(listener, state, http_limits).await;

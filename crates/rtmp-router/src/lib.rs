@@ -19,6 +19,9 @@
 //!   by all players, and the [`SlowPlayerPolicy`]).
 //! - **The default router**: [`Hub`], streams by key with a GOP cache and a fan-out whose
 //!   server players read each stream's ring in place.
+//! - **FLV egress**: [`FlvViewer`] plays a stream as FLV bytes (header, catch-up, then tags
+//!   as they come, each tag shared by every viewer) for HTTP-FLV and WebSocket-FLV behind any
+//!   HTTP stack, with a live edge.
 //! - **A connection's outlet**: [`outlet`] makes the queues between a connection driver's
 //!   reader and its writer ([`Inlet`], [`Notices`], [`Outlet`]) and the order the writer
 //!   takes them in, filling a [`Batch`] for each vectored write.
@@ -90,6 +93,7 @@ mod catch_up;
 mod channel;
 mod codecs;
 mod controls;
+mod flv_viewer;
 mod hub;
 mod media;
 mod outlet;
@@ -104,6 +108,7 @@ mod stats;
 
 pub use catch_up::{CatchUp, CatchUpLimits, OverLimit};
 pub use codecs::{CodecPolicy, Conversions};
+pub use flv_viewer::{FlvViewer, FlvViewerConfig};
 pub use hub::{Hub, HubConfig, HubPublisher, Subscription};
 pub use media::{Media, MediaError, MediaKind, SharedMedia};
 pub use outlet::{Batch, Inlet, MAX_BATCH_BUFFERS, Notices, Outlet, PlayerControls, outlet};

@@ -1,10 +1,12 @@
 //! The media vocabulary: a published message as every player receives it, chunked once on
 //! message stream 1.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
+use bytes::{Bytes, BytesMut};
 use rtmp_chunk::{ChunkedMessage, EncodeError, RawMessage, type_id};
-use rtmp_flv::{VideoKind, peek_audio_sequence_start, peek_video};
+use rtmp_flv::{FlvTag, VideoKind, peek_audio_sequence_start, peek_video};
 use rtmp_session::chunk_stream;
 
 /// What a queued media message costs beyond its bytes: its slot, reference count and
@@ -57,6 +59,10 @@ pub enum MediaError {
 pub struct SharedMedia {
     kind: MediaKind,
     chunked: ChunkedMessage,
+    /// When it was made: how far behind the live edge a viewer is.
+    made: Instant,
+    /// The message as an FLV tag, made for the first viewer that needs it and shared by all.
+    flv_tag: OnceLock<Bytes>,
 }
 
 /// A shared media message: one allocation, shared by every player that gets it.
@@ -101,7 +107,12 @@ impl SharedMedia {
             ..message
         };
         let chunked = ChunkedMessage::new(message, chunk_size)?;
-        Ok(Arc::new(Self { kind, chunked }))
+        Ok(Arc::new(Self {
+            kind,
+            chunked,
+            made: Instant::now(),
+            flv_tag: OnceLock::new(),
+        }))
     }
 
     /// What it is.
@@ -118,6 +129,29 @@ impl SharedMedia {
     /// only copy of the payload held.
     pub fn message(&self) -> RawMessage {
         self.chunked.message()
+    }
+
+    /// When the media was made (when the router received it, for a publisher's message).
+    pub fn made(&self) -> Instant {
+        self.made
+    }
+
+    /// The message as an FLV tag followed by its PreviousTagSize, as an FLV file or an
+    /// HTTP-FLV stream carries it: made once, for the first viewer that asks, and shared by
+    /// every other.
+    pub fn flv_tag(&self) -> Bytes {
+        self.flv_tag
+            .get_or_init(|| {
+                let message = self.message();
+                let mut tag = BytesMut::new();
+                // A message is at most 16 MiB, as a tag's data may be.
+                let tag_data = FlvTag::new(message.type_id, message.timestamp, message.payload);
+                if tag_data.encode(&mut tag).is_err() {
+                    return Bytes::new();
+                }
+                tag.freeze()
+            })
+            .clone()
     }
 
     /// What the media costs in a player's queue or a stream's ring: its chunked bytes and a

@@ -24,6 +24,19 @@ pub struct Client {
     pub connect: Option<Arc<ConnectRequest>>,
 }
 
+impl Client {
+    /// A client that did not come through RTMP (an HTTP-FLV viewer, say), for asking the
+    /// hooks about it: its connection id (of the application's numbering), its address and
+    /// the connect request, if it made one.
+    pub fn new(connection: u64, peer: SocketAddr, connect: Option<Arc<ConnectRequest>>) -> Self {
+        Self {
+            connection,
+            peer,
+            connect,
+        }
+    }
+}
+
 /// A publish or play the server accepted: which connection, from where, on which message
 /// stream, and the key. Each `…_started` event is followed by its `…_stopped` with the same
 /// fields.

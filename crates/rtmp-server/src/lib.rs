@@ -104,7 +104,7 @@ pub use rtmp_router::{
 /// The sans-IO sessions: [`rtmp_session`], re-exported so that its version always matches.
 pub use rtmp_session as session;
 pub use rtmp_session::{ConnectRequest, RtmpUrl, SessionConfig, StreamKey, StreamRequest};
-pub use server::{Server, bind_listener};
+pub use server::{Server, bind_listener, bound_unsent};
 pub use stats::{ConnectionStats, Role, ServerStats, StreamInfo, Totals};
 
 /// The README's example, compiled as a doctest.

@@ -45,7 +45,11 @@ impl Accept {
         stop: watch::Receiver<bool>,
     ) -> Result<(), ConnectionError> {
         let _ = tcp.set_nodelay(true);
-        bound_kernel_buffers(&tcp, &context.config);
+        bound_unsent(
+            &tcp,
+            context.config.max_unsent_bytes,
+            context.config.write_timeout,
+        );
         match self {
             Self::Plain => connection::serve(tcp, connection::split_tcp, peer, context, stop).await,
             #[cfg(feature = "tls")]
@@ -183,6 +187,12 @@ impl<H: Hooks> Server<H> {
     /// for players of the application's own ([`PlayerHandle::pair`](crate::PlayerHandle::pair)).
     pub fn queue_budget(&self) -> MemoryBudget {
         self.context.queued.clone()
+    }
+
+    /// The server's hooks, e.g. to ask `on_play` about a viewer of another protocol (an
+    /// HTTP-FLV viewer is a player too).
+    pub fn hooks(&self) -> &H {
+        &self.context.hooks
     }
 
     /// The media router (the hub by default).
@@ -529,20 +539,24 @@ fn log_end<H>(context: &Context<H>, peer: SocketAddr, error: &ConnectionError) {
     }
 }
 
-/// Bounds what the kernel holds for an accepted socket: its unsent bytes, and how long sent
-/// bytes may stay unacknowledged (both settings of `config`).
-#[cfg(target_os = "linux")]
-fn bound_kernel_buffers(tcp: &TcpStream, config: &ServerConfig) {
-    let socket = socket2::SockRef::from(tcp);
-    if let Some(bytes) = config.max_unsent_bytes {
-        let _ = socket.set_tcp_notsent_lowat(bytes);
+/// Bounds what the kernel holds for an accepted socket, as the server does for its own (see
+/// [`ServerConfig::max_unsent_bytes`] and [`ServerConfig::write_timeout`]): at most
+/// `max_unsent_bytes` unsent in its send buffer (Linux `TCP_NOTSENT_LOWAT`), so that a peer
+/// that stops reading leaves writes waiting soon, and sent bytes unacknowledged for at most
+/// `write_timeout` (`TCP_USER_TIMEOUT`). For sockets of the application's own next to the
+/// server (an HTTP-FLV listener, say); elsewhere than Linux it does nothing.
+pub fn bound_unsent(tcp: &TcpStream, max_unsent_bytes: Option<u32>, write_timeout: Duration) {
+    #[cfg(target_os = "linux")]
+    {
+        let socket = socket2::SockRef::from(tcp);
+        if let Some(bytes) = max_unsent_bytes {
+            let _ = socket.set_tcp_notsent_lowat(bytes);
+        }
+        let _ = socket.set_tcp_user_timeout(Some(write_timeout));
     }
-    let _ = socket.set_tcp_user_timeout(Some(config.write_timeout));
+    #[cfg(not(target_os = "linux"))]
+    let _ = (tcp, max_unsent_bytes, write_timeout);
 }
-
-/// Nothing to bound where the kernel offers neither setting.
-#[cfg(not(target_os = "linux"))]
-fn bound_kernel_buffers(_tcp: &TcpStream, _config: &ServerConfig) {}
 
 /// A TCP listener on `address` with a listen backlog of `backlog` (the kernel caps it at
 /// `net.core.somaxconn`), and `SO_REUSEADDR` so that a restarted server binds at once.

@@ -1,0 +1,298 @@
+//! [`FlvViewer`]: a player of a router that yields the stream as FLV bytes, for HTTP-FLV and
+//! WebSocket-FLV viewers behind any HTTP stack.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use rtmp_chunk::MemoryBudget;
+use rtmp_flv::{FlvHeader, VideoKind};
+use rtmp_session::StreamKey;
+
+use crate::codecs::CodecPolicy;
+use crate::media::{Media, MediaKind};
+use crate::player::{Feed, Notice, PlayerFeed, PlayerHandle};
+use crate::router::{PlayError, Playing, Router};
+
+/// How an [`FlvViewer`] plays.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FlvViewerConfig {
+    /// Bytes the viewer's queue holds (default 16 MiB, as an RTMP player's); past it, the
+    /// router's slow-player policy applies.
+    pub queue_bytes: usize,
+    /// Start with the router's catch-up GOP, from its last keyframe (default on); off, the
+    /// viewer starts at the next keyframe published.
+    pub gop: bool,
+    /// The live edge: a viewer whose next message was received longer ago than this skips to
+    /// the next keyframe rather than drifting behind (default 2 s; `None`: never skips).
+    pub max_delay: Option<Duration>,
+    /// Which codecs the viewer gets, and in what form (default: as published).
+    pub codecs: CodecPolicy,
+}
+
+impl Default for FlvViewerConfig {
+    fn default() -> Self {
+        Self {
+            queue_bytes: 16 << 20,
+            gop: true,
+            max_delay: Some(Duration::from_secs(2)),
+            codecs: CodecPolicy::AsPublished,
+        }
+    }
+}
+
+/// A viewer of a live stream as FLV: the FLV header, then each message of the stream as an
+/// FLV tag (metadata, every track's configuration and the GOP first), shared with every other
+/// viewer of the message ([`SharedMedia::flv_tag`](crate::SharedMedia::flv_tag)). It is a
+/// player of the router like any other, with a queue bounded in bytes: a viewer that reads
+/// too slowly loses video until a keyframe, by the router's slow-player policy, and one that
+/// falls behind the live edge skips ahead ([`FlvViewerConfig::max_delay`]). Dropping it
+/// leaves the stream.
+///
+/// ```
+/// use rtmp_chunk::{MemoryBudget, RawMessage};
+/// use rtmp_router::{FlvViewer, FlvViewerConfig, Hub, HubConfig, Router};
+/// use rtmp_session::StreamKey;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let hub = Hub::new(HubConfig::default());
+/// let key = StreamKey { app: "live".into(), name: "cam".into() };
+/// let publisher = hub.publish(key.clone())?;
+/// publisher.send(&RawMessage::new(7, 0, 9, 1, vec![0x17, 1, 0, 0, 0, 0xAA]))?;
+///
+/// let budget = MemoryBudget::new(64 << 20);
+/// let mut viewer = FlvViewer::play(&hub, &key, FlvViewerConfig::default(), budget)?;
+/// assert_eq!(&viewer.next().await.expect("the header")[..3], b"FLV");
+/// let tag = viewer.next().await.expect("the keyframe");
+/// assert_eq!(tag[0], 9); // a video tag
+/// # Ok(())
+/// # }
+/// ```
+pub struct FlvViewer {
+    key: StreamKey,
+    feed: PlayerFeed,
+    playing: Option<Box<dyn Playing>>,
+    header_sent: bool,
+    config: FlvViewerConfig,
+    joined: Instant,
+    /// Audio and video are dropped until a keyframe (a viewer behind the live edge, or one
+    /// that started without the GOP).
+    skipping: bool,
+    /// Whether the stream has video (else audio goes on while skipping).
+    has_video: bool,
+}
+
+impl std::fmt::Debug for FlvViewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlvViewer")
+            .field("key", &self.key)
+            .field("skipping", &self.skipping)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FlvViewer {
+    /// Joins `key` on `router` as a player whose queue counts in `budget` (a server's queue
+    /// budget). Refused as an RTMP player would be.
+    pub fn play<R: Router + ?Sized>(
+        router: &R,
+        key: &StreamKey,
+        config: FlvViewerConfig,
+        budget: MemoryBudget,
+    ) -> Result<Self, PlayError> {
+        router.check_play(key, true)?;
+        let (handle, feed) = PlayerHandle::pair(config.queue_bytes, budget, true);
+        let playing = router.play(key, handle.with_codecs(config.codecs.clone()))?;
+        Ok(Self {
+            key: key.clone(),
+            feed,
+            playing: Some(playing),
+            header_sent: false,
+            skipping: !config.gop,
+            config,
+            joined: Instant::now(),
+            has_video: false,
+        })
+    }
+
+    /// The key played.
+    pub fn key(&self) -> &StreamKey {
+        &self.key
+    }
+
+    /// The next bytes to send: the FLV header first, then a tag at a time. `None` once the
+    /// stream ended (its publisher left and did not come back within the router's grace, or
+    /// the router let the viewer go): the response ends, and the viewer may come back.
+    pub async fn next(&mut self) -> Option<Bytes> {
+        if !self.header_sent {
+            self.header_sent = true;
+            let mut header = BytesMut::new();
+            FlvHeader::new(true, true).encode(&mut header);
+            return Some(header.freeze());
+        }
+        loop {
+            match self.feed.recv().await? {
+                Feed::Media(media) => {
+                    if self.passes(&media) {
+                        return Some(media.flv_tag());
+                    }
+                }
+                Feed::Notice(Notice::Unpublished(_) | Notice::Failed(..)) => {
+                    self.playing = None;
+                    return None;
+                }
+                Feed::Notice(_) => {}
+            }
+        }
+    }
+
+    /// Whether `media` goes to the viewer: configuration and metadata always do; frames not
+    /// while skipping to a keyframe, which starts when a frame received after the viewer
+    /// joined is older than the live edge allows.
+    fn passes(&mut self, media: &Media) -> bool {
+        let video = match media.kind() {
+            MediaKind::Data
+            | MediaKind::Audio {
+                sequence_start: true,
+            }
+            | MediaKind::Video {
+                kind: VideoKind::SequenceStart,
+                ..
+            } => return true,
+            MediaKind::Video { kind, .. } => Some(kind),
+            MediaKind::Audio { .. } => None,
+        };
+        self.has_video |= video.is_some();
+        let made = media.made();
+        // The catch-up GOP is behind by design: the edge applies from the viewer's join on.
+        if let Some(max_delay) = self.config.max_delay {
+            if made > self.joined && made.elapsed() > max_delay {
+                self.skipping = true;
+            }
+        }
+        if !self.skipping {
+            return true;
+        }
+        let live = made >= self.joined || self.config.gop;
+        match video {
+            Some(VideoKind::Keyframe) if live => {
+                self.skipping = false;
+                true
+            }
+            // An audio-only stream has no keyframe to wait for.
+            None if !self.has_video => {
+                self.skipping = false;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+    use std::time::Duration;
+
+    use rtmp_chunk::{MemoryBudget, RawMessage};
+    use rtmp_flv::FlvReader;
+    use rtmp_session::StreamKey;
+
+    use super::{FlvViewer, FlvViewerConfig};
+    use crate::{Hub, HubConfig, HubPublisher};
+
+    fn key() -> StreamKey {
+        StreamKey {
+            app: "live".into(),
+            name: "cam".into(),
+        }
+    }
+
+    fn video(publisher: &HubPublisher, timestamp: u32, keyframe: bool) {
+        let first = if keyframe { 0x17 } else { 0x27 };
+        let message = RawMessage::new(7, timestamp, 9, 1, vec![first, 1, 0, 0, 0, 0xAA]);
+        publisher.send(&message).unwrap();
+    }
+
+    fn audio(publisher: &HubPublisher, timestamp: u32) {
+        let message = RawMessage::new(6, timestamp, 8, 1, vec![0xAF, 1, 0x21]);
+        publisher.send(&message).unwrap();
+    }
+
+    /// The timestamps of the tags the viewer has ready now, read back with an FLV reader.
+    async fn tags(viewer: &mut FlvViewer, reader: &mut FlvReader) -> Vec<(u8, u32)> {
+        let mut tags = Vec::new();
+        while let Ok(Some(bytes)) =
+            tokio::time::timeout(Duration::from_millis(20), viewer.next()).await
+        {
+            reader.push(&bytes);
+            while let Some(tag) = reader.next_tag().unwrap() {
+                tags.push((tag.tag_type, tag.timestamp));
+            }
+        }
+        tags
+    }
+
+    fn viewer(hub: &std::sync::Arc<Hub>, config: FlvViewerConfig) -> FlvViewer {
+        FlvViewer::play(hub, &key(), config, MemoryBudget::new(1 << 30)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_viewer_gets_a_file_that_starts_at_the_gop_and_goes_on_live() {
+        let hub = Hub::new(HubConfig::default());
+        let publisher = hub.publish(key()).unwrap();
+        video(&publisher, 0, true);
+        video(&publisher, 40, false);
+        let mut viewer = viewer(&hub, FlvViewerConfig::default());
+        video(&publisher, 80, false);
+        audio(&publisher, 90);
+        let mut reader = FlvReader::new();
+        let tags = tags(&mut viewer, &mut reader).await;
+        assert_eq!(tags, [(9, 0), (9, 40), (9, 80), (8, 90)]);
+        assert!(reader.header().is_some());
+        // The publisher leaves for good: the file ends.
+        drop(publisher);
+        hub.expire(std::time::Instant::now() + Duration::from_secs(60));
+        assert!(viewer.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn without_the_gop_a_viewer_starts_at_the_next_keyframe() {
+        let hub = Hub::new(HubConfig::default());
+        let publisher = hub.publish(key()).unwrap();
+        video(&publisher, 0, true);
+        let config = FlvViewerConfig {
+            gop: false,
+            ..FlvViewerConfig::default()
+        };
+        let mut viewer = viewer(&hub, config);
+        video(&publisher, 40, false);
+        video(&publisher, 80, true);
+        video(&publisher, 120, false);
+        let tags = tags(&mut viewer, &mut FlvReader::new()).await;
+        assert_eq!(tags, [(9, 80), (9, 120)]);
+    }
+
+    #[tokio::test]
+    async fn a_viewer_behind_the_live_edge_skips_to_the_next_keyframe() {
+        let hub = Hub::new(HubConfig::default());
+        let publisher = hub.publish(key()).unwrap();
+        let config = FlvViewerConfig {
+            max_delay: Some(Duration::from_millis(30)),
+            ..FlvViewerConfig::default()
+        };
+        let mut viewer = viewer(&hub, config);
+        let mut reader = FlvReader::new();
+        video(&publisher, 0, true);
+        assert_eq!(tags(&mut viewer, &mut reader).await, [(9, 0)]);
+        // The viewer does not read while three frames come, then reads them late.
+        video(&publisher, 40, false);
+        video(&publisher, 80, false);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        video(&publisher, 120, true);
+        video(&publisher, 160, false);
+        assert_eq!(tags(&mut viewer, &mut reader).await, [(9, 120), (9, 160)]);
+    }
+}

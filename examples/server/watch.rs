@@ -1,0 +1,434 @@
+//! The viewer listener (`--watch ADDR`): every live stream for browsers and other HTTP players.
+//!
+//! - `GET /APP/NAME.flv`: the stream as HTTP-FLV (a chunked response that is an FLV file
+//!   without end), open to pages of any origin (CORS);
+//! - the same path with a WebSocket upgrade: WebSocket-FLV, the same bytes in binary frames;
+//! - `GET /watch/APP/NAME`: a page that plays it with mpegts.js (served from here, with its
+//!   licence, under `/player/`), shows how far behind live it is, and reconnects when the
+//!   stream comes back.
+//!
+//! A viewer is a player of the router ([`FlvViewer`]): it starts at the last keyframe
+//! (`?gop=0`: at the next one), skips to the next keyframe when it falls more than 2 s behind
+//! the live edge, has a queue bounded in bytes with the RTMP players' slow-player policy, and
+//! is closed when its socket accepts nothing for the write timeout. `?codecs=legacy` gives a
+//! player that takes legacy tags only H.264 and AAC. The hooks decide (`on_play`, with the
+//! URL's query) as for RTMP players; an unknown stream is a 404.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use rtmp_server::message::PublishType;
+use rtmp_server::router::{CodecPolicy, FlvViewer, FlvViewerConfig};
+use rtmp_server::{Client, Hooks, LogLimit, Server, StreamKey, StreamRequest};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Semaphore;
+
+use crate::policy::Policy;
+use rtmp_cluster::ClusterHooks;
+
+/// How viewers reach a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// FLV in a chunked HTTP response.
+    HttpFlv,
+    /// FLV in WebSocket binary frames.
+    WsFlv,
+}
+
+impl Protocol {
+    /// The name in metrics and the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::HttpFlv => "http-flv",
+            Self::WsFlv => "ws-flv",
+        }
+    }
+}
+
+/// The viewers watching now, by stream and protocol.
+#[derive(Debug, Default)]
+pub struct Viewers {
+    counts: Mutex<HashMap<(StreamKey, Protocol), usize>>,
+}
+
+impl Viewers {
+    /// The viewers of `key` over `protocol`.
+    pub fn of(&self, key: &StreamKey, protocol: Protocol) -> usize {
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts.get(&(key.clone(), protocol)).copied().unwrap_or(0)
+    }
+
+    /// Counts a viewer while the returned guard lives.
+    fn watch(self: &Arc<Self>, key: &StreamKey, protocol: Protocol) -> Watching {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *counts.entry((key.clone(), protocol)).or_default() += 1;
+        metrics::gauge!("rtmp_viewers", "protocol" => protocol.name()).increment(1.0);
+        Watching {
+            viewers: self.clone(),
+            key: key.clone(),
+            protocol,
+        }
+    }
+}
+
+/// One viewer, counted until dropped.
+struct Watching {
+    viewers: Arc<Viewers>,
+    key: StreamKey,
+    protocol: Protocol,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let mut counts = self
+            .viewers
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = (self.key.clone(), self.protocol);
+        if let Some(count) = counts.get_mut(&entry) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&entry);
+            }
+        }
+        metrics::gauge!("rtmp_viewers", "protocol" => self.protocol.name()).decrement(1.0);
+    }
+}
+
+/// What the viewer listener allows.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchLimits {
+    /// Connections open at once (default 4096); more are closed on arrival.
+    pub max_connections: usize,
+    /// Time allowed for a request head (default 10 s).
+    pub header_timeout: Duration,
+    /// A viewer whose socket accepts nothing for this long while bytes wait is closed
+    /// (default 20 s, as RTMP players).
+    pub write_timeout: Duration,
+}
+
+impl Default for WatchLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            header_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What the handlers share.
+pub struct Watch {
+    /// The RTMP server, whose router and hooks viewers go through.
+    pub server: Server<ClusterHooks<Policy>>,
+    /// The viewers now.
+    pub viewers: Arc<Viewers>,
+    /// Ids for viewers in the hooks' `Client`, apart from RTMP connections' ids.
+    next_id: AtomicU64,
+}
+
+impl Watch {
+    /// Viewers of `server`'s streams, counted in `viewers`.
+    pub fn new(server: Server<ClusterHooks<Policy>>, viewers: Arc<Viewers>) -> Self {
+        Self {
+            server,
+            viewers,
+            next_id: AtomicU64::new(1 << 48),
+        }
+    }
+}
+
+type Shared = State<Arc<Watch>>;
+
+/// Who sent a request.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
+/// Serves viewers on `listener` until the process ends, within `limits`.
+pub async fn serve(listener: tokio::net::TcpListener, watch: Arc<Watch>, limits: WatchLimits) {
+    let app = router(watch);
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let lines = LogLimit::new(Duration::from_secs(10));
+    let unspecified = IpAddr::from([0, 0, 0, 0]);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                if let Some(held_back) = lines.allow(unspecified, Instant::now()) {
+                    tracing::warn!(%error, held_back, "viewer accept failed");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            drop(stream);
+            if let Some(held_back) = lines.allow(peer.ip(), Instant::now()) {
+                tracing::warn!(%peer, held_back, "viewer refused: too many open");
+            }
+            continue;
+        };
+        // A viewer that stops reading leaves writes waiting once 128 KiB wait in its socket,
+        // and is closed by the write timeout, as an RTMP player is.
+        rtmp_server::bound_unsent(&stream, Some(128 << 10), limits.write_timeout);
+        let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
+        let io = TokioIo::new(Stalling::new(stream, limits.write_timeout));
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .max_buf_size(64 * 1024);
+            // Errors are the viewer's (gone, stalled, a broken request): nothing to report.
+            let _ = builder.serve_connection(io, service).with_upgrades().await;
+            drop(permit);
+        });
+    }
+}
+
+fn router(watch: Arc<Watch>) -> Router {
+    Router::new()
+        .route("/watch/{app}/{name}", get(page))
+        .route("/player/mpegts.js", get(player_script))
+        .route("/player/LICENSE", get(player_license))
+        .route("/{app}/{file}", get(flv))
+        .with_state(watch)
+}
+
+/// A name part of a URL that may go into the page as it is: letters, digits, `-`, `_`, `.`.
+fn plain(part: &str) -> bool {
+    (1..=128).contains(&part.len())
+        && !part.starts_with('.')
+        && part
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
+}
+
+async fn page(Path((app, name)): Path<(String, String)>) -> Response {
+    if !plain(&app) || !plain(&name) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let html = include_str!("watch.html").replace("{{KEY}}", &format!("{app}/{name}"));
+    Html(html).into_response()
+}
+
+async fn player_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        include_str!("player/mpegts.js"),
+    )
+}
+
+async fn player_license() -> impl IntoResponse {
+    let text = [
+        include_str!("player/LICENSE"),
+        include_str!("player/mpegts.js.LICENSE.txt"),
+    ]
+    .join("\n");
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+}
+
+/// How a viewer asked to play: `gop=0`, `codecs=legacy`.
+#[derive(Debug, serde::Deserialize)]
+struct Options {
+    gop: Option<String>,
+    codecs: Option<String>,
+}
+
+/// `GET /APP/NAME.flv`: HTTP-FLV, or WebSocket-FLV when upgraded.
+async fn flv(
+    State(watch): Shared,
+    Path((app, file)): Path<(String, String)>,
+    Query(options): Query<Options>,
+    RawQuery(query): RawQuery,
+    Extension(Peer(peer)): Extension<Peer>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = upgrade.ok();
+    let Some(name) = file.strip_suffix(".flv") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let key = StreamKey {
+        app,
+        name: name.to_owned(),
+    };
+    let server = &watch.server;
+    if !server.router().is_published(&key) {
+        return (StatusCode::NOT_FOUND, format!("{key} is not live\n")).into_response();
+    }
+    let id = watch.next_id.fetch_add(1, Ordering::Relaxed);
+    let request = StreamRequest {
+        stream_id: 0,
+        key: key.clone(),
+        query,
+        publish_type: PublishType::Live,
+    };
+    if let Err(refusal) = server
+        .hooks()
+        .on_play(&Client::new(id, peer, None), &request)
+        .await
+    {
+        return (StatusCode::FORBIDDEN, format!("{refusal}\n")).into_response();
+    }
+    let mut config = FlvViewerConfig::default();
+    config.gop = options.gop.as_deref() != Some("0");
+    if options.codecs.as_deref() == Some("legacy") {
+        config.codecs = CodecPolicy::legacy_only();
+    }
+    let viewer = match FlvViewer::play(&**server.router(), &key, config, server.queue_budget()) {
+        Ok(viewer) => viewer,
+        Err(error) => return (StatusCode::FORBIDDEN, format!("{error}\n")).into_response(),
+    };
+    tracing::debug!(%key, %peer, websocket = upgrade.is_some(), "viewer");
+    match upgrade {
+        Some(upgrade) => {
+            let watching = watch.viewers.watch(&key, Protocol::WsFlv);
+            upgrade.on_upgrade(move |socket| send_frames(socket, viewer, watching))
+        }
+        None => {
+            let watching = watch.viewers.watch(&key, Protocol::HttpFlv);
+            let body =
+                futures::stream::unfold((viewer, watching), |(mut viewer, watching)| async {
+                    let bytes = viewer.next().await?;
+                    Some((Ok::<_, Infallible>(bytes), (viewer, watching)))
+                });
+            (
+                [
+                    (header::CONTENT_TYPE, "video/x-flv"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                    (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+                ],
+                Body::from_stream(body),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// WebSocket-FLV: each piece of the stream in a binary frame, until the stream ends or the
+/// viewer closes.
+async fn send_frames(mut socket: WebSocket, mut viewer: FlvViewer, watching: Watching) {
+    loop {
+        tokio::select! {
+            bytes = viewer.next() => {
+                let Some(bytes) = bytes else { break };
+                if socket.send(Message::Binary(bytes)).await.is_err() {
+                    break;
+                }
+            }
+            received = socket.recv() => match received {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+    drop(watching);
+}
+
+/// A socket whose writes fail once it has accepted nothing for a while with bytes waiting:
+/// a viewer that stopped reading goes, as an RTMP player does.
+struct Stalling<S> {
+    inner: S,
+    timeout: Duration,
+    /// When the pending write gives up, while one is pending.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> Stalling<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            deadline: None,
+        }
+    }
+
+    /// `result` of a write: progress disarms the deadline; waiting arms it, and fails once
+    /// it passed.
+    fn timed<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if result.is_ready() {
+            self.deadline = None;
+            return result;
+        }
+        let timeout = self.timeout;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(deadline.as_mut().poll(cx));
+        Poll::Ready(Err(std::io::ErrorKind::TimedOut.into()))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Stalling<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Stalling<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.timed(cx, result)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.timed(cx, result)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let result = Pin::new(&mut self.inner).poll_flush(cx);
+        self.timed(cx, result)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,387 @@
+//! Browser playback from the example server's viewer listener (`--watch`): ffmpeg publishes;
+//! curl reads HTTP-FLV and a WebSocket client reads WebSocket-FLV, and ffprobe decodes H.264
+//! and AAC from both; headless Chromium, driven through its DevTools protocol, plays the watch
+//! page; a viewer that stops reading is closed by the write timeout.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{
+    LIMIT, Process, curl, eventually, frames, free_port, publish_args, run, start_server, strings,
+};
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The example server with a viewer listener, and ffmpeg publishing `live/cam` for a minute.
+struct Setup {
+    watch: String,
+    http: String,
+    server: Process,
+    _publisher: Process,
+}
+
+fn setup(extra: &[&str]) -> Setup {
+    let (rtmp, watch, http) = (free_port(), free_port(), free_port());
+    let mut args = strings(&["--listen", &format!("127.0.0.1:{rtmp}")]);
+    args.extend(strings(&["--watch", &format!("127.0.0.1:{watch}")]));
+    args.extend(strings(&["--http", &format!("127.0.0.1:{http}")]));
+    args.extend(strings(extra));
+    let server = start_server(&args, rtmp);
+    let publisher = Command::new("ffmpeg")
+        .args(publish_args(
+            &format!("rtmp://127.0.0.1:{rtmp}/live/cam"),
+            60,
+        ))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let setup = Setup {
+        watch: format!("http://127.0.0.1:{watch}"),
+        http: format!("http://127.0.0.1:{http}"),
+        server,
+        _publisher: Process(publisher),
+    };
+    eventually("the stream is live", || {
+        curl("GET", &format!("{}/api/streams", setup.http))
+            .1
+            .contains("\"cam\"")
+    });
+    setup
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("rtmp-watch-{}-{name}", std::process::id()))
+}
+
+/// A stream's field in the JSON API.
+fn stream_field(http: &str, field: &str) -> u64 {
+    let (_, body) = curl("GET", &format!("{http}/api/streams"));
+    let streams: serde_json::Value = serde_json::from_str(&body).unwrap();
+    streams
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|stream| stream["name"] == "cam")
+        .and_then(|stream| stream[field].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn http_flv_and_websocket_flv_decode() {
+    let setup = setup(&[]);
+    // HTTP-FLV: a live response read for 4 s, with CORS for pages elsewhere.
+    let file = temp("http.flv");
+    let headers = temp("http.headers");
+    let url = format!("{}/live/cam.flv", setup.watch);
+    let mut args = strings(&["-s", "--max-time", "4", "-w", "%{time_starttransfer}"]);
+    args.extend(strings(&[
+        "-D",
+        headers.to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+        &url,
+    ]));
+    let read = run("curl", &args);
+    let first_byte: f64 = String::from_utf8_lossy(&read.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    let headers = std::fs::read_to_string(&headers).unwrap().to_lowercase();
+    assert!(headers.starts_with("http/1.1 200"), "{headers}");
+    assert!(
+        headers.contains("access-control-allow-origin: *"),
+        "{headers}"
+    );
+    assert!(headers.contains("content-type: video/x-flv"), "{headers}");
+    let (video, audio) = (frames(&file, "v"), frames(&file, "a"));
+    eprintln!("HTTP-FLV: first byte after {first_byte:.3} s; {video} video, {audio} audio frames");
+    assert!(video >= 50 && audio >= 50, "{video} video, {audio} audio");
+
+    // The same bytes through a WebSocket.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ws_url = url.replacen("http://", "ws://", 1);
+    let bytes = runtime.block_on(async {
+        let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+        let mut bytes = Vec::new();
+        let until = tokio::time::Instant::now() + Duration::from_secs(4);
+        while let Ok(Some(message)) = tokio::time::timeout_at(until, socket.next()).await {
+            if let Message::Binary(data) = message.unwrap() {
+                bytes.extend_from_slice(&data);
+            }
+        }
+        let _ = socket.send(Message::Close(None)).await;
+        bytes
+    });
+    let file = temp("ws.flv");
+    std::fs::File::create(&file)
+        .unwrap()
+        .write_all(&bytes)
+        .unwrap();
+    let (video, audio) = (frames(&file, "v"), frames(&file, "a"));
+    eprintln!(
+        "WebSocket-FLV: {} bytes; {video} video, {audio} audio frames",
+        bytes.len()
+    );
+    assert!(video >= 50 && audio >= 50, "{video} video, {audio} audio");
+
+    // A stream that is not live, and a name with no .flv.
+    assert_eq!(
+        curl("GET", &format!("{}/live/missing.flv", setup.watch)).0,
+        404
+    );
+    assert_eq!(curl("GET", &format!("{}/live/cam", setup.watch)).0, 404);
+    let _ = std::fs::remove_file(temp("http.flv"));
+    let _ = std::fs::remove_file(temp("ws.flv"));
+}
+
+#[test]
+fn a_viewer_that_stops_reading_is_closed() {
+    let setup = setup(&["--write-timeout-secs", "2"]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let address = setup.watch.trim_start_matches("http://").to_owned();
+    let socket = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        // A small window, so that the server's writes stop soon.
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(address.parse().unwrap()).await.unwrap();
+        use tokio::io::AsyncWriteExt;
+        let request = format!("GET /live/cam.flv HTTP/1.1\r\nHost: {address}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream
+    });
+    eventually("the viewer is counted", || {
+        stream_field(&setup.http, "viewers_http_flv") == 1
+    });
+    let before = resident_kib(setup.server.0.id());
+    let start = Instant::now();
+    eventually("the viewer that reads nothing is closed", || {
+        stream_field(&setup.http, "viewers_http_flv") == 0
+    });
+    let grown = resident_kib(setup.server.0.id()).saturating_sub(before);
+    eprintln!(
+        "a viewer reading nothing was closed after {:?}; the server grew {grown} KiB",
+        start.elapsed()
+    );
+    // Its queue's budget is 16 MiB; it never held near that.
+    assert!(grown < 16 << 10, "{grown} KiB");
+    drop(socket);
+}
+
+/// The resident memory of process `pid`, in KiB.
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// ffmpeg 9, for HEVC in Enhanced RTMP.
+fn ffmpeg9() -> PathBuf {
+    if let Some(path) = std::env::var_os("RTMP_FFMPEG9") {
+        return path.into();
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/peers/ffmpeg9");
+    assert!(path.exists(), "ffmpeg 9 is needed: run .ci/install-peers");
+    path
+}
+
+/// Headless Chromium with its DevTools protocol on a free port, showing `url`.
+struct Browser {
+    devtools: u16,
+    _process: Process,
+    profile: PathBuf,
+}
+
+impl Browser {
+    fn open(url: &str) -> Self {
+        let devtools = free_port();
+        let profile = temp(&format!("chromium-{devtools}"));
+        let process = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--autoplay-policy=no-user-gesture-required",
+                &format!("--remote-debugging-port={devtools}"),
+                &format!("--user-data-dir={}", profile.display()),
+                url,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot run chromium ({error}): run .ci/install-peers"));
+        Self {
+            devtools,
+            _process: Process(process),
+            profile,
+        }
+    }
+
+    /// What `expression` gives in the page, through the DevTools protocol.
+    fn evaluate(&self, runtime: &tokio::runtime::Runtime, expression: &str) -> serde_json::Value {
+        let list = format!("http://127.0.0.1:{}/json/list", self.devtools);
+        let (_, body) = curl("GET", &list);
+        let targets: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let Some(page) = targets
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|target| target["type"] == "page")
+            .and_then(|page| page["webSocketDebuggerUrl"].as_str())
+        else {
+            return serde_json::Value::Null;
+        };
+        runtime.block_on(async {
+            let (mut socket, _) = tokio_tungstenite::connect_async(page).await.unwrap();
+            let call = serde_json::json!({
+                "id": 1,
+                "method": "Runtime.evaluate",
+                "params": { "expression": expression, "returnByValue": true },
+            });
+            socket.send(Message::text(call.to_string())).await.unwrap();
+            while let Some(Ok(message)) = socket.next().await {
+                let Message::Text(text) = message else {
+                    continue;
+                };
+                let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+                if answer["id"] == 1 {
+                    return answer["result"]["result"]["value"].clone();
+                }
+            }
+            serde_json::Value::Null
+        })
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// What the watch page shows: its state, the video's time and decoded frames.
+const PAGE_STATE: &str = "JSON.stringify({ state: document.body.dataset.state || '', \
+    status: document.getElementById('status').textContent, \
+    time: document.getElementById('video').currentTime, \
+    frames: document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames })";
+
+fn page_state(browser: &Browser, runtime: &tokio::runtime::Runtime) -> serde_json::Value {
+    match browser.evaluate(runtime, PAGE_STATE) {
+        serde_json::Value::String(text) => serde_json::from_str(&text).unwrap(),
+        _ => serde_json::Value::Null,
+    }
+}
+
+#[test]
+fn chromium_plays_the_watch_page() {
+    let setup = setup(&[]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let browser = Browser::open(&format!("{}/watch/live/cam", setup.watch));
+    // The video plays: its time moves on and frames are decoded.
+    let start = Instant::now();
+    let mut first = None;
+    loop {
+        let state = page_state(&browser, &runtime);
+        let time = state["time"].as_f64().unwrap_or(0.0);
+        if time > 0.0 && first.is_none() {
+            first = Some((start.elapsed(), time));
+        }
+        if let Some((_, at)) = first {
+            if time > at + 2.0 && state["frames"].as_u64().unwrap_or(0) > 25 {
+                eprintln!(
+                    "Chromium plays: {state}, first picture after {:?}",
+                    first.unwrap().0
+                );
+                assert_eq!(state["state"], "playing");
+                break;
+            }
+        }
+        assert!(start.elapsed() < LIMIT, "the page does not play: {state}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eventually("the page's viewer is counted", || {
+        stream_field(&setup.http, "viewers_http_flv") >= 1
+    });
+}
+
+#[test]
+fn hevc_plays_or_the_page_says_why_not() {
+    let (rtmp, watch) = (free_port(), free_port());
+    let args = strings(&[
+        "--listen",
+        &format!("127.0.0.1:{rtmp}"),
+        "--watch",
+        &format!("127.0.0.1:{watch}"),
+    ]);
+    let _server = start_server(&args, rtmp);
+    let mut publish = strings(&["-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i"]);
+    publish.extend(strings(&[
+        "testsrc2=size=320x240:rate=25",
+        "-t",
+        "60",
+        "-pix_fmt",
+    ]));
+    publish.extend(strings(&[
+        "yuv420p", "-c:v", "libx265", "-g", "25", "-f", "flv",
+    ]));
+    publish.push(format!("rtmp://127.0.0.1:{rtmp}/live/hevc"));
+    let publisher = Command::new(ffmpeg9())
+        .args(&publish)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _publisher = Process(publisher);
+    let url = format!("http://127.0.0.1:{watch}/live/hevc.flv");
+    eventually("the HEVC stream is live", || {
+        let probe = run(
+            "curl",
+            &strings(&[
+                "-s",
+                "--max-time",
+                "1",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &url,
+            ]),
+        );
+        String::from_utf8_lossy(&probe.stdout).trim() == "200"
+    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let browser = Browser::open(&format!("http://127.0.0.1:{watch}/watch/live/hevc"));
+    let start = Instant::now();
+    loop {
+        let state = page_state(&browser, &runtime);
+        let playing = state["state"] == "playing" && state["time"].as_f64().unwrap_or(0.0) > 1.0;
+        let unsupported = state["state"] == "unsupported";
+        if playing || unsupported {
+            eprintln!("HEVC in Chromium: {state}");
+            if unsupported {
+                assert!(
+                    state["status"].as_str().unwrap().contains("cannot"),
+                    "{state}"
+                );
+            }
+            break;
+        }
+        assert!(
+            start.elapsed() < LIMIT,
+            "the HEVC page neither plays nor says why: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
