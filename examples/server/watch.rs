@@ -10,7 +10,8 @@
 //! A viewer is a player of the router ([`FlvViewer`]): it starts at the last keyframe
 //! (`?gop=0`: at the next one), skips to the next keyframe when it falls more than 2 s behind
 //! the live edge, has a queue bounded in bytes with the RTMP players' slow-player policy, and
-//! is closed when its socket accepts nothing for the write timeout. `?codecs=legacy` gives a
+//! is closed when its socket accepts nothing for the write timeout. What comes during 100 ms
+//! goes out in one write, as for RTMP players. `?codecs=legacy` gives a
 //! player that takes legacy tags only H.264 and AAC. The hooks decide (`on_play`, with the
 //! URL's query) as for RTMP players; an unknown stream is a 404.
 
@@ -313,11 +314,16 @@ async fn flv(
         }
         None => {
             let watching = watch.viewers.watch(&key, Protocol::HttpFlv);
-            let body =
-                futures::stream::unfold((viewer, watching), |(mut viewer, watching)| async {
-                    let bytes = viewer.next().await?;
-                    Some((Ok::<_, Infallible>(bytes), (viewer, watching)))
-                });
+            let ticks = Ticks::new();
+            let body = futures::stream::unfold(
+                (viewer, watching, ticks),
+                |(mut viewer, watching, mut ticks)| async {
+                    ticks.rest().await;
+                    let bytes = viewer.next_batch(BATCH_BYTES).await?;
+                    ticks.wrote(bytes.len());
+                    Some((Ok::<_, Infallible>(bytes), (viewer, watching, ticks)))
+                },
+            );
             (
                 [
                     (header::CONTENT_TYPE, "video/x-flv"),
@@ -334,10 +340,15 @@ async fn flv(
 /// WebSocket-FLV: each piece of the stream in a binary frame, until the stream ends or the
 /// viewer closes.
 async fn send_frames(mut socket: WebSocket, mut viewer: FlvViewer, watching: Watching) {
+    let mut ticks = Ticks::new();
     loop {
         tokio::select! {
-            bytes = viewer.next() => {
+            bytes = async {
+                ticks.rest().await;
+                viewer.next_batch(BATCH_BYTES).await
+            } => {
                 let Some(bytes) = bytes else { break };
+                ticks.wrote(bytes.len());
                 if socket.send(Message::Binary(bytes)).await.is_err() {
                     break;
                 }
@@ -350,6 +361,47 @@ async fn send_frames(mut socket: WebSocket, mut viewer: FlvViewer, watching: Wat
     }
     let _ = socket.send(Message::Close(None)).await;
     drop(watching);
+}
+
+/// The most bytes of the stream in one write.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// Viewers write what came during a tick together, as RTMP players do: one system call per
+/// tick rather than one per message, for at most a tick of added latency.
+const TICK: Duration = Duration::from_millis(100);
+
+/// When a viewer writes next.
+struct Ticks {
+    /// Rest until then before the next write, if set.
+    next: Option<tokio::time::Instant>,
+}
+
+impl Ticks {
+    fn new() -> Self {
+        Self { next: None }
+    }
+
+    /// Waits for the tick after the last write.
+    async fn rest(&mut self) {
+        if let Some(next) = self.next.take() {
+            tokio::time::sleep_until(next).await;
+        }
+    }
+
+    /// A write of `bytes`: a full batch (a viewer catching up) goes on at once, anything
+    /// less rests until the next tick. Ticks fall on multiples of `TICK` from the first
+    /// viewer's, so that every viewer writes on the same wake-up of the runtime.
+    fn wrote(&mut self, bytes: usize) {
+        if bytes < BATCH_BYTES {
+            static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+            let epoch = *EPOCH.get_or_init(tokio::time::Instant::now);
+            let now = tokio::time::Instant::now();
+            let tick = TICK.as_millis();
+            let next = (now.duration_since(epoch).as_millis() / tick + 1) * tick;
+            let offset = Duration::from_millis(u64::try_from(next).unwrap_or(u64::MAX));
+            self.next = epoch.checked_add(offset);
+        }
+    }
 }
 
 /// A socket whose writes fail once it has accepted nothing for a while with bytes waiting:

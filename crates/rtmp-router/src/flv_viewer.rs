@@ -1,6 +1,9 @@
 //! [`FlvViewer`]: a player of a router that yields the stream as FLV bytes, for HTTP-FLV and
 //! WebSocket-FLV viewers behind any HTTP stack.
 
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -147,6 +150,26 @@ impl FlvViewer {
         }
     }
 
+    /// What [`next`](Self::next) gives now and what is ready after it, together, up to about
+    /// `max_bytes`: one buffer per write for a viewer that is not waiting on every message
+    /// (a server that writes on a tick, or a viewer catching up). The tags are copied into
+    /// it once; `None` as for `next`.
+    pub async fn next_batch(&mut self, max_bytes: usize) -> Option<Bytes> {
+        let first = self.next().await?;
+        let mut context = Context::from_waker(Waker::noop());
+        let mut batch: Option<BytesMut> = None;
+        while batch.as_ref().map_or(first.len(), BytesMut::len) < max_bytes {
+            // What is ready now, without waiting: the feed keeps whatever a poll took.
+            let Poll::Ready(Some(more)) = pin!(self.next()).as_mut().poll(&mut context) else {
+                break;
+            };
+            batch
+                .get_or_insert_with(|| BytesMut::from(&first[..]))
+                .extend_from_slice(&more);
+        }
+        Some(batch.map_or(first, BytesMut::freeze))
+    }
+
     /// Whether `media` goes to the viewer: configuration and metadata always do; frames not
     /// while skipping to a keyframe, which starts when a frame received after the viewer
     /// joined is older than the live edge allows.
@@ -256,6 +279,24 @@ mod tests {
         drop(publisher);
         hub.expire(std::time::Instant::now() + Duration::from_secs(60));
         assert!(viewer.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_batch_holds_what_is_ready() {
+        let hub = Hub::new(HubConfig::default());
+        let publisher = hub.publish(key()).unwrap();
+        video(&publisher, 0, true);
+        audio(&publisher, 10);
+        let mut viewer = viewer(&hub, FlvViewerConfig::default());
+        let mut reader = FlvReader::new();
+        // The header and both tags of the catch-up at once.
+        reader.push(&viewer.next_batch(1 << 20).await.unwrap());
+        let mut tags = Vec::new();
+        while let Some(tag) = reader.next_tag().unwrap() {
+            tags.push(tag.timestamp);
+        }
+        assert!(reader.header().is_some());
+        assert_eq!(tags, [0, 10]);
     }
 
     #[tokio::test]
