@@ -140,7 +140,7 @@ impl PlayerFeed {
 
 impl PlayerHandle {
     /// A player of the application's own (a recorder, a transcoder, a link to another
-    /// machine): the handle to give [`Router::play`] and the feed it fills. Its queue holds at
+    /// machine): the handle to give [`Router::play`](crate::Router::play) and the feed it fills. Its queue holds at
     /// most `queue_bytes`, counted in `budget` too (a server's, in `rtmp-server`, is
     /// `Server::queue_budget`); what does not fit is dropped by the router's slow-player
     /// policy, so a slow consumer never stalls the publisher.

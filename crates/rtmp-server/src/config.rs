@@ -25,7 +25,7 @@ pub enum Takeover {
     Always,
 }
 
-/// Settings of a [`Server`].
+/// Settings of a [`Server`](crate::Server).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {

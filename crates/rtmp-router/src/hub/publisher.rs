@@ -47,8 +47,8 @@ impl HubPublisher {
 
     /// Shares an audio, video or data message with every player. Timestamps pass through.
     ///
-    /// A message that takes the stream past one of its budgets ([`HubConfig::max_tracks`],
-    /// [`HubConfig::max_header_bytes`], [`HubConfig::max_metadata_bytes`]) is not shared, and
+    /// A message that takes the stream past one of its budgets ([`HubConfig::max_tracks`](crate::HubConfig::max_tracks),
+    /// [`HubConfig::max_header_bytes`](crate::HubConfig::max_header_bytes), [`HubConfig::max_metadata_bytes`](crate::HubConfig::max_metadata_bytes)) is not shared, and
     /// the error says which; the publisher should then be stopped.
     pub fn send(&self, message: &RawMessage) -> Result<(), PublishError> {
         let resume_at = self.resume_at.load(Ordering::Relaxed);
