@@ -43,7 +43,7 @@ use rtmp_server::{
     ConnectionStats, LogLimit, Recorder, Role, Server, StreamInfo, StreamKey, Totals,
 };
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::policy::Policy;
 use crate::watch::{Protocol, Viewers};
@@ -99,7 +99,40 @@ struct Peer(SocketAddr);
 /// Serves the HTTP side on `listener` until the process ends, within `limits`.
 pub async fn serve(listener: tokio::net::TcpListener, http: Http, limits: HttpLimits) {
     let app = router(http);
-    let open = Arc::new(Semaphore::new(limits.max_connections));
+    accept(
+        listener,
+        limits.max_connections,
+        "HTTP",
+        |stream, peer, permit| {
+            let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
+            tokio::spawn(async move {
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_timeout)
+                    .max_buf_size(64 * 1024);
+                // Errors are the client's (a timeout, a broken request): nothing to report. A
+                // connection lives at most `lifetime`, so that one that sends its body or reads
+                // its answer a byte at a time gives its place back.
+                let serving = builder.serve_connection(TokioIo::new(stream), service);
+                let _ = tokio::time::timeout(limits.lifetime, serving).await;
+                drop(permit);
+            });
+        },
+    )
+    .await;
+}
+
+/// Accepts connections on `listener` for ever, at most `max_connections` open at once (more
+/// are closed on arrival), and hands each to `serve` with the permit it holds while open.
+/// Failures and refusals are logged at most every 10 s per address, named by `what`.
+pub async fn accept(
+    listener: tokio::net::TcpListener,
+    max_connections: usize,
+    what: &str,
+    mut serve: impl FnMut(tokio::net::TcpStream, SocketAddr, OwnedSemaphorePermit),
+) {
+    let open = Arc::new(Semaphore::new(max_connections));
     // Failed accepts have no address: they are counted under the unspecified one.
     let lines = LogLimit::new(Duration::from_secs(10));
     let unspecified = IpAddr::from([0, 0, 0, 0]);
@@ -108,7 +141,7 @@ pub async fn serve(listener: tokio::net::TcpListener, http: Http, limits: HttpLi
             Ok(accepted) => accepted,
             Err(error) => {
                 if let Some(held_back) = lines.allow(unspecified, Instant::now()) {
-                    tracing::warn!(%error, held_back, "HTTP accept failed");
+                    tracing::warn!(%error, held_back, "{what} accept failed");
                 }
                 // Out of descriptors: let connections end before trying again.
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -121,26 +154,13 @@ pub async fn serve(listener: tokio::net::TcpListener, http: Http, limits: HttpLi
                 tracing::warn!(
                     %peer,
                     held_back,
-                    limit = limits.max_connections,
-                    "HTTP connection refused: too many open"
+                    limit = max_connections,
+                    "{what} connection refused: too many open"
                 );
             }
             continue;
         };
-        let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
-        tokio::spawn(async move {
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .max_buf_size(64 * 1024);
-            // Errors are the client's (a timeout, a broken request): nothing to report. A
-            // connection lives at most `lifetime`, so that one that sends its body or reads
-            // its answer a byte at a time gives its place back.
-            let serving = builder.serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(limits.lifetime, serving).await;
-            drop(permit);
-        });
+        serve(stream, peer, permit);
     }
 }
 

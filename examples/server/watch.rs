@@ -17,12 +17,12 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -36,9 +36,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use rtmp_server::message::PublishType;
 use rtmp_server::router::{CodecPolicy, FlvViewer, FlvViewerConfig};
-use rtmp_server::{Client, Hooks, LogLimit, Server, StreamKey, StreamRequest};
+use rtmp_server::{Client, Hooks, Server, StreamKey, StreamRequest};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Semaphore;
 
 use crate::policy::Policy;
 use rtmp_cluster::ClusterHooks;
@@ -171,43 +170,29 @@ struct Peer(SocketAddr);
 /// Serves viewers on `listener` until the process ends, within `limits`.
 pub async fn serve(listener: tokio::net::TcpListener, watch: Arc<Watch>, limits: WatchLimits) {
     let app = router(watch);
-    let open = Arc::new(Semaphore::new(limits.max_connections));
-    let lines = LogLimit::new(Duration::from_secs(10));
-    let unspecified = IpAddr::from([0, 0, 0, 0]);
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                if let Some(held_back) = lines.allow(unspecified, Instant::now()) {
-                    tracing::warn!(%error, held_back, "viewer accept failed");
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = open.clone().try_acquire_owned() else {
-            drop(stream);
-            if let Some(held_back) = lines.allow(peer.ip(), Instant::now()) {
-                tracing::warn!(%peer, held_back, "viewer refused: too many open");
-            }
-            continue;
-        };
-        // A viewer that stops reading leaves writes waiting once 128 KiB wait in its socket,
-        // and is closed by the write timeout, as an RTMP player is.
-        rtmp_server::bound_unsent(&stream, Some(128 << 10), limits.write_timeout);
-        let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
-        let io = TokioIo::new(Stalling::new(stream, limits.write_timeout));
-        tokio::spawn(async move {
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .max_buf_size(64 * 1024);
-            // Errors are the viewer's (gone, stalled, a broken request): nothing to report.
-            let _ = builder.serve_connection(io, service).with_upgrades().await;
-            drop(permit);
-        });
-    }
+    crate::http::accept(
+        listener,
+        limits.max_connections,
+        "viewer",
+        |stream, peer, permit| {
+            // A viewer that stops reading leaves writes waiting once 128 KiB wait in its socket,
+            // and is closed by the write timeout, as an RTMP player is.
+            rtmp_server::bound_unsent(&stream, Some(128 << 10), limits.write_timeout);
+            let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
+            let io = TokioIo::new(Stalling::new(stream, limits.write_timeout));
+            tokio::spawn(async move {
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_timeout)
+                    .max_buf_size(64 * 1024);
+                // Errors are the viewer's (gone, stalled, a broken request): nothing to report.
+                let _ = builder.serve_connection(io, service).with_upgrades().await;
+                drop(permit);
+            });
+        },
+    )
+    .await;
 }
 
 fn router(watch: Arc<Watch>) -> Router {
