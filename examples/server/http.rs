@@ -106,11 +106,7 @@ pub async fn serve(listener: tokio::net::TcpListener, http: Http, limits: HttpLi
         |stream, peer, permit| {
             let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
             tokio::spawn(async move {
-                let mut builder = hyper::server::conn::http1::Builder::new();
-                builder
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(limits.header_timeout)
-                    .max_buf_size(64 * 1024);
+                let builder = http1(limits.header_timeout);
                 // Errors are the client's (a timeout, a broken request): nothing to report. A
                 // connection lives at most `lifetime`, so that one that sends its body or reads
                 // its answer a byte at a time gives its place back.
@@ -121,6 +117,16 @@ pub async fn serve(listener: tokio::net::TcpListener, http: Http, limits: HttpLi
         },
     )
     .await;
+}
+
+/// An HTTP/1 connection builder: a request head within `header_timeout`, buffers of 64 KiB.
+pub fn http1(header_timeout: Duration) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(64 * 1024);
+    builder
 }
 
 /// Accepts connections on `listener` for ever, at most `max_connections` open at once (more

@@ -11,7 +11,7 @@
 //! (`?gop=0`: at the next one), skips to the next keyframe when it falls more than 2 s behind
 //! the live edge, has a queue bounded in bytes with the RTMP players' slow-player policy, and
 //! is closed when its socket accepts nothing for the write timeout. What comes during 100 ms
-//! goes out in one write, as for RTMP players. `?codecs=legacy` gives a
+//! goes out in one vectored write of the shared tags, as for RTMP players. `?codecs=legacy` gives a
 //! player that takes legacy tags only H.264 and AAC. The hooks decide (`on_play`, with the
 //! URL's query) as for RTMP players; an unknown stream is a 404.
 
@@ -32,13 +32,15 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use futures::SinkExt;
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rtmp_server::message::PublishType;
 use rtmp_server::router::{CodecPolicy, FlvViewer, FlvViewerConfig};
 use rtmp_server::{Client, Hooks, Server, StreamKey, StreamRequest};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::http::http1;
 use crate::policy::Policy;
 use rtmp_cluster::ClusterHooks;
 
@@ -181,11 +183,7 @@ pub async fn serve(listener: tokio::net::TcpListener, watch: Arc<Watch>, limits:
             let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
             let io = TokioIo::new(Stalling::new(stream, limits.write_timeout));
             tokio::spawn(async move {
-                let mut builder = hyper::server::conn::http1::Builder::new();
-                builder
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(limits.header_timeout)
-                    .max_buf_size(64 * 1024);
+                let builder = http1(limits.header_timeout);
                 // Errors are the viewer's (gone, stalled, a broken request): nothing to report.
                 let _ = builder.serve_connection(io, service).with_upgrades().await;
                 drop(permit);
@@ -303,9 +301,17 @@ async fn flv(
             let body = futures::stream::unfold(
                 (viewer, watching, ticks),
                 |(mut viewer, watching, mut ticks)| async {
-                    ticks.rest().await;
-                    let bytes = viewer.next_batch(BATCH_BYTES).await?;
-                    ticks.wrote(bytes.len());
+                    let bytes = match viewer.ready() {
+                        // Ready now: written with the rest of this tick's, in one writev of
+                        // the shared tags.
+                        Some(bytes) => bytes,
+                        None => {
+                            ticks.rest().await;
+                            let bytes = viewer.next().await?;
+                            ticks.wrote();
+                            bytes
+                        }
+                    };
                     Some((Ok::<_, Infallible>(bytes), (viewer, watching, ticks)))
                 },
             );
@@ -330,11 +336,16 @@ async fn send_frames(mut socket: WebSocket, mut viewer: FlvViewer, watching: Wat
         tokio::select! {
             bytes = async {
                 ticks.rest().await;
-                viewer.next_batch(BATCH_BYTES).await
+                viewer.next().await
             } => {
                 let Some(bytes) = bytes else { break };
-                ticks.wrote(bytes.len());
-                if socket.send(Message::Binary(bytes)).await.is_err() {
+                ticks.wrote();
+                // This tick's tags go out together: queued, then flushed once.
+                let mut queued = socket.feed(Message::Binary(bytes)).await;
+                while let (Ok(()), Some(more)) = (&queued, viewer.ready()) {
+                    queued = socket.feed(Message::Binary(more)).await;
+                }
+                if queued.is_err() || socket.flush().await.is_err() {
                     break;
                 }
             }
@@ -347,9 +358,6 @@ async fn send_frames(mut socket: WebSocket, mut viewer: FlvViewer, watching: Wat
     let _ = socket.send(Message::Close(None)).await;
     drop(watching);
 }
-
-/// The most bytes of the stream in one write.
-const BATCH_BYTES: usize = 256 << 10;
 
 /// Viewers write what came during a tick together, as RTMP players do: one system call per
 /// tick rather than one per message, for at most a tick of added latency.
@@ -373,19 +381,18 @@ impl Ticks {
         }
     }
 
-    /// A write of `bytes`: a full batch (a viewer catching up) goes on at once, anything
-    /// less rests until the next tick. Ticks fall on multiples of `TICK` from the first
-    /// viewer's, so that every viewer writes on the same wake-up of the runtime.
-    fn wrote(&mut self, bytes: usize) {
-        if bytes < BATCH_BYTES {
-            static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
-            let epoch = *EPOCH.get_or_init(tokio::time::Instant::now);
-            let now = tokio::time::Instant::now();
-            let tick = TICK.as_millis();
-            let next = (now.duration_since(epoch).as_millis() / tick + 1) * tick;
-            let offset = Duration::from_millis(u64::try_from(next).unwrap_or(u64::MAX));
-            self.next = epoch.checked_add(offset);
-        }
+    /// A write began: once what is ready is written, the viewer rests until the next tick (a
+    /// viewer catching up always finds more ready, and does not rest). Ticks fall on
+    /// multiples of `TICK` from the first viewer's, so that every viewer writes on the same
+    /// wake-up of the runtime.
+    fn wrote(&mut self) {
+        static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+        let epoch = *EPOCH.get_or_init(tokio::time::Instant::now);
+        let now = tokio::time::Instant::now();
+        let tick = TICK.as_millis();
+        let next = (now.duration_since(epoch).as_millis() / tick + 1) * tick;
+        let offset = Duration::from_millis(u64::try_from(next).unwrap_or(u64::MAX));
+        self.next = epoch.checked_add(offset);
     }
 }
 

@@ -150,24 +150,17 @@ impl FlvViewer {
         }
     }
 
-    /// What [`next`](Self::next) gives now and what is ready after it, together, up to about
-    /// `max_bytes`: one buffer per write for a viewer that is not waiting on every message
-    /// (a server that writes on a tick, or a viewer catching up). The tags are copied into
-    /// it once; `None` as for `next`.
-    pub async fn next_batch(&mut self, max_bytes: usize) -> Option<Bytes> {
-        let first = self.next().await?;
+    /// What [`next`](Self::next) would give at once, without waiting: `None` when nothing
+    /// is ready now (or the stream ended, which `next` then tells). A writer that sends what
+    /// is ready together (one vectored write of the shared tags, rather than one write per
+    /// message) takes it with this until `None`.
+    pub fn ready(&mut self) -> Option<Bytes> {
         let mut context = Context::from_waker(Waker::noop());
-        let mut batch: Option<BytesMut> = None;
-        while batch.as_ref().map_or(first.len(), BytesMut::len) < max_bytes {
-            // What is ready now, without waiting: the feed keeps whatever a poll took.
-            let Poll::Ready(Some(more)) = pin!(self.next()).as_mut().poll(&mut context) else {
-                break;
-            };
-            batch
-                .get_or_insert_with(|| BytesMut::from(&first[..]))
-                .extend_from_slice(&more);
+        // The feed keeps whatever a poll took, so a poll that finds nothing loses nothing.
+        match pin!(self.next()).as_mut().poll(&mut context) {
+            Poll::Ready(bytes) => bytes,
+            Poll::Pending => None,
         }
-        Some(batch.map_or(first, BytesMut::freeze))
     }
 
     /// Whether `media` goes to the viewer: configuration and metadata always do; frames not
@@ -282,15 +275,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_holds_what_is_ready() {
+    async fn what_is_ready_is_taken_without_waiting() {
         let hub = Hub::new(HubConfig::default());
         let publisher = hub.publish(key()).unwrap();
         video(&publisher, 0, true);
         audio(&publisher, 10);
         let mut viewer = viewer(&hub, FlvViewerConfig::default());
         let mut reader = FlvReader::new();
-        // The header and both tags of the catch-up at once.
-        reader.push(&viewer.next_batch(1 << 20).await.unwrap());
+        // The header and both tags of the catch-up, ready at once.
+        while let Some(bytes) = viewer.ready() {
+            reader.push(&bytes);
+        }
         let mut tags = Vec::new();
         while let Some(tag) = reader.next_tag().unwrap() {
             tags.push(tag.timestamp);
