@@ -15,10 +15,10 @@ use std::time::Duration;
 use clap::Parser;
 use rtmp_flv::FlvReader;
 use rtmp_server::message::StatusCode;
-use rtmp_server::session::chunk_stream;
 use rtmp_server::{
-    Conversions, Notice, Offered, PlayError, PlayerHandle, PlayerSlot, Playing, PublishError,
-    Publishing, RawMessage, Refusal, Router, Server, SharedMedia, SlowPlayerPolicy, StreamKey,
+    Conversions, MediaError, Notice, Offered, PlayError, PlayerHandle, PlayerSlot, Playing,
+    PublishError, Publishing, RawMessage, Refusal, Router, Server, SharedMedia, SlowPlayerPolicy,
+    StreamKey,
 };
 use tokio::io::AsyncReadExt;
 
@@ -136,17 +136,17 @@ async fn pace(
             reader.push(buf.get(..read).unwrap_or_default());
             continue;
         };
-        let chunk_stream_id = match tag.tag_type {
-            8 => chunk_stream::AUDIO,
-            9 => chunk_stream::VIDEO,
-            18 => chunk_stream::STREAM,
-            _ => continue,
-        };
         let first = *first.get_or_insert(tag.timestamp);
         let offset = u64::from(tag.timestamp.wrapping_sub(first));
         tokio::time::sleep_until(start + Duration::from_millis(offset)).await;
-        let message = RawMessage::new(chunk_stream_id, tag.timestamp, tag.tag_type, 1, tag.data);
-        let media = SharedMedia::new(message, CHUNK_SIZE)?;
+        // The shared form puts it on message stream 1 and its kind's chunk stream.
+        let message = RawMessage::new(0, tag.timestamp, tag.tag_type, 1, tag.data);
+        let media = match SharedMedia::new(message, CHUNK_SIZE) {
+            Ok(media) => media,
+            // Tags other than audio, video and script data are not played.
+            Err(MediaError::NotMedia(_)) => continue,
+            Err(error) => return Err(error.into()),
+        };
         let policy = SlowPlayerPolicy::SkipToKeyframe;
         let offered = slot.offer(&mut Conversions::new(&media, CHUNK_SIZE), key, policy);
         if matches!(offered, Offered::Gone | Offered::Dropped { remove: true }) {

@@ -11,8 +11,8 @@
 //! (`?gop=0`: at the next one), skips to the next keyframe when it falls more than 2 s behind
 //! the live edge, has a queue bounded in bytes with the RTMP players' slow-player policy, and
 //! is closed when its socket accepts nothing for the write timeout. What comes during 100 ms
-//! goes out in one vectored write of the shared tags, as for RTMP players. `?codecs=legacy` gives a
-//! player that takes legacy tags only H.264 and AAC. The hooks decide (`on_play`, with the
+//! goes out in one vectored write of the shared tags, as for RTMP players. `?codecs=legacy`
+//! gives a player that takes legacy tags only H.264 and AAC. The hooks decide (`on_play`, with the
 //! URL's query) as for RTMP players; an unknown stream is a 404.
 
 use std::collections::HashMap;
