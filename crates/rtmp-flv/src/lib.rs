@@ -72,7 +72,8 @@ pub use file::{FlvHeader, FlvReader, FlvTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 pub use frame::{Codec, Frame, FrameKind};
 pub use info::TrackInfo;
 pub use peek::{
-    TrackConfig, TrackConfigs, VideoKind, configured_tracks, peek_audio_sequence_start, peek_video,
+    TrackConfig, TrackConfigs, TrackLayout, VideoKind, configured_tracks,
+    peek_audio_sequence_start, peek_track_layout, peek_video,
 };
 /// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
 pub use rtmp_amf0 as amf0;

@@ -75,6 +75,79 @@ pub fn peek_audio_sequence_start(payload: &Bytes) -> bool {
     }
 }
 
+/// Which tracks an audio or video payload carries, as far as picking one track of a
+/// multitrack stream goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrackLayout {
+    /// No multitrack header: the payload carries track 0 only (legacy and plain Enhanced RTMP
+    /// forms, and anything unparseable).
+    Single,
+    /// A multitrack payload with one track, of this id.
+    One(u8),
+    /// A multitrack payload with several tracks.
+    Many,
+}
+
+/// The multitrack packet type of the Enhanced RTMP audio and video headers.
+const AUDIO_MULTITRACK: u8 = 5;
+const VIDEO_MULTITRACK: u8 = 6;
+
+/// Which tracks an audio or video payload (`tag_type` [`TAG_AUDIO`] or [`TAG_VIDEO`])
+/// carries. The multitrack header is read from its first bytes; a ModEx prefix, which moves
+/// it, is parsed fully.
+///
+/// ```
+/// use bytes::Bytes;
+/// use rtmp_flv::{TAG_VIDEO, TrackLayout, peek_track_layout};
+///
+/// // A legacy AVC inter frame: track 0.
+/// let legacy = Bytes::from_static(&[0x27, 0x01, 0, 0, 0]);
+/// assert_eq!(peek_track_layout(TAG_VIDEO, &legacy), TrackLayout::Single);
+/// // An inter frame of track 1 in Enhanced RTMP multitrack form: frame type 2, packet type
+/// // Multitrack (6); OneTrack with CodedFrames (1); FourCC avc1; track id 1.
+/// let track_1 = Bytes::from_static(&[0xA6, 0x01, b'a', b'v', b'c', b'1', 0x01, 0, 0, 0]);
+/// assert_eq!(peek_track_layout(TAG_VIDEO, &track_1), TrackLayout::One(1));
+/// ```
+pub fn peek_track_layout(tag_type: u8, payload: &Bytes) -> TrackLayout {
+    let Some(&first) = payload.first() else {
+        return TrackLayout::Single;
+    };
+    let (enhanced, multitrack) = match tag_type {
+        TAG_VIDEO => (first & 0x80 != 0, VIDEO_MULTITRACK),
+        TAG_AUDIO => (first >> 4 == 9, AUDIO_MULTITRACK),
+        _ => return TrackLayout::Single,
+    };
+    let packet_type = first & 0x0F;
+    if !enhanced {
+        return TrackLayout::Single;
+    }
+    if packet_type == multitrack {
+        return match (payload.get(1).map(|byte| byte >> 4), payload.get(6)) {
+            (Some(0), Some(&track_id)) => TrackLayout::One(track_id),
+            (Some(1 | 2), _) => TrackLayout::Many,
+            _ => TrackLayout::Single,
+        };
+    }
+    if packet_type != crate::track::MOD_EX {
+        return TrackLayout::Single;
+    }
+    let (layout, first_track) = match tag_type {
+        TAG_VIDEO => match VideoTag::parse(payload) {
+            Ok(tag) => (tag.multitrack, tag.tracks().first().map(|t| t.track_id)),
+            Err(_) => (None, None),
+        },
+        _ => match AudioTag::parse(payload) {
+            Ok(tag) => (tag.multitrack, tag.tracks.first().map(|t| t.track_id)),
+            Err(_) => (None, None),
+        },
+    };
+    match (layout, first_track) {
+        (Some(crate::MultitrackType::OneTrack), Some(track_id)) => TrackLayout::One(track_id),
+        (Some(_), _) => TrackLayout::Many,
+        (None, _) => TrackLayout::Single,
+    }
+}
+
 /// One track's decoder configuration carried by a message: a sequence start, or (audio) a
 /// multichannel config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -313,6 +386,72 @@ mod tests {
             configs.set(vec![tracks[0]; 10_000], round);
         }
         assert_eq!((configs.len(), configs.track_count()), (2, 2));
+    }
+
+    #[test]
+    fn track_layouts_of_every_form() {
+        use crate::{AudioCodec, Codec, Frame, FrameKind, VideoCodec};
+        let frame = |codec, track_id, timestamp_offset_nanos| Frame {
+            codec,
+            track_id,
+            kind: FrameKind::Inter,
+            dts: 0,
+            composition_time: 0,
+            timestamp_offset_nanos,
+            data: Bytes::from_static(&[0, 0, 0, 1, 0x41]),
+        };
+        let video = |track, nanos| {
+            frame(Codec::Video(VideoCodec::Hevc), track, nanos)
+                .to_video_tag(true)
+                .and_then(|tag| tag.to_bytes())
+                .unwrap()
+        };
+        let audio = |track, nanos| {
+            frame(Codec::Audio(AudioCodec::Opus), track, nanos)
+                .to_audio_tag(None)
+                .and_then(|tag| tag.to_bytes())
+                .unwrap()
+        };
+        assert_eq!(
+            peek_track_layout(TAG_VIDEO, &video(0, 0)),
+            TrackLayout::Single
+        );
+        assert_eq!(
+            peek_track_layout(TAG_VIDEO, &video(3, 0)),
+            TrackLayout::One(3)
+        );
+        // A ModEx prefix moves the multitrack header: parsed.
+        assert_eq!(
+            peek_track_layout(TAG_VIDEO, &video(4, 1000)),
+            TrackLayout::One(4)
+        );
+        assert_eq!(
+            peek_track_layout(TAG_AUDIO, &audio(0, 0)),
+            TrackLayout::Single
+        );
+        assert_eq!(
+            peek_track_layout(TAG_AUDIO, &audio(2, 0)),
+            TrackLayout::One(2)
+        );
+        assert_eq!(
+            peek_track_layout(TAG_AUDIO, &audio(5, 999)),
+            TrackLayout::One(5)
+        );
+        // ManyTracks (1) and ManyTracksManyCodecs (2), whatever follows.
+        for layout in [0x11, 0x21] {
+            let many = Bytes::copy_from_slice(&[0x96, layout, b'a', b'v', b'c', b'1', 1]);
+            assert_eq!(peek_track_layout(TAG_VIDEO, &many), TrackLayout::Many);
+        }
+        // Short, legacy, script and empty payloads.
+        for (tag_type, data) in [
+            (TAG_VIDEO, &[0x96, 0x01, b'a'][..]),
+            (TAG_AUDIO, &[0xAF, 0x01, 0x21][..]),
+            (18, &[0x96, 0x01, b'a', b'v', b'c', b'1', 1][..]),
+            (TAG_VIDEO, &[][..]),
+        ] {
+            let data = Bytes::copy_from_slice(data);
+            assert_eq!(peek_track_layout(tag_type, &data), TrackLayout::Single);
+        }
     }
 
     #[test]

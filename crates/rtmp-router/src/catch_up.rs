@@ -1,10 +1,13 @@
 //! [`CatchUp`]: what a player joining a live stream needs before the next message (metadata,
 //! every track's configuration, the current GOP), kept within budgets.
 
+use std::collections::VecDeque;
+
 use rtmp_chunk::RawMessage;
-use rtmp_flv::{TrackConfigs, VideoKind, configured_tracks};
+use rtmp_flv::{Frame, FrameKind, TrackConfigs, VideoKind, VideoTag, configured_tracks};
 
 use crate::media::{Media, MediaKind};
+use crate::rendition::Rendition;
 
 /// The budgets of a [`CatchUp`] (the hub's come from its
 /// [`HubConfig`](crate::HubConfig)).
@@ -74,10 +77,13 @@ pub struct CatchUp {
     limits: CatchUpLimits,
     metadata: Option<Media>,
     headers: TrackConfigs<Media>,
-    gop: Vec<Media>,
+    /// Coded media from the oldest kept keyframe on: each video track's current GOP is in it.
+    gop: VecDeque<Media>,
+    /// The sequence number of the first message of `gop`.
+    gop_first: u64,
     gop_bytes: usize,
-    /// Whether the GOP kept started with a keyframe and still fits.
-    gop_open: bool,
+    /// Each video track whose GOP is kept, with its keyframe's sequence number.
+    starts: Vec<(u8, u64)>,
 }
 
 impl CatchUp {
@@ -97,7 +103,7 @@ impl CatchUp {
             MediaKind::Audio { .. } => {
                 let tracks = configured_tracks(message.type_id, &message.payload);
                 if tracks.is_empty() {
-                    self.keep_in_gop(media, false);
+                    self.keep_coded(media, None);
                 } else {
                     self.headers.set(tracks, media.clone());
                     self.check_headers()?;
@@ -109,8 +115,8 @@ impl CatchUp {
                     self.headers.set(tracks, media.clone());
                     self.check_headers()?;
                 }
-                VideoKind::Keyframe => self.keep_in_gop(media, true),
-                VideoKind::Inter => self.keep_in_gop(media, false),
+                VideoKind::Keyframe => self.keep_keyframe(media, message),
+                VideoKind::Inter => self.keep_coded(media, media.single_track()),
                 VideoKind::Other => {}
             },
             MediaKind::Data => {
@@ -129,12 +135,49 @@ impl CatchUp {
         Ok(())
     }
 
-    /// What a joining player gets first: metadata, track configurations, the GOP.
+    /// What a joining player of every track gets first: metadata, track configurations, and
+    /// each video track's GOP from its keyframe (what came before a track's keyframe is left
+    /// out for that track).
     pub fn iter(&self) -> impl Iterator<Item = &Media> {
-        self.metadata
+        self.iter_for(Rendition::All)
+    }
+
+    /// What a joining player of `rendition` gets first: metadata, track configurations, and
+    /// the GOP of its video track from that track's keyframe (for [`Rendition::All`], as
+    /// [`iter`](Self::iter)). The player's [`PlayerSlot`](crate::PlayerSlot) leaves out what
+    /// is not of its rendition.
+    pub fn iter_for(&self, rendition: Rendition) -> impl Iterator<Item = &Media> {
+        let end = self.gop_first + self.gop.len() as u64;
+        let from = match rendition.video_track() {
+            Some(track) => self.start_of(track).unwrap_or(end),
+            None => self
+                .starts
+                .iter()
+                .map(|(_, start)| *start)
+                .min()
+                .unwrap_or(end),
+        };
+        let skip = usize::try_from(from - self.gop_first).unwrap_or(usize::MAX);
+        let gop = self
+            .gop
             .iter()
-            .chain(self.headers.iter())
-            .chain(&self.gop)
+            .zip(self.gop_first..)
+            .skip(skip)
+            .filter(move |(media, sequence)| {
+                // Of every track: a track's frames before its keyframe are of no use.
+                let MediaKind::Video { kind, .. } = media.kind() else {
+                    return true;
+                };
+                if rendition != Rendition::All || kind == VideoKind::Keyframe {
+                    return true;
+                }
+                match media.single_track() {
+                    Some(track) => self.start_of(track).is_some_and(|start| start <= *sequence),
+                    None => true,
+                }
+            })
+            .map(|(media, _)| media);
+        self.metadata.iter().chain(self.headers.iter()).chain(gop)
     }
 
     /// The configuration messages kept, by track (a recording's new segment needs them).
@@ -146,33 +189,92 @@ impl CatchUp {
     pub fn clear(&mut self) {
         self.metadata = None;
         self.headers.clear();
-        self.drop_gop(false);
+        self.starts.clear();
+        self.trim();
     }
 
-    fn drop_gop(&mut self, open: bool) {
-        self.gop.clear();
-        self.gop_bytes = 0;
-        self.gop_open = open;
+    /// Where the GOP kept of `track` starts.
+    fn start_of(&self, track: u8) -> Option<u64> {
+        self.starts
+            .iter()
+            .find(|(kept, _)| *kept == track)
+            .map(|(_, start)| *start)
     }
 
-    /// Adds coded media to the GOP; a keyframe starts a new one.
-    fn keep_in_gop(&mut self, media: &Media, keyframe: bool) {
+    /// A keyframe: its tracks' GOPs start here.
+    fn keep_keyframe(&mut self, media: &Media, message: &RawMessage) {
         if !self.limits.gop_cache {
             return;
         }
-        if keyframe {
-            self.drop_gop(true);
+        let sequence = self.gop_first + self.gop.len() as u64;
+        let tracks = match media.single_track() {
+            Some(track) => vec![track],
+            // Several tracks (rare): those with a keyframe in it.
+            None => VideoTag::parse(&message.payload)
+                .map(|tag| {
+                    Frame::from_video(&tag, 0)
+                        .iter()
+                        .filter(|frame| frame.kind == FrameKind::Key)
+                        .map(|frame| frame.track_id)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        let room = self.limits.max_tracks;
+        for track in tracks {
+            let count = self.starts.len();
+            match self.starts.iter_mut().find(|(kept, _)| *kept == track) {
+                Some((_, start)) => *start = sequence,
+                None if count < room => self.starts.push((track, sequence)),
+                None => {}
+            }
         }
-        if !self.gop_open {
+        self.keep(media);
+        self.trim();
+    }
+
+    /// Coded media other than a keyframe: kept while a GOP is, and for a video frame of one
+    /// track (`track`), while that track's is.
+    fn keep_coded(&mut self, media: &Media, track: Option<u8>) {
+        if !self.limits.gop_cache || self.starts.is_empty() {
             return;
         }
-        let len = media.chunked().payload_len();
-        if self.gop_bytes + len > self.limits.max_gop_bytes {
-            self.drop_gop(false);
+        if let (MediaKind::Video { .. }, Some(track)) = (media.kind(), track)
+            && self.start_of(track).is_none()
+        {
             return;
         }
-        self.gop_bytes += len;
-        self.gop.push(media.clone());
+        self.keep(media);
+    }
+
+    /// Appends to the GOP; past its budget, the track whose GOP is oldest is no longer kept.
+    fn keep(&mut self, media: &Media) {
+        self.gop_bytes += media.chunked().payload_len();
+        self.gop.push_back(media.clone());
+        while self.gop_bytes > self.limits.max_gop_bytes && !self.starts.is_empty() {
+            if let Some(oldest) = (0..self.starts.len()).min_by_key(|index| self.starts[*index].1) {
+                self.starts.swap_remove(oldest);
+            }
+            self.trim();
+        }
+    }
+
+    /// Drops what no kept track's GOP needs.
+    fn trim(&mut self) {
+        let end = self.gop_first + self.gop.len() as u64;
+        let keep_from = self
+            .starts
+            .iter()
+            .map(|(_, start)| *start)
+            .min()
+            .unwrap_or(end);
+        while self.gop_first < keep_from {
+            let Some(media) = self.gop.pop_front() else {
+                break;
+            };
+            self.gop_bytes -= media.chunked().payload_len();
+            self.gop_first += 1;
+        }
     }
 
     fn check_headers(&self) -> Result<(), OverLimit> {

@@ -12,10 +12,13 @@
 use std::sync::Arc;
 
 use rtmp_chunk::{RawMessage, type_id};
-use rtmp_flv::{AudioCodec, AudioTag, Codec, Frame, LegacyAudioFormat, VideoCodec, VideoTag};
+use rtmp_flv::{
+    AudioCodec, AudioTag, Codec, Frame, LegacyAudioFormat, TrackLayout, VideoCodec, VideoTag,
+};
 use rtmp_session::{Capabilities, caps_ex};
 
 use crate::media::{Media, MediaKind, SharedMedia};
+use crate::rendition::Rendition;
 
 /// Which codecs a player receives, and in what form.
 ///
@@ -51,12 +54,15 @@ impl CodecPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Form {
     Whole,
-    /// The default track, as a legacy tag.
-    Legacy,
-    /// The default track, as a single-track Enhanced RTMP tag.
-    Single,
+    /// One track (`track`), as a legacy tag (`legacy`) or a single-track Enhanced RTMP tag.
+    Track {
+        track: u8,
+        legacy: bool,
+    },
     /// Nothing: the codec has no form the player takes.
     Skip(Codec),
+    /// Nothing: the message carries no track of the player's rendition.
+    Pass,
 }
 
 /// One message, with the conversions made of it so far: offer it to every player of a stream
@@ -69,8 +75,8 @@ pub struct Conversions<'a> {
     /// The frames of an Enhanced RTMP message and the codecs of its tracks (parsed on first
     /// need).
     frames: Option<(Vec<Frame>, Vec<Codec>)>,
-    legacy: Option<Option<Media>>,
-    single: Option<Option<Media>>,
+    /// The conversions made: one track, legacy or not, and what it gave.
+    made: Vec<(u8, bool, Option<Media>)>,
 }
 
 /// What one player gets of a message.
@@ -79,6 +85,8 @@ pub(crate) enum Delivery {
     Media(Media),
     /// Nothing: the player does not take `codec`.
     Skip(Codec),
+    /// Nothing: the message is not of the player's rendition.
+    Pass,
 }
 
 impl<'a> Conversions<'a> {
@@ -90,8 +98,7 @@ impl<'a> Conversions<'a> {
             chunk_size,
             message: None,
             frames: None,
-            legacy: None,
-            single: None,
+            made: Vec::new(),
         }
     }
 
@@ -100,21 +107,57 @@ impl<'a> Conversions<'a> {
         self.media
     }
 
-    /// What a player under `policy` gets.
-    pub(crate) fn for_player(&mut self, policy: &CodecPolicy) -> Delivery {
-        let CodecPolicy::Announced(announced) = policy else {
-            return Delivery::Media(self.media.clone());
+    /// What a player of `rendition` that takes codecs as published gets of the message:
+    /// the message, its rendition's track converted, or nothing. What the hub appends to the
+    /// ring of each rendition its players read.
+    ///
+    /// ```
+    /// use rtmp_chunk::RawMessage;
+    /// use rtmp_router::{Conversions, Rendition, SharedMedia};
+    ///
+    /// // An AVC inter frame of video track 1, in Enhanced RTMP multitrack form.
+    /// let payload = vec![0xA6, 0x01, b'a', b'v', b'c', b'1', 1, 0, 0, 0, 0, 0, 0, 1, 0x41];
+    /// let media = SharedMedia::new(RawMessage::new(7, 40, 9, 1, payload), 4096)?;
+    /// let mut conversions = Conversions::new(&media, 4096);
+    /// // Track 0's players get nothing of it; track 1's get a legacy AVC inter frame.
+    /// assert!(conversions.for_rendition(Rendition::first()).is_none());
+    /// let legacy = conversions.for_rendition(Rendition::One { video: 1, audio: 0 }).unwrap();
+    /// assert_eq!(legacy.message().payload[..2], [0x27, 0x01]);
+    /// // A player of every track gets it as published.
+    /// assert!(conversions.for_rendition(Rendition::All).is_some());
+    /// # Ok::<(), rtmp_router::MediaError>(())
+    /// ```
+    pub fn for_rendition(&mut self, rendition: Rendition) -> Option<Media> {
+        match self.for_player(&CodecPolicy::AsPublished, rendition) {
+            Delivery::Media(media) => Some(media),
+            Delivery::Skip(_) | Delivery::Pass => None,
+        }
+    }
+
+    /// What a player under `policy` playing `rendition` gets. A player that did not announce
+    /// multitrack (under [`CodecPolicy::Announced`]) gets the first rendition whatever it
+    /// asked.
+    pub(crate) fn for_player(&mut self, policy: &CodecPolicy, rendition: Rendition) -> Delivery {
+        let rendition = effective_rendition(policy, rendition);
+        let form = match rendition {
+            Rendition::All => match policy {
+                CodecPolicy::AsPublished => Form::Whole,
+                CodecPolicy::Announced(announced) => self.form_of_all(announced),
+            },
+            Rendition::One { video, audio } => match self.media.kind() {
+                MediaKind::Data => Form::Whole,
+                MediaKind::Video { .. } => self.form_of_track(policy, video),
+                MediaKind::Audio { .. } => self.form_of_track(policy, audio),
+            },
         };
-        let form = self.form(announced);
-        let converted = match form {
-            Form::Whole => return Delivery::Media(self.media.clone()),
-            Form::Skip(codec) => return Delivery::Skip(codec),
-            Form::Legacy => self.converted(true),
-            Form::Single => self.converted(false),
-        };
-        match converted {
-            Some(media) => Delivery::Media(media),
-            None => Delivery::Media(self.media.clone()),
+        match form {
+            Form::Whole => Delivery::Media(self.media.clone()),
+            Form::Skip(codec) => Delivery::Skip(codec),
+            Form::Pass => Delivery::Pass,
+            Form::Track { track, legacy } => match self.converted(track, legacy) {
+                Some(media) => Delivery::Media(media),
+                None => Delivery::Pass,
+            },
         }
     }
 
@@ -163,69 +206,115 @@ impl<'a> Conversions<'a> {
             .unwrap_or_default()
     }
 
-    fn form(&mut self, announced: &Capabilities) -> Form {
+    /// The form of the message for a player of every track that listed what it takes.
+    fn form_of_all(&mut self, announced: &Capabilities) -> Form {
         if !self.enhanced() {
             return Form::Whole;
         }
-        let multitrack = announced.caps_ex & caps_ex::MULTITRACK != 0;
-        let listed = |codec: Codec| {
-            let (video, fourcc) = match codec {
-                Codec::Video(codec) => (true, codec.fourcc()),
-                Codec::Audio(codec) => (false, codec.fourcc()),
-            };
-            match fourcc.as_ref().map(|fourcc| std::str::from_utf8(fourcc)) {
-                Some(Ok(fourcc)) if video => announced.has_video(fourcc),
-                Some(Ok(fourcc)) => announced.has_audio(fourcc),
-                _ => false,
+        if self.media.track_layout() == TrackLayout::Single {
+            return self.form_of_single(announced);
+        }
+        let (_, codecs) = self.frames();
+        match codecs.iter().find(|codec| !listed(announced, **codec)) {
+            Some(codec) => Form::Skip(*codec),
+            None => Form::Whole,
+        }
+    }
+
+    /// The form of the message for a player of `track` (of the message's kind).
+    fn form_of_track(&mut self, policy: &CodecPolicy, track: u8) -> Form {
+        match self.media.track_layout() {
+            TrackLayout::Single if track != 0 => return Form::Pass,
+            TrackLayout::Single => {
+                return match policy {
+                    CodecPolicy::AsPublished => Form::Whole,
+                    CodecPolicy::Announced(announced) if self.enhanced() => {
+                        self.form_of_single(announced)
+                    }
+                    CodecPolicy::Announced(_) => Form::Whole,
+                };
             }
+            TrackLayout::One(id) if id != track => return Form::Pass,
+            TrackLayout::One(_) | TrackLayout::Many => {}
+        }
+        // The track, out of its multitrack message.
+        let (frames, _) = self.frames();
+        let Some(codec) = frames
+            .iter()
+            .find(|frame| frame.track_id == track)
+            .map(|frame| frame.codec)
+        else {
+            // Metadata packets and other tracks: nothing a single-track player needs.
+            return Form::Pass;
         };
+        let taken = match policy {
+            CodecPolicy::AsPublished => true,
+            CodecPolicy::Announced(announced) => listed(announced, codec),
+        };
+        if has_legacy_form(codec) {
+            Form::Track {
+                track,
+                legacy: true,
+            }
+        } else if taken {
+            Form::Track {
+                track,
+                legacy: false,
+            }
+        } else {
+            Form::Skip(codec)
+        }
+    }
+
+    /// The form of an Enhanced RTMP message of track 0 without multitrack, for a player that
+    /// listed what it takes.
+    fn form_of_single(&mut self, announced: &Capabilities) -> Form {
         let (frames, codecs) = self.frames();
         let Some(first) = frames.first() else {
             // Metadata packets (colorInfo), command frames, multichannel configs: nothing a
             // decoder needs, and only for players that listed the codec.
-            return match codecs.iter().find(|codec| !listed(**codec)) {
+            return match codecs.iter().find(|codec| !listed(announced, **codec)) {
                 Some(codec) => Form::Skip(*codec),
                 None => Form::Whole,
             };
         };
-        let several = frames.iter().any(|frame| frame.track_id != first.track_id);
-        if frames.iter().all(|frame| listed(frame.codec)) && (!several || multitrack) {
-            return Form::Whole;
-        }
-        let default = first.codec;
-        if has_legacy_form(default) {
-            Form::Legacy
-        } else if listed(default) {
-            Form::Single
+        let codec = first.codec;
+        if listed(announced, codec) {
+            Form::Whole
+        } else if has_legacy_form(codec) {
+            Form::Track {
+                track: 0,
+                legacy: true,
+            }
         } else {
-            Form::Skip(default)
+            Form::Skip(codec)
         }
     }
 
-    /// The default track's frames as one message: legacy or single-track Enhanced RTMP.
-    fn converted(&mut self, legacy: bool) -> Option<Media> {
-        let slot = if legacy { &self.legacy } else { &self.single };
-        if let Some(done) = slot {
-            return done.clone();
+    /// The frame of `track` as a single-track message of track 0: legacy or Enhanced RTMP.
+    fn converted(&mut self, track: u8, legacy: bool) -> Option<Media> {
+        if let Some((_, _, made)) = self
+            .made
+            .iter()
+            .find(|(made_track, made_legacy, _)| (*made_track, *made_legacy) == (track, legacy))
+        {
+            return made.clone();
         }
         let message = self.message().clone();
         let chunk_size = self.chunk_size;
         let (frames, _) = self.frames();
-        let track = frames.first().map(|frame| frame.track_id);
         let payload = frames
             .iter()
-            .filter(|frame| Some(frame.track_id) == track)
-            .map(|frame| {
+            .find(|frame| frame.track_id == track)
+            .map(|frame| Frame {
+                track_id: 0,
                 // The legacy form has no room for ModEx offsets.
-                let offset = if legacy {
+                timestamp_offset_nanos: if legacy {
                     0
                 } else {
                     frame.timestamp_offset_nanos
-                };
-                Frame {
-                    timestamp_offset_nanos: offset,
-                    ..frame.clone()
-                }
+                },
+                ..frame.clone()
             })
             .map(|frame| match frame.codec {
                 Codec::Video(_) => frame.to_video_tag(!legacy).and_then(|tag| tag.to_bytes()),
@@ -233,17 +322,38 @@ impl<'a> Conversions<'a> {
                     .to_audio_tag(legacy.then_some(LegacyAudioFormat::AAC))
                     .and_then(|tag| tag.to_bytes()),
             })
-            .next()
             .and_then(Result::ok);
         let converted = payload.and_then(|payload| {
             SharedMedia::new(RawMessage { payload, ..message }, chunk_size).ok()
         });
-        if legacy {
-            self.legacy = Some(converted.clone());
-        } else {
-            self.single = Some(converted.clone());
-        }
+        self.made.push((track, legacy, converted.clone()));
         converted
+    }
+}
+
+/// The rendition a player under `policy` gets when it asks for `rendition`: a player that did
+/// not announce multitrack gets the first rendition rather than every track.
+pub(crate) fn effective_rendition(policy: &CodecPolicy, rendition: Rendition) -> Rendition {
+    match (rendition, policy) {
+        (Rendition::All, CodecPolicy::Announced(announced))
+            if announced.caps_ex & caps_ex::MULTITRACK == 0 =>
+        {
+            Rendition::first()
+        }
+        (rendition, _) => rendition,
+    }
+}
+
+/// Whether the player listed `codec` in its connect.
+fn listed(announced: &Capabilities, codec: Codec) -> bool {
+    let (video, fourcc) = match codec {
+        Codec::Video(codec) => (true, codec.fourcc()),
+        Codec::Audio(codec) => (false, codec.fourcc()),
+    };
+    match fourcc.as_ref().map(|fourcc| std::str::from_utf8(fourcc)) {
+        Some(Ok(fourcc)) if video => announced.has_video(fourcc),
+        Some(Ok(fourcc)) => announced.has_audio(fourcc),
+        _ => false,
     }
 }
 

@@ -18,6 +18,7 @@ use rtmp_session::StreamKey;
 
 use crate::catch_up::CatchUp;
 use crate::player::{Notice, PlayerHandle};
+use crate::rendition::Rendition;
 use crate::ring::{Cursor, Ring};
 use crate::router::{PlayError, Playing, PublishError, Publishing, Router};
 use crate::slot::PlayerSlot;
@@ -27,10 +28,12 @@ mod config;
 mod probe;
 mod publisher;
 #[cfg(test)]
+mod rendition_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::HubConfig;
-use probe::Meter;
+use probe::{Meter, TrackMeters};
 pub use publisher::HubPublisher;
 use publisher::NO_RESUME;
 
@@ -43,8 +46,13 @@ pub(super) const AUDIO_INFO_TRIES: u64 = 100;
 struct Player {
     id: u64,
     slot: PlayerSlot,
-    cursor: Option<Arc<Cursor>>,
+    /// The ring it reads, and its cursor there.
+    cursor: Option<(Arc<Ring>, Arc<Cursor>)>,
 }
+
+/// The most rings a stream keeps, one per rendition its players read; players of other
+/// renditions get a queue of their own.
+const MAX_RINGS: usize = 8;
 
 #[derive(Default)]
 pub(super) struct Stream {
@@ -55,12 +63,17 @@ pub(super) struct Stream {
     players: Vec<Player>,
     /// Players that read the ring: the fan-out passes them by.
     followers: Vec<Player>,
-    /// Published media for the players that read it in place (made when the first comes).
-    ring: Option<Arc<Ring>>,
-    /// What the ring's followers had taken when the stats last counted it.
+    /// Published media for the players that read it in place, a ring per rendition (each
+    /// made when its first player comes).
+    rings: Vec<(Rendition, Arc<Ring>)>,
+    /// What the rings' followers had taken when the stats last counted it.
     ring_taken: u64,
+    /// Messages dropped by the followers of rings no longer kept.
+    retired_dropped: u64,
     stats: StreamStats,
     meter: Meter,
+    /// Each track's figures.
+    tracks: TrackMeters,
     /// When the publisher started.
     since: Option<Instant>,
     /// When the publisher left, while its players wait for another (the republish grace).
@@ -82,10 +95,9 @@ impl Stream {
     /// Removes the players `keep` refuses, ending their reading of the ring.
     fn remove_players(&mut self, mut keep: impl FnMut(&mut Player) -> bool) {
         self.players.retain_mut(&mut keep);
-        let ring = self.ring.clone();
         self.followers.retain_mut(|player| {
             let kept = keep(player);
-            if let (false, Some(cursor), Some(ring)) = (kept, &player.cursor, &ring) {
+            if let (false, Some((ring, cursor))) = (kept, &player.cursor) {
                 ring.end(cursor);
             }
             kept
@@ -97,15 +109,41 @@ impl Stream {
         self.stats.players = self.players.len() + self.followers.len();
     }
 
-    /// Payload bytes the ring's followers took since the last call.
+    /// Payload bytes the rings' followers took since the last call.
     fn taken_from_ring(&mut self) -> u64 {
-        let Some(ring) = &self.ring else {
+        if self.rings.is_empty() {
             return 0;
-        };
-        let taken = ring.taken();
-        let new = taken - self.ring_taken;
+        }
+        let taken: u64 = self.rings.iter().map(|(_, ring)| ring.taken()).sum();
+        let new = taken.saturating_sub(self.ring_taken);
         self.ring_taken = taken;
         new
+    }
+
+    /// The ring of `rendition`, made if there is room for another.
+    fn ring(
+        &mut self,
+        rendition: Rendition,
+        make: impl FnOnce() -> Arc<Ring>,
+    ) -> Option<Arc<Ring>> {
+        if let Some((_, ring)) = self.rings.iter().find(|(kept, _)| *kept == rendition) {
+            return Some(ring.clone());
+        }
+        if self.rings.len() >= MAX_RINGS {
+            // Rings nobody reads any more make room (their counts stay in the stats).
+            let (unused, used): (Vec<_>, Vec<_>) =
+                self.rings.drain(..).partition(|(_, ring)| ring.is_unused());
+            self.rings = used;
+            self.retired_dropped += unused.iter().map(|(_, ring)| ring.dropped()).sum::<u64>();
+            let taken: u64 = unused.iter().map(|(_, ring)| ring.taken()).sum();
+            self.ring_taken = self.ring_taken.saturating_sub(taken);
+        }
+        if self.rings.len() >= MAX_RINGS {
+            return None;
+        }
+        let ring = make();
+        self.rings.push((rendition, ring.clone()));
+        Some(ring)
     }
 }
 
@@ -286,16 +324,18 @@ impl Hub {
                 cursor: None,
             };
             let chunk_size = self.config.chunk_size;
+            let rendition = player.slot.handle().rendition();
+            let stream = &mut *inner;
             player
                 .slot
-                .catch_up(inner.catch_up.iter(), &key, chunk_size);
-            // From here on the player reads the stream's ring, if its writer can and it takes
-            // the media as published. The ring counts in the budget of the players that read
-            // it (the server's).
+                .catch_up(stream.catch_up.iter_for(rendition), &key, chunk_size);
+            // From here on the player reads its rendition's ring, if its writer can and it
+            // takes the media as published. The ring counts in the budget of the players that
+            // read it (the server's).
             let handle = player.slot.handle();
             if handle.can_follow() {
                 let config = &self.config;
-                let ring = inner.ring.get_or_insert_with(|| {
+                let ring = stream.ring(rendition, || {
                     Ring::new(
                         config.player_queue_bytes,
                         config.slow_player,
@@ -303,7 +343,10 @@ impl Hub {
                         self.dropped.clone(),
                     )
                 });
-                player.cursor = handle.follow(ring, player.slot.is_lagging());
+                player.cursor = ring.and_then(|ring| {
+                    let cursor = handle.follow(&ring, player.slot.is_lagging())?;
+                    Some((ring, cursor))
+                });
             }
             if player.cursor.is_some() {
                 inner.followers.push(player);
@@ -338,8 +381,27 @@ impl Hub {
         let stream = lock(&self.streams).get(key).cloned()?;
         let stream = lock(&stream);
         let mut stats = stream.stats.clone();
+        stats.tracks = stream.tracks.snapshot();
+        for player in stream.players.iter().chain(&stream.followers) {
+            let handle = player.slot.handle();
+            let rendition = crate::codecs::effective_rendition(handle.codecs(), handle.rendition());
+            for track in &mut stats.tracks {
+                let taken = match rendition {
+                    Rendition::All => true,
+                    Rendition::One { video, audio } => {
+                        track.id == if track.video { video } else { audio }
+                    }
+                };
+                track.players += usize::from(taken);
+            }
+        }
         stats.uptime = stream.since.map_or(Duration::ZERO, |since| since.elapsed());
-        stats.dropped += stream.ring.as_ref().map_or(0, |ring| ring.dropped());
+        stats.dropped += stream.retired_dropped;
+        stats.dropped += stream
+            .rings
+            .iter()
+            .map(|(_, ring)| ring.dropped())
+            .sum::<u64>();
         Some(stats)
     }
 

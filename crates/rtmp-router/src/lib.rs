@@ -100,6 +100,7 @@ mod outlet;
 mod player;
 mod queue;
 mod refusal;
+mod rendition;
 mod ring;
 mod router;
 mod slot;
@@ -114,11 +115,12 @@ pub use media::{Media, MediaError, MediaKind, SharedMedia};
 pub use outlet::{Batch, Inlet, MAX_BATCH_BUFFERS, Notices, Outlet, PlayerControls, outlet};
 pub use player::{DeliverError, Feed, Notice, PlayerFeed, PlayerHandle};
 pub use refusal::Refusal;
+pub use rendition::{BadTrack, Rendition};
 pub use ring::FellBehind;
 pub use router::{PlayError, Playing, PublishError, Publishing, Router};
 pub use slot::{Offered, PlayerSlot};
 pub use slow_player::SlowPlayerPolicy;
-pub use stats::StreamStats;
+pub use stats::{StreamStats, TrackStats};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use rtmp_chunk::{ChunkedMessage, EncodeError, RawMessage, type_id};
-use rtmp_flv::{FlvTag, VideoKind, peek_audio_sequence_start, peek_video};
+use rtmp_flv::{
+    FlvTag, TrackLayout, VideoKind, peek_audio_sequence_start, peek_track_layout, peek_video,
+};
 use rtmp_session::chunk_stream;
 
 /// What a queued media message costs beyond its bytes: its slot, reference count and
@@ -58,6 +60,8 @@ pub enum MediaError {
 #[derive(Debug)]
 pub struct SharedMedia {
     kind: MediaKind,
+    /// The tracks it carries (multitrack streams).
+    tracks: TrackLayout,
     chunked: ChunkedMessage,
     /// When it was made: how far behind the live edge a viewer is.
     made: Instant,
@@ -101,6 +105,7 @@ impl SharedMedia {
             type_id::DATA_AMF0 | type_id::DATA_AMF3 => (MediaKind::Data, chunk_stream::STREAM),
             other => return Err(MediaError::NotMedia(other)),
         };
+        let tracks = peek_track_layout(message.type_id, &message.payload);
         let message = RawMessage {
             chunk_stream_id,
             stream_id: 1,
@@ -109,6 +114,7 @@ impl SharedMedia {
         let chunked = ChunkedMessage::new(message, chunk_size)?;
         Ok(Arc::new(Self {
             kind,
+            tracks,
             chunked,
             made: Instant::now(),
             flv_tag: OnceLock::new(),
@@ -118,6 +124,21 @@ impl SharedMedia {
     /// What it is.
     pub fn kind(&self) -> MediaKind {
         self.kind
+    }
+
+    /// The tracks it carries: track 0 alone, unless in Enhanced RTMP multitrack form.
+    pub fn track_layout(&self) -> TrackLayout {
+        self.tracks
+    }
+
+    /// The one track it carries, if it carries one: 0 for ordinary media, the track's id for
+    /// a multitrack message of one track; `None` for several tracks.
+    pub(crate) fn single_track(&self) -> Option<u8> {
+        match self.tracks {
+            TrackLayout::Single => Some(0),
+            TrackLayout::One(track_id) => Some(track_id),
+            TrackLayout::Many => None,
+        }
     }
 
     /// The chunked bytes, for players on message stream 1 at the chunk size it was made with.

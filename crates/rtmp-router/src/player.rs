@@ -12,6 +12,7 @@ use crate::codecs::CodecPolicy;
 use crate::controls::PlayControls;
 use crate::media::{Media, MediaKind};
 use crate::queue::{MediaReceiver, MediaSender, Refused};
+use crate::rendition::Rendition;
 use crate::ring::{Cursor, Ring};
 
 /// What a router tells a player besides media.
@@ -41,6 +42,8 @@ pub struct PlayerHandle {
     controls: Arc<PlayControls>,
     /// Which codecs the player gets, and in what form.
     codecs: CodecPolicy,
+    /// Which tracks of a multitrack stream it gets.
+    rendition: Rendition,
     /// Whether its writer can read a stream's ring instead of a queue of its own.
     reads_rings: bool,
 }
@@ -188,6 +191,7 @@ impl PlayerHandle {
             stream_id,
             controls,
             codecs: CodecPolicy::AsPublished,
+            rendition: Rendition::All,
             reads_rings: false,
         }
     }
@@ -202,6 +206,19 @@ impl PlayerHandle {
     /// Which codecs the player gets, and in what form (from what it announced in connect).
     pub fn codecs(&self) -> &CodecPolicy {
         &self.codecs
+    }
+
+    /// The handle with `rendition` as the tracks the player gets of a multitrack stream
+    /// (players of the application's own get every track by default; a server gives its
+    /// connections the rendition they asked for).
+    pub fn with_rendition(mut self, rendition: Rendition) -> Self {
+        self.rendition = rendition;
+        self
+    }
+
+    /// Which tracks of a multitrack stream the player gets.
+    pub fn rendition(&self) -> Rendition {
+        self.rendition
     }
 
     /// Whether the player wants media of `kind` now: not while paused, nor audio or video it

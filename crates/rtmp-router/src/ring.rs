@@ -215,6 +215,11 @@ impl Ring {
         }
     }
 
+    /// Whether nobody follows the ring any more.
+    pub(crate) fn is_unused(&self) -> bool {
+        lock(&self.state).cursors.is_empty()
+    }
+
     /// Ends `cursor` at the current head: its follower reads what was appended so far, then
     /// stops (its player left the stream).
     pub(crate) fn end(&self, cursor: &Cursor) {

@@ -73,22 +73,35 @@ impl PlayerSlot {
     }
 
     /// Queues what a joining player gets first (a [`CatchUp`](crate::CatchUp)'s messages of
-    /// `key`), each in the form its codec policy gives; what does not fit leaves the player
-    /// waiting for a keyframe.
+    /// `key`, from [`CatchUp::iter_for`](crate::CatchUp::iter_for) the player's
+    /// [`rendition`](PlayerHandle::rendition)), each in the form its codec policy and
+    /// rendition give. A player that got no keyframe (nothing fit, or no GOP was kept) waits
+    /// for one.
     pub fn catch_up<'a>(
         &mut self,
         messages: impl IntoIterator<Item = &'a Media>,
         key: &StreamKey,
         chunk_size: u32,
     ) {
+        let mut keyframe = false;
         for media in messages {
             let mut conversions = Conversions::new(media, chunk_size);
             let Some(media) = self.form(&mut conversions, key) else {
                 continue;
             };
+            if self.lagging && !is_keyframe(&media) && is_coded_video(&media) {
+                continue;
+            }
+            let got_keyframe = is_keyframe(&media);
             if self.handle.deliver(media).is_err() {
                 self.lagging = true;
+            } else if got_keyframe {
+                keyframe = true;
+                self.lagging = false;
             }
+        }
+        if !keyframe {
+            self.lagging = true;
         }
     }
 
@@ -111,13 +124,14 @@ impl PlayerSlot {
         if !self.handle.wants(kind) {
             return Offered::Passed;
         }
+        // Other renditions' media passes by before the player is found behind.
+        let Some(media) = self.form(conversions, key) else {
+            return Offered::Passed;
+        };
         // A lagging player gets no video until a keyframe (sequence headers always pass).
         if self.lagging && matches!(video_kind, Some(VideoKind::Inter | VideoKind::Other)) {
             return Offered::Dropped { remove: false };
         }
-        let Some(media) = self.form(conversions, key) else {
-            return Offered::Passed;
-        };
         match self.handle.deliver(media) {
             Ok(()) => {
                 if video_kind == Some(VideoKind::Keyframe) {
@@ -145,11 +159,12 @@ impl PlayerSlot {
         self.lagging
     }
 
-    /// What the player gets of the message under its codec policy; `None` when it gets
-    /// nothing (it is told once per codec).
+    /// What the player gets of the message under its codec policy and rendition; `None` when
+    /// it gets nothing (it is told once per codec it does not take).
     fn form(&mut self, conversions: &mut Conversions<'_>, key: &StreamKey) -> Option<Media> {
-        match conversions.for_player(self.handle.codecs()) {
+        match conversions.for_player(self.handle.codecs(), self.handle.rendition()) {
             Delivery::Media(media) => Some(media),
+            Delivery::Pass => None,
             Delivery::Skip(codec) => {
                 if !self.told.contains(&codec) {
                     self.told.push(codec);
@@ -159,4 +174,24 @@ impl PlayerSlot {
             }
         }
     }
+}
+
+fn is_keyframe(media: &Media) -> bool {
+    matches!(
+        media.kind(),
+        MediaKind::Video {
+            kind: VideoKind::Keyframe,
+            ..
+        }
+    )
+}
+
+fn is_coded_video(media: &Media) -> bool {
+    matches!(
+        media.kind(),
+        MediaKind::Video {
+            kind: VideoKind::Inter | VideoKind::Other,
+            ..
+        }
+    )
 }

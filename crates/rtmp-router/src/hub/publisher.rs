@@ -8,7 +8,7 @@ use rtmp_chunk::RawMessage;
 use rtmp_flv::{Codec, TrackInfo, VideoKind};
 use rtmp_session::StreamKey;
 
-use super::probe::{Meter, codec_of, video_size};
+use super::probe::{Meter, TrackMeters, codec_of, video_size};
 use super::{AUDIO_INFO_TRIES, Hub, Stream, lock};
 use crate::codecs::Conversions;
 use crate::media::{MediaKind, SharedMedia};
@@ -72,21 +72,40 @@ impl HubPublisher {
         };
         let kind = media.kind();
         let config = &self.hub.config;
+        let now = Instant::now();
         let mut guard = lock(&self.stream);
         let stream = &mut *guard;
         stream.last_timestamp = message.timestamp;
+        let tracks_kept = config.max_tracks.saturating_mul(2);
+        stream.tracks.count(&media, message, now, tracks_kept);
+        let configures = matches!(
+            kind,
+            MediaKind::Audio {
+                sequence_start: true
+            } | MediaKind::Video {
+                kind: VideoKind::SequenceStart,
+                ..
+            }
+        );
+        if configures {
+            stream.tracks.configure(message, tracks_kept);
+        }
+        // The stream's own figures are those of track 0.
+        let track_0 = media.single_track() == Some(0);
         let stats = &mut stream.stats;
-        let codec_unknown = match kind {
-            MediaKind::Audio { sequence_start } => {
-                sequence_start
-                    || stats.audio_codec.is_none()
-                    || (stats.audio_sample_rate.is_none() && stats.audio_frames < AUDIO_INFO_TRIES)
-            }
-            MediaKind::Video { kind, .. } => {
-                kind == VideoKind::SequenceStart || stats.video_codec.is_none()
-            }
-            MediaKind::Data => false,
-        };
+        let codec_unknown = track_0
+            && match kind {
+                MediaKind::Audio { sequence_start } => {
+                    sequence_start
+                        || stats.audio_codec.is_none()
+                        || (stats.audio_sample_rate.is_none()
+                            && stats.audio_frames < AUDIO_INFO_TRIES)
+                }
+                MediaKind::Video { kind, .. } => {
+                    kind == VideoKind::SequenceStart || stats.video_codec.is_none()
+                }
+                MediaKind::Data => false,
+            };
         if codec_unknown {
             match codec_of(message.type_id, &message.payload) {
                 Some((Codec::Video(codec), info)) => {
@@ -115,7 +134,7 @@ impl HubPublisher {
             MediaKind::Audio { .. } => stream.stats.audio_frames += 1,
             MediaKind::Video { kind, enhanced } => {
                 stream.stats.video_frames += 1;
-                if kind == VideoKind::SequenceStart {
+                if kind == VideoKind::SequenceStart && track_0 {
                     stream.stats.enhanced_video = enhanced;
                 }
             }
@@ -137,6 +156,7 @@ impl HubPublisher {
             MediaKind::Data
                 if rtmp_message::data_name_is(&message.payload, rtmp_message::ON_METADATA) =>
             {
+                stream.tracks.metadata(&message.payload, tracks_kept);
                 let (width, height, frame_rate) = video_size(&message.payload);
                 let stats = &mut stream.stats;
                 stats.frame_rate = frame_rate;
@@ -149,10 +169,12 @@ impl HubPublisher {
         }
         let policy = config.slow_player;
         let mut tally = Tally::default();
-        if let Some(ring) = &stream.ring {
-            ring.push(media.clone());
-        }
         let mut conversions = Conversions::new(&media, config.chunk_size);
+        for (rendition, ring) in &stream.rings {
+            if let Some(media) = conversions.for_rendition(*rendition) {
+                ring.push(media);
+            }
+        }
         let before = stream.players.len();
         stream.players.retain_mut(|player| {
             match player.slot.offer(&mut conversions, &self.key, policy) {
@@ -177,7 +199,7 @@ impl HubPublisher {
         );
         stream.stats.bytes += bytes_in;
         stream.stats.bytes_out += bytes_out;
-        if let Some((rate_in, rate_out)) = stream.meter.add(bytes_in, bytes_out) {
+        if let Some((rate_in, rate_out)) = stream.meter.add(bytes_in, bytes_out, now) {
             (stream.stats.bitrate, stream.stats.bitrate_out) = (rate_in, rate_out);
         }
         stream.stats.dropped += tally.dropped;
@@ -223,6 +245,7 @@ impl Drop for HubPublisher {
             stream.stats.publishing = false;
             stream.catch_up.clear();
             stream.meter = Meter::default();
+            stream.tracks = TrackMeters::default();
             stream.since = None;
             stream.stats.bitrate = 0;
             stream.stats.bitrate_out = 0;
