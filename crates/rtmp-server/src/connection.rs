@@ -27,7 +27,7 @@ use crate::stats::{Entry, Registry, Request, Role};
 use crate::writer::{Ticks, WriteError, WriteHalf, next_tick, write_loop};
 use rtmp_router::{
     CodecPolicy, Inlet, Notice, Notices, PlayError, PlayerControls, Playing, PublishError,
-    Publishing, Router, outlet,
+    Publishing, Rendition, Router, outlet,
 };
 use rtmp_session::{RtmpUrl, ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
 
@@ -580,15 +580,30 @@ impl<H: Hooks> Connection<H> {
             self.refuse_play(&request, error)?;
             return Ok(());
         }
+        // A player that cannot take multitrack gets one rendition: the one its query names.
+        let capabilities = self.session.client_capabilities().cloned();
+        let multitrack = capabilities
+            .as_ref()
+            .is_some_and(|announced| announced.caps_ex & rtmp_session::caps_ex::MULTITRACK != 0);
+        let rendition = match Rendition::from_query(request.query.as_deref(), multitrack) {
+            Ok(rendition) => rendition,
+            Err(bad) => {
+                let reason = bad.to_string();
+                self.log_refusal("play refused", &request.key, &reason);
+                let status = Status::play_failed(reason);
+                return Ok(self.session.reject_play(request.stream_id, status)?);
+            }
+        };
         // Play.Start must reach the writer before the first media.
         self.session.accept_play(&request)?;
         self.flush();
-        let codecs = match self.session.client_capabilities() {
-            Some(announced) => CodecPolicy::Announced(Arc::new(announced.clone())),
+        let codecs = match capabilities {
+            Some(announced) => CodecPolicy::Announced(Arc::new(announced)),
             None if self.context.config.legacy_for_unannounced => CodecPolicy::legacy_only(),
             None => CodecPolicy::AsPublished,
         };
         let (player, controls) = self.control.player(request.stream_id, enhanced, codecs);
+        let player = player.with_rendition(rendition);
         self.controls.insert(request.stream_id, controls);
         match router.play(&request.key, player) {
             Ok(subscription) => {

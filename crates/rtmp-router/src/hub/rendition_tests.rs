@@ -34,7 +34,13 @@ const AVC_CONFIG: [u8; 7] = [1, 0x64, 0, 0x1F, 0xFF, 0xE0, 0];
 fn video(track: u8, timestamp: u32, frame: Option<bool>) -> RawMessage {
     let key = frame.unwrap_or(true);
     let mut payload = if track == 0 {
-        vec![if key { 0x17 } else { 0x27 }, u8::from(frame.is_some()), 0, 0, 0]
+        vec![
+            if key { 0x17 } else { 0x27 },
+            u8::from(frame.is_some()),
+            0,
+            0,
+            0,
+        ]
     } else {
         let first = 0x80 | if key { 0x10 } else { 0x20 } | 6;
         let packet = u8::from(frame.is_some());
@@ -84,7 +90,9 @@ fn publish(hub: &std::sync::Arc<Hub>, frames: &[(u8, u32, bool)]) -> crate::HubP
 
 fn send(publisher: &crate::HubPublisher, frames: &[(u8, u32, bool)]) {
     for (track, timestamp, key) in frames {
-        publisher.send(&video(*track, *timestamp, Some(*key))).unwrap();
+        publisher
+            .send(&video(*track, *timestamp, Some(*key)))
+            .unwrap();
     }
 }
 
@@ -183,8 +191,8 @@ fn ring_readers_of_each_rendition_read_a_ring_of_their_own() {
     let (first, mut first_queue) = player(Rendition::first());
     let (second, mut second_queue) = player(Rendition::One { video: 1, audio: 0 });
     let (other, mut other_queue) = player(Rendition::first());
-    let _playing = [first, second, other]
-        .map(|handle| hub.play(key(), handle.reading_rings()).unwrap());
+    let _playing =
+        [first, second, other].map(|handle| hub.play(key(), handle.reading_rings()).unwrap());
     let mut first = follow(&mut first_queue);
     let mut second = follow(&mut second_queue);
     let mut other = follow(&mut other_queue);
@@ -193,7 +201,10 @@ fn ring_readers_of_each_rendition_read_a_ring_of_their_own() {
     publisher.send(&video(0, 0, None)).unwrap();
     send(&publisher, &[(0, 0, true), (0, 40, false)]);
     publisher.send(&video(1, 80, None)).unwrap();
-    send(&publisher, &[(1, 80, true), (0, 80, false), (1, 120, false)]);
+    send(
+        &publisher,
+        &[(1, 80, true), (0, 80, false), (1, 120, false)],
+    );
     let track_0 = [(0, 0x17, 0), (0, 0x17, 0), (40, 0x27, 0), (80, 0x27, 0)];
     assert_eq!(read(&mut first), track_0);
     assert_eq!(read(&mut other), track_0, "from the same ring");
