@@ -156,6 +156,8 @@ pub struct RecordSection {
     pub segment_secs: Option<u64>,
     /// Start a new file after this many mebibytes.
     pub segment_mb: Option<u64>,
+    /// Of a multitrack stream, record this video track only (with audio track 0).
+    pub track: Option<u8>,
 }
 
 /// `[apps.NAME]`.

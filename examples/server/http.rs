@@ -40,7 +40,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rtmp_server::{
-    ConnectionStats, LogLimit, Recorder, Role, Server, StreamInfo, StreamKey, Totals,
+    ConnectionStats, LogLimit, Recorder, Role, Server, StreamInfo, StreamKey, Totals, TrackStats,
 };
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -334,6 +334,24 @@ fn stream_json(stream: &StreamInfo, recording: bool, http: &Http) -> Value {
         "viewers_ws_flv": http.viewers.of(&stream.key, Protocol::WsFlv),
         "watch_port": http.watch_port,
         "watch_path": format!("/watch/{}/{}", stream.key.app, stream.key.name),
+        "tracks": media.map_or_else(Vec::new, |media| media.tracks.iter().map(track_json).collect()),
+    })
+}
+
+/// One track of a stream (one rendition of a multitrack stream's video, or an audio track).
+fn track_json(track: &TrackStats) -> Value {
+    json!({
+        "kind": if track.video { "video" } else { "audio" },
+        "id": track.id,
+        "codec": track.codec.map(|codec| codec.to_string()),
+        "width": track.width,
+        "height": track.height,
+        "frame_rate": track.frame_rate,
+        "sample_rate": track.sample_rate,
+        "channels": track.channels,
+        "bitrate": track.bitrate,
+        "frames": track.frames,
+        "players": track.players,
     })
 }
 

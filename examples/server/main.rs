@@ -23,7 +23,7 @@ use std::time::Duration;
 use clap::Parser;
 use rtmp_cluster::{Cluster, ClusterConfig, ClusterDecisions};
 use rtmp_hooks::{SignedUrls, WebhookConfig, Webhooks};
-use rtmp_server::{Layered, RecordConfig, Recorder, Server, StaticRelay, Takeover};
+use rtmp_server::{Layered, RecordConfig, Recorder, Rendition, Server, StaticRelay, Takeover};
 
 use crate::config::FileConfig;
 use crate::policy::Policy;
@@ -72,6 +72,10 @@ struct Args {
     /// With --record: start a new file at the first keyframe after this many MiB.
     #[arg(long)]
     record_segment_mb: Option<u64>,
+    /// With --record: of a multitrack stream, record this video track (with audio track 0)
+    /// as a single-track file, rather than every track.
+    #[arg(long)]
+    record_track: Option<u8>,
     /// Chunk size sent to clients [default: 1024].
     #[arg(long)]
     chunk_size: Option<u32>,
@@ -373,19 +377,25 @@ async fn run(
                 .or(file.as_ref().and_then(|file| file.segment_secs)),
             args.record_segment_mb
                 .or(file.as_ref().and_then(|file| file.segment_mb)),
+            args.record_track
+                .or(file.as_ref().and_then(|file| file.track)),
         )),
         (None, Some(file)) => Some((
             file.dir.clone(),
             args.record_segment_secs.or(file.segment_secs),
             args.record_segment_mb.or(file.segment_mb),
+            args.record_track.or(file.track),
         )),
         (None, None) => None,
     };
-    if let Some((dir, secs, mb)) = record {
+    if let Some((dir, secs, mb, track)) = record {
         let server = listening.server();
         let mut config = RecordConfig::new(&dir);
         config.segment_duration = secs.map(Duration::from_secs);
         config.segment_bytes = mb.map(|mb| mb << 20);
+        if let Some(video) = track {
+            config.rendition = Rendition::One { video, audio: 0 };
+        }
         let mut files = Recorder::new(server.router().clone(), server.queue_budget(), config);
         if let Some(webhooks) = webhooks.clone() {
             files = files.on_finished(move |key, path| webhooks.recorded(key, path));

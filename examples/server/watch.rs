@@ -12,7 +12,9 @@
 //! the live edge, has a queue bounded in bytes with the RTMP players' slow-player policy, and
 //! is closed when its socket accepts nothing for the write timeout. What comes during 100 ms
 //! goes out in one vectored write of the shared tags, as for RTMP players. `?codecs=legacy`
-//! gives a player that takes legacy tags only H.264 and AAC. The hooks decide (`on_play`, with the
+//! gives a player that takes legacy tags only H.264 and AAC. Of a multitrack stream a viewer
+//! gets one rendition: video track 0 and audio track 0, or those `?track=ID&audio_track=ID`
+//! name. The hooks decide (`on_play`, with the
 //! URL's query) as for RTMP players; an unknown stream is a 404.
 
 use std::collections::HashMap;
@@ -36,7 +38,7 @@ use futures::SinkExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rtmp_server::message::PublishType;
-use rtmp_server::router::{CodecPolicy, FlvViewer, FlvViewerConfig};
+use rtmp_server::router::{CodecPolicy, FlvViewer, FlvViewerConfig, Rendition};
 use rtmp_server::{Client, Hooks, Server, StreamKey, StreamRequest};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -238,7 +240,8 @@ async fn player_license() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
 }
 
-/// How a viewer asked to play: `gop=0`, `codecs=legacy`.
+/// How a viewer asked to play: `gop=0`, `codecs=legacy` (and `track=`, `audio_track=`, read
+/// from the raw query).
 #[derive(Debug, serde::Deserialize)]
 struct Options {
     gop: Option<String>,
@@ -281,6 +284,10 @@ async fn flv(
         return (StatusCode::FORBIDDEN, format!("{refusal}\n")).into_response();
     }
     let mut config = FlvViewerConfig::default();
+    config.rendition = match Rendition::from_query(request.query.as_deref(), false) {
+        Ok(rendition) => rendition,
+        Err(bad) => return (StatusCode::BAD_REQUEST, format!("{bad}\n")).into_response(),
+    };
     config.gop = options.gop.as_deref() != Some("0");
     if options.codecs.as_deref() == Some("legacy") {
         config.codecs = CodecPolicy::legacy_only();

@@ -385,3 +385,101 @@ fn hevc_plays_or_the_page_says_why_not() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// The video streams ffprobe finds in `file`: their width and height.
+fn video_sizes(file: &Path) -> Vec<String> {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v"])
+        .args(["-show_entries", "stream=width,height", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_viewer_of_a_multitrack_stream_gets_the_rendition_it_asks_for() {
+    let (rtmp, watch, http) = (free_port(), free_port(), free_port());
+    let args = strings(&[
+        "--listen",
+        &format!("127.0.0.1:{rtmp}"),
+        "--watch",
+        &format!("127.0.0.1:{watch}"),
+        "--http",
+        &format!("127.0.0.1:{http}"),
+    ]);
+    let _server = start_server(&args, rtmp);
+    // ffmpeg 9 publishes two renditions (640x360 as track 0, 320x180 as track 1) and AAC.
+    let mut publish = strings(&["-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i"]);
+    publish.extend(strings(&[
+        "testsrc2=size=640x360:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine",
+        "-t",
+        "30",
+        "-filter_complex",
+        "[0:v]split=2[big][small];[small]scale=320:180[low]",
+        "-map",
+        "[big]",
+        "-map",
+        "[low]",
+        "-map",
+        "1:a",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-g",
+        "25",
+        "-c:a",
+        "aac",
+        "-f",
+        "flv",
+        &format!("rtmp://127.0.0.1:{rtmp}/live/renditions"),
+    ]));
+    let _publisher = Process(
+        Command::new(ffmpeg9())
+            .args(&publish)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let api = format!("http://127.0.0.1:{http}/api/streams");
+    eventually("both renditions are configured", || {
+        curl("GET", &api).1.matches("\"kind\":\"video\"").count() == 2
+    });
+    for (query, size) in [("", "640,360"), ("?track=1", "320,180")] {
+        let file = temp(&format!("rendition{}.flv", query.len()));
+        let url = format!("http://127.0.0.1:{watch}/live/renditions.flv{query}");
+        run(
+            "curl",
+            &strings(&["-s", "--max-time", "3", "-o", file.to_str().unwrap(), &url]),
+        );
+        let (sizes, video, audio) = (video_sizes(&file), frames(&file, "v"), frames(&file, "a"));
+        eprintln!("HTTP-FLV{query}: {sizes:?}, {video} video and {audio} audio frames");
+        assert_eq!(sizes, [size], "one rendition: {url}");
+        assert!(video >= 25 && audio >= 25, "{video} video, {audio} audio");
+        let _ = std::fs::remove_file(&file);
+    }
+    let bad = format!("http://127.0.0.1:{watch}/live/renditions.flv?track=x");
+    assert_eq!(curl("GET", &bad).0, 400);
+    // The API's figures of each rendition.
+    let (_, body) = curl("GET", &api);
+    let streams: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let tracks = &streams[0]["tracks"];
+    let widths: Vec<u64> = tracks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|track| track["kind"] == "video")
+        .map(|track| track["width"].as_u64().unwrap())
+        .collect();
+    assert_eq!(widths, [640, 320], "{tracks}");
+}

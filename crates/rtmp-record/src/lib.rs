@@ -26,7 +26,7 @@ use rtmp_chunk::MemoryBudget;
 use rtmp_session::StreamKey;
 use tokio::sync::Notify;
 
-use rtmp_router::{Feed, Notice, PlayError, PlayerHandle, Router};
+use rtmp_router::{Feed, Notice, PlayError, PlayerHandle, Rendition, Router};
 use segments::Segments;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -49,6 +49,10 @@ pub struct RecordConfig {
     /// Bytes the recording's queue holds (default 16 MiB); past it, media is dropped as for
     /// a slow player.
     pub queue_bytes: usize,
+    /// Which tracks of a multitrack stream are recorded (default: every track, as
+    /// published; [`Rendition::One`] records one video and one audio track as a
+    /// single-track file).
+    pub rendition: Rendition,
 }
 
 impl RecordConfig {
@@ -59,6 +63,7 @@ impl RecordConfig {
             segment_duration: None,
             segment_bytes: None,
             queue_bytes: 16 << 20,
+            rendition: Rendition::All,
         }
     }
 }
@@ -166,6 +171,7 @@ impl Recorder {
         }
         let (handle, mut feed) =
             PlayerHandle::pair(inner.config.queue_bytes, inner.budget.clone(), true);
+        let handle = handle.with_rendition(inner.config.rendition);
         let playing = match inner.router.play(key, handle) {
             Ok(playing) => playing,
             Err(error) => {

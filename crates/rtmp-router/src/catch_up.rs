@@ -14,9 +14,10 @@ use crate::rendition::Rendition;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CatchUpLimits {
-    /// Keep the current GOP (from its keyframe) for joining players.
+    /// Keep the current GOP (from its keyframe) of each video track for joining players.
     pub gop_cache: bool,
-    /// The most payload bytes a GOP kept holds; a longer GOP is not kept.
+    /// The most payload bytes the GOPs kept hold, all tracks together; past it, the track
+    /// whose GOP is oldest is not kept until its next keyframe.
     pub max_gop_bytes: usize,
     /// The most tracks whose configuration is kept.
     pub max_tracks: usize,
@@ -50,8 +51,9 @@ pub struct OverLimit {
 
 /// What a joining player gets first, in this order: the stream's metadata, the configuration
 /// (sequence start, multichannel configuration) of every track, and the current GOP from its
-/// keyframe. A router records each published message; a player that joins gets
-/// [`CatchUp::iter`] before what comes next. The hub keeps one per stream, and so can a router
+/// keyframe (of a multitrack stream, each video track's GOP from that track's keyframe). A
+/// router records each published message; a player that joins gets [`CatchUp::iter`] (or
+/// [`CatchUp::iter_for`] its rendition) before what comes next. The hub keeps one per stream, and so can a router
 /// of an application's own.
 ///
 /// ```
@@ -229,8 +231,9 @@ impl CatchUp {
                 None => {}
             }
         }
-        self.keep(media);
+        // What only the previous GOPs needed goes before the budget counts the keyframe.
         self.trim();
+        self.keep(media);
     }
 
     /// Coded media other than a keyframe: kept while a GOP is, and for a video frame of one
@@ -252,7 +255,13 @@ impl CatchUp {
         self.gop_bytes += media.chunked().payload_len();
         self.gop.push_back(media.clone());
         while self.gop_bytes > self.limits.max_gop_bytes && !self.starts.is_empty() {
-            if let Some(oldest) = (0..self.starts.len()).min_by_key(|index| self.starts[*index].1) {
+            if let Some(oldest) = self
+                .starts
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, start))| *start)
+                .map(|(index, _)| index)
+            {
                 self.starts.swap_remove(oldest);
             }
             self.trim();

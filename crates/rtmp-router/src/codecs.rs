@@ -1,13 +1,14 @@
-//! What each player receives of a stream's codecs, decided from what it announced in connect
-//! (Enhanced RTMP v2 negotiation).
+//! What each player receives of a stream's codecs and tracks, decided from what it announced
+//! in connect (Enhanced RTMP v2 negotiation) and the [`Rendition`] it plays.
 //!
-//! Legacy-form media (H.264 as CodecID 7, AAC as SoundFormat 10, and the other legacy ids)
-//! goes to every player: any RTMP player takes it. Enhanced RTMP media goes whole to a player
-//! that listed each of its codecs (and multitrack, when it has several tracks). Otherwise the
-//! player gets its default track converted: to the legacy form where the codec has one (H.264,
-//! AAC), or in single-track Enhanced RTMP form where it listed the codec; and nothing where
-//! neither holds, and it is told once, in an onStatus. Conversions are made once per message,
-//! whatever the number of players who need them.
+//! A player of one rendition gets its video and audio track as a single-track stream: legacy
+//! tags where the codec has a legacy form (H.264, AAC), single-track Enhanced RTMP tags
+//! otherwise, and nothing of other tracks. Legacy-form media (H.264 as CodecID 7, AAC as
+//! SoundFormat 10, and the other legacy ids) goes to every player: any RTMP player takes it.
+//! Enhanced RTMP media goes whole to a player that listed each of its codecs; otherwise the
+//! player gets it converted to the legacy form where the codec has one, and nothing where it
+//! has none, and it is told once, in an onStatus. Conversions are made once per message and
+//! form, whatever the number of players who need them.
 
 use std::sync::Arc;
 
@@ -24,11 +25,11 @@ use crate::rendition::Rendition;
 ///
 /// Legacy-form media (H.264 as CodecID 7, AAC as SoundFormat 10, and the other legacy ids)
 /// goes to every player. Under [`Announced`](Self::Announced), Enhanced RTMP media goes whole
-/// to a player that listed each of its codecs (and multitrack, when it has several tracks);
-/// otherwise the player gets its default track converted, to the legacy form where the codec
-/// has one (H.264, AAC) or in single-track Enhanced RTMP form where it listed the codec, and
-/// nothing where neither holds: it is told once, in an onStatus. Conversions are made once
-/// per message, whatever the number of players who need them.
+/// to a player that listed each of its codecs; otherwise the player gets it converted to the
+/// legacy form where the codec has one (H.264, AAC), and nothing where neither holds: it is
+/// told once, in an onStatus. A player that did not announce multitrack plays one
+/// [`Rendition`] of a multitrack stream, whatever it asked. Conversions are made once per
+/// message, whatever the number of players who need them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CodecPolicy {

@@ -14,6 +14,7 @@ use rtmp_session::StreamKey;
 use crate::codecs::CodecPolicy;
 use crate::media::{Media, MediaKind};
 use crate::player::{Feed, Notice, PlayerFeed, PlayerHandle};
+use crate::rendition::Rendition;
 use crate::router::{PlayError, Playing, Router};
 
 /// How an [`FlvViewer`] plays.
@@ -31,6 +32,9 @@ pub struct FlvViewerConfig {
     pub max_delay: Option<Duration>,
     /// Which codecs the viewer gets, and in what form (default: as published).
     pub codecs: CodecPolicy,
+    /// Which tracks of a multitrack stream the viewer gets (default: video track 0 and audio
+    /// track 0, as a single-track stream: browsers' FLV players know nothing of multitrack).
+    pub rendition: Rendition,
 }
 
 impl Default for FlvViewerConfig {
@@ -40,6 +44,7 @@ impl Default for FlvViewerConfig {
             gop: true,
             max_delay: Some(Duration::from_secs(2)),
             codecs: CodecPolicy::AsPublished,
+            rendition: Rendition::first(),
         }
     }
 }
@@ -106,7 +111,10 @@ impl FlvViewer {
     ) -> Result<Self, PlayError> {
         router.check_play(key, true)?;
         let (handle, feed) = PlayerHandle::pair(config.queue_bytes, budget, true);
-        let playing = router.play(key, handle.with_codecs(config.codecs.clone()))?;
+        let handle = handle
+            .with_codecs(config.codecs.clone())
+            .with_rendition(config.rendition);
+        let playing = router.play(key, handle)?;
         Ok(Self {
             key: key.clone(),
             feed,

@@ -15,8 +15,11 @@
 //!   [`PlayerFeed`].
 //! - **Building blocks of a router**: [`CatchUp`] (metadata, track configurations and the
 //!   GOP a joining player gets first) and [`PlayerSlot`] (a player's place in a fan-out, which
-//!   applies its pause/seek/receive requests, its [`CodecPolicy`] with [`Conversions`] shared
-//!   by all players, and the [`SlowPlayerPolicy`]).
+//!   applies its pause/seek/receive requests, its [`CodecPolicy`] and [`Rendition`] with
+//!   [`Conversions`] shared by all players, and the [`SlowPlayerPolicy`]).
+//! - **Renditions of a multitrack stream**: a [`Rendition`] says which tracks a player gets;
+//!   players that cannot take multitrack get one video and one audio track as a single-track
+//!   stream, from that track's keyframe, and [`TrackStats`] gives each track's figures.
 //! - **The default router**: [`Hub`], streams by key with a GOP cache and a fan-out whose
 //!   server players read each stream's ring in place.
 //! - **FLV egress**: [`FlvViewer`] plays a stream as FLV bytes (header, catch-up, then tags

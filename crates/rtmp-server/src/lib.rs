@@ -99,7 +99,8 @@ pub use rtmp_router as router;
 pub use rtmp_router::{
     CatchUp, CatchUpLimits, CodecPolicy, Conversions, DeliverError, Feed, Hub, HubConfig, Media,
     MediaError, MediaKind, Notice, Offered, PlayError, PlayerFeed, PlayerHandle, PlayerSlot,
-    Playing, PublishError, Publishing, Refusal, Router, SharedMedia, SlowPlayerPolicy, StreamStats,
+    Playing, PublishError, Publishing, Refusal, Rendition, Router, SharedMedia, SlowPlayerPolicy,
+    StreamStats, TrackStats,
 };
 /// The sans-IO sessions: [`rtmp_session`], re-exported so that its version always matches.
 pub use rtmp_session as session;

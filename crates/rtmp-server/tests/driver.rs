@@ -90,11 +90,15 @@ async fn a_player_that_never_reads_is_closed_at_the_write_timeout() {
     let (mut stuck, served) = pipe(&server, 16 << 10);
     play_without_reading(&mut stuck, "stuck").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut keyframe = vec![0x17u8; 50_000];
+    keyframe[1] = 1; // AVC coded frames
+    let keyframe = bytes::Bytes::from(keyframe);
     let frame = bytes::Bytes::from(vec![0x27u8; 50_000]);
     let mut timestamp = 0;
-    // Publish a frame every 40 ms until the server gives up on the player.
+    // Publish a frame every 40 ms, a keyframe first, until the server gives up on the player.
     let result = loop {
         tokio::time::sleep(Duration::from_millis(40)).await;
+        let frame = if timestamp == 0 { &keyframe } else { &frame };
         publisher
             .send_message(9, timestamp, frame.clone())
             .await

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{TestServer, publish_args, spawn, wait};
-use rtmp_server::{MemoryBudget, RecordConfig, RecordError, Recorder, Router, ServerConfig};
+use rtmp_server::{
+    MemoryBudget, RecordConfig, RecordError, Recorder, Rendition, Router, ServerConfig,
+};
 
 fn recorder(server: &TestServer, dir: &Path, segment: Option<Duration>) -> Recorder {
     let router: Arc<dyn Router> = Arc::new(server.hub.clone());
@@ -151,6 +153,13 @@ async fn hevc_av1_and_multitrack_recordings_decode_in_ffmpeg9() {
             common::multitrack_args(&server.url("live/multitrack"), 4),
         ),
     ];
+    // A second recorder takes one rendition of the multitrack stream: video track 1.
+    let one_dir = temp_dir("one-rendition");
+    let router: Arc<dyn Router> = Arc::new(server.hub.clone());
+    let mut config = RecordConfig::new(&one_dir);
+    config.rendition = Rendition::One { video: 1, audio: 0 };
+    let one = Recorder::new(router, MemoryBudget::new(1 << 30), config);
+    one.start(&common::key("multitrack")).unwrap();
     let mut publishers = Vec::new();
     for (name, args) in &streams {
         recorder.start(&common::key(name)).unwrap();
@@ -160,10 +169,17 @@ async fn hevc_av1_and_multitrack_recordings_decode_in_ffmpeg9() {
         assert!(wait(publisher).await.success());
     }
     finished(&recorder).await;
+    finished(&one).await;
 
-    // Tracks with decoded frames: video and audio, and for multitrack both audio tracks.
-    for (name, tracks) in [("hevc", 2), ("av1", 2), ("multitrack", 3)] {
-        let files = files(&dir, name);
+    // Tracks with decoded frames: video and audio, and for multitrack both video renditions
+    // and both audio tracks; of one rendition, its video and audio.
+    for (dir, name, tracks) in [
+        (&dir, "hevc", 2),
+        (&dir, "av1", 2),
+        (&dir, "multitrack", 4),
+        (&one_dir, "multitrack", 2),
+    ] {
+        let files = files(dir, name);
         assert_eq!(files.len(), 1, "{name}: {files:?}");
         let frames = common::peers::decode(&ffmpeg9, &[], &files[0]);
         assert!(
@@ -171,7 +187,19 @@ async fn hevc_av1_and_multitrack_recordings_decode_in_ffmpeg9() {
             "{name}: {frames:?}"
         );
     }
+    let one_file = &files(&one_dir, "multitrack")[0];
+    let probe = std::process::Command::new(&ffmpeg9)
+        .args(["-hide_banner", "-i"])
+        .arg(one_file)
+        .output()
+        .unwrap();
+    let streams = String::from_utf8_lossy(&probe.stderr);
+    assert!(
+        streams.contains("160x120") && !streams.contains("320x240"),
+        "{streams}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&one_dir);
     server.stop().await;
 }
 

@@ -11,7 +11,8 @@ use crate::slow_player::SlowPlayerPolicy;
 pub struct HubConfig {
     /// Keep the current GOP for players that join (default on).
     pub gop_cache: bool,
-    /// The most bytes a GOP cache holds; a longer GOP is not cached (default 16 MiB).
+    /// The most bytes a GOP cache holds, every video track's GOP together; past it, the
+    /// track whose GOP is oldest is not cached until its next keyframe (default 16 MiB).
     pub max_gop_bytes: usize,
     /// Bytes a stream's ring holds for the players that read it in place (chunked media plus
     /// 64 bytes per message; default 16 MiB, the largest GOP the cache keeps): a player that

@@ -224,3 +224,34 @@ fn ring_readers_of_each_rendition_read_a_ring_of_their_own() {
     assert_eq!(players, [(0, 2, 3), (1, 1, 2)]);
     assert!(stats.tracks.iter().all(|track| track.codec.is_some()));
 }
+
+#[test]
+fn past_the_gop_budget_the_track_whose_gop_is_oldest_is_no_longer_kept() {
+    let config = HubConfig {
+        max_gop_bytes: 60,
+        ..HubConfig::default()
+    };
+    let hub = Hub::new(config);
+    // Track 0's keyframe comes once; track 1 goes on with keyframes: each video message is
+    // 11 to 15 bytes, so track 0's GOP outgrows the budget.
+    let publisher = publish(&hub, &[(0, 0, true), (1, 0, true)]);
+    for timestamp in (40..400).step_by(40) {
+        send(
+            &publisher,
+            &[(1, timestamp, timestamp % 120 == 0), (0, timestamp, false)],
+        );
+    }
+    let (first, mut first_media) = player(Rendition::first());
+    let (second, mut second_media) = player(Rendition::One { video: 1, audio: 0 });
+    let _playing = [first, second].map(|handle| hub.play(key(), handle).unwrap());
+    assert_eq!(
+        video_of(&mut first_media),
+        [(0, 0x17, 0)],
+        "track 0's configuration only: it waits for its next keyframe"
+    );
+    let second: Vec<(u32, u8, u8)> = video_of(&mut second_media);
+    assert_eq!(second[..2], [(0, 0x17, 0), (360, 0x17, 1)], "{second:?}");
+    // Track 0's inter frames go on, and its players wait for its keyframe.
+    send(&publisher, &[(0, 400, false), (0, 440, true)]);
+    assert_eq!(video_of(&mut first_media), [(440, 0x17, 0)]);
+}

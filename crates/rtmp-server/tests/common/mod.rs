@@ -581,16 +581,28 @@ pub fn publish_sample(url: &str, name: &str, loops: u32) -> Vec<String> {
     ])
 }
 
-/// ffmpeg 9 publishing `seconds` of H.264 and two AAC tracks at different rates: it sends the
-/// second in Enhanced RTMP multitrack form. [`publish_args`] with a third input and every
-/// input mapped.
+/// ffmpeg 9 publishing `seconds` of two H.264 renditions (320x240 and 160x120) and two AAC
+/// tracks at different rates: it sends the second of each kind in Enhanced RTMP multitrack
+/// form. [`publish_args`] with a third input, a scaled copy of the video, and every stream
+/// mapped.
 pub fn multitrack_args(url: &str, seconds: u32) -> Vec<String> {
     let mut args = publish_args(url, seconds, "300k");
     let duration = args.iter().position(|arg| arg == "-t").unwrap();
     let extra = strings(&["-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000"]);
     args.splice(duration..duration, extra);
     let pix_fmt = args.iter().position(|arg| arg == "-pix_fmt").unwrap();
-    let maps = strings(&["-map", "0", "-map", "1", "-map", "2"]);
+    let maps = strings(&[
+        "-filter_complex",
+        "[0:v]scale=160:120[low]",
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        "-map",
+        "[low]",
+    ]);
     args.splice(pix_fmt..pix_fmt, maps);
     args
 }
