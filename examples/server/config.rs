@@ -36,6 +36,8 @@ pub struct FileConfig {
     pub gop_cache: Option<bool>,
     /// The write tick in milliseconds.
     pub write_interval_ms: Option<u64>,
+    /// The longest a small write waits for more, in milliseconds.
+    pub max_write_delay_ms: Option<u64>,
     /// Close a client that accepts no bytes for this long.
     pub write_timeout_secs: Option<u64>,
     /// The most connections at once.

@@ -86,6 +86,11 @@ struct Args {
     /// calls and wake-ups; adds up to that much latency; 0 writes at once) [default: 100].
     #[arg(long)]
     write_interval_ms: Option<u64>,
+    /// The longest a small write (under 8 KiB) waits for more, in milliseconds, from when
+    /// its oldest media came; a low-bitrate stream then costs fewer system calls (0, or no
+    /// more than the write tick: every tick writes) [default: 350].
+    #[arg(long)]
+    max_write_delay_ms: Option<u64>,
     /// Certificate chain (PEM) for RTMPS; with --tls-key, RTMPS is served on --tls-listen.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -343,6 +348,9 @@ async fn run(
     }
     if let Some(ms) = args.write_interval_ms.or(file.write_interval_ms) {
         builder = builder.write_interval(Duration::from_millis(ms));
+    }
+    if let Some(ms) = args.max_write_delay_ms.or(file.max_write_delay_ms) {
+        builder = builder.write_merge(8 << 10, Duration::from_millis(ms));
     }
     if let Some(most) = args.max_connections.or(file.max_connections) {
         builder = builder.max_connections(most);

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use rtmp_chunk::{ChunkEncoder, MemoryBudget, RawMessage};
@@ -209,6 +210,7 @@ impl Outlet {
                     break;
                 }
                 batch.push_control(&message);
+                batch.own = true;
                 continue;
             }
             if let Some((message, stamp)) = self.control.try_recv() {
@@ -236,6 +238,8 @@ impl Outlet {
         let buffers = batch.buffers.len();
         batch.buffers.clear();
         batch.size = 0;
+        batch.oldest = None;
+        batch.own = false;
         if buffers <= BATCH_KEPT && batch.buffers.capacity() > BATCH_KEPT {
             batch.buffers.shrink_to(BATCH_KEPT);
         }
@@ -332,6 +336,10 @@ pub struct Batch {
     scratch: BytesMut,
     buffers: Vec<Buffer>,
     size: usize,
+    /// When the router received the oldest shared media of the batch.
+    oldest: Option<Instant>,
+    /// Whether the batch holds a message of the connection's own (an answer, a ping).
+    own: bool,
 }
 
 impl Batch {
@@ -361,6 +369,18 @@ impl Batch {
         self.size
     }
 
+    /// When the router received the oldest media the batch holds (for a writer that lets a
+    /// small batch wait for more, within a bound).
+    pub fn oldest_media(&self) -> Option<Instant> {
+        self.oldest
+    }
+
+    /// Whether the batch holds a message of the connection's own (a command answer, a
+    /// status, a ping): such a batch is written at once.
+    pub fn has_own_message(&self) -> bool {
+        self.own
+    }
+
     fn is_full(&self) -> bool {
         self.buffers.len() >= BATCH_MESSAGES || self.size >= BATCH_BYTES
     }
@@ -378,6 +398,8 @@ impl Batch {
     fn push_media(&mut self, media: Media, stream_id: u32) {
         // The shared bytes fit players on message stream 1 at the router's chunk size: no
         // copy.
+        let made = media.made();
+        self.oldest = Some(self.oldest.map_or(made, |oldest| oldest.min(made)));
         if stream_id == 1 && self.encoder.record_chunked(media.chunked()).is_ok() {
             self.size += media.chunked().bytes().len();
             self.buffers.push(Buffer::Shared(media));

@@ -226,6 +226,16 @@ impl<H: Hooks> ServerBuilder<H> {
         self
     }
 
+    /// How small writes wait for more: a batch of fewer than `below_bytes` bytes of media
+    /// waits for the next tick while its oldest media stays within `max_delay` (default
+    /// 8 KiB and 350 ms; see [`ServerConfig::merge_below_bytes`]). `(0, Duration::ZERO)`
+    /// writes at every tick.
+    pub fn write_merge(mut self, below_bytes: usize, max_delay: Duration) -> Self {
+        self.config.merge_below_bytes = below_bytes;
+        self.config.max_write_delay = max_delay;
+        self
+    }
+
     /// How relays connect to other servers.
     pub fn relay(mut self, relay: RelayConfig) -> Self {
         self.config.relay = relay;

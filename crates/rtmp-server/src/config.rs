@@ -123,6 +123,17 @@ pub struct ServerConfig {
     /// pings), joining players' first write and any backlog go out at once.
     /// `Duration::ZERO` writes as soon as anything is queued.
     pub write_interval: Duration,
+    /// Small writes wait for more (default 8 KiB): at a tick, a connection with fewer bytes
+    /// than this to write, all of them media, writes nothing yet if its oldest media would
+    /// still be within [`max_write_delay`](Self::max_write_delay) at the next tick. A
+    /// low-bitrate stream then goes out in fewer, larger system calls: each costs the kernel
+    /// about as much as a few kilobytes of data (docs/performance.md). Zero writes at every
+    /// tick.
+    pub merge_below_bytes: usize,
+    /// The most a small write waits, from when the router received its oldest media (default
+    /// 350 ms, SRS's merged-write delay). No longer than
+    /// [`write_interval`](Self::write_interval) disables merging.
+    pub max_write_delay: Duration,
 }
 
 impl Default for ServerConfig {
@@ -148,6 +159,8 @@ impl Default for ServerConfig {
             verify_c2: false,
             relay: RelayConfig::default(),
             write_interval: Duration::from_millis(100),
+            merge_below_bytes: 8 << 10,
+            max_write_delay: Duration::from_millis(350),
         }
     }
 }

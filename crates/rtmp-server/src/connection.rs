@@ -171,6 +171,8 @@ where
             epoch: context.epoch,
             period: config.write_interval,
             timeout: config.write_timeout,
+            merge_below: config.merge_below_bytes,
+            max_delay: config.max_write_delay,
         },
         entry.bytes_out.clone(),
     ));

@@ -56,6 +56,34 @@ pub(crate) struct Ticks {
     pub(crate) period: Duration,
     /// The longest the socket may accept nothing while bytes wait.
     pub(crate) timeout: Duration,
+    /// A batch of fewer bytes than this, all media, waits for the next tick ...
+    pub(crate) merge_below: usize,
+    /// ... if its oldest media will still be within this delay then.
+    pub(crate) max_delay: Duration,
+}
+
+impl Ticks {
+    /// Until when `batch` waits rather than being written `now`, if it does: it is small,
+    /// holds media only, and its oldest media is within the delay at a later tick. It then
+    /// waits for the last such tick (unless an own message comes first), so that a
+    /// low-bitrate stream costs a wake-up per write rather than one per tick.
+    fn hold_until(&self, batch: &Batch, now: tokio::time::Instant) -> Option<tokio::time::Instant> {
+        if self.period.is_zero() || batch.size() >= self.merge_below || batch.has_own_message() {
+            return None;
+        }
+        let due = self.last_tick_within(tokio::time::Instant::from_std(batch.oldest_media()?));
+        (due > now).then_some(due)
+    }
+
+    /// The last tick within the delay of media made at `made` (at least the tick after it).
+    fn last_tick_within(&self, made: tokio::time::Instant) -> tokio::time::Instant {
+        let first = next_tick(self.epoch, self.period, made);
+        // The tick before the one that follows the latest moment allowed.
+        let after = next_tick(self.epoch, self.period, made + self.max_delay);
+        after
+            .checked_sub(self.period)
+            .map_or(first, |last| last.max(first))
+    }
 }
 
 /// Writes what the connection's outlet gives (own messages never ahead of media queued
@@ -67,6 +95,8 @@ pub(crate) async fn write_loop(
     written: Arc<AtomicU64>,
 ) -> Result<(), WriteError> {
     let mut batch = Batch::new();
+    // Whether media went out yet: a player's first write is never held back.
+    let mut started = false;
     loop {
         // Wait for something to write, unless something came while resting.
         if !outlet.ready(&mut batch).await {
@@ -76,29 +106,52 @@ pub(crate) async fn write_loop(
         let backlog = outlet
             .fill(&mut batch)
             .map_err(|_| WriteError::FellBehind)?;
+        // A small batch of fresh media waits for more to share its system call.
+        let held = started && !backlog;
+        if let Some(due) = held
+            .then(|| ticks.hold_until(&batch, tokio::time::Instant::now()))
+            .flatten()
+        {
+            if !rest_until(&mut outlet, &mut batch, due).await {
+                break;
+            }
+            continue;
+        }
         write_all(&mut writer, &batch, ticks.timeout).await?;
-        written.fetch_add(batch.size() as u64, Ordering::Relaxed);
+        let size = batch.size();
+        written.fetch_add(size as u64, Ordering::Relaxed);
+        started |= batch.oldest_media().is_some();
         outlet.written(&mut batch);
         if backlog || ticks.period.is_zero() {
             continue;
         }
-        // Coalesce: rest until the next tick, so that media arriving meanwhile shares one
-        // system call and every connection writes on the same wake-up of the runtime. The
-        // connection's own messages (command answers, pings) end the rest at once; a backlog
-        // (the catch-up after joining, a player catching up) does not rest.
-        let due = next_tick(ticks.epoch, ticks.period, tokio::time::Instant::now());
-        tokio::select! {
-            biased;
-            open = outlet.own_message(&mut batch) => if !open {
-                break;
-            },
-            () = tokio::time::sleep_until(due) => {}
+        // After a small write, what comes next can wait as long as the delay allows.
+        let now = tokio::time::Instant::now();
+        let due = if started && size < ticks.merge_below {
+            ticks.last_tick_within(now)
+        } else {
+            next_tick(ticks.epoch, ticks.period, now)
+        };
+        if !rest_until(&mut outlet, &mut batch, due).await {
+            break;
         }
     }
     tokio::time::timeout(ticks.timeout, writer.shutdown())
         .await
         .map_err(|_| WriteError::Stalled)??;
     Ok(())
+}
+
+/// Coalesces: rests until `due` (a tick), so that media arriving meanwhile shares one system
+/// call and every connection writes on the same wake-up of the runtime. The connection's own
+/// messages (command answers, pings) end the rest at once. False once the connection's
+/// reader is gone.
+async fn rest_until(outlet: &mut Outlet, batch: &mut Batch, due: tokio::time::Instant) -> bool {
+    tokio::select! {
+        biased;
+        open = outlet.own_message(batch) => open,
+        () = tokio::time::sleep_until(due) => true,
+    }
 }
 
 /// Writes every buffer of `batch` with vectored writes. Each write must make progress within
@@ -194,6 +247,11 @@ mod tests {
     /// A writer on a paused clock whose ticks start now, over a pipe of `pipe` bytes, and its
     /// peer.
     fn writer(pipe: usize) -> (Inlet, PlayerHandle, Peer, Writer) {
+        merging_writer(pipe, 0)
+    }
+
+    /// [`writer`] whose batches of fewer than `merge_below` bytes wait up to three ticks.
+    fn merging_writer(pipe: usize, merge_below: usize) -> (Inlet, PlayerHandle, Peer, Writer) {
         let (ours, theirs) = tokio::io::duplex(pipe);
         let budget = MemoryBudget::new(64 << 20);
         let (control, _notices, outlet) = outlet(1 << 20, 64 << 10, budget);
@@ -202,6 +260,8 @@ mod tests {
             epoch: Instant::now(),
             period: TICK,
             timeout: WRITE_TIMEOUT,
+            merge_below,
+            max_delay: TICK * 3,
         };
         let task = tokio::spawn(write_loop(Box::new(ours), outlet, ticks, Arc::default()));
         let peer = Peer {
@@ -269,6 +329,59 @@ mod tests {
         let mut rest = Vec::new();
         peer.socket.read_to_end(&mut rest).await.unwrap();
         assert!(rest.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn small_writes_wait_for_more_within_the_delay_and_own_messages_do_not() {
+        let start = Instant::now();
+        let at = |ticks: u32| (TICK * ticks..TICK * ticks + TICK, start.elapsed());
+        let (control, media, mut peer, _task) = merging_writer(1 << 20, 1000);
+        // The first media goes at once.
+        media.deliver(audio(0)).unwrap();
+        assert_eq!(peer.next(TICK / 10).await.unwrap().timestamp, 0);
+        // After a small write, what comes waits for as long as the delay allows (3 ticks).
+        media.deliver(audio(20)).unwrap();
+        assert_eq!(peer.next(TICK * 10).await.unwrap().timestamp, 20);
+        let (within, elapsed) = at(3);
+        assert!(within.contains(&elapsed), "{elapsed:?}");
+        media.deliver(audio_of(40, 1200)).unwrap();
+        assert_eq!(peer.next(TICK * 10).await.unwrap().timestamp, 40);
+        let (within, elapsed) = at(6);
+        assert!(within.contains(&elapsed), "{elapsed:?}");
+        // A small write again: an own message takes small media waiting before it along at
+        // once.
+        media.deliver(audio(60)).unwrap();
+        assert_eq!(peer.next(TICK * 10).await.unwrap().timestamp, 60);
+        media.deliver(audio(80)).unwrap();
+        tokio::time::sleep(TICK + TICK / 2).await;
+        control.send(RawMessage::acknowledgement(7));
+        assert_eq!(peer.next(TICK / 10).await.unwrap().timestamp, 80);
+        let ack = peer.next(TICK / 10).await.unwrap();
+        assert_eq!(ack.type_id, type_id::ACKNOWLEDGEMENT);
+        let (within, elapsed) = at(8);
+        assert!(within.contains(&elapsed), "{elapsed:?}");
+    }
+
+    #[test]
+    fn small_media_waits_for_the_last_tick_within_the_delay_from_when_it_came() {
+        let epoch = Instant::now();
+        let ticks = Ticks {
+            epoch,
+            period: TICK,
+            timeout: WRITE_TIMEOUT,
+            merge_below: 1000,
+            max_delay: TICK * 3 + TICK / 2,
+        };
+        let ms = |millis| epoch + Duration::from_millis(millis);
+        // Made at 10 ms: 185 ms of delay allowed, so the tick at 150 ms.
+        assert_eq!(ticks.last_tick_within(ms(10)), ms(150));
+        assert_eq!(ticks.last_tick_within(ms(100)), ms(250));
+        // A delay shorter than a tick still allows the next one.
+        let short = Ticks {
+            max_delay: TICK / 2,
+            ..ticks
+        };
+        assert_eq!(short.last_tick_within(ms(10)), ms(50));
     }
 
     #[tokio::test(start_paused = true)]
