@@ -260,11 +260,13 @@ impl<H: Hooks> Connection<H> {
             context.partial.clone(),
             PARTIAL_BYTES_FREE,
         );
-        let second = Duration::from_secs(1);
-        let first_tick = next_tick(self.context.epoch, second, Instant::now());
-        let mut tick = tokio::time::interval_at(first_tick, second);
         let idle_timeout = config.idle_timeout;
         let mut last_read = Instant::now();
+        // One timer for what is timed (the idle timeout, keep-alive pings), armed for the
+        // earliest: a connection wakes for it rarely, not every second.
+        let mut armed = self.next_timeout(last_read + idle_timeout);
+        let timer = tokio::time::sleep_until(armed);
+        tokio::pin!(timer);
         let mut reserve = READ_RESERVE_MIN;
         loop {
             // Decode only while the writer has room for the answers: a peer that does not
@@ -288,6 +290,12 @@ impl<H: Hooks> Connection<H> {
                 buf.reserve(reserve);
             }
             let room = buf.capacity() - buf.len();
+            // Reads only move the idle deadline later; a connect starts the pings sooner.
+            let due = self.next_timeout(last_read + idle_timeout);
+            if due < armed {
+                armed = due;
+                timer.as_mut().reset(armed);
+            }
             tokio::select! {
                 read = reader.read_buf(buf), if reading => {
                     let read = read?;
@@ -314,12 +322,14 @@ impl<H: Hooks> Connection<H> {
                         return Err(ConnectionError::Unread(queued));
                     }
                 }
-                _ = tick.tick() => {
+                () = &mut timer => {
                     let now = Instant::now();
                     self.session.handle_timeout(now.into_std())?;
                     if now.duration_since(last_read) > idle_timeout {
                         return Err(ConnectionError::Idle);
                     }
+                    armed = self.next_timeout(last_read + idle_timeout);
+                    timer.as_mut().reset(armed);
                 }
                 () = self.entry.wake.notified() => self.handle_requests()?,
                 _ = shutdown.changed() => {
@@ -332,6 +342,16 @@ impl<H: Hooks> Connection<H> {
                 }
             }
         }
+    }
+
+    /// When the reader next looks at its timeouts: the session's next keep-alive ping, or
+    /// the first whole second (counted from the server's start) past the idle deadline
+    /// `idle`, whichever comes first.
+    fn next_timeout(&self, idle: Instant) -> Instant {
+        let idle = next_tick(self.context.epoch, Duration::from_secs(1), idle);
+        self.session
+            .poll_timeout()
+            .map_or(idle, |ping| idle.min(Instant::from_std(ping)))
     }
 
     /// Acts on what the application asked of the connection since the last call.

@@ -156,3 +156,39 @@ async fn unpublish_notify_follows_the_last_frames() {
     }
     assert_eq!(media, 100, "every frame came before UnpublishNotify");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_connected_client_is_pinged_at_the_interval_not_only_at_the_idle_timeout() {
+    let mut config = ServerConfig::default();
+    config.idle_timeout = Duration::from_secs(3600);
+    let server = Arc::new(Server::new(config));
+    let (mut ours, _served) = pipe(&server, 1 << 20);
+    let start = Instant::now();
+    play_without_reading(&mut ours, "pinged").await;
+    // Read what the server sends until its first keep-alive ping (User Control event 6).
+    let mut decoder = rtmp_chunk::ChunkDecoder::new(rtmp_chunk::DecoderConfig::default());
+    let mut buf = BytesMut::new();
+    let mut pings = Vec::new();
+    while pings.len() < 2 {
+        use tokio::io::AsyncReadExt;
+        while let Some(message) = decoder.decode(&mut buf).unwrap() {
+            if message.type_id == 4 && message.payload.get(..2) == Some(&[0, 6]) {
+                pings.push(start.elapsed());
+            }
+            if message.type_id == 1 {
+                let size = u32::from_be_bytes(message.payload[..4].try_into().unwrap());
+                decoder.set_chunk_size(size).unwrap();
+            }
+        }
+        let read = tokio::time::timeout(Duration::from_secs(60), ours.read_buf(&mut buf)).await;
+        assert!(read.expect("a ping within a minute").unwrap() > 0);
+    }
+    // The session pings every 10 s once connected; the reader looks on whole seconds.
+    for (ping, after) in pings.iter().zip([10, 20]) {
+        let after = Duration::from_secs(after);
+        assert!(
+            *ping >= after && *ping <= after + Duration::from_secs(1),
+            "{pings:?}"
+        );
+    }
+}
