@@ -4,8 +4,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use futures::{Future, Stream, StreamExt};
-use rtmp_chunk::type_id;
-use rtmp_flv::{AudioTag, Frame, VideoTag};
+use rtmp_flv::Frame;
 use rtmp_message::Status;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -28,15 +27,7 @@ impl PlayEvent {
         let Self::Media(message) = self else {
             return Vec::new();
         };
-        match message.type_id {
-            type_id::VIDEO => VideoTag::parse(&message.payload)
-                .map(|tag| Frame::from_video(&tag, message.timestamp))
-                .unwrap_or_default(),
-            type_id::AUDIO => AudioTag::parse(&message.payload)
-                .map(|tag| Frame::from_audio(&tag, message.timestamp))
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        }
+        Frame::of_tag(message.type_id, &message.payload, message.timestamp)
     }
 }
 

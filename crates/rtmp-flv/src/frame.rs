@@ -93,6 +93,32 @@ impl Frame {
         self.pts() * 1_000_000 + i64::from(self.timestamp_offset_nanos)
     }
 
+    /// The frames of an audio or video tag's data (or an RTMP audio or video message's
+    /// payload) of type `tag_type` received at `timestamp`: none for other types, and for data
+    /// that does not parse.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use rtmp_flv::{Frame, FrameKind, TAG_AUDIO, TAG_SCRIPT};
+    ///
+    /// // An AAC AudioSpecificConfig in the legacy form.
+    /// let config = Bytes::from_static(&[0xAF, 0x00, 0x12, 0x10]);
+    /// let frames = Frame::of_tag(TAG_AUDIO, &config, 40);
+    /// assert_eq!((frames[0].kind, frames[0].dts), (FrameKind::SequenceStart, 40));
+    /// assert!(Frame::of_tag(TAG_SCRIPT, &config, 40).is_empty());
+    /// ```
+    pub fn of_tag(tag_type: u8, data: &Bytes, timestamp: u32) -> Vec<Frame> {
+        match tag_type {
+            crate::TAG_VIDEO => VideoTag::parse(data)
+                .map(|tag| Frame::from_video(&tag, timestamp))
+                .unwrap_or_default(),
+            crate::TAG_AUDIO => AudioTag::parse(data)
+                .map(|tag| Frame::from_audio(&tag, timestamp))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The frames of a video tag received at `timestamp` (none for command frames, metadata and
     /// raw legacy codecs).
     pub fn from_video(tag: &VideoTag, timestamp: u32) -> Vec<Frame> {

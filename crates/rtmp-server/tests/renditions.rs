@@ -11,55 +11,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{TestServer, spawn, strings, wait};
+use common::{TestServer, spawn, wait};
 use rtmp_flv::{Frame, FrameKind, TrackInfo, VideoTag};
 use rtmp_server::ServerConfig;
 use rtmp_server::client::{self, ClientConfig, PlayEvent};
 use rtmp_server::session::{Capabilities, caps_ex};
-
-/// ffmpeg 9 publishing `seconds` of two H.264 renditions and AAC, in real time.
-fn two_renditions(url: &str, seconds: u32) -> Vec<String> {
-    let seconds = seconds.to_string();
-    strings(&[
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=640x360:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=44100",
-        "-t",
-        &seconds,
-        "-filter_complex",
-        "[0:v]split=2[big][small];[small]scale=320:180[low]",
-        "-map",
-        "[big]",
-        "-map",
-        "[low]",
-        "-map",
-        "1:a",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-g",
-        "25",
-        "-b:v",
-        "300k",
-        "-c:a",
-        "aac",
-        "-f",
-        "flv",
-        url,
-    ])
-}
 
 /// What an ffmpeg player decoded of `url` in 3 s: its log (stream list, errors) and the frames
 /// it decoded, from its last progress line.
@@ -150,7 +106,7 @@ async fn receive(
 async fn every_player_gets_a_rendition_it_can_play() {
     let server = TestServer::start(ServerConfig::default()).await;
     let url = server.url("live/renditions");
-    let mut publisher = spawn(common::peers::ffmpeg9(), &two_renditions(&url, 9));
+    let mut publisher = spawn(common::peers::ffmpeg9(), &common::renditions_args(&url, 9));
     server.published("renditions").await;
     // Every player joins late, a GOP into the stream.
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rtmp_chunk::{RawMessage, type_id};
-use rtmp_flv::{AudioTag, Codec, Frame, FrameKind, TrackInfo, VideoKind, VideoTag};
+use rtmp_chunk::RawMessage;
+use rtmp_flv::{Codec, Frame, FrameKind, TrackInfo, VideoKind};
 
 use crate::media::{Media, MediaKind};
 use crate::stats::TrackStats;
@@ -78,12 +78,7 @@ pub(super) fn video_size(payload: &Bytes) -> (Option<u32>, Option<u32>, Option<f
 /// frame header) tells; parsed only when not known yet or when a new sequence starts (rare,
 /// so the full parser is affordable).
 pub(super) fn codec_of(type_id: u8, payload: &Bytes) -> Option<(Codec, Option<TrackInfo>)> {
-    let frames = match type_id {
-        type_id::VIDEO => VideoTag::parse(payload).map(|tag| Frame::from_video(&tag, 0)),
-        _ => AudioTag::parse(payload).map(|tag| Frame::from_audio(&tag, 0)),
-    };
-    frames
-        .ok()?
+    Frame::of_tag(type_id, payload, 0)
         .first()
         .map(|frame| (frame.codec, TrackInfo::of(frame)))
 }
@@ -143,7 +138,7 @@ impl TrackMeters {
         };
         let shares: Vec<(u8, u64)> = match media.single_track() {
             Some(id) => vec![(id, message.payload.len() as u64)],
-            None => frames_of(message)
+            None => Frame::of_tag(message.type_id, &message.payload, message.timestamp)
                 .iter()
                 .map(|frame| (frame.track_id, frame.data.len() as u64))
                 .collect(),
@@ -157,7 +152,7 @@ impl TrackMeters {
 
     /// Reads the codec and properties of each track a sequence start configures.
     pub(super) fn configure(&mut self, message: &RawMessage, limit: usize) {
-        for frame in frames_of(message) {
+        for frame in Frame::of_tag(message.type_id, &message.payload, message.timestamp) {
             if frame.kind != FrameKind::SequenceStart {
                 continue;
             }
@@ -232,19 +227,6 @@ impl TrackMeter {
         self.stats.frame_rate = (self.stats.video && self.frames > 0)
             .then(|| (self.frames * 1000) as f64 / millis as f64);
         (self.start, self.bytes, self.frames) = (Some(now), 0, 0);
-    }
-}
-
-/// The frames of an audio or video message (none for anything else or what does not parse).
-fn frames_of(message: &RawMessage) -> Vec<Frame> {
-    match message.type_id {
-        type_id::VIDEO => VideoTag::parse(&message.payload)
-            .map(|tag| Frame::from_video(&tag, message.timestamp))
-            .unwrap_or_default(),
-        type_id::AUDIO => AudioTag::parse(&message.payload)
-            .map(|tag| Frame::from_audio(&tag, message.timestamp))
-            .unwrap_or_default(),
-        _ => Vec::new(),
     }
 }
 

@@ -581,6 +581,31 @@ pub fn publish_sample(url: &str, name: &str, loops: u32) -> Vec<String> {
     ])
 }
 
+/// ffmpeg 9 publishing `seconds` of two H.264 renditions, 640x360 as track 0 and 320x180 as
+/// track 1 (sent in Enhanced RTMP multitrack form), and AAC: OBS's Enhanced Broadcasting as
+/// ffmpeg writes it. [`publish_args`] with a larger picture, split and scaled.
+pub fn renditions_args(url: &str, seconds: u32) -> Vec<String> {
+    let mut args = publish_args(url, seconds, "300k");
+    for arg in &mut args {
+        if arg.starts_with("testsrc2=") {
+            *arg = "testsrc2=size=640x360:rate=25".into();
+        }
+    }
+    let pix_fmt = args.iter().position(|arg| arg == "-pix_fmt").unwrap();
+    let maps = strings(&[
+        "-filter_complex",
+        "[0:v]split=2[big][small];[small]scale=320:180[low]",
+        "-map",
+        "[big]",
+        "-map",
+        "[low]",
+        "-map",
+        "1:a",
+    ]);
+    args.splice(pix_fmt..pix_fmt, maps);
+    args
+}
+
 /// ffmpeg 9 publishing `seconds` of two H.264 renditions (320x240 and 160x120) and two AAC
 /// tracks at different rates: it sends the second of each kind in Enhanced RTMP multitrack
 /// form. [`publish_args`] with a third input, a scaled copy of the video, and every stream
