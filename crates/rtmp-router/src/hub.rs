@@ -62,7 +62,7 @@ pub(super) struct Stream {
     /// Players with a queue of their own, which the fan-out fills.
     players: Vec<Player>,
     /// Players that read the ring: the fan-out passes them by.
-    followers: Vec<Player>,
+    followers: HashMap<u64, Player>,
     /// Published media for the players that read it in place, a ring per rendition (each
     /// made when its first player comes).
     rings: Vec<(Rendition, Arc<Ring>)>,
@@ -89,19 +89,37 @@ impl Stream {
 
     /// Every player, those with a queue and those that read the ring.
     fn everyone(&mut self) -> impl Iterator<Item = &mut Player> {
-        self.players.iter_mut().chain(&mut self.followers)
+        self.players.iter_mut().chain(self.followers.values_mut())
     }
 
     /// Removes the players `keep` refuses, ending their reading of the ring.
     fn remove_players(&mut self, mut keep: impl FnMut(&mut Player) -> bool) {
         self.players.retain_mut(&mut keep);
-        self.followers.retain_mut(|player| {
+        self.followers.retain(|_, player| {
             let kept = keep(player);
             if let (false, Some((ring, cursor))) = (kept, &player.cursor) {
                 ring.end(cursor);
             }
             kept
         });
+        self.count_players();
+    }
+
+    /// Removes the player `id`, ending its reading of the ring: without looking at the
+    /// others when it reads one (every player of a stream leaving at once costs linear time).
+    fn remove_player(&mut self, id: u64) {
+        match self.followers.remove(&id) {
+            Some(player) => {
+                if let Some((ring, cursor)) = &player.cursor {
+                    ring.end(cursor);
+                }
+            }
+            None => {
+                if let Some(index) = self.players.iter().position(|player| player.id == id) {
+                    self.players.swap_remove(index);
+                }
+            }
+        }
         self.count_players();
     }
 
@@ -349,7 +367,7 @@ impl Hub {
                 });
             }
             if player.cursor.is_some() {
-                inner.followers.push(player);
+                inner.followers.insert(player.id, player);
             } else {
                 inner.players.push(player);
             }
@@ -382,7 +400,7 @@ impl Hub {
         let stream = lock(&stream);
         let mut stats = stream.stats.clone();
         stats.tracks = stream.tracks.snapshot();
-        for player in stream.players.iter().chain(&stream.followers) {
+        for player in stream.players.iter().chain(stream.followers.values()) {
             let handle = player.slot.handle();
             let rendition = crate::codecs::effective_rendition(handle.codecs(), handle.rendition());
             for track in &mut stats.tracks {
@@ -449,7 +467,7 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         {
             let mut stream = lock(&self.stream);
-            stream.remove_players(|player| player.id != self.id);
+            stream.remove_player(self.id);
         }
         self.hub.forget_if_unused(&self.key);
     }
