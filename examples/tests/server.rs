@@ -396,6 +396,8 @@ fn help_says_what_the_server_is() {
         "--webhook",
         "--http-token",
         "--takeover-after-secs",
+        "--max-write-delay-ms",
+        "--record-track",
     ] {
         assert!(help.contains(flag), "{flag} is not in --help");
     }
