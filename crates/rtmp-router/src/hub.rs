@@ -384,14 +384,22 @@ impl Hub {
     /// Whether a player would be refused `key` now: its video is in Enhanced RTMP form and the
     /// player did not announce Enhanced RTMP.
     pub fn refuses_player(&self, key: &StreamKey, enhanced: bool) -> bool {
+        self.config.refuse_unannounced_enhanced
+            && !enhanced
+            && self.with_stream(key, |stream| {
+                stream.publisher.is_some() && stream.stats.enhanced_video
+            })
+    }
+
+    /// What `read` says of the stream of `key`; false when nobody publishes or plays it.
+    /// Cheaper than [`stats`](Self::stats), which looks at every player: a server asks on
+    /// every play.
+    fn with_stream(&self, key: &StreamKey, read: impl FnOnce(&Stream) -> bool) -> bool {
         let Some(stream) = lock(&self.streams).get(key).cloned() else {
             return false;
         };
         let stream = lock(&stream);
-        self.config.refuse_unannounced_enhanced
-            && !enhanced
-            && stream.publisher.is_some()
-            && stream.stats.enhanced_video
+        read(&stream)
     }
 
     /// The figures of `key`, if anyone publishes or plays it.
@@ -490,11 +498,11 @@ impl Router for Arc<Hub> {
     }
 
     fn is_published(&self, key: &StreamKey) -> bool {
-        self.stats(key).is_some_and(|stats| stats.publishing)
+        self.with_stream(key, |stream| stream.stats.publishing)
     }
 
     fn is_played(&self, key: &StreamKey) -> bool {
-        self.stats(key).is_some_and(|stats| stats.players > 0)
+        self.with_stream(key, |stream| stream.stats.players > 0)
     }
 
     fn tick(&self, now: Instant) {

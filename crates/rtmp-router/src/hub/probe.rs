@@ -136,17 +136,17 @@ impl TrackMeters {
             MediaKind::Audio { sequence_start } => (false, !sequence_start),
             MediaKind::Data => return,
         };
-        let shares: Vec<(u8, u64)> = match media.single_track() {
-            Some(id) => vec![(id, message.payload.len() as u64)],
-            None => Frame::of_tag(message.type_id, &message.payload, message.timestamp)
-                .iter()
-                .map(|frame| (frame.track_id, frame.data.len() as u64))
-                .collect(),
-        };
-        for (id, bytes) in shares {
-            if let Some(meter) = self.track(video, id, limit) {
-                meter.add(bytes, u64::from(coded), now);
+        let frames = u64::from(coded);
+        let Some(id) = media.single_track() else {
+            for frame in Frame::of_tag(message.type_id, &message.payload, message.timestamp) {
+                if let Some(meter) = self.track(video, frame.track_id, limit) {
+                    meter.add(frame.data.len() as u64, frames, now);
+                }
             }
+            return;
+        };
+        if let Some(meter) = self.track(video, id, limit) {
+            meter.add(message.payload.len() as u64, frames, now);
         }
     }
 
