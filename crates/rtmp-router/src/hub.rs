@@ -2,7 +2,8 @@
 //! players, and the fan-out.
 //!
 //! A publisher's message is chunked once ([`rtmp_chunk::ChunkedMessage`]) and appended once to
-//! the stream's ring, which a server's players read at cursors of their own; players that
+//! the stream's ring (of a multitrack stream, to the ring of each [`Rendition`] its players
+//! read, in that rendition's form), which a server's players read at cursors of their own; players that
 //! convert codecs, and the application's own, get the same `Bytes` in a queue of their own,
 //! bounded in bytes. New players get metadata, sequence headers and the current GOP first
 //! ([`CatchUp`]). A player that falls further behind than its queue (or the ring) holds loses

@@ -344,14 +344,15 @@ impl<H: Hooks> Connection<H> {
         }
     }
 
-    /// When the reader next looks at its timeouts: the session's next keep-alive ping, or
-    /// the first whole second (counted from the server's start) past the idle deadline
-    /// `idle`, whichever comes first.
+    /// When the reader next looks at its timeouts: the session's next keep-alive ping (at
+    /// most one a second, whatever the interval set), or the first whole second (counted
+    /// from the server's start) past the idle deadline `idle`, whichever comes first.
     fn next_timeout(&self, idle: Instant) -> Instant {
         let idle = next_tick(self.context.epoch, Duration::from_secs(1), idle);
+        let soonest = Instant::now() + Duration::from_secs(1);
         self.session
             .poll_timeout()
-            .map_or(idle, |ping| idle.min(Instant::from_std(ping)))
+            .map_or(idle, |ping| idle.min(Instant::from_std(ping).max(soonest)))
     }
 
     /// Acts on what the application asked of the connection since the last call.

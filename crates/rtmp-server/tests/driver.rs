@@ -157,20 +157,14 @@ async fn unpublish_notify_follows_the_last_frames() {
     assert_eq!(media, 100, "every frame came before UnpublishNotify");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_connected_client_is_pinged_at_the_interval_not_only_at_the_idle_timeout() {
-    let mut config = ServerConfig::default();
-    config.idle_timeout = Duration::from_secs(3600);
-    let server = Arc::new(Server::new(config));
-    let (mut ours, _served) = pipe(&server, 1 << 20);
-    let start = Instant::now();
-    play_without_reading(&mut ours, "pinged").await;
-    // Read what the server sends until its first keep-alive ping (User Control event 6).
+/// When the first `count` keep-alive pings (User Control event 6) reach `ours`, counted from
+/// `start`; everything else the server sends is read past.
+async fn pings(ours: &mut DuplexStream, start: Instant, count: usize) -> Vec<Duration> {
+    use tokio::io::AsyncReadExt;
     let mut decoder = rtmp_chunk::ChunkDecoder::new(rtmp_chunk::DecoderConfig::default());
     let mut buf = BytesMut::new();
     let mut pings = Vec::new();
-    while pings.len() < 2 {
-        use tokio::io::AsyncReadExt;
+    while pings.len() < count {
         while let Some(message) = decoder.decode(&mut buf).unwrap() {
             if message.type_id == 4 && message.payload.get(..2) == Some(&[0, 6]) {
                 pings.push(start.elapsed());
@@ -183,7 +177,20 @@ async fn a_connected_client_is_pinged_at_the_interval_not_only_at_the_idle_timeo
         let read = tokio::time::timeout(Duration::from_secs(60), ours.read_buf(&mut buf)).await;
         assert!(read.expect("a ping within a minute").unwrap() > 0);
     }
-    // The session pings every 10 s once connected; the reader looks on whole seconds.
+    pings.truncate(count);
+    pings
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connected_client_is_pinged_at_the_interval_not_only_at_the_idle_timeout() {
+    let mut config = ServerConfig::default();
+    config.idle_timeout = Duration::from_secs(3600);
+    let server = Arc::new(Server::new(config));
+    let (mut ours, _served) = pipe(&server, 1 << 20);
+    let start = Instant::now();
+    play_without_reading(&mut ours, "pinged").await;
+    let pings = pings(&mut ours, start, 2).await;
+    // The session pings every 10 s once connected.
     for (ping, after) in pings.iter().zip([10, 20]) {
         let after = Duration::from_secs(after);
         assert!(
@@ -191,4 +198,22 @@ async fn a_connected_client_is_pinged_at_the_interval_not_only_at_the_idle_timeo
             "{pings:?}"
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_ping_interval_pings_once_a_second_rather_than_spinning() {
+    let mut config = ServerConfig::default();
+    config.idle_timeout = Duration::from_secs(3600);
+    config.session.ping_interval = Some(Duration::ZERO);
+    let server = Arc::new(Server::new(config));
+    let (mut ours, _served) = pipe(&server, 1 << 20);
+    let start = Instant::now();
+    play_without_reading(&mut ours, "pinged").await;
+    // On a paused clock a reader that spun would never let time move: the test would hang.
+    let pings = pings(&mut ours, start, 4).await;
+    let gaps: Vec<Duration> = pings.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    assert!(
+        gaps.iter().all(|gap| *gap >= Duration::from_secs(1)),
+        "{pings:?}"
+    );
 }
