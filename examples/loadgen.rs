@@ -345,7 +345,7 @@ async fn main() -> Result<(), Error> {
     if let (Some(before), Some(with), Some(after)) = (before_players, with_players, after) {
         let (user, system) = (after.user - with.user, after.system - with.system);
         println!(
-            "server: {:.3} CPU-seconds per GB delivered ({:.2} cores; user {:.3}, system {:.3} per GB)",
+            "server: {:.3} CPU-seconds per GB delivered ({:.3} cores; user {:.3}, system {:.3} per GB)",
             (user + system) / gigabytes,
             (user + system) / elapsed,
             user / gigabytes,

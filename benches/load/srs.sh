@@ -8,7 +8,9 @@
 #
 # Usage: benches/load/srs.sh [PLAYERS]   (default 11520)
 # Environment: SERVER_ARGS (flags for our server, e.g. "--write-interval-ms 350"), SERVER_BIN
-# (another build), SKIP_NGINX=1, PROFILE=1 (needs linux-perf).
+# (another build), RUNS (windows measured on our server, default 1; with more, the median core
+# share is printed too: one run's share varies by a few points on a shared machine),
+# SKIP_NGINX=1, PROFILE=1 (needs linux-perf; profiles the first window).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 players=${1:-11520}
@@ -46,9 +48,9 @@ measure() {
   pids+=("$publisher")
   sleep 3
   echo "== $name, $players players (server on core 0; publisher and players on core 1)"
-  if [ "${PROFILE:-0}" = 1 ] && [ "$port" = 19710 ]; then
+  if [ "${PROFILE:-0}" = 1 ] && [ "$port" = 19710 ] && [ ! -s "$work/srs-perf.data.new" ]; then
     # The window starts once every player has its first frame; sample 10 s inside it.
-    (sleep 25 && perf record -q -e cpu-clock -g -p "$pid" -o "$work/srs-perf.data" -- sleep 10 \
+    (sleep 25 && perf record -q -e cpu-clock -g -p "$pid" -o "$work/srs-perf.data.new" -- sleep 10 \
       > /dev/null 2>&1) &
     profiler=$!
   fi
@@ -59,6 +61,7 @@ measure() {
   playing=$(awk '/^players:/ {print $2}' <<<"$out")
   cores=$(sed -n 's/.*(\([0-9.]*\) cores;.*/\1/p' <<<"$out")
   if [ -n "$cores" ] && [ "${playing:-0}" -gt 0 ]; then
+    shares+=("$cores")
     awk -v cores="$cores" -v playing="$playing" -v rate="$rate" 'BEGIN {
       printf "server core: %.1f%%, %.2f us per delivered message (%.1f messages a second to each of %d players)\n",
         cores * 100, cores * 1e6 / (playing * rate), rate, playing
@@ -74,8 +77,19 @@ taskset -c 0 "${SERVER_BIN:-target/release/examples/server}" --listen 127.0.0.1:
 ours=$!
 pids+=("$ours")
 sleep 1
-measure "rtmp-rs ${SERVER_ARGS:-(defaults)}" 19710 "$ours"
+shares=()
+rm -f "$work/srs-perf.data.new"
+for _ in $(seq "${RUNS:-1}"); do
+  measure "rtmp-rs ${SERVER_ARGS:-(defaults)}" 19710 "$ours"
+done
 kill "$ours"
+[ ! -s "$work/srs-perf.data.new" ] || mv "$work/srs-perf.data.new" "$work/srs-perf.data"
+if [ "${#shares[@]}" -gt 1 ]; then
+  printf '%s\n' "${shares[@]}" | sort -n | awk '{share[NR] = $1 * 100} END {
+    printf "server core over %d runs: median %.1f%% (%.1f%% to %.1f%%)\n", NR,
+      NR % 2 ? share[(NR + 1) / 2] : (share[NR / 2] + share[NR / 2 + 1]) / 2, share[1], share[NR]
+  }'
+fi
 if [ "${PROFILE:-0}" = 1 ]; then
   echo "== where our server's time went (perf, cpu-clock samples)"
   report() { perf report -i "$work/srs-perf.data" --stdio "$@" 2>/dev/null | grep -E '^ +[0-9]' || true; }

@@ -37,7 +37,7 @@ pub(crate) type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
 /// The halves of a TCP stream, without a lock between them.
 pub(crate) fn split_tcp(tcp: tokio::net::TcpStream) -> (ReadHalf, WriteHalf) {
     let (reader, writer) = tcp.into_split();
-    (Box::new(reader), Box::new(writer))
+    (Box::new(reader), WriteHalf::Tcp(writer))
 }
 
 /// The halves of any stream (behind a lock shared by the two).
@@ -46,7 +46,7 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (reader, writer) = tokio::io::split(stream);
-    (Box::new(reader), Box::new(writer))
+    (Box::new(reader), WriteHalf::Other(Box::new(writer)))
 }
 
 /// The longest a publisher taking a key over waits for the replaced one to let go.

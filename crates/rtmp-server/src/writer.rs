@@ -7,13 +7,57 @@ use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use rtmp_router::{Batch, MAX_BATCH_BUFFERS, Outlet};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use socket2::SockRef;
+use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
+use tokio::net::tcp::OwnedWriteHalf;
 
 /// The writing half of a connection's stream.
-pub(crate) type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+pub(crate) enum WriteHalf {
+    /// A TCP socket, written with `sendmsg`: the socket call skips the file layer `writev`
+    /// goes through (its position lock, its checks and its change notification), which is a
+    /// measured part of each write's cost when every player gets a write per tick.
+    Tcp(OwnedWriteHalf),
+    /// Any other stream (TLS, a test's pipe).
+    Other(Box<dyn AsyncWrite + Send + Unpin>),
+}
+
+impl WriteHalf {
+    /// Writes some of `slices`, as [`AsyncWrite::poll_write_vectored`].
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        slices: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self {
+            Self::Tcp(half) => {
+                let tcp: &tokio::net::TcpStream = half.as_ref();
+                loop {
+                    ready!(tcp.poll_write_ready(cx))?;
+                    let sent = tcp.try_io(Interest::WRITABLE, || {
+                        SockRef::from(tcp).send_vectored(slices)
+                    });
+                    match sent {
+                        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                        sent => return Poll::Ready(sent),
+                    }
+                }
+            }
+            Self::Other(stream) => Pin::new(stream).poll_write_vectored(cx, slices),
+        }
+    }
+
+    /// Ends the writing side (for TCP, a FIN after what was written).
+    async fn shutdown(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(half) => half.shutdown().await,
+            Self::Other(stream) => stream.shutdown().await,
+        }
+    }
+}
 
 /// Why a writer ended before its connection.
 #[derive(Debug)]
@@ -177,7 +221,7 @@ async fn write_all(
                 count += 1;
             }
             let slices = slices.get(..count).unwrap_or_default();
-            Pin::new(&mut *writer).poll_write_vectored(cx, slices)
+            writer.poll_write_vectored(cx, slices)
         });
         let mut written = tokio::time::timeout(timeout, write)
             .await
@@ -263,7 +307,12 @@ mod tests {
             merge_below,
             max_delay: TICK * 3,
         };
-        let task = tokio::spawn(write_loop(Box::new(ours), outlet, ticks, Arc::default()));
+        let task = tokio::spawn(write_loop(
+            super::WriteHalf::Other(Box::new(ours)),
+            outlet,
+            ticks,
+            Arc::default(),
+        ));
         let peer = Peer {
             socket: theirs,
             decoder: ChunkDecoder::new(DecoderConfig::default()),
