@@ -216,11 +216,8 @@ impl<T> Receiver<T> {
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        if let Some(item) = self.try_recv() {
-            return Poll::Ready(Some(item));
-        }
+        // One lock for the item or the waker: a writer polls this at each of its wake-ups.
         let mut state = lock(&self.shared);
-        // An item may have come between the two locks.
         if let Some(item) = pop(&mut state) {
             return Poll::Ready(Some(item));
         }
