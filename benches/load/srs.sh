@@ -9,7 +9,9 @@
 # Usage: benches/load/srs.sh [PLAYERS]   (default 11520)
 # Environment: SERVER_ARGS (flags for our server, e.g. "--write-interval-ms 350"), SERVER_BIN
 # (another build), RUNS (windows measured on our server, default 1; with more, the median core
-# share is printed too: one run's share varies by a few points on a shared machine),
+# share is printed too: one run's share varies by a few points on a shared machine), WINDOW
+# (seconds measured per run, default 60: the first seconds after the players joined cost more
+# and vary more, and a long window holds every player's keep-alive pings),
 # SKIP_NGINX=1, PROFILE=1 (needs linux-perf; profiles the first window).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -55,7 +57,7 @@ measure() {
     profiler=$!
   fi
   out=$(taskset -c 1 target/release/examples/loadgen --url "rtmp://127.0.0.1:$port/live/srs" \
-    --players "$players" --seconds 15 --server-pid "$pid")
+    --players "$players" --seconds "${WINDOW:-60}" --server-pid "$pid")
   echo "$out"
   local playing cores
   playing=$(awk '/^players:/ {print $2}' <<<"$out")

@@ -133,7 +133,8 @@ impl<H: Hooks> ServerBuilder<H> {
         self
     }
 
-    /// Keep-alive pings at this interval (default 10 s), or none.
+    /// Keep-alive pings at this interval (default 30 s, half the default idle timeout), or
+    /// none.
     pub fn keep_alive(mut self, interval: Option<Duration>) -> Self {
         self.config.session.ping_interval = interval;
         self

@@ -49,7 +49,7 @@
 //! }
 //! // Keep-alive: the session says when it next needs the clock.
 //! let due = server.poll_timeout().expect("a ping is scheduled once connected");
-//! now += Duration::from_secs(10);
+//! now += Duration::from_secs(30);
 //! assert!(due <= now);
 //! server.handle_timeout(now).unwrap();
 //! assert!(server.poll_send().is_some(), "a ping request");

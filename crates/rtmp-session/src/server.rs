@@ -27,7 +27,10 @@ pub struct SessionConfig {
     pub window_ack_size: u32,
     /// The bandwidth announced with Set Peer Bandwidth (default 2.5 MB, dynamic).
     pub peer_bandwidth: u32,
-    /// Send a PingRequest this often (default 10 s; `None` for no keep-alive).
+    /// Send a PingRequest this often (default 30 s; `None` for no keep-alive). A player sends
+    /// nothing of its own for minutes, so its answers are what keep it within a server's idle
+    /// timeout: keep this well under that timeout. Each ping costs a write and a read per
+    /// connection, which is why it is not shorter.
     pub ping_interval: Option<Duration>,
     /// The most message streams a connection may create (default 8).
     pub max_streams: u32,
@@ -48,7 +51,7 @@ impl Default for SessionConfig {
             chunk_size: 1024,
             window_ack_size: 2_500_000,
             peer_bandwidth: 2_500_000,
-            ping_interval: Some(Duration::from_secs(10)),
+            ping_interval: Some(Duration::from_secs(30)),
             max_streams: 8,
             capabilities: Capabilities::forwarding_everything(),
             max_amf_message_size: 1 << 20,
