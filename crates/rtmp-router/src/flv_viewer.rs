@@ -21,8 +21,10 @@ use crate::router::{PlayError, Playing, Router};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct FlvViewerConfig {
-    /// Bytes the viewer's queue holds (default 16 MiB, as an RTMP player's); past it, the
-    /// router's slow-player policy applies.
+    /// Bytes the viewer's own queue holds (default 16 MiB, as an RTMP player's, the largest
+    /// GOP the hub keeps): the catch-up, and everything when the viewer converts codecs.
+    /// Otherwise the viewer reads its stream's ring, shared with every player of the stream,
+    /// after the catch-up. Past either, the router's slow-player policy applies.
     pub queue_bytes: usize,
     /// Start with the router's catch-up GOP, from its last keyframe (default on); off, the
     /// viewer starts at the next keyframe published.
@@ -111,9 +113,12 @@ impl FlvViewer {
     ) -> Result<Self, PlayError> {
         router.check_play(key, true)?;
         let (handle, feed) = PlayerHandle::pair(config.queue_bytes, budget, true);
+        // The viewer reads its stream's ring, as a server's connections do: its media is
+        // held once for every player of the stream, and its own queue holds the catch-up.
         let handle = handle
             .with_codecs(config.codecs.clone())
-            .with_rendition(config.rendition);
+            .with_rendition(config.rendition)
+            .reading_rings();
         let playing = router.play(key, handle)?;
         Ok(Self {
             key: key.clone(),
@@ -338,5 +343,34 @@ mod tests {
         video(&publisher, 120, true);
         video(&publisher, 160, false);
         assert_eq!(tags(&mut viewer, &mut reader).await, [(9, 120), (9, 160)]);
+    }
+
+    #[tokio::test]
+    async fn viewers_of_a_stream_hold_its_media_once_and_each_reads_all_of_it() {
+        let hub = Hub::new(HubConfig::default());
+        let publisher = hub.publish(key()).unwrap();
+        let budget = MemoryBudget::new(1 << 30);
+        let mut viewers: Vec<FlvViewer> = (0..50)
+            .map(|_| {
+                FlvViewer::play(&hub, &key(), FlvViewerConfig::default(), budget.clone()).unwrap()
+            })
+            .collect();
+        for index in 0..20u32 {
+            let first = if index == 0 { 0x17 } else { 0x27 };
+            let mut payload = vec![first, 1, 0, 0, 0];
+            payload.resize(10_000, 0xAA);
+            let message = RawMessage::new(7, index * 40, 9, 1, payload);
+            publisher.send(&message).unwrap();
+        }
+        // 200 kB published: held once in the stream's ring, not once per viewer (10 MB).
+        assert!(budget.used() < 400_000, "{} bytes held", budget.used());
+        for viewer in &mut viewers {
+            let mut reader = FlvReader::new();
+            let tags = tags(viewer, &mut reader).await;
+            assert_eq!(tags.len(), 20);
+            assert_eq!(tags.last(), Some(&(9, 19 * 40)));
+        }
+        drop(viewers);
+        assert_eq!(budget.used(), 0);
     }
 }

@@ -1,6 +1,7 @@
 //! Players as a router sees them: handles to queue media and notices for a player, and the
 //! feed of a player of the application's own.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rtmp_chunk::MemoryBudget;
@@ -11,9 +12,9 @@ use crate::channel;
 use crate::codecs::CodecPolicy;
 use crate::controls::PlayControls;
 use crate::media::{Media, MediaKind};
-use crate::queue::{MediaReceiver, MediaSender, Refused};
+use crate::queue::{Item, MediaReceiver, MediaSender, Refused};
 use crate::rendition::Rendition;
-use crate::ring::{Cursor, Ring};
+use crate::ring::{Cursor, FellBehind, Follower, Read, Ring};
 
 /// What a router tells a player besides media.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,68 +77,160 @@ pub enum Feed {
 }
 
 /// The receiving side of a player of the application's own: its media and its notices, in
-/// the order the router gave them.
+/// the order the router gave them. A feed whose handle was made to read rings (an FLV viewer)
+/// reads its stream's ring once the router moves it there, as a server's connections do, so
+/// that every such player's media is held once.
 #[derive(Debug)]
 pub struct PlayerFeed {
     media: MediaReceiver,
     notices: channel::Receiver<Stamped>,
     /// A notice waiting for the media queued before it.
     pending: Option<Stamped>,
-    /// A media message taken off the queue and waiting for a notice given before it.
-    held: Option<Media>,
-    /// Media messages taken so far.
+    /// An item taken off the queue while waiting, not handed out yet.
+    held: Option<Item>,
+    /// Items of the queue handed out (or acted on) so far, which a notice's stamp counts.
     taken: u64,
+    /// The ring read once the router said so, after what was queued before.
+    follower: Option<Follower>,
+    /// Read off the ring, not handed out yet.
+    read: VecDeque<Media>,
+    /// Whether the notice queue was closed (the router let go of the player).
+    notices_closed: bool,
+    /// Whether the media queue was closed and emptied.
+    media_closed: bool,
 }
+
+/// Messages read off a ring at once: one lock of the ring per this many.
+const READ_BATCH: usize = 32;
 
 impl PlayerFeed {
     /// The next media message or notice, waiting for one; `None` once the router has let go
     /// of the player and everything was taken.
     pub async fn recv(&mut self) -> Option<Feed> {
         loop {
-            if self.pending.is_none() {
-                self.pending = self.notices.try_recv();
-            }
-            if let Some((_, stamp)) = &self.pending {
-                // The media queued before the notice comes first.
-                if self.taken < *stamp {
-                    let media = match self.held.take() {
-                        Some(media) => Some(media),
-                        None => self.media.recv().await,
-                    };
-                    if let Some(media) = media {
-                        return Some(self.deliver(media));
-                    }
+            if self.pending.is_none() && !self.notices_closed {
+                if let Some(stamped) = self.notices.try_recv() {
+                    self.hold_notice(stamped);
                 }
+            }
+            if self.notice_is_due() {
                 return self.pending.take().map(|(notice, _)| Feed::Notice(*notice));
             }
-            if let Some(media) = self.held.take().or_else(|| self.media.try_recv()) {
-                // A notice given since the look above, before this media, goes first.
-                self.pending = self.notices.try_recv();
-                if matches!(&self.pending, Some((_, stamp)) if self.taken >= *stamp) {
-                    self.held = Some(media);
-                    continue;
-                }
-                return Some(self.deliver(media));
+            match self.try_media() {
+                Ok(Some(media)) => return Some(Feed::Media(media)),
+                Ok(None) => {}
+                // Fell out of its ring under the disconnect policy: the player is let go.
+                Err(FellBehind) => return None,
             }
+            if self.pending.is_some() {
+                if self.media_closed && self.follower.is_none() {
+                    // No more media: the notice is next.
+                    return self.pending.take().map(|(notice, _)| Feed::Notice(*notice));
+                }
+                // Waiting for media queued before the notice.
+                let follower = &mut self.follower;
+                tokio::select! {
+                    item = self.media.recv_on(), if !self.media_closed => match item {
+                        Some(item) => self.held = Some(item),
+                        None => self.media_closed = true,
+                    },
+                    () = ring_ready(follower) => {}
+                }
+                continue;
+            }
+            if self.media_closed && self.follower.is_none() && self.notices_closed {
+                return None;
+            }
+            let follower = &mut self.follower;
             tokio::select! {
-                notice = self.notices.recv() => match notice {
-                    Some(stamped) => self.pending = Some(stamped),
-                    // No more notices: what is left is media.
-                    None => return self.media.recv().await.map(|media| self.deliver(media)),
+                notice = self.notices.recv(), if !self.notices_closed => match notice {
+                    Some(stamped) => self.hold_notice(stamped),
+                    None => self.notices_closed = true,
                 },
-                media = self.media.recv() => match media {
-                    Some(media) => self.held = Some(media),
-                    // No more media: what is left is notices.
-                    None => return self.notices.recv().await.map(|(notice, _)| Feed::Notice(*notice)),
+                item = self.media.recv_on(), if !self.media_closed => match item {
+                    Some(item) => self.held = Some(item),
+                    None => self.media_closed = true,
                 },
+                () = ring_ready(follower) => {}
             }
         }
     }
 
-    /// Counts `media` as taken and hands it out.
-    fn deliver(&mut self, media: Media) -> Feed {
-        self.taken += 1;
-        Feed::Media(media)
+    /// Keeps `stamped` until the media before it was handed out; a ring being read is read
+    /// up to where it is now first.
+    fn hold_notice(&mut self, stamped: Stamped) {
+        if let Some(follower) = &mut self.follower {
+            follower.set_barrier();
+        }
+        self.pending = Some(stamped);
+    }
+
+    /// Whether the pending notice goes next: the media queued before it was handed out.
+    fn notice_is_due(&self) -> bool {
+        let Some((_, stamp)) = &self.pending else {
+            return false;
+        };
+        // What is still queued (or held) was queued after it.
+        self.taken >= *stamp
+            && self.read.is_empty()
+            && self.follower.as_ref().is_none_or(Follower::reached_barrier)
+    }
+
+    /// The next media message ready now: what was read off the ring, then the ring, then the
+    /// queue (a notice's turn counts queue items only).
+    fn try_media(&mut self) -> Result<Option<Media>, FellBehind> {
+        loop {
+            if let Some(media) = self.read.pop_front() {
+                return Ok(Some(media));
+            }
+            if let Some(follower) = &mut self.follower {
+                let read = &mut self.read;
+                let outcome = follower.read(|media, _| {
+                    read.push_back(media);
+                    read.len() < READ_BATCH
+                })?;
+                if outcome == Read::Ended {
+                    self.follower = None;
+                }
+                if let Some(media) = self.read.pop_front() {
+                    return Ok(Some(media));
+                }
+            }
+            let item = match self.held.take() {
+                Some(item) => Some(item),
+                None => self.media.try_recv_on(),
+            };
+            self.media.settle();
+            let Some(item) = item else {
+                return Ok(None);
+            };
+            if let Some((_, stamp)) = &self.pending {
+                if self.taken >= *stamp {
+                    // Queued after the notice: it waits its turn.
+                    self.held = Some(item);
+                    return Ok(None);
+                }
+            }
+            self.taken += 1;
+            match item {
+                Item::Media(media, _) => return Ok(Some(media)),
+                Item::Follow(follower) => {
+                    let mut follower = *follower;
+                    if self.pending.is_some() {
+                        follower.set_barrier();
+                    }
+                    self.follower = Some(follower);
+                }
+            }
+        }
+    }
+}
+
+/// Ready when `follower` has something to read (or ended); never without one.
+async fn ring_ready(follower: &mut Option<Follower>) {
+    match follower {
+        Some(follower) => std::future::poll_fn(|cx| follower.poll_ready(cx)).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -172,6 +265,10 @@ impl PlayerHandle {
             pending: None,
             held: None,
             taken: 0,
+            follower: None,
+            read: VecDeque::new(),
+            notices_closed: false,
+            media_closed: false,
         };
         let handle = Self::new(media, notices, enhanced, 1, Arc::default());
         (handle, feed)

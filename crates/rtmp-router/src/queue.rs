@@ -19,6 +19,11 @@ use crate::channel;
 use crate::media::{Media, OVERHEAD};
 use crate::ring::Follower;
 
+/// The answers a connection may have waiting whatever the server's budget: a publisher's
+/// acknowledgements and ping answers are a few dozen bytes each, and one written a moment
+/// later makes room again.
+const ANSWER_FLOOR: usize = 4 << 10;
+
 /// The bytes a connection's answer queue holds, against its limit and the server's budget
 /// (a media queue counts its bytes in its channel, see [`MediaSender`]).
 #[derive(Debug)]
@@ -48,9 +53,13 @@ impl Account {
         self.queued.fetch_sub(cost, Ordering::AcqRel);
     }
 
-    /// Whether more may be queued: under this queue's limit and the server's.
+    /// Whether more may be queued: under this queue's limit, and under the server's once
+    /// the queue holds [`ANSWER_FLOOR`] or more. A connection with a few answers waiting (a
+    /// publisher's acknowledgements and ping answers) is read whatever the server's budget
+    /// says, so that players that fill it never stop a publisher.
     fn has_room(&self) -> bool {
-        self.queued.load(Ordering::Acquire) < self.limit && self.server.has_room(0)
+        let queued = self.queued.load(Ordering::Acquire);
+        queued < self.limit && (queued < ANSWER_FLOOR || self.server.has_room(0))
     }
 
     /// The bytes queued, if past twice the limit.
@@ -182,19 +191,6 @@ impl MediaSender {
 }
 
 impl MediaReceiver {
-    /// The next message, waiting for one; `None` once every sender is gone.
-    pub async fn recv(&mut self) -> Option<Media> {
-        loop {
-            let received = self.recv_on().await;
-            self.settle();
-            match received? {
-                Item::Media(media, _) => return Some(media),
-                // Only the server's own connections read rings.
-                Item::Follow(_) => {}
-            }
-        }
-    }
-
     /// The next item, waiting for one; its bytes stay counted in the server's budget until
     /// [`settle`](Self::settle).
     pub(crate) async fn recv_on(&mut self) -> Option<Item> {
@@ -204,7 +200,8 @@ impl MediaReceiver {
     }
 
     /// The next message if one is queued.
-    pub fn try_recv(&mut self) -> Option<Media> {
+    #[cfg(test)]
+    pub(crate) fn try_recv(&mut self) -> Option<Media> {
         loop {
             let received = self.try_recv_on();
             self.settle();
@@ -442,5 +439,28 @@ mod tests {
         assert!(sender.has_room());
         assert_eq!(sender.overflowing(), None);
         assert_eq!(server.used(), 0);
+    }
+
+    #[test]
+    fn a_full_server_budget_stops_reading_only_connections_with_many_answers_waiting() {
+        let server = MemoryBudget::new(1000);
+        let (media, _media_rx) = MediaSender::channel(1 << 20, server.clone());
+        // Players fill the server's budget.
+        assert_eq!(media.try_send(video(2000)), Err(Refused::Full));
+        server.take(1000);
+        let (publisher, _receiver) = answers(64 << 10, server.clone());
+        // A publisher's acknowledgements and ping answers still go: it is read on.
+        for sequence in 0..50 {
+            publisher.send(RawMessage::acknowledgement(sequence), 0);
+        }
+        assert!(
+            publisher.has_room(),
+            "50 answers of 68 bytes are under the floor"
+        );
+        // Past the floor, the server's budget counts again.
+        for sequence in 0..20 {
+            publisher.send(RawMessage::acknowledgement(sequence), 0);
+        }
+        assert!(!publisher.has_room());
     }
 }

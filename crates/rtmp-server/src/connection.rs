@@ -27,7 +27,7 @@ use crate::stats::{Entry, Registry, Request, Role};
 use crate::writer::{Ticks, WriteError, WriteHalf, next_tick, write_loop};
 use rtmp_router::{
     CodecPolicy, Inlet, Notice, Notices, PlayError, PlayerControls, Playing, PublishError,
-    Publishing, Rendition, Router, outlet,
+    Publishing, Refusal, Rendition, Router, outlet,
 };
 use rtmp_session::{RtmpUrl, ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
 
@@ -416,6 +416,11 @@ impl<H: Hooks> Connection<H> {
                         }
                     }
                 }
+                SessionEvent::ConnectRefused(reason) => {
+                    Registry::count(&self.context.registry.connections_refused);
+                    self.flush();
+                    return Err(ConnectionError::Refused(Refusal::from(reason)));
+                }
                 SessionEvent::StreamClosed { stream_id } => {
                     self.stop_publishing(stream_id);
                     self.stop_playing(stream_id);
@@ -555,7 +560,14 @@ impl<H: Hooks> Connection<H> {
             Takeover::WhenIdle(after) => idle >= after,
             Takeover::Always => true,
         };
-        if !allowed {
+        // Only a publisher the hooks authenticated for the key, or one from the old one's
+        // address (its encoder reconnecting), may close it.
+        let entitled = registry.peer_of(old).map(|peer| peer.ip()) == Some(self.peer.ip())
+            || self
+                .context
+                .hooks
+                .authenticates_publish(&self.client(), request);
+        if !allowed || !entitled {
             return Err(PublishError::AlreadyPublished(key));
         }
         tracing::info!(%key, replaced = old, idle = ?idle, "publisher taken over");

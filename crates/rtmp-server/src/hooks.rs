@@ -119,6 +119,17 @@ pub trait Hooks: Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// Whether these hooks, having accepted `request` in [`on_publish`](Self::on_publish),
+    /// authenticated its client for that key (a signed name checked against a secret, an
+    /// endpoint that decided): such a publisher may take the key over from a silent one
+    /// ([`ServerConfig::takeover`](crate::ServerConfig::takeover)). Without it, only a
+    /// publisher from the same address as the silent one may, so that a stranger cannot
+    /// take a stream whose encoder paused. Default: false.
+    fn authenticates_publish(&self, client: &Client, request: &StreamRequest) -> bool {
+        let _ = (client, request);
+        false
+    }
+
     /// Remote servers to push `key` to when a publisher starts it here (full URLs, stream
     /// name included). Each push reconnects with backoff until the local publisher stops.
     fn push_targets(&self, key: &StreamKey) -> impl Future<Output = Vec<RtmpUrl>> + Send {

@@ -85,6 +85,12 @@ impl<A: Hooks, B: Hooks> Hooks for Layered<A, B> {
         self.second.on_play(client, request).await
     }
 
+    fn authenticates_publish(&self, client: &Client, request: &StreamRequest) -> bool {
+        // Both layers accepted the publish: either one's authentication holds.
+        self.first.authenticates_publish(client, request)
+            || self.second.authenticates_publish(client, request)
+    }
+
     async fn push_targets(&self, key: &StreamKey) -> Vec<RtmpUrl> {
         let mut targets = self.first.push_targets(key).await;
         targets.extend(self.second.push_targets(key).await);

@@ -103,10 +103,12 @@ impl Drop for AddressSlot {
     }
 }
 
-/// Limits log lines per peer address: a burst of lines, then one per `period`, counting what
-/// it held back so that the next line can say how many. Routine events that a client can
-/// repeat at will (a refusal, a publish and its end) go through one, so that a client in a
-/// loop cannot fill the log.
+/// Limits log lines per peer address and per network: a burst of lines, then one per
+/// `period`, counting what it held back so that the next line can say how many. Routine
+/// events that a client can repeat at will (a refusal, a publish and its end) go through one,
+/// so that a client in a loop cannot fill the log. An address's network (its IPv4 /24, its
+/// IPv6 /48, what one client is usually given) has a budget of its own of four times the
+/// burst, so that a client with many addresses cannot fill it either.
 ///
 /// ```
 /// use std::net::IpAddr;
@@ -126,10 +128,18 @@ impl Drop for AddressSlot {
 pub struct LogLimit {
     period: Duration,
     burst: u32,
-    seen: Mutex<HashMap<IpAddr, Bucket>>,
+    seen: Mutex<Seen>,
 }
 
-/// One address's lines: how many may go now (as of `at`), and how many were held back.
+/// The buckets of addresses and of networks.
+#[derive(Debug, Default)]
+struct Seen {
+    addresses: HashMap<IpAddr, Bucket>,
+    networks: HashMap<IpAddr, Bucket>,
+}
+
+/// One address's (or network's) lines: how many may go now (as of `at`), and how many were
+/// held back (counted for addresses only).
 #[derive(Debug)]
 struct Bucket {
     at: Instant,
@@ -137,9 +147,64 @@ struct Bucket {
     held: u64,
 }
 
-/// Addresses remembered at most; past this the table keeps only the recent ones, or starts
-/// over.
+impl Bucket {
+    /// Earns the tokens of the periods since `at` (at most `burst`); then whether a token
+    /// is left.
+    fn refill(&mut self, now: Instant, period: Duration, burst: u32) -> bool {
+        let periods = now.saturating_duration_since(self.at).as_nanos() / period.as_nanos().max(1);
+        if periods > 0 {
+            let earned = u32::try_from(periods).unwrap_or(u32::MAX);
+            self.tokens = self.tokens.saturating_add(earned).min(burst);
+            self.at = now;
+        }
+        self.tokens > 0
+    }
+}
+
+/// Addresses (and networks) remembered at most; past this the table keeps only the recent
+/// ones, or starts over.
 const LOG_KEYS: usize = 4096;
+
+/// How many of an address's lines its network may log at once.
+const NETWORK_BURSTS: u32 = 4;
+
+/// The network of `address`: its IPv4 /24 or its IPv6 /48.
+fn network(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            IpAddr::from([a, b, c, 0])
+        }
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments.iter_mut().skip(3).for_each(|segment| *segment = 0);
+            IpAddr::from(segments)
+        }
+    }
+}
+
+/// The bucket of `key` in `table`, which forgets idle keys (or everything) once it holds
+/// [`LOG_KEYS`].
+fn bucket(
+    table: &mut HashMap<IpAddr, Bucket>,
+    key: IpAddr,
+    now: Instant,
+    burst: u32,
+    idle: Duration,
+) -> &mut Bucket {
+    if table.len() >= LOG_KEYS && !table.contains_key(&key) {
+        // Keys idle long enough to have a full burst again are as good as new.
+        table.retain(|_, bucket| now.saturating_duration_since(bucket.at) < idle);
+        if table.len() >= LOG_KEYS {
+            table.clear();
+        }
+    }
+    table.entry(key).or_insert(Bucket {
+        at: now,
+        tokens: burst,
+        held: 0,
+    })
+}
 
 impl LogLimit {
     /// One line per `period` for each address.
@@ -147,7 +212,7 @@ impl LogLimit {
         Self {
             period,
             burst: 1,
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Seen::default()),
         }
     }
 
@@ -159,35 +224,36 @@ impl LogLimit {
     }
 
     /// `Some(lines held back since the last one)` when a line about `address` may be logged
-    /// at `now`; `None` when it is held back.
+    /// at `now`; `None` when it is held back (by its address's limit or its network's).
     pub fn allow(&self, address: IpAddr, now: Instant) -> Option<u64> {
         let mut seen = lock(&self.seen);
-        let idle = self.period.saturating_mul(self.burst);
-        if seen.len() >= LOG_KEYS && !seen.contains_key(&address) {
-            // Addresses idle long enough to have a full burst again are as good as new.
-            seen.retain(|_, bucket| now.saturating_duration_since(bucket.at) < idle);
-            if seen.len() >= LOG_KEYS {
-                seen.clear();
+        let Seen {
+            addresses,
+            networks,
+        } = &mut *seen;
+        let (period, burst) = (self.period, self.burst);
+        let network_burst = burst.saturating_mul(NETWORK_BURSTS);
+        let by_address = bucket(addresses, address, now, burst, period.saturating_mul(burst));
+        let address_ok = by_address.refill(now, period, burst);
+        let by_network = bucket(
+            networks,
+            network(address),
+            now,
+            network_burst,
+            period.saturating_mul(network_burst),
+        );
+        let network_ok = by_network.refill(now, period, network_burst);
+        if !(address_ok && network_ok) {
+            // Counted against the address, whose next line says how many of its own went.
+            if let Some(by_address) = addresses.get_mut(&address) {
+                by_address.held += 1;
             }
-        }
-        let bucket = seen.entry(address).or_insert(Bucket {
-            at: now,
-            tokens: self.burst,
-            held: 0,
-        });
-        let periods =
-            now.saturating_duration_since(bucket.at).as_nanos() / self.period.as_nanos().max(1);
-        if periods > 0 {
-            let earned = u32::try_from(periods).unwrap_or(u32::MAX);
-            bucket.tokens = bucket.tokens.saturating_add(earned).min(self.burst);
-            bucket.at = now;
-        }
-        if bucket.tokens == 0 {
-            bucket.held += 1;
             return None;
         }
-        bucket.tokens -= 1;
-        Some(std::mem::take(&mut bucket.held))
+        by_network.tokens -= 1;
+        let by_address = addresses.get_mut(&address)?;
+        by_address.tokens -= 1;
+        Some(std::mem::take(&mut by_address.held))
     }
 }
 
@@ -221,6 +287,29 @@ mod tests {
         }
         assert_eq!(limit.allow([127, 0, 0, 9].into(), now), Some(0));
         assert_eq!(limit.allow(peer, now + Duration::from_secs(11)), Some(5));
+    }
+
+    #[test]
+    fn a_network_of_many_addresses_is_limited_as_a_whole() {
+        let limit = LogLimit::new(Duration::from_secs(10));
+        let now = Instant::now();
+        // One line each from the first four addresses of a /48, then none from the rest.
+        let allowed = (0..1000u16)
+            .map(|host| IpAddr::from([0x2001, 0xdb8, 7, host, 0, 0, 0, 1]))
+            .filter(|peer| limit.allow(*peer, now).is_some())
+            .count();
+        assert_eq!(allowed, 4);
+        // Another network is not held back by it, and neither is an IPv4 /24's neighbour.
+        assert!(
+            limit
+                .allow(IpAddr::from([0x2001, 0xdb8, 8, 0, 0, 0, 0, 1]), now)
+                .is_some()
+        );
+        let allowed = (1..=255u8)
+            .filter(|host| limit.allow([10, 0, 0, *host].into(), now).is_some())
+            .count();
+        assert_eq!(allowed, 4);
+        assert!(limit.allow([10, 0, 1, 1].into(), now).is_some());
     }
 
     #[test]

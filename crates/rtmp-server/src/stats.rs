@@ -307,6 +307,11 @@ impl Registry {
         lock(&self.entries).get(&id).map(|entry| entry.media_idle())
     }
 
+    /// The address of connection `id`, if it is open.
+    pub(crate) fn peer_of(&self, id: u64) -> Option<std::net::SocketAddr> {
+        lock(&self.entries).get(&id).map(|entry| entry.peer)
+    }
+
     /// The connection publishing `key`, if any.
     pub(crate) fn publisher_of(&self, key: &StreamKey) -> Option<u64> {
         lock(&self.publishers).get(key).copied()

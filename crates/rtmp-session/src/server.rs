@@ -43,6 +43,22 @@ pub struct SessionConfig {
     /// can cost while it is decoded. A larger one closes the connection
     /// ([`SessionError::AmfTooLarge`]); real encoders send commands and metadata of a few KiB.
     pub max_amf_message_size: usize,
+    /// The longest application name (before its query) a connect may give, in bytes
+    /// (default 128). A longer one is refused (NetConnection.Connect.Rejected, not echoed).
+    pub max_app_bytes: usize,
+    /// The longest stream name (before its query) a publish or play may give, in bytes
+    /// (default 256, as nginx-rtmp). A longer one is refused with
+    /// NetStream.Publish.BadName or NetStream.Play.Failed, whose description does not repeat
+    /// it, and the application is not asked.
+    pub max_name_bytes: usize,
+    /// The longest query string of an application or stream name, in bytes (default 1024:
+    /// room for signed-URL tokens and JWTs). Refused as a name too long.
+    pub max_query_bytes: usize,
+    /// The largest connect command, in bytes (default 16 KiB; real clients send well under
+    /// 2 KiB, Enhanced RTMP capability lists included). The server keeps the connect
+    /// request for the connection's life, so a larger one is refused
+    /// (NetConnection.Connect.Rejected) rather than kept.
+    pub max_connect_bytes: usize,
 }
 
 impl Default for SessionConfig {
@@ -55,6 +71,10 @@ impl Default for SessionConfig {
             max_streams: 8,
             capabilities: Capabilities::forwarding_everything(),
             max_amf_message_size: 1 << 20,
+            max_app_bytes: 128,
+            max_name_bytes: 256,
+            max_query_bytes: 1024,
+            max_connect_bytes: 16 << 10,
         }
     }
 }
@@ -116,6 +136,10 @@ pub struct StreamRequest {
 pub enum SessionEvent {
     /// The client asks to connect: answer with `accept_connect` or `reject_connect`.
     Connect(ConnectRequest),
+    /// The session refused a connect itself, for the reason given (an application name,
+    /// query or connect command over its [`SessionConfig`] limit), and queued the
+    /// NetConnection.Connect.Rejected answer: send it, then close the connection.
+    ConnectRefused(String),
     /// The client asks to publish: answer with `accept_publish` or `reject_publish`.
     Publish(StreamRequest),
     /// The client asks to play: answer with `accept_play` or `reject_play`.
@@ -401,6 +425,12 @@ impl ServerSession {
         if self.phase == Phase::AwaitConnect && !matches!(command, Command::Connect(_)) {
             return Err(SessionError::NotConnected(command.name().to_owned()));
         }
+        if let Command::Connect(connect) = &command {
+            if raw.payload.len() > self.config.max_connect_bytes {
+                return self
+                    .refuse_connect(connect.transaction_id, "the connect command is too large");
+            }
+        }
         self.handle_command(command, raw.stream_id)
     }
 
@@ -493,6 +523,18 @@ impl ServerSession {
                     return Ok(());
                 }
                 let (app, query) = split_query(connect.app.trim_end_matches('/'));
+                if app.len() > self.config.max_app_bytes {
+                    return self.refuse_connect(
+                        connect.transaction_id,
+                        "the application name is too long",
+                    );
+                }
+                if !self.query_fits(query.as_deref()) {
+                    return self.refuse_connect(
+                        connect.transaction_id,
+                        "the application's query is too long",
+                    );
+                }
                 self.app = app.clone();
                 self.enhanced = connect.is_enhanced();
                 self.client_capabilities = Capabilities::from_connect(&connect);
@@ -533,6 +575,10 @@ impl ServerSession {
                 let (name, query) = split_query(&name);
                 // Lenient: publishing on a stream that was never created still works.
                 self.adopt_stream(stream_id)?;
+                if let Some(reason) = self.name_too_long(&name, query.as_deref()) {
+                    let status = Status::new(rtmp_message::StatusCode::PublishBadName, reason);
+                    return self.status(stream_id, status);
+                }
                 self.events.push_back(SessionEvent::Publish(StreamRequest {
                     stream_id,
                     key: StreamKey {
@@ -546,6 +592,9 @@ impl ServerSession {
             Command::Play(play) => {
                 let (name, query) = split_query(&play.name);
                 self.adopt_stream(stream_id)?;
+                if let Some(reason) = self.name_too_long(&name, query.as_deref()) {
+                    return self.reject_play(stream_id, Status::play_failed(reason));
+                }
                 self.events.push_back(SessionEvent::Play(StreamRequest {
                     stream_id,
                     key: StreamKey {
@@ -578,6 +627,9 @@ impl ServerSession {
             } => {
                 let (name, _) = split_query(&name);
                 self.empty_result(transaction_id)?;
+                if self.name_too_long(&name, None).is_some() {
+                    return Ok(());
+                }
                 self.call("onFCUnpublish", Status::unpublish_success(&name))?;
                 let publishing = self.streams.iter().find_map(|(id, role)| match role {
                     Role::Publishing(key) if key.name == name => Some(*id),
@@ -598,6 +650,9 @@ impl ServerSession {
             } => {
                 self.empty_result(transaction_id)?;
                 let (name, _) = split_query(&name);
+                if self.name_too_long(&name, None).is_some() {
+                    return Ok(());
+                }
                 self.call("onFCPublish", Status::publish_start(&name))?;
             }
             Command::Pause { pause, .. } => {
@@ -616,6 +671,38 @@ impl ServerSession {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Whether `query` is within [`SessionConfig::max_query_bytes`].
+    fn query_fits(&self, query: Option<&str>) -> bool {
+        query.is_none_or(|query| query.len() <= self.config.max_query_bytes)
+    }
+
+    /// Why a stream `name` with `query` is refused for its length, if it is: a reason that
+    /// gives the limit, never the name.
+    fn name_too_long(&self, name: &str, query: Option<&str>) -> Option<String> {
+        if name.len() > self.config.max_name_bytes {
+            return Some(format!(
+                "the stream name is longer than {} bytes",
+                self.config.max_name_bytes
+            ));
+        }
+        (!self.query_fits(query)).then(|| {
+            format!(
+                "the stream name's query is longer than {} bytes",
+                self.config.max_query_bytes
+            )
+        })
+    }
+
+    /// Refuses a connect (transaction `transaction_id`) for `reason` before the application
+    /// hears of it; the connection should be closed afterwards, as after
+    /// [`reject_connect`](Self::reject_connect).
+    fn refuse_connect(&mut self, transaction_id: f64, reason: &str) -> Result<(), SessionError> {
+        self.connect_transaction = transaction_id;
+        self.events
+            .push_back(SessionEvent::ConnectRefused(reason.to_owned()));
+        self.reject_connect(Status::connect_rejected(reason))
     }
 
     /// Answers a player's control of its stream and tells the application; ignored on a

@@ -600,3 +600,98 @@ fn an_amf3_client_is_read_and_answered_in_kind() {
         "nothing in AMF0 commands"
     );
 }
+
+/// The onStatus codes and descriptions among `replies`.
+fn statuses(replies: &[Message]) -> Vec<(StatusCode, String)> {
+    replies
+        .iter()
+        .filter_map(|message| match message {
+            Message::Command(Command::OnStatus { status, .. }) => {
+                Some((status.code.clone(), status.description.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn names_past_their_limits_are_refused_without_being_repeated() {
+    let (mut session, _) = connected(None);
+    let long = "n".repeat(257);
+    let play = Play::new(&long);
+    session
+        .handle_message(command(1, Command::Play(play)))
+        .unwrap();
+    assert_eq!(session.poll_event(), None, "the application is not asked");
+    let refused = statuses(&sent(&mut session));
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].0, StatusCode::PlayFailed);
+    assert!(!refused[0].1.contains(&long[..64]), "{}", refused[0].1);
+    // A name at the limit with a long query: refused too.
+    let query = format!("{}?token={}", "n".repeat(256), "t".repeat(1025));
+    let publish = Command::Publish {
+        transaction_id: 3.0,
+        name: query,
+        publish_type: PublishType::Live,
+    };
+    session.handle_message(command(1, publish)).unwrap();
+    assert_eq!(session.poll_event(), None);
+    let refused = statuses(&sent(&mut session));
+    assert_eq!(refused[0].0, StatusCode::PublishBadName);
+    assert!(refused[0].1.len() < 100);
+    // FCPublish of a long name gets its empty result and no echo of the name.
+    let fc = Command::FcPublish {
+        transaction_id: 4.0,
+        name: long.clone(),
+    };
+    session.handle_message(command(0, fc)).unwrap();
+    let replies = sent(&mut session);
+    assert!(
+        replies
+            .iter()
+            .all(|reply| !format!("{reply:?}").contains(&long)),
+        "{replies:?}"
+    );
+    // At the limits, a name is taken.
+    let play = Play::new(&format!("{}?{}", "n".repeat(256), "q".repeat(1024)));
+    session
+        .handle_message(command(1, Command::Play(play)))
+        .unwrap();
+    assert!(matches!(session.poll_event(), Some(SessionEvent::Play(_))));
+}
+
+#[test]
+fn a_long_application_name_or_a_large_connect_is_refused() {
+    for connect in [
+        Connect {
+            transaction_id: 1.0,
+            app: "a".repeat(129),
+            ..Connect::default()
+        },
+        Connect {
+            transaction_id: 1.0,
+            app: format!("live?{}", "q".repeat(1025)),
+            ..Connect::default()
+        },
+        Connect {
+            transaction_id: 1.0,
+            app: "live".into(),
+            page_url: Some("p".repeat(20 << 10)),
+            ..Connect::default()
+        },
+    ] {
+        let mut session = ServerSession::new(SessionConfig::default(), Instant::now());
+        session
+            .handle_message(command(0, Command::Connect(Box::new(connect))))
+            .unwrap();
+        let Some(SessionEvent::ConnectRefused(reason)) = session.poll_event() else {
+            panic!("not refused")
+        };
+        assert!(reason.len() < 100);
+        let replies = sent(&mut session);
+        let Some(Message::Command(Command::Error(error))) = replies.last() else {
+            panic!("{replies:?}")
+        };
+        assert_eq!(error.status().unwrap().code, StatusCode::ConnectRejected);
+    }
+}
