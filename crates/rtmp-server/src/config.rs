@@ -10,6 +10,13 @@ use crate::limits::default_max_connections;
 use crate::relay::RelayConfig;
 
 /// What a publish of a key that someone publishes already does.
+///
+/// Whatever the policy, only a publisher entitled to the key may close the one publishing
+/// it: one that the hooks authenticated for the key
+/// ([`Hooks::authenticates_publish`](crate::Hooks::authenticates_publish): a signed name, a
+/// webhook that decided), or one from the same IP address as the publisher it replaces (its
+/// encoder reconnecting). Any other publish is refused as under [`Never`](Self::Never), so
+/// that a stranger cannot take a stream over while its encoder is silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Takeover {
@@ -81,7 +88,8 @@ pub struct ServerConfig {
     pub max_unsent_bytes: Option<u32>,
     /// What a publish of a key that is published already does (default: take it over from a
     /// publisher that sent no media for 3 s, as an encoder whose old connection went silent
-    /// reconnects).
+    /// reconnects; only for a publisher the hooks authenticated or one from the same
+    /// address, see [`Takeover`]).
     pub takeover: Takeover,
     /// Bytes of its own messages (answers, statuses, pings, acknowledgements) a connection may
     /// have waiting to be written (default 64 KiB). When they are reached, the server stops

@@ -71,9 +71,9 @@ pub use config::{ServerConfig, Takeover};
 pub use error::ConnectionError;
 pub use hooks::{AcceptAll, Client, Hooks, StreamEvent};
 pub use layered::Layered;
-pub use limits::LogLimit;
 #[cfg(unix)]
 pub use limits::raise_open_file_limit;
+pub use limits::{AddressSlot, LogLimit, PerAddress};
 pub use relay::{Backoff, RelayConfig, StaticRelay};
 /// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
 pub use rtmp_amf0 as amf0;

@@ -62,22 +62,34 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Connections per peer address, with a limit.
+/// Connections per peer address, with a limit: what a server counts its RTMP connections
+/// in, and what other listeners of a program (an HTTP viewer listener) can count theirs in.
+///
+/// ```
+/// use rtmp_server::PerAddress;
+///
+/// let per = PerAddress::default();
+/// let peer = [192, 0, 2, 7].into();
+/// let first = per.try_add(peer, 1).expect("under the limit");
+/// assert!(per.try_add(peer, 1).is_none());
+/// drop(first);
+/// assert!(per.try_add(peer, 1).is_some());
+/// ```
 #[derive(Debug, Clone, Default)]
-pub(crate) struct PerAddress {
+pub struct PerAddress {
     counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 /// A connection counted against its address while it lives.
 #[derive(Debug)]
-pub(crate) struct AddressSlot {
+pub struct AddressSlot {
     counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
     address: IpAddr,
 }
 
 impl PerAddress {
     /// Counts a connection from `address`, unless it already has `limit`.
-    pub(crate) fn try_add(&self, address: IpAddr, limit: usize) -> Option<AddressSlot> {
+    pub fn try_add(&self, address: IpAddr, limit: usize) -> Option<AddressSlot> {
         let mut counts = lock(&self.counts);
         let count = counts.entry(address).or_insert(0);
         if *count >= limit {

@@ -1,0 +1,376 @@
+//! Attacks on the example server (a child process) through its streams: viewers of one stream
+//! that never read, clients playing very long names, and strangers publishing a key whose
+//! encoder went silent. Meanwhile ffmpeg publishes and plays another stream, whose frames must
+//! keep coming: the longest gap between two reads of its player is measured.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
+mod common;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Process, free_port, publish_args, start_server, strings};
+use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage};
+use rtmp_message::{Command as RtmpCommand, Connect, Message, Play};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+const MIB: usize = 1 << 20;
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / MIB as f64
+}
+
+/// The server process's memory.
+struct Memory(u32);
+
+impl Memory {
+    fn status(&self, field: &str) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0)).unwrap();
+        let line = status.lines().find(|line| line.starts_with(field)).unwrap();
+        let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+
+    /// Clears the peak mark and returns resident memory now.
+    fn start(&self) -> usize {
+        std::fs::write(format!("/proc/{}/clear_refs", self.0), "5").unwrap();
+        self.status("VmRSS:")
+    }
+
+    /// The peak since [`start`](Self::start), above `before`.
+    fn growth(&self, before: usize) -> usize {
+        self.status("VmHWM:").saturating_sub(before)
+    }
+
+    /// Whether the process still runs.
+    fn alive(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/status", self.0))
+            .is_ok_and(|status| !status.contains("State:\tZ"))
+    }
+}
+
+/// ffmpeg publishing the test picture to `url` for `seconds`.
+fn publisher(url: &str, seconds: u32) -> Process {
+    Process(
+        Command::new("ffmpeg")
+            .args(publish_args(url, seconds))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("ffmpeg runs (.ci/install-peers)"),
+    )
+}
+
+/// An honest ffmpeg player of `url`, its FLV read as it comes: the longest time between two
+/// reads while `measuring` is set, and the bytes read.
+struct Honest {
+    _process: Process,
+    measuring: Arc<AtomicBool>,
+    reader: std::thread::JoinHandle<(Duration, usize)>,
+}
+
+impl Honest {
+    fn play(url: &str) -> Self {
+        let mut child = Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-i", url])
+            .args(["-c", "copy", "-flush_packets", "1", "-f", "flv", "pipe:1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ffmpeg runs (.ci/install-peers)");
+        let mut stdout = child.stdout.take().unwrap();
+        let measuring = Arc::new(AtomicBool::new(false));
+        let measure = measuring.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 << 10];
+            let (mut longest, mut bytes) = (Duration::ZERO, 0);
+            let mut last: Option<Instant> = None;
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let now = Instant::now();
+                if measure.load(Ordering::Relaxed) {
+                    if let Some(last) = last {
+                        longest = longest.max(now - last);
+                    }
+                    bytes += n;
+                    last = Some(now);
+                } else {
+                    last = None;
+                }
+            }
+            (longest, bytes)
+        });
+        Self {
+            _process: Process(child),
+            measuring,
+            reader,
+        }
+    }
+
+    fn measure(&self, on: bool) {
+        self.measuring.store(on, Ordering::Relaxed);
+    }
+
+    /// The longest gap and the bytes read while measuring, once the player ended.
+    fn finish(self) -> (Duration, usize) {
+        self.measure(false);
+        drop(self._process);
+        self.reader.join().unwrap()
+    }
+}
+
+/// A TCP connection to the server from `local` (any address of 127/8), with a small receive
+/// buffer: a client that will not read.
+async fn connect_from(local: [u8; 4], port: u16) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_recv_buffer_size(4096)?;
+    socket.bind(SocketAddr::from((local, 0)))?;
+    socket.connect(SocketAddr::from(([127, 0, 0, 1], port))).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_that_never_read_cannot_freeze_another_stream() {
+    rtmp_server::raise_open_file_limit().unwrap();
+    let (port, watch) = (free_port(), free_port());
+    let server = start_server(
+        &strings(&[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--watch",
+            &format!("127.0.0.1:{watch}"),
+        ]),
+        port,
+    );
+    let memory = Memory(server.0.id());
+    let honest_url = format!("rtmp://127.0.0.1:{port}/live/honest");
+    let _honest_publisher = publisher(&honest_url, 50);
+    let _other_publisher = publisher(&format!("rtmp://127.0.0.1:{port}/live/other"), 50);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let honest = Honest::play(&honest_url);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = memory.start();
+    honest.measure(true);
+    // 2 000 HTTP-FLV viewers of the other stream that read nothing, from ten addresses (each
+    // under the per-address cap), each replaced after the server's write timeout (20 s).
+    const VIEWERS: usize = 2000;
+    let request = b"GET /live/other.flv HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut tasks = Vec::new();
+    for index in 0..VIEWERS {
+        let local = [127, 0, 0, 2 + (index % 10) as u8];
+        tasks.push(tokio::spawn(async move {
+            let mut opened = 0;
+            while Instant::now() < until {
+                let Ok(mut stream) = connect_from(local, watch).await else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                };
+                if stream.write_all(request).await.is_ok() {
+                    opened += 1;
+                }
+                let left = until.saturating_duration_since(Instant::now());
+                tokio::time::sleep(left.min(Duration::from_secs(22))).await;
+            }
+            opened
+        }));
+    }
+    let mut opened = 0;
+    for task in tasks {
+        opened += task.await.unwrap();
+    }
+    let growth = memory.growth(before);
+    let (gap, bytes) = honest.finish();
+    eprintln!(
+        "{opened} stalled HTTP-FLV viewers over 30 s: +{:.1} MiB, \
+         the honest player's longest gap {gap:?}, {bytes} bytes",
+        mib(growth)
+    );
+    assert!(memory.alive());
+    assert!(bytes > 100_000, "the honest player got {bytes} bytes");
+    assert!(gap < Duration::from_secs(1), "the honest stream stopped for {gap:?}");
+    assert!(growth <= 64 * MIB, "+{growth} bytes");
+    assert!(opened >= VIEWERS, "{opened} viewers opened");
+}
+
+/// An RTMP client that connects to app `live` and plays names; reads only to find statuses.
+struct Player {
+    stream: TcpStream,
+    encoder: ChunkEncoder,
+}
+
+impl Player {
+    async fn connect(port: u16) -> Option<Self> {
+        use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig, Progress};
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut handshake = ClientHandshake::new(ClientHandshakeConfig::default());
+        stream.write_all(&handshake.take_output()).await.ok()?;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            let status = handshake.read(&buf[..n]).ok()?;
+            stream.write_all(&handshake.take_output()).await.ok()?;
+            if let Progress::Done(_) = status {
+                break;
+            }
+        }
+        let mut player = Self {
+            stream,
+            encoder: ChunkEncoder::new(),
+        };
+        let connect = Connect {
+            transaction_id: 1.0,
+            app: "live".into(),
+            ..Connect::default()
+        };
+        player
+            .send(&[
+                RawMessage::set_chunk_size(65536),
+                Message::Command(RtmpCommand::Connect(Box::new(connect)))
+                    .to_chunk(3, 0, 0)
+                    .unwrap(),
+            ])
+            .await
+            .then_some(player)
+    }
+
+    async fn send(&mut self, messages: &[RawMessage]) -> bool {
+        let mut out = bytes::BytesMut::new();
+        for message in messages {
+            self.encoder.encode(message, &mut out).unwrap();
+        }
+        self.stream.write_all(&out).await.is_ok()
+    }
+
+    /// Plays `name` on message streams 1 to `count`.
+    async fn play(&mut self, name: &str, count: u32) -> bool {
+        let plays: Vec<RawMessage> = (1..=count)
+            .map(|stream| {
+                Message::Command(RtmpCommand::Play(Play::new(name)))
+                    .to_chunk(8, 0, stream)
+                    .unwrap()
+            })
+            .collect();
+        self.send(&plays).await
+    }
+
+    /// Reads for `limit`: the bytes the server sent, and the command and data messages'
+    /// payloads among them.
+    async fn read_for(&mut self, limit: Duration) -> (usize, Vec<RawMessage>) {
+        let mut decoder = ChunkDecoder::new(DecoderConfig::default());
+        let mut received = bytes::BytesMut::new();
+        let mut buf = vec![0u8; 64 << 10];
+        let (mut bytes, mut messages) = (0, Vec::new());
+        let end = tokio::time::Instant::now() + limit;
+        while let Ok(Ok(n)) = tokio::time::timeout_at(end, self.stream.read(&mut buf)).await {
+            if n == 0 {
+                break;
+            }
+            bytes += n;
+            received.extend_from_slice(&buf[..n]);
+            while let Ok(Some(message)) = decoder.decode(&mut received) {
+                if matches!(message.type_id, 18 | 20) {
+                    messages.push(message);
+                }
+            }
+        }
+        (bytes, messages)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn very_long_stream_names_are_refused_without_costing_or_echoing() {
+    rtmp_server::raise_open_file_limit().unwrap();
+    let (port, http) = (free_port(), free_port());
+    let server = start_server(
+        &strings(&[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--http",
+            &format!("127.0.0.1:{http}"),
+        ]),
+        port,
+    );
+    let memory = Memory(server.0.id());
+    let honest_url = format!("rtmp://127.0.0.1:{port}/live/honest");
+    let _publisher = publisher(&honest_url, 40);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let honest = Honest::play(&honest_url);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    honest.measure(true);
+
+    // 500 connections x 8 plays of a 63 KiB name.
+    let before = memory.start();
+    let name: Arc<str> = "n".repeat(63 << 10).into();
+    let mut tasks = Vec::new();
+    for _ in 0..500 {
+        let name = name.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut player = Player::connect(port).await?;
+            player.play(&name, 8).await.then_some(())?;
+            Some(player.read_for(Duration::from_secs(8)).await)
+        }));
+    }
+    let mut answered = 0;
+    let mut refused = 0;
+    let mut echoed = 0;
+    for task in tasks {
+        let Some((bytes, messages)) = task.await.unwrap() else {
+            continue;
+        };
+        answered += bytes;
+        for message in messages {
+            let text = String::from_utf8_lossy(&message.payload);
+            refused += usize::from(text.contains("NetStream.Play.Failed"));
+            echoed += usize::from(text.contains(&name[..300]));
+        }
+    }
+    let growth = memory.growth(before);
+    eprintln!(
+        "500 connections x 8 plays of 63 KiB names: +{:.1} MiB, {:.2} MB answered, \
+         {refused} refusals, {echoed} echoes",
+        mib(growth),
+        answered as f64 / 1e6
+    );
+    assert!(memory.alive());
+    assert_eq!(echoed, 0, "a status repeated a name");
+    assert_eq!(refused, 4000, "every play is refused");
+    assert!(answered < 8 * MIB, "{answered} bytes answered");
+    assert!(growth <= 64 * MIB, "+{growth} bytes");
+
+    // 20 connections x 8 plays of a 1000 KiB name.
+    let before = memory.start();
+    let name: Arc<str> = "n".repeat(1000 << 10).into();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let name = name.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut player = Player::connect(port).await?;
+            player.play(&name, 8).await.then_some(())?;
+            Some(player.read_for(Duration::from_secs(5)).await)
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let growth = memory.growth(before);
+    eprintln!(
+        "20 connections x 8 plays of 1000 KiB names: +{:.1} MiB",
+        mib(growth)
+    );
+    assert!(growth <= 64 * MIB, "+{growth} bytes");
+
+    let (gap, bytes) = honest.finish();
+    eprintln!("the honest player's longest gap {gap:?}, {bytes} bytes");
+    assert!(bytes > 100_000);
+    assert!(gap < Duration::from_secs(1), "the honest stream stopped for {gap:?}");
+}
