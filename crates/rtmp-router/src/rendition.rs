@@ -24,6 +24,8 @@
 ///     Rendition::from_query(Some("audio_track=2"), true)?,
 ///     Rendition::One { video: 0, audio: 2 }
 /// );
+/// // Any player may ask for every track as published.
+/// assert_eq!(Rendition::from_query(Some("track=all"), false)?, Rendition::All);
 /// assert!(Rendition::from_query(Some("track=256"), false).is_err());
 /// # Ok::<(), rtmp_router::BadTrack>(())
 /// ```
@@ -41,9 +43,10 @@ pub enum Rendition {
     },
 }
 
-/// A stream name's query asked for a track that cannot be: an id is a number from 0 to 255.
+/// A stream name's query asked for a track that cannot be: an id is a number from 0 to 255
+/// (or `all`, for `track`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{name}={value} is not a track id (0 to 255)")]
+#[error("{name}={value} is not a track id (0 to 255, or track=all)")]
 pub struct BadTrack {
     /// The query's parameter (`track` or `audio_track`).
     pub name: &'static str,
@@ -61,11 +64,16 @@ impl Rendition {
     /// The rendition a player asks for in its stream name's query: `track=ID` for the video
     /// track, `audio_track=ID` for the audio track, other parameters ignored. A player that
     /// announced multitrack (`multitrack`) and names no track gets [`All`](Self::All); any
-    /// other gets [`One`](Self::One), with track 0 where it names none.
+    /// other gets [`One`](Self::One), with track 0 where it names none. `track=all` asks for
+    /// [`All`](Self::All), whatever the player announced (an `audio_track` beside it is then
+    /// ignored): ffmpeg 9 plays every track of a multitrack stream, yet announces nothing.
     pub fn from_query(query: Option<&str>, multitrack: bool) -> Result<Self, BadTrack> {
         let (mut video, mut audio) = (None, None);
         for pair in query.unwrap_or_default().split('&') {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if (name, value) == ("track", "all") {
+                return Ok(Self::All);
+            }
             let (slot, name) = match name {
                 "track" => (&mut video, "track"),
                 "audio_track" => (&mut audio, "audio_track"),

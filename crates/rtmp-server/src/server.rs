@@ -189,6 +189,11 @@ impl<H: Hooks> Server<H> {
         self.context.queued.clone()
     }
 
+    /// The server's settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.context.config
+    }
+
     /// The server's hooks, e.g. to ask `on_play` about a viewer of another protocol (an
     /// HTTP-FLV viewer is a player too).
     pub fn hooks(&self) -> &H {

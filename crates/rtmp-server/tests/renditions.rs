@@ -178,3 +178,47 @@ async fn a_track_id_that_cannot_be_is_refused_with_a_reason() {
     assert!(refused.contains("track=300"), "{refused}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_player_may_ask_for_every_track_with_track_all() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let url = server.url("live/tracks");
+    // ffmpeg 9 publishing H.264 and two AAC tracks (the second in multitrack form).
+    let mut args = common::publish_args(&url, 10, "300k");
+    let duration = args.iter().position(|arg| arg == "-t").unwrap();
+    let extra = common::strings(&["-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000"]);
+    args.splice(duration..duration, extra);
+    let pix_fmt = args.iter().position(|arg| arg == "-pix_fmt").unwrap();
+    let maps = common::strings(&["-map", "0:v", "-map", "1:a", "-map", "2:a"]);
+    args.splice(pix_fmt..pix_fmt, maps);
+    let mut publisher = spawn(common::peers::ffmpeg9(), &args);
+    server.published("tracks").await;
+    // ffmpeg 9 announces nothing in connect: without the query it gets one rendition.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let every = format!("{url}?track=all");
+    let (all, one) = tokio::join!(
+        decode(common::peers::ffmpeg9(), &every),
+        decode(common::peers::ffmpeg9(), &url),
+    );
+    let count = |log: &str, kind: &str| {
+        let input = log.split("Output #0").next().unwrap_or_default();
+        input
+            .lines()
+            .filter(|line| line.contains("Stream #") && line.contains(kind))
+            .count()
+    };
+    let (log, frames) = all;
+    eprintln!(
+        "track=all, 3 s late: {} video and {} audio streams, {frames} frames",
+        count(&log, "Video:"),
+        count(&log, "Audio:")
+    );
+    assert_eq!(count(&log, "Video:"), 1, "{log}");
+    assert_eq!(count(&log, "Audio:"), 2, "{log}");
+    assert!(errors(&log).is_empty(), "{log}");
+    assert!(frames >= 50, "{frames} frames decoded: {log}");
+    let (log, _) = one;
+    assert_eq!(count(&log, "Audio:"), 1, "{log}");
+    assert!(wait(&mut publisher).await.success());
+    server.stop().await;
+}
