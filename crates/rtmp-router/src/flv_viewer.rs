@@ -373,4 +373,30 @@ mod tests {
         drop(viewers);
         assert_eq!(budget.used(), 0);
     }
+
+    #[tokio::test]
+    async fn a_viewer_that_took_what_was_ready_is_woken_by_the_next_message() {
+        let hub = Hub::new(HubConfig::default());
+        let publisher = hub.publish(key()).unwrap();
+        video(&publisher, 0, true);
+        let mut viewer = viewer(&hub, FlvViewerConfig::default());
+        // The header and the catch-up, then the ring, all polled without a waker.
+        while viewer.ready().is_some() {}
+        video(&publisher, 40, false);
+        assert!(viewer.ready().is_some(), "the ring's message is ready");
+        assert!(viewer.ready().is_none());
+        let later = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            video(&publisher, 80, false);
+            publisher
+        });
+        // Only a wake-up gets the viewer polled again: the deadline is looked at first.
+        let woken = tokio::select! {
+            biased;
+            () = tokio::time::sleep(Duration::from_secs(2)) => false,
+            next = viewer.next() => next.is_some(),
+        };
+        assert!(woken, "the viewer was never woken");
+        drop(later.await.unwrap());
+    }
 }

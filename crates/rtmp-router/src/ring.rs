@@ -261,8 +261,9 @@ pub(crate) struct Follower {
     lagging: bool,
     /// Read up to here before the connection's next own message goes out.
     barrier: Option<u64>,
-    /// The ring's wake-up count when this follower last registered to be woken.
-    registered: Option<u64>,
+    /// The ring's wake-up count when this follower last registered to be woken, and the
+    /// waker it registered.
+    registered: Option<(u64, Waker)>,
 }
 
 impl std::fmt::Debug for Follower {
@@ -375,9 +376,15 @@ impl Follower {
         if self.next != state.head().min(end) || self.next >= end {
             return Poll::Ready(());
         }
-        if self.registered != Some(state.wakes) {
+        // Once per wake-up of the ring, unless polled by another task since (a poll for what
+        // is ready now, with a waker that wakes nobody).
+        let fresh = match &self.registered {
+            Some((wakes, waker)) => *wakes != state.wakes || !waker.will_wake(cx.waker()),
+            None => true,
+        };
+        if fresh {
             state.waiting.push(cx.waker().clone());
-            self.registered = Some(state.wakes);
+            self.registered = Some((state.wakes, cx.waker().clone()));
         }
         Poll::Pending
     }

@@ -71,7 +71,6 @@ pub use config::{ServerConfig, Takeover};
 pub use error::ConnectionError;
 pub use hooks::{AcceptAll, Client, Hooks, StreamEvent};
 pub use layered::Layered;
-#[cfg(unix)]
 pub use limits::raise_open_file_limit;
 pub use limits::{AddressSlot, LogLimit, PerAddress};
 pub use relay::{Backoff, RelayConfig, StaticRelay};

@@ -12,9 +12,16 @@ const FD_HEADROOM: u64 = 64;
 /// Raises the soft limit on open files to the hard limit (as nginx's `worker_rlimit_nofile`
 /// does) and returns the new soft limit. Call it once at start, before
 /// [`ServerConfig::default`](crate::ServerConfig::default), which sizes the connection limit
-/// from it.
-#[cfg(unix)]
+/// from it. Where there is no such limit (Windows), an `Unsupported` error.
 pub fn raise_open_file_limit() -> std::io::Result<u64> {
+    #[cfg(unix)]
+    return raise_unix_limit();
+    #[cfg(not(unix))]
+    return Err(std::io::ErrorKind::Unsupported.into());
+}
+
+#[cfg(unix)]
+fn raise_unix_limit() -> std::io::Result<u64> {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
     if limit.current != limit.maximum {

@@ -7,19 +7,42 @@ use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rtmp_router::{Batch, MAX_BATCH_BUFFERS, Outlet};
-use socket2::SockRef;
-use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
+#[cfg(target_os = "linux")]
+use tokio::io::Interest;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
+
+/// Writes some of `slices` to `half` with `sendmsg` (Linux): the socket call skips the file
+/// layer `writev` goes through. Elsewhere a TCP half is written as any stream is.
+#[cfg(target_os = "linux")]
+fn poll_sendmsg(
+    half: &OwnedWriteHalf,
+    cx: &mut Context<'_>,
+    slices: &[IoSlice<'_>],
+) -> Poll<std::io::Result<usize>> {
+    let tcp: &tokio::net::TcpStream = half.as_ref();
+    loop {
+        std::task::ready!(tcp.poll_write_ready(cx))?;
+        let sent = tcp.try_io(Interest::WRITABLE, || {
+            socket2::SockRef::from(tcp).send_vectored(slices)
+        });
+        match sent {
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            sent => return Poll::Ready(sent),
+        }
+    }
+}
 
 /// The writing half of a connection's stream.
 pub(crate) enum WriteHalf {
-    /// A TCP socket, written with `sendmsg`: the socket call skips the file layer `writev`
-    /// goes through (its position lock, its checks and its change notification), which is a
-    /// measured part of each write's cost when every player gets a write per tick.
+    /// A TCP socket, written with `sendmsg` on Linux: the socket call skips the file layer
+    /// `writev` goes through (its position lock, its checks and its change notification),
+    /// which is a measured part of each write's cost when every player gets a write per
+    /// tick. Elsewhere with the stream's own vectored write.
     Tcp(OwnedWriteHalf),
     /// Any other stream (TLS, a test's pipe).
     Other(Box<dyn AsyncWrite + Send + Unpin>),
@@ -33,19 +56,10 @@ impl WriteHalf {
         slices: &[IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         match self {
-            Self::Tcp(half) => {
-                let tcp: &tokio::net::TcpStream = half.as_ref();
-                loop {
-                    ready!(tcp.poll_write_ready(cx))?;
-                    let sent = tcp.try_io(Interest::WRITABLE, || {
-                        SockRef::from(tcp).send_vectored(slices)
-                    });
-                    match sent {
-                        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-                        sent => return Poll::Ready(sent),
-                    }
-                }
-            }
+            #[cfg(target_os = "linux")]
+            Self::Tcp(half) => poll_sendmsg(half, cx, slices),
+            #[cfg(not(target_os = "linux"))]
+            Self::Tcp(half) => Pin::new(half).poll_write_vectored(cx, slices),
             Self::Other(stream) => Pin::new(stream).poll_write_vectored(cx, slices),
         }
     }
@@ -483,5 +497,41 @@ mod tests {
             next_tick(epoch, Duration::from_millis(10), before),
             epoch + Duration::from_millis(10)
         );
+    }
+
+    /// Both ways a TCP half is written (the sendmsg of Linux, the vectored write of other
+    /// systems) deliver every byte of every slice, in order.
+    #[tokio::test]
+    async fn a_tcp_half_is_written_whole_by_either_path() {
+        use std::io::IoSlice;
+        use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (client, accepted) =
+            tokio::join!(tokio::net::TcpStream::connect(address), listener.accept());
+        let (_, half) = client.unwrap().into_split();
+        let (mut peer, _) = accepted.unwrap();
+        let parts: [&[u8]; 3] = [b"chunk ", b"header ", b"payload"];
+        let slices = parts.map(IoSlice::new);
+        let mut half = super::WriteHalf::Tcp(half);
+        let sent = std::future::poll_fn(|cx| half.poll_write_vectored(cx, &slices))
+            .await
+            .unwrap();
+        assert_eq!(sent, 20);
+        // The path of systems without sendmsg: the stream's own vectored write.
+        let super::WriteHalf::Tcp(mut half) = half else {
+            unreachable!()
+        };
+        let sent = std::future::poll_fn(|cx| {
+            std::pin::Pin::new(&mut half).poll_write_vectored(cx, &slices)
+        })
+        .await
+        .unwrap();
+        assert_eq!(sent, 20);
+        half.shutdown().await.unwrap();
+        let mut received = Vec::new();
+        peer.read_to_end(&mut received).await.unwrap();
+        assert_eq!(received, b"chunk header payloadchunk header payload");
     }
 }
