@@ -5,14 +5,43 @@
 //! | --- | --- |
 //! | `GET /` | the status page: live streams, refreshed every 2 s |
 //! | `GET /metrics` | Prometheus metrics |
-//! | `GET /api/streams` | streams: codecs, resolution, bitrates, players, uptime, publisher |
-//! | `GET /api/connections` | connections: address, application, bytes, streams |
+//! | `GET /api/streams?limit=N&offset=M&published=B` | a page of streams: codecs, resolution, bitrates, players, uptime, publisher |
+//! | `GET /api/connections?limit=N&offset=M` | a page of connections: address, application, bytes, streams |
 //! | `GET /api/totals` | counts since start |
 //! | `DELETE /api/connections/{id}` | closes a connection |
 //! | `POST /api/drain` | drains the node (clients moved to another cluster node) |
 //! | `DELETE /api/streams/{app}/{name}/publisher` | stops a stream's publisher |
 //! | `POST /api/streams/{app}/{name}/recording` | starts recording a stream (with `--record`) |
 //! | `DELETE /api/streams/{app}/{name}/recording` | stops recording it |
+//!
+//! The two lists answer a page: a JSON array (the items as before, one page of them) of at
+//! most `limit` items (default [`DEFAULT_PAGE`], at most [`MAX_PAGE`]; a larger one is taken
+//! as the maximum) from `offset` (default 0), in a fixed order (connections by id, streams by
+//! application and name). The answer's `X-Total-Count` header gives how many items the whole
+//! list holds, and a `Link: <...>; rel="next"` header the next page's address while there is
+//! one. `published=true` lists only the streams someone publishes (`false`: only those played
+//! and not published), and `X-Total-Count` then counts those. A query that is not numbers
+//! (or `true`/`false`) gets 400. A text a client chose (application,
+//! stream name) longer than [`MAX_TEXT_BYTES`] is cut there and ends with a marker
+//! `…[LENGTH bytes #HASH]` (its full length and a hash of it, so two long names stay apart);
+//! such a stream's `watch_path` is null. A stream lists at most [`MAX_LIST`] tracks and a
+//! connection at most [`MAX_LIST`] streams (more than the defaults allow). So an answer stays
+//! small whatever clients publish and play.
+//!
+//! `/metrics` has series of its own (`rtmp_stream_*`, labelled `app` and `name`) only for
+//! published streams, at most [`MAX_STREAM_SERIES`] of them (the earliest published first);
+//! `rtmp_stream_series_omitted` counts the published streams left out. Label values are cut as
+//! above, at [`MAX_LABEL_BYTES`]. A stream's series read 0 at the first scrape after it is
+//! no longer published (or no longer among those shown), and go at the recorder's idle
+//! timeout for gauges (10 s) after that.
+//!
+//! With no API token set, every route answers only a request whose `Host` names this machine's
+//! loopback (`localhost`, a name ending in `.localhost`, an address in `127.0.0.0/8`, `[::1]`;
+//! a port or not): others get 403. A page on another site that rebinds its own name to
+//! 127.0.0.1 (DNS rebinding) sends its own name as `Host`, so it can neither read the API nor
+//! act through it. The status page is guarded too: it shows nothing without the API, and one
+//! rule for the whole listener is easier to trust. A token set, `Host` is not checked: the
+//! token is the guard (and the server listens beyond loopback only with one).
 //!
 //! The listener cannot hurt the RTMP side: it keeps at most [`HttpLimits::max_connections`]
 //! connections (more are closed on arrival, so their descriptors stay free for RTMP), closes
@@ -26,12 +55,14 @@
 //! to another site only after a preflight that this server never grants. Each operator action
 //! is logged at INFO with the address and user agent that asked.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -42,6 +73,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use rtmp_server::{
     ConnectionStats, LogLimit, Recorder, Role, Server, StreamInfo, StreamKey, Totals, TrackStats,
 };
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -69,6 +101,59 @@ pub struct Http {
 }
 
 type Shared = State<Arc<Http>>;
+
+/// Items a page of `/api/streams` or `/api/connections` holds when `limit` is not given.
+pub const DEFAULT_PAGE: usize = 100;
+
+/// The most items a page holds; a larger `limit` is taken as this.
+pub const MAX_PAGE: usize = 1000;
+
+/// The longest text a client chose (application, stream name) that the API repeats whole, in
+/// bytes; a longer one is cut and marked ([`bounded`]).
+pub const MAX_TEXT_BYTES: usize = 256;
+
+/// The most tracks of a stream, and streams of a connection, that the API lists.
+pub const MAX_LIST: usize = 64;
+
+/// The most streams with series of their own in `/metrics`; the published streams past it
+/// are counted in `rtmp_stream_series_omitted`.
+pub const MAX_STREAM_SERIES: usize = 1000;
+
+/// The longest label value in `/metrics`, in bytes; a longer one is cut and marked.
+pub const MAX_LABEL_BYTES: usize = 128;
+
+/// The pagination of a list (`?limit=N&offset=M`).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+struct PageQuery {
+    /// The most items to answer ([`DEFAULT_PAGE`] when not given, at most [`MAX_PAGE`]).
+    limit: Option<usize>,
+    /// How many items to skip (0 when not given).
+    offset: Option<usize>,
+}
+
+impl PageQuery {
+    /// The page's limit, as answered.
+    fn limit(self) -> usize {
+        self.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE)
+    }
+
+    /// The page's offset.
+    fn offset(self) -> usize {
+        self.offset.unwrap_or(0)
+    }
+}
+
+/// Which streams `/api/streams` lists (`?published=true|false`; all when not given).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+struct StreamFilter {
+    /// Only the published streams (true), or only those played and not published (false).
+    published: Option<bool>,
+}
+
+/// The label values of the per-stream series the last scrape of `/metrics` set, so that the
+/// next one can set to 0 those of streams no longer shown.
+#[derive(Debug, Default)]
+struct StreamSeries(Mutex<HashSet<[String; 2]>>);
 
 /// What the HTTP listener allows a client.
 #[derive(Debug, Clone, Copy)]
@@ -233,7 +318,8 @@ fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
     (origin_host != host).then_some("requests from another origin are refused")
 }
 
-/// The routes, with the cross-site guard.
+/// The routes, with the guards: the loopback `Host` (without a token), the token (with
+/// one), and the cross-site one.
 fn router(http: Http) -> axum::Router {
     axum::Router::new()
         .route("/", get(status_page))
@@ -256,6 +342,11 @@ fn router(http: Http) -> axum::Router {
             http.api_token.clone(),
             bearer_only,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            http.api_token.is_some(),
+            loopback_host_only,
+        ))
+        .layer(Extension(Arc::new(StreamSeries::default())))
         .with_state(Arc::new(http))
 }
 
@@ -292,6 +383,97 @@ async fn bearer_only(
     }
 }
 
+/// Without an API token (`token_set` false), refuses every request whose `Host` is not a
+/// loopback name or address, so that a page on another site cannot reach the API by
+/// rebinding its name to 127.0.0.1 (see the module docs).
+async fn loopback_host_only(
+    State(token_set): State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if token_set {
+        return next.run(request).await;
+    }
+    let loopback = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(is_loopback_host);
+    if loopback {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::FORBIDDEN,
+            "without an API token, only requests to localhost or a loopback address are answered",
+        )
+            .into_response()
+    }
+}
+
+/// Whether a `Host` header value names the loopback: `localhost` or a name ending in
+/// `.localhost` (any case, a final dot allowed), an IPv4 address in 127.0.0.0/8, or an IPv6
+/// loopback address in brackets (`[::1]`, or IPv4-mapped 127.x), each with a port or not.
+fn is_loopback_host(host: &str) -> bool {
+    // The host and the port, if one is given: `[v6]:port` or `name:port`.
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((address, "")) => (address, None),
+            Some((address, after)) => match after.strip_prefix(':') {
+                Some(port) => (address, Some(port)),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        },
+    };
+    let port_ok = port.is_none_or(|port| {
+        port.bytes().all(|byte| byte.is_ascii_digit()) && port.parse::<u16>().is_ok()
+    });
+    if !port_ok {
+        return false;
+    }
+    if host.starts_with('[') {
+        return name.parse::<Ipv6Addr>().is_ok_and(|address| {
+            address.is_loopback() || address.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        });
+    }
+    if let Ok(address) = name.parse::<Ipv4Addr>() {
+        return address.is_loopback();
+    }
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    };
+    name == "localhost"
+        || name
+            .strip_suffix(".localhost")
+            .is_some_and(|sub| sub.split('.').all(label_ok))
+}
+
+/// `text` when it is at most `max` bytes; else its start, cut on a character boundary at
+/// most `max` bytes in, and a marker with its full length and a hash of it (FNV-1a, 64 bits),
+/// so that two long texts with the same start stay apart: `start…[70000 bytes #0123abcd4567ef89]`.
+fn bounded(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let start = text.get(..end).unwrap_or("");
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    Cow::Owned(format!("{start}…[{} bytes #{hash:016x}]", text.len()))
+}
+
 /// Whether `given` is `secret`, in time that does not depend on where they differ.
 fn same_secret(given: &[u8], secret: &[u8]) -> bool {
     let differ = given
@@ -305,15 +487,21 @@ async fn status_page() -> Html<&'static str> {
     Html(include_str!("status.html"))
 }
 
+/// One stream of `/api/streams`, its texts bounded (see the module docs).
 fn stream_json(stream: &StreamInfo, recording: bool, http: &Http) -> Value {
     let media = stream.media.as_ref();
     let publisher = stream
         .publisher
         .map(|(id, peer)| json!({ "connection": id, "address": peer }));
     let uptime = media.map_or(0.0, |media| media.uptime.as_secs_f64());
+    let app = bounded(&stream.key.app, MAX_TEXT_BYTES);
+    let name = bounded(&stream.key.name, MAX_TEXT_BYTES);
+    // A cut name leads nowhere.
+    let watch_path = matches!((&app, &name), (Cow::Borrowed(_), Cow::Borrowed(_)))
+        .then(|| format!("/watch/{app}/{name}"));
     json!({
-        "app": stream.key.app,
-        "name": stream.key.name,
+        "app": app,
+        "name": name,
         "publisher": publisher,
         "players": stream.players,
         "uptime_secs": uptime,
@@ -333,8 +521,10 @@ fn stream_json(stream: &StreamInfo, recording: bool, http: &Http) -> Value {
         "viewers_http_flv": http.viewers.of(&stream.key, Protocol::HttpFlv),
         "viewers_ws_flv": http.viewers.of(&stream.key, Protocol::WsFlv),
         "watch_port": http.watch_port,
-        "watch_path": format!("/watch/{}/{}", stream.key.app, stream.key.name),
-        "tracks": media.map_or_else(Vec::new, |media| media.tracks.iter().map(track_json).collect()),
+        "watch_path": watch_path,
+        "tracks": media.map_or_else(Vec::new, |media| {
+            media.tracks.iter().take(MAX_LIST).map(track_json).collect()
+        }),
     })
 }
 
@@ -355,22 +545,28 @@ fn track_json(track: &TrackStats) -> Value {
     })
 }
 
+/// One connection of `/api/connections`, its texts bounded (see the module docs).
 fn connection_json(connection: &ConnectionStats) -> Value {
     let streams: Vec<Value> = connection
         .streams
         .iter()
+        .take(MAX_LIST)
         .map(|(key, role)| {
             let role = match role {
                 Role::Publisher => "publish",
                 _ => "play",
             };
-            json!({ "app": key.app, "name": key.name, "role": role })
+            json!({
+                "app": bounded(&key.app, MAX_TEXT_BYTES),
+                "name": bounded(&key.name, MAX_TEXT_BYTES),
+                "role": role,
+            })
         })
         .collect();
     json!({
         "id": connection.id,
         "address": connection.peer,
-        "app": connection.app,
+        "app": connection.app.as_deref().map(|app| bounded(app, MAX_TEXT_BYTES)),
         "uptime_secs": connection.uptime.as_secs_f64(),
         "bytes_in": connection.bytes_in,
         "bytes_out": connection.bytes_out,
@@ -390,27 +586,80 @@ fn totals_json(totals: &Totals) -> Value {
     })
 }
 
-async fn streams(State(http): Shared) -> Json<Value> {
-    let recording = http
+/// A page of a list: the items as a JSON array, the list's length in `X-Total-Count`, and
+/// the next page's address (at `path`, with `filter` added to its query) in `Link` while there
+/// is one.
+fn page_response(
+    path: &str,
+    filter: &str,
+    page: PageQuery,
+    total: usize,
+    items: Vec<Value>,
+) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        HeaderName::from_static("x-total-count"),
+        HeaderValue::from(total),
+    );
+    let next = page.offset().saturating_add(items.len());
+    if !items.is_empty() && next < total {
+        let link = format!(
+            "<{path}?offset={next}&limit={}{filter}>; rel=\"next\"",
+            page.limit()
+        );
+        if let Ok(link) = HeaderValue::try_from(link) {
+            headers.insert(header::LINK, link);
+        }
+    }
+    (headers, Json(Value::Array(items))).into_response()
+}
+
+/// A page of the streams (see the module docs).
+async fn streams(
+    State(http): Shared,
+    Query(page): Query<PageQuery>,
+    Query(filter): Query<StreamFilter>,
+) -> Response {
+    let stats = http.server.stats();
+    let matching: Vec<&StreamInfo> = stats
+        .streams
+        .iter()
+        .filter(|stream| {
+            filter
+                .published
+                .is_none_or(|published| stream.publisher.is_some() == published)
+        })
+        .collect();
+    let recording: HashSet<StreamKey> = http
         .recorder
         .get()
         .map(Recorder::recording)
-        .unwrap_or_default();
-    let streams: Vec<Value> = http
-        .server
-        .stats()
-        .streams
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let items = matching
         .iter()
+        .skip(page.offset())
+        .take(page.limit())
         .map(|stream| stream_json(stream, recording.contains(&stream.key), &http))
         .collect();
-    Json(Value::Array(streams))
+    let filter = filter
+        .published
+        .map_or(String::new(), |published| format!("&published={published}"));
+    page_response("/api/streams", &filter, page, matching.len(), items)
 }
 
-async fn connections(State(http): Shared) -> Json<Value> {
+/// A page of the connections (see the module docs).
+async fn connections(State(http): Shared, Query(page): Query<PageQuery>) -> Response {
     let stats = http.server.stats();
-    Json(Value::Array(
-        stats.connections.iter().map(connection_json).collect(),
-    ))
+    let items = stats
+        .connections
+        .iter()
+        .skip(page.offset())
+        .take(page.limit())
+        .map(connection_json)
+        .collect();
+    page_response("/api/connections", "", page, stats.connections.len(), items)
 }
 
 async fn totals(State(http): Shared) -> Json<Value> {
@@ -522,9 +771,74 @@ pub fn describe_metrics() {
         Unit::Seconds,
         "How long the publisher has been on"
     );
+    describe_gauge!(
+        "rtmp_stream_series_omitted",
+        "Published streams without series of their own (past the most shown)"
+    );
 }
 
-async fn metrics(State(http): Shared) -> Response {
+/// The per-stream gauges, in the order they are set.
+const STREAM_GAUGES: [&str; 5] = [
+    "rtmp_stream_players",
+    "rtmp_stream_publishing",
+    "rtmp_stream_bitrate_in_bits_per_second",
+    "rtmp_stream_bitrate_out_bits_per_second",
+    "rtmp_stream_uptime_seconds",
+];
+
+/// Sets the per-stream gauges of the published streams, at most [`MAX_STREAM_SERIES`] of
+/// them (the earliest published first, so that streams published later cannot push out
+/// those already shown), and sets to 0 the series of the streams the last scrape showed
+/// and this one does not; they then go at the recorder's idle timeout. Played streams that
+/// nobody publishes get no series at all.
+fn set_stream_gauges(streams: &[StreamInfo], shown: &StreamSeries) {
+    let mut published: Vec<&StreamInfo> = streams
+        .iter()
+        .filter(|stream| stream.publisher.is_some())
+        .collect();
+    published.sort_by(|a, b| {
+        a.published_at
+            .cmp(&b.published_at)
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    let omitted = published.len().saturating_sub(MAX_STREAM_SERIES);
+    metrics::gauge!("rtmp_stream_series_omitted").set(omitted as f64);
+    let mut now = HashSet::with_capacity(published.len().min(MAX_STREAM_SERIES));
+    for stream in published.into_iter().take(MAX_STREAM_SERIES) {
+        let values = [
+            bounded(&stream.key.app, MAX_LABEL_BYTES).into_owned(),
+            bounded(&stream.key.name, MAX_LABEL_BYTES).into_owned(),
+        ];
+        let labels = [("app", values[0].clone()), ("name", values[1].clone())];
+        let media = stream.media.as_ref();
+        let figures = [
+            stream.players as f64,
+            1.0,
+            media.map_or(0.0, |media| media.bitrate as f64),
+            media.map_or(0.0, |media| media.bitrate_out as f64),
+            media.map_or(0.0, |media| media.uptime.as_secs_f64()),
+        ];
+        for (name, value) in STREAM_GAUGES.into_iter().zip(figures) {
+            metrics::gauge!(name, &labels).set(value);
+        }
+        now.insert(values);
+    }
+    let mut last = shown
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for [app, name] in last.difference(&now) {
+        let labels = [("app", app.clone()), ("name", name.clone())];
+        for name in STREAM_GAUGES {
+            metrics::gauge!(name, &labels).set(0.0);
+        }
+    }
+    *last = now;
+}
+
+/// The Prometheus text: the server's figures, and series of their own for the published
+/// streams (see [`set_stream_gauges`]).
+async fn metrics(State(http): Shared, Extension(shown): Extension<Arc<StreamSeries>>) -> Response {
     let stats = http.server.stats();
     let totals = &stats.totals;
     metrics::gauge!("rtmp_connections").set(stats.connections.len() as f64);
@@ -536,25 +850,7 @@ async fn metrics(State(http): Shared) -> Response {
     metrics::counter!("rtmp_refused_publishes_total").absolute(totals.publishes_refused);
     metrics::counter!("rtmp_refused_plays_total").absolute(totals.plays_refused);
     metrics::counter!("rtmp_dropped_frames_total").absolute(totals.dropped_frames);
-    for stream in &stats.streams {
-        let labels = [
-            ("app", stream.key.app.clone()),
-            ("name", stream.key.name.clone()),
-        ];
-        metrics::gauge!("rtmp_stream_players", &labels).set(stream.players as f64);
-        metrics::gauge!("rtmp_stream_publishing", &labels).set(if stream.publisher.is_some() {
-            1.0
-        } else {
-            0.0
-        });
-        if let Some(media) = &stream.media {
-            metrics::gauge!("rtmp_stream_bitrate_in_bits_per_second", &labels)
-                .set(media.bitrate as f64);
-            metrics::gauge!("rtmp_stream_bitrate_out_bits_per_second", &labels)
-                .set(media.bitrate_out as f64);
-            metrics::gauge!("rtmp_stream_uptime_seconds", &labels).set(media.uptime.as_secs_f64());
-        }
-    }
+    set_stream_gauges(&stats.streams, &shown);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         http.metrics.render(),
@@ -565,4 +861,61 @@ async fn metrics(State(http): Shared) -> Response {
 /// Binds the HTTP listener.
 pub async fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(address).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_is_cut_on_a_character_boundary_and_marked() {
+        assert_eq!(bounded("short", 8), "short");
+        let long = "é".repeat(200);
+        let cut = bounded(&long, 255);
+        assert!(cut.starts_with(&"é".repeat(127)), "{cut}");
+        assert!(cut.contains("…[400 bytes #"), "{cut}");
+        assert!(cut.len() <= 255 + 48);
+        // Two texts with the same start stay apart.
+        let (a, b) = ("x".repeat(300) + "a", "x".repeat(300) + "b");
+        assert_ne!(bounded(&a, 256), bounded(&b, 256));
+    }
+
+    #[test]
+    fn loopback_hosts_are_told_from_others() {
+        for host in [
+            "localhost",
+            "LOCALHOST:8080",
+            "localhost.",
+            "status.localhost:80",
+            "127.0.0.1",
+            "127.255.0.9:8080",
+            "[::1]",
+            "[::1]:8080",
+            "[0:0:0:0:0:0:0:1]",
+            "[::ffff:127.0.0.1]:8080",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example",
+            "localhost.evil.example",
+            "evil.localhost.example",
+            ".localhost",
+            "a..localhost",
+            "127.0.0.1.nip.io",
+            "128.0.0.1",
+            "0.0.0.0",
+            "::1",
+            "[::2]",
+            "[::1]x",
+            "[::1",
+            "localhost:",
+            "localhost:+80",
+            "localhost:65536",
+            "127.0.0.1:80:80",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
 }
