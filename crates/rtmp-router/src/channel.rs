@@ -11,8 +11,10 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+
+use crate::sync::lock;
 
 /// Slots a drained channel keeps when it held few items: a larger buffer is given back once a
 /// fill no longer needs it (after a joining player's catch-up), but not while fills keep
@@ -36,13 +38,6 @@ struct State<T> {
 }
 
 type Shared<T> = Arc<Mutex<State<T>>>;
-
-fn lock<T>(shared: &Shared<T>) -> MutexGuard<'_, State<T>> {
-    // The state is a queue and a waker: whatever a panicking holder left is usable.
-    shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// The sending side; cloning it adds a sender.
 pub(crate) struct Sender<T> {

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rtmp_session::StreamKey;
@@ -24,6 +24,7 @@ use crate::ring::{Cursor, Ring};
 use crate::router::{PlayError, Playing, PublishError, Publishing, Router};
 use crate::slot::PlayerSlot;
 use crate::stats::StreamStats;
+use crate::sync::lock;
 
 mod config;
 mod probe;
@@ -184,14 +185,6 @@ impl std::fmt::Debug for Hub {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave a stream half-updated in a way that matters
-    // more than losing the whole server, so a poisoned lock is used as it is.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Hub {

@@ -109,6 +109,7 @@ mod router;
 mod slot;
 mod slow_player;
 mod stats;
+mod sync;
 
 pub use catch_up::{CatchUp, CatchUpLimits, OverLimit};
 pub use codecs::{CodecPolicy, Conversions};

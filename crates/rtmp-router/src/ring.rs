@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use rtmp_chunk::MemoryBudget;
@@ -22,6 +22,7 @@ use rtmp_flv::VideoKind;
 use crate::controls::PlayControls;
 use crate::media::{Media, MediaKind};
 use crate::slow_player::SlowPlayerPolicy;
+use crate::sync::lock;
 
 /// Bytes appended between two trims of what every cursor has passed.
 const TRIM_EVERY: usize = 64 << 10;
@@ -97,13 +98,6 @@ pub(crate) struct Cursor {
     next: AtomicU64,
     /// Where the follower stops: the head when its player left, `u64::MAX` until then.
     end: AtomicU64,
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    // A queue and counters: whatever a panicking holder left is usable.
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Ring {

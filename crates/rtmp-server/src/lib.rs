@@ -64,6 +64,7 @@ mod memory;
 mod relay;
 mod server;
 mod stats;
+mod sync;
 mod writer;
 
 pub use builder::{ListeningServer, ServerBuilder};

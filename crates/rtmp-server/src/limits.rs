@@ -1,6 +1,7 @@
 //! Process and address limits: the open-file limit that bounds how many connections a server
 //! can hold, connections counted per peer address, and log lines an attacker cannot multiply.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -61,12 +62,6 @@ pub(crate) fn default_listen_backlog() -> u32 {
         .ok()
         .and_then(|text| text.trim().parse::<u32>().ok())
         .map_or(1024, |most| most.clamp(128, 65_535))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Connections per peer address, with a limit: what a server counts its RTMP connections

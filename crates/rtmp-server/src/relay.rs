@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::client::{ClientConfig, ClientError, Connection, PlayEvent, RtmpUrl, UrlError};
-use crate::config::ServerConfig;
 use crate::hooks::Hooks;
+use crate::sync::lock;
 use rtmp_chunk::MemoryBudget;
 use rtmp_router::{Feed, Notice, PlayerHandle, Router};
 use rtmp_session::StreamKey;
@@ -196,16 +196,18 @@ pub(crate) struct Relays {
 }
 
 impl Relays {
-    /// The relays of a server routing through `router`, with `config`'s settings.
+    /// The relays of a server routing through `router`, connecting as `config` says; each
+    /// pull's players have queues of `queue_bytes`, counted in `budget`.
     pub(crate) fn new(
         router: Arc<dyn Router>,
-        config: &ServerConfig,
+        config: RelayConfig,
+        queue_bytes: usize,
         budget: MemoryBudget,
     ) -> Self {
         Self {
             router,
-            config: config.relay.clone(),
-            queue: (config.player_queue_bytes, budget),
+            config,
+            queue: (queue_bytes, budget),
             pulls: Arc::default(),
             running: Arc::default(),
         }
@@ -251,12 +253,6 @@ impl Relays {
         });
         true
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Counts a relay task while it lives.

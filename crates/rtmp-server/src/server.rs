@@ -149,7 +149,12 @@ impl<H: Hooks> Server<H> {
             hub,
             context: Arc::new(Context {
                 hooks: Arc::new(hooks),
-                relays: Relays::new(router.clone(), &config, queued.clone()),
+                relays: Relays::new(
+                    router.clone(),
+                    config.relay.clone(),
+                    config.player_queue_bytes,
+                    queued.clone(),
+                ),
                 router,
                 epoch: tokio::time::Instant::now(),
                 queued,

@@ -6,6 +6,7 @@
 //! counts bytes in and notes what the connection publishes and plays; the writer counts bytes
 //! out. A snapshot reads it all without stopping anyone.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,12 +16,6 @@ use std::time::{Duration, Instant, SystemTime};
 use rtmp_session::StreamKey;
 
 use rtmp_router::StreamStats;
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// What a connection does on one of its message streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

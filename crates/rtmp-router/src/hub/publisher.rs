@@ -9,12 +9,13 @@ use rtmp_flv::{Codec, TrackInfo, VideoKind};
 use rtmp_session::StreamKey;
 
 use super::probe::{Meter, TrackMeters, codec_of, video_size};
-use super::{AUDIO_INFO_TRIES, Hub, Stream, lock};
+use super::{AUDIO_INFO_TRIES, Hub, Stream};
 use crate::codecs::Conversions;
 use crate::media::{MediaKind, SharedMedia};
 use crate::player::Notice;
 use crate::router::{PublishError, Publishing};
 use crate::slot::Offered;
+use crate::sync::lock;
 
 /// [`HubPublisher::resume_at`] when the publisher starts a stream afresh.
 pub(super) const NO_RESUME: u64 = u64::MAX;
