@@ -11,8 +11,9 @@
 //! cargo run --release --example loadgen -- --url http://127.0.0.1:8081/live/test.flv --players 100
 //! ```
 //!
-//! An `http://` URL makes each player an HTTP-FLV viewer (hyper's client): it reads FLV tags
-//! until its first video frame, then counts bytes.
+//! An `http://` URL makes each player an HTTP-FLV viewer (hyper's client), and a `ws://` URL
+//! a WebSocket-FLV viewer (tokio-tungstenite): it reads FLV tags until its first video frame,
+//! then counts bytes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 /// N players of one RTMP stream, with throughput, time to first frame and server cost.
 #[derive(Debug, Parser)]
 struct Args {
-    /// The stream: rtmp://HOST:PORT/APP/NAME, or http://HOST:PORT/APP/NAME.flv.
+    /// The stream: rtmp://HOST:PORT/APP/NAME, or http://HOST:PORT/APP/NAME.flv (or ws://).
     #[arg(long)]
     url: String,
     /// Number of players.
@@ -197,7 +198,7 @@ async fn viewer(url: &str, kind: Kind, totals: Arc<Totals>) -> Result<(), Error>
         .body(http_body_util::Empty::<bytes::Bytes>::new())?;
     let mut body = sender.send_request(request).await?.into_body();
     let mut reader = rtmp_flv::FlvReader::new();
-    'first: loop {
+    loop {
         let Some(frame) = body.frame().await.transpose()? else {
             return Err("the response ended before the first video frame".into());
         };
@@ -205,14 +206,8 @@ async fn viewer(url: &str, kind: Kind, totals: Arc<Totals>) -> Result<(), Error>
             continue;
         };
         reader.push(&data);
-        while let Some(tag) = reader.next_tag()? {
-            if tag.tag_type == type_id::VIDEO && tag.data.get(1) == Some(&1) {
-                let elapsed = start.elapsed().as_secs_f64() * 1000.0;
-                if let Ok(mut times) = totals.first_frames_ms.lock() {
-                    times.push(elapsed);
-                }
-                break 'first;
-            }
+        if first_video_frame(&mut reader, start, &totals)? {
+            break;
         }
     }
     totals.started.fetch_add(1, Ordering::Relaxed);
@@ -222,6 +217,53 @@ async fn viewer(url: &str, kind: Kind, totals: Arc<Totals>) -> Result<(), Error>
         }
         if !kind.read_interval.is_zero() {
             tokio::time::sleep(kind.read_interval).await;
+        }
+    }
+    Ok(())
+}
+
+/// Notes the first coded video frame among the FLV tags `reader` holds: whether it came.
+fn first_video_frame(
+    reader: &mut rtmp_flv::FlvReader,
+    start: Instant,
+    totals: &Totals,
+) -> Result<bool, Error> {
+    while let Some(tag) = reader.next_tag()? {
+        if tag.tag_type == type_id::VIDEO && tag.data.get(1) == Some(&1) {
+            let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+            if let Ok(mut times) = totals.first_frames_ms.lock() {
+                times.push(elapsed);
+            }
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A WebSocket-FLV viewer of `url` (`ws://`): reads FLV tags from binary messages until the
+/// first coded video frame, then counts bytes.
+async fn ws_viewer(url: &str, totals: Arc<Totals>) -> Result<(), Error> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let start = Instant::now();
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let mut reader = rtmp_flv::FlvReader::new();
+    loop {
+        let Some(message) = socket.next().await.transpose()? else {
+            return Err("the socket closed before the first video frame".into());
+        };
+        if let Message::Binary(data) = message {
+            reader.push(&data);
+            if first_video_frame(&mut reader, start, &totals)? {
+                break;
+            }
+        }
+    }
+    totals.started.fetch_add(1, Ordering::Relaxed);
+    while let Some(message) = socket.next().await.transpose()? {
+        if let Message::Binary(data) = message {
+            totals.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
         }
     }
     Ok(())
@@ -268,7 +310,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let args = Args::parse();
-    let (address, app, name) = match args.url.strip_prefix("http://") {
+    let viewer_url = args
+        .url
+        .strip_prefix("http://")
+        .or_else(|| args.url.strip_prefix("ws://"));
+    let (address, app, name) = match viewer_url {
         Some(rest) => {
             let host = rest.split('/').next().unwrap_or_default();
             let address = tokio::net::lookup_host(host)
@@ -294,6 +340,8 @@ async fn main() -> Result<(), Error> {
         tokio::spawn(async move {
             let played = if url.starts_with("http://") {
                 viewer(&url, kind, totals.clone()).await
+            } else if url.starts_with("ws://") {
+                ws_viewer(&url, totals.clone()).await
             } else {
                 player(address, names, kind, totals.clone()).await
             };
