@@ -12,6 +12,7 @@ use rtmp_flv::{FlvHeader, VideoKind};
 use rtmp_session::StreamKey;
 
 use crate::codecs::CodecPolicy;
+use crate::gate::KeyframeGate;
 use crate::media::{Media, MediaKind};
 use crate::player::{Feed, Notice, PlayerFeed, PlayerHandle};
 use crate::rendition::Rendition;
@@ -88,7 +89,7 @@ pub struct FlvViewer {
     joined: Instant,
     /// Audio and video are dropped until a keyframe (a viewer behind the live edge, or one
     /// that started without the GOP).
-    skipping: bool,
+    gate: KeyframeGate,
     /// Whether the stream has video (else audio goes on while skipping).
     has_video: bool,
 }
@@ -97,7 +98,7 @@ impl std::fmt::Debug for FlvViewer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FlvViewer")
             .field("key", &self.key)
-            .field("skipping", &self.skipping)
+            .field("waiting_for_keyframe", &self.gate.is_closed())
             .finish_non_exhaustive()
     }
 }
@@ -125,7 +126,7 @@ impl FlvViewer {
             feed,
             playing: Some(playing),
             header_sent: false,
-            skipping: !config.gop,
+            gate: KeyframeGate::new(!config.gop),
             config,
             joined: Instant::now(),
             has_video: false,
@@ -176,11 +177,15 @@ impl FlvViewer {
         }
     }
 
-    /// Whether `media` goes to the viewer: configuration and metadata always do; frames not
-    /// while skipping to a keyframe, which starts when a frame received after the viewer
-    /// joined is older than the live edge allows.
+    /// Whether `media` goes to the viewer: configuration and metadata always do. A viewer
+    /// whose next frame was received longer ago than the live edge allows goes on from the
+    /// next keyframe by the [`KeyframeGate`], as every reader does, and while it waits its
+    /// audio waits too (it is as far behind).
     fn passes(&mut self, media: &Media) -> bool {
-        let video = match media.kind() {
+        let kind = media.kind();
+        // A stream with a video configuration has video to wait for.
+        self.has_video |= matches!(kind, MediaKind::Video { .. });
+        let video = match kind {
             MediaKind::Data
             | MediaKind::Audio {
                 sequence_start: true,
@@ -189,33 +194,34 @@ impl FlvViewer {
                 kind: VideoKind::SequenceStart,
                 ..
             } => return true,
-            MediaKind::Video { kind, .. } => Some(kind),
-            MediaKind::Audio { .. } => None,
+            MediaKind::Video { .. } => true,
+            MediaKind::Audio { .. } => false,
         };
-        self.has_video |= video.is_some();
         let made = media.made();
         // The catch-up GOP is behind by design: the edge applies from the viewer's join on.
         if let Some(max_delay) = self.config.max_delay {
             if made > self.joined && made.elapsed() > max_delay {
-                self.skipping = true;
+                self.gate.close();
             }
         }
-        if !self.skipping {
+        if !self.gate.is_closed() {
             return true;
         }
+        // A viewer that asked for no catch-up goes on from a keyframe published after it
+        // joined.
         let live = made >= self.joined || self.config.gop;
-        match video {
-            Some(VideoKind::Keyframe) if live => {
-                self.skipping = false;
-                true
-            }
+        if !video {
             // An audio-only stream has no keyframe to wait for.
-            None if !self.has_video => {
-                self.skipping = false;
-                true
+            if !self.has_video {
+                self.gate.open();
             }
-            _ => false,
+            return !self.has_video;
         }
+        let admitted = live && self.gate.admits(kind);
+        if admitted {
+            self.gate.passed(kind);
+        }
+        admitted
     }
 }
 

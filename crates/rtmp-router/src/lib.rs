@@ -97,6 +97,7 @@ mod channel;
 mod codecs;
 mod controls;
 mod flv_viewer;
+mod gate;
 mod hub;
 mod media;
 mod outlet;

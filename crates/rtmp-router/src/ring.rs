@@ -16,13 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use rtmp_chunk::MemoryBudget;
-use rtmp_flv::VideoKind;
-
 use crate::controls::PlayControls;
-use crate::media::{Media, MediaKind};
+use crate::gate::KeyframeGate;
+use crate::media::Media;
 use crate::slow_player::SlowPlayerPolicy;
 use crate::sync::lock;
+use rtmp_chunk::MemoryBudget;
 
 /// Bytes appended between two trims of what every cursor has passed.
 const TRIM_EVERY: usize = 64 << 10;
@@ -203,7 +202,7 @@ impl Ring {
             next: head,
             stream_id,
             controls,
-            lagging,
+            gate: KeyframeGate::new(lagging),
             barrier: None,
             registered: None,
         }
@@ -252,7 +251,7 @@ pub(crate) struct Follower {
     stream_id: u32,
     controls: Arc<PlayControls>,
     /// No video until a keyframe.
-    lagging: bool,
+    gate: KeyframeGate,
     /// Read up to here before the connection's next own message goes out.
     barrier: Option<u64>,
     /// The ring's wake-up count when this follower last registered to be woken, and the
@@ -312,7 +311,7 @@ impl Follower {
             next,
             stream_id,
             controls,
-            lagging,
+            gate,
             barrier,
             ..
         } = self;
@@ -323,7 +322,7 @@ impl Follower {
                 return Err(FellBehind);
             }
             *next = state.first;
-            *lagging = true;
+            gate.close();
         }
         let end = cursor.end.load(Ordering::Acquire);
         let until = state.head().min(end).min(barrier.unwrap_or(u64::MAX));
@@ -334,7 +333,7 @@ impl Follower {
                 break;
             }
             *next += 1;
-            match admit(media, controls, lagging) {
+            match admit(media, controls, gate) {
                 Admit::Yes => {
                     taken += media.chunked().payload_len() as u64;
                     if !take(media.clone(), *stream_id) {
@@ -385,26 +384,21 @@ impl Follower {
 }
 
 /// Whether a player with `controls` gets `media`, as the hub decides for a player with a
-/// queue of its own.
-fn admit(media: &Media, controls: &PlayControls, lagging: &mut bool) -> Admit {
-    let video = match media.kind() {
-        MediaKind::Video { kind, .. } => Some(kind),
-        _ => None,
-    };
+/// queue of its own: its controls, then the keyframe gate.
+fn admit(media: &Media, controls: &PlayControls, gate: &mut KeyframeGate) -> Admit {
     // A player that paused or switched a kind of media off gets none; one that goes on (or
     // seeked) starts again from a keyframe.
     if controls.take_resync() {
-        *lagging = true;
+        gate.close();
     }
-    if !controls.wants(media.kind()) {
+    let kind = media.kind();
+    if !controls.wants(kind) {
         return Admit::No;
     }
-    if *lagging && matches!(video, Some(VideoKind::Inter | VideoKind::Other)) {
+    if !gate.admits(kind) {
         return Admit::Skipped;
     }
-    if video == Some(VideoKind::Keyframe) {
-        *lagging = false;
-    }
+    gate.passed(kind);
     Admit::Yes
 }
 

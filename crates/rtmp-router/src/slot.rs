@@ -1,11 +1,12 @@
 //! [`PlayerSlot`]: one player's place in a router's fan-out, with the policies every router
 //! applies the same way.
 
-use rtmp_flv::{Codec, VideoKind};
+use rtmp_flv::Codec;
 use rtmp_session::StreamKey;
 
 use crate::codecs::{Conversions, Delivery};
-use crate::media::{Media, MediaKind};
+use crate::gate::{KeyframeGate, is_keyframe};
+use crate::media::Media;
 use crate::player::{DeliverError, Notice, PlayerHandle};
 use crate::slow_player::SlowPlayerPolicy;
 
@@ -52,7 +53,7 @@ pub enum Offered {
 pub struct PlayerSlot {
     handle: PlayerHandle,
     /// No video until a keyframe.
-    lagging: bool,
+    gate: KeyframeGate,
     /// Codecs the player was told it does not get.
     told: Vec<Codec>,
 }
@@ -62,7 +63,7 @@ impl PlayerSlot {
     pub fn new(handle: PlayerHandle) -> Self {
         Self {
             handle,
-            lagging: false,
+            gate: KeyframeGate::default(),
             told: Vec::new(),
         }
     }
@@ -89,19 +90,19 @@ impl PlayerSlot {
             let Some(media) = self.form(&mut conversions, key) else {
                 continue;
             };
-            if self.lagging && !is_keyframe(&media) && is_coded_video(&media) {
+            let kind = media.kind();
+            if !self.gate.admits(kind) {
                 continue;
             }
-            let got_keyframe = is_keyframe(&media);
             if self.handle.deliver(media).is_err() {
-                self.lagging = true;
-            } else if got_keyframe {
-                keyframe = true;
-                self.lagging = false;
+                self.gate.close();
+            } else {
+                keyframe |= is_keyframe(kind);
+                self.gate.passed(kind);
             }
         }
         if !keyframe {
-            self.lagging = true;
+            self.gate.close();
         }
     }
 
@@ -113,13 +114,9 @@ impl PlayerSlot {
         policy: SlowPlayerPolicy,
     ) -> Offered {
         let kind = conversions.media().kind();
-        let video_kind = match kind {
-            MediaKind::Video { kind, .. } => Some(kind),
-            _ => None,
-        };
         // A player that goes on (or seeked) starts again from a keyframe.
         if self.handle.take_resync() {
-            self.lagging = true;
+            self.gate.close();
         }
         if !self.handle.wants(kind) {
             return Offered::Passed;
@@ -129,18 +126,16 @@ impl PlayerSlot {
             return Offered::Passed;
         };
         // A lagging player gets no video until a keyframe (sequence headers always pass).
-        if self.lagging && matches!(video_kind, Some(VideoKind::Inter | VideoKind::Other)) {
+        if !self.gate.admits(kind) {
             return Offered::Dropped { remove: false };
         }
         match self.handle.deliver(media) {
             Ok(()) => {
-                if video_kind == Some(VideoKind::Keyframe) {
-                    self.lagging = false;
-                }
+                self.gate.passed(kind);
                 Offered::Delivered
             }
             Err(DeliverError::Full) => {
-                self.lagging = true;
+                self.gate.close();
                 Offered::Dropped {
                     remove: policy == SlowPlayerPolicy::Disconnect,
                 }
@@ -151,12 +146,12 @@ impl PlayerSlot {
 
     /// Forgets that the player is behind: a new publisher starts with a keyframe.
     pub fn restart(&mut self) {
-        self.lagging = false;
+        self.gate.open();
     }
 
     /// Whether the player waits for a keyframe.
     pub(crate) fn is_lagging(&self) -> bool {
-        self.lagging
+        self.gate.is_closed()
     }
 
     /// What the player gets of the message under its codec policy and rendition; `None` when
@@ -174,24 +169,4 @@ impl PlayerSlot {
             }
         }
     }
-}
-
-fn is_keyframe(media: &Media) -> bool {
-    matches!(
-        media.kind(),
-        MediaKind::Video {
-            kind: VideoKind::Keyframe,
-            ..
-        }
-    )
-}
-
-fn is_coded_video(media: &Media) -> bool {
-    matches!(
-        media.kind(),
-        MediaKind::Video {
-            kind: VideoKind::Inter | VideoKind::Other,
-            ..
-        }
-    )
 }
