@@ -27,6 +27,7 @@ use crate::stats::StreamStats;
 use crate::sync::lock;
 
 mod config;
+mod figures;
 mod probe;
 mod publisher;
 #[cfg(test)]

@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rtmp_chunk::RawMessage;
-use rtmp_flv::{Codec, TrackInfo, VideoKind};
+use rtmp_flv::VideoKind;
 use rtmp_session::StreamKey;
 
-use super::probe::{Meter, TrackMeters, codec_of, video_size};
-use super::{AUDIO_INFO_TRIES, Hub, Stream};
+use super::probe::{Meter, TrackMeters};
+use super::{Hub, Stream};
 use crate::codecs::Conversions;
 use crate::media::{MediaKind, SharedMedia};
 use crate::player::Notice;
@@ -52,95 +52,24 @@ impl HubPublisher {
     /// [`HubConfig::max_header_bytes`](crate::HubConfig::max_header_bytes), [`HubConfig::max_metadata_bytes`](crate::HubConfig::max_metadata_bytes)) is not shared, and
     /// the error says which; the publisher should then be stopped.
     pub fn send(&self, message: &RawMessage) -> Result<(), PublishError> {
-        let resume_at = self.resume_at.load(Ordering::Relaxed);
-        if resume_at != NO_RESUME {
-            self.resume_at.store(NO_RESUME, Ordering::Relaxed);
-            let offset = (resume_at as u32).wrapping_sub(message.timestamp);
-            self.offset.store(offset, Ordering::Relaxed);
-        }
-        let offset = self.offset.load(Ordering::Relaxed);
         let rebased;
-        let message = if offset == 0 {
-            message
-        } else {
-            let mut moved = message.clone();
-            moved.timestamp = moved.timestamp.wrapping_add(offset);
-            rebased = moved;
-            &rebased
+        let message = match self.offset_of(message) {
+            0 => message,
+            offset => {
+                let mut moved = message.clone();
+                moved.timestamp = moved.timestamp.wrapping_add(offset);
+                rebased = moved;
+                &rebased
+            }
         };
-        let Ok(media) = SharedMedia::new(message.clone(), self.hub.config.chunk_size) else {
+        let config = &self.hub.config;
+        let Ok(media) = SharedMedia::new(message.clone(), config.chunk_size) else {
             return Ok(());
         };
-        let kind = media.kind();
-        let config = &self.hub.config;
         let now = Instant::now();
         let mut guard = lock(&self.stream);
         let stream = &mut *guard;
-        stream.last_timestamp = message.timestamp;
-        let tracks_kept = config.max_tracks.saturating_mul(2);
-        stream.tracks.count(&media, message, now, tracks_kept);
-        let configures = matches!(
-            kind,
-            MediaKind::Audio {
-                sequence_start: true
-            } | MediaKind::Video {
-                kind: VideoKind::SequenceStart,
-                ..
-            }
-        );
-        if configures {
-            stream.tracks.configure(message, tracks_kept);
-        }
-        // The stream's own figures are those of track 0.
-        let track_0 = media.single_track() == Some(0);
-        let stats = &mut stream.stats;
-        let codec_unknown = track_0
-            && match kind {
-                MediaKind::Audio { sequence_start } => {
-                    sequence_start
-                        || stats.audio_codec.is_none()
-                        || (stats.audio_sample_rate.is_none()
-                            && stats.audio_frames < AUDIO_INFO_TRIES)
-                }
-                MediaKind::Video { kind, .. } => {
-                    kind == VideoKind::SequenceStart || stats.video_codec.is_none()
-                }
-                MediaKind::Data => false,
-            };
-        if codec_unknown {
-            match codec_of(message.type_id, &message.payload) {
-                Some((Codec::Video(codec), info)) => {
-                    stats.video_codec = Some(codec);
-                    // The configuration record is the truth; metadata fills in without one.
-                    if let Some(TrackInfo {
-                        width: Some(width),
-                        height: Some(height),
-                        ..
-                    }) = info
-                    {
-                        (stats.width, stats.height) = (Some(width), Some(height));
-                    }
-                }
-                Some((Codec::Audio(codec), info)) => {
-                    stats.audio_codec = Some(codec);
-                    if let Some(info) = info {
-                        stats.audio_sample_rate = info.sample_rate.or(stats.audio_sample_rate);
-                        stats.audio_channels = info.channels.or(stats.audio_channels);
-                    }
-                }
-                None => {}
-            }
-        }
-        match kind {
-            MediaKind::Audio { .. } => stream.stats.audio_frames += 1,
-            MediaKind::Video { kind, enhanced } => {
-                stream.stats.video_frames += 1;
-                if kind == VideoKind::SequenceStart && track_0 {
-                    stream.stats.enhanced_video = enhanced;
-                }
-            }
-            MediaKind::Data => {}
-        }
+        stream.count(&media, message, now, config.max_tracks.saturating_mul(2));
         stream
             .catch_up
             .record(&media, message)
@@ -149,28 +78,44 @@ impl HubPublisher {
                 what: over.what,
                 limit: over.limit,
             })?;
-        match kind {
-            MediaKind::Video {
-                kind: VideoKind::SequenceStart,
-                enhanced: true,
-            } if config.refuse_unannounced_enhanced => self.fail_legacy_players(stream),
-            MediaKind::Data
-                if rtmp_message::data_name_is(&message.payload, rtmp_message::ON_METADATA) =>
-            {
-                stream.tracks.metadata(&message.payload, tracks_kept);
-                let (width, height, frame_rate) = video_size(&message.payload);
-                let stats = &mut stream.stats;
-                stats.frame_rate = frame_rate;
-                // A configuration record read already knows better.
-                if stats.width.is_none() {
-                    (stats.width, stats.height) = (width, height);
-                }
-            }
-            _ => {}
+        let enhanced_config = MediaKind::Video {
+            kind: VideoKind::SequenceStart,
+            enhanced: true,
+        };
+        if media.kind() == enhanced_config && config.refuse_unannounced_enhanced {
+            self.fail_legacy_players(stream);
         }
-        let policy = config.slow_player;
+        let tally = self.fan_out(stream, &media);
+        let (bytes_in, bytes_out) = (
+            message.payload.len() as u64,
+            message.payload.len() as u64 * tally.delivered + stream.taken_from_ring(),
+        );
+        stream.count_bytes(bytes_in, bytes_out, now);
+        stream.stats.dropped += tally.dropped;
+        if tally.dropped > 0 {
+            self.hub.dropped.fetch_add(tally.dropped, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// What to add to `message`'s timestamp: a returning publisher's first message sets it,
+    /// so that its players' time goes on from where they were.
+    fn offset_of(&self, message: &RawMessage) -> u32 {
+        let resume_at = self.resume_at.load(Ordering::Relaxed);
+        if resume_at != NO_RESUME {
+            self.resume_at.store(NO_RESUME, Ordering::Relaxed);
+            let offset = (resume_at as u32).wrapping_sub(message.timestamp);
+            self.offset.store(offset, Ordering::Relaxed);
+        }
+        self.offset.load(Ordering::Relaxed)
+    }
+
+    /// Shares `media` with `stream`'s players: once into each rendition's ring, and into the
+    /// queue of each player that has its own.
+    fn fan_out(&self, stream: &mut Stream, media: &crate::Media) -> Tally {
+        let config = &self.hub.config;
         let mut tally = Tally::default();
-        let mut conversions = Conversions::new(&media, config.chunk_size);
+        let mut conversions = Conversions::new(media, config.chunk_size);
         for (rendition, ring) in &stream.rings {
             if let Some(media) = conversions.for_rendition(*rendition) {
                 ring.push(media);
@@ -178,7 +123,10 @@ impl HubPublisher {
         }
         let before = stream.players.len();
         stream.players.retain_mut(|player| {
-            match player.slot.offer(&mut conversions, &self.key, policy) {
+            match player
+                .slot
+                .offer(&mut conversions, &self.key, config.slow_player)
+            {
                 Offered::Delivered => {
                     tally.delivered += 1;
                     true
@@ -194,20 +142,7 @@ impl HubPublisher {
         if stream.players.len() != before {
             stream.count_players();
         }
-        let (bytes_in, bytes_out) = (
-            message.payload.len() as u64,
-            message.payload.len() as u64 * tally.delivered + stream.taken_from_ring(),
-        );
-        stream.stats.bytes += bytes_in;
-        stream.stats.bytes_out += bytes_out;
-        if let Some((rate_in, rate_out)) = stream.meter.add(bytes_in, bytes_out, now) {
-            (stream.stats.bitrate, stream.stats.bitrate_out) = (rate_in, rate_out);
-        }
-        stream.stats.dropped += tally.dropped;
-        if tally.dropped > 0 {
-            self.hub.dropped.fetch_add(tally.dropped, Ordering::Relaxed);
-        }
-        Ok(())
+        tally
     }
 
     fn fail_legacy_players(&self, stream: &mut Stream) {
