@@ -60,6 +60,8 @@ pub struct FileConfig {
     pub watch: Option<SocketAddr>,
     /// The most viewer connections at once.
     pub watch_max_connections: Option<usize>,
+    /// As `--watch-max-connections-per-ip`.
+    pub watch_max_connections_per_ip: Option<usize>,
     /// The bearer token the HTTP API and metrics require.
     pub api_token: Option<String>,
     /// RTMPS.

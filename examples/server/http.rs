@@ -729,6 +729,7 @@ async fn stop_recording(
 /// Describes the metrics once, at start.
 pub fn describe_metrics() {
     use metrics::{Unit, describe_counter, describe_gauge};
+    rtmp_hooks::describe_metrics();
     describe_gauge!("rtmp_connections", "Connections open now");
     describe_gauge!("rtmp_streams", "Streams published or played now");
     describe_gauge!(

@@ -59,6 +59,9 @@ struct Args {
     /// [default: 4096].
     #[arg(long)]
     watch_max_connections: Option<usize>,
+    /// The most viewer connections at once from one IP address [default: 256].
+    #[arg(long)]
+    watch_max_connections_per_ip: Option<usize>,
     /// The bearer token the HTTP API and metrics require (`Authorization: Bearer TOKEN`; the
     /// status page takes it as /#token=TOKEN). Needed when --http is not a loopback address.
     #[arg(long)]
@@ -109,7 +112,7 @@ struct Args {
     #[arg(long)]
     pull: Option<String>,
     /// The most connections at once [default: the open-file limit, raised to its maximum at
-    /// start, less 64, less the HTTP connections with --http].
+    /// start, less 64, less the HTTP and viewer connections and the webhook's sockets].
     #[arg(long)]
     max_connections: Option<usize>,
     /// The most connections at once from one IP address [default: no limit of its own].
@@ -124,16 +127,20 @@ struct Args {
     #[arg(long)]
     republish_grace_secs: Option<u64>,
     /// A publish of a key published already takes it over from a publisher that has sent no
-    /// media for this many seconds (0: the newest publisher always wins) [default: 3].
+    /// media for this many seconds (0: the newest publisher always wins) [default: 3]. Only
+    /// a publisher with a signed name (--publish-secret), one the webhook accepted, or one
+    /// from the old publisher's address may take a key over.
     #[arg(long)]
     takeover_after_secs: Option<u64>,
     /// A publish needs its stream name signed with this secret:
-    /// NAME?expires=UNIX&token=HEX, HEX the hex of HMAC-SHA256(secret, "APP/NAME:EXPIRES").
+    /// NAME?expires=UNIX&token=HEX, HEX the hex of HMAC-SHA256(secret,
+    /// "publish\nAPP\nNAME\nEXPIRES").
     /// Give it twice while one secret replaces another. Prefer the config file's [auth]:
     /// command lines are visible to other users.
     #[arg(long)]
     publish_secret: Vec<String>,
-    /// A play needs its stream name signed with this secret (as for --publish-secret).
+    /// A play needs its stream name signed with this secret (as for --publish-secret, with
+    /// "play" for "publish"); a secret may not be both.
     #[arg(long)]
     play_secret: Vec<String>,
     /// POST each publish and play to this URL as JSON, to accept (2xx) or refuse; their ends
@@ -219,7 +226,8 @@ fn webhooks(
     Ok(Some(Arc::new(Webhooks::new(config)?)))
 }
 
-/// The secrets of the command line, or else of the file's `[auth]`; none may be empty.
+/// The secrets of the command line, or else of the file's `[auth]`; none may be empty, and
+/// none may sign both publishes and plays (the error names the problem, never the secret).
 fn signed_urls(
     args: &Args,
     file: &config::FileConfig,
@@ -234,9 +242,6 @@ fn signed_urls(
     };
     let publish = pick(&args.publish_secret, auth.map(|auth| &auth.publish_secret));
     let play = pick(&args.play_secret, auth.map(|auth| &auth.play_secret));
-    if publish.iter().chain(&play).any(String::is_empty) {
-        return Err("a publish or play secret is empty".into());
-    }
     let mut signed = SignedUrls::new();
     for secret in publish {
         signed = signed.publish_secret(secret);
@@ -244,6 +249,9 @@ fn signed_urls(
     for secret in play {
         signed = signed.play_secret(secret);
     }
+    signed.validate().map_err(|error| {
+        format!("{error} (--publish-secret, --play-secret, [auth] in the file)")
+    })?;
     Ok(signed)
 }
 
@@ -267,6 +275,11 @@ async fn run(
             .watch_max_connections
             .or(file.watch_max_connections)
             .unwrap_or(watch::WatchLimits::default().max_connections),
+        max_connections_per_ip: args
+            .watch_max_connections_per_ip
+            .or(file.watch_max_connections_per_ip)
+            .unwrap_or(watch::WatchLimits::default().max_connections_per_ip)
+            .max(1),
         write_timeout: Duration::from_secs(
             args.write_timeout_secs
                 .or(file.write_timeout_secs)
@@ -352,13 +365,21 @@ async fn run(
     if let Some(ms) = args.max_write_delay_ms.or(file.max_write_delay_ms) {
         builder = builder.write_merge(8 << 10, Duration::from_millis(ms));
     }
+    // The webhook's connections to its endpoint, at most.
+    let hook_sockets = webhooks
+        .as_ref()
+        .map_or(0, |webhooks| webhooks.config().max_sockets());
     if let Some(most) = args.max_connections.or(file.max_connections) {
         builder = builder.max_connections(most);
-    } else if let (Some(files), true) = (files, http_address.is_some() || watch_address.is_some()) {
-        // The HTTP sides' descriptors are kept from RTMP's share, as the headroom is.
+    } else if let (Some(files), true) = (
+        files,
+        http_address.is_some() || watch_address.is_some() || hook_sockets > 0,
+    ) {
+        // The HTTP sides' and the webhook's descriptors are kept from RTMP's share, as the
+        // headroom is.
         let http = http_address.map_or(0, |_| http_limits.max_connections);
         let viewers = watch_address.map_or(0, |_| watch_limits.max_connections);
-        let reserved = 64 + (http + viewers) as u64;
+        let reserved = 64 + (http + viewers + hook_sockets) as u64;
         let most = usize::try_from(files.saturating_sub(reserved)).unwrap_or(usize::MAX);
         builder = builder.max_connections(most.clamp(1, 100_000));
     }
@@ -462,11 +483,9 @@ async fn run(
     let stopping = listening.server().clone();
     listening
         .run(async move {
-            let mut terminate =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
-                Some(()) = async { terminate.as_mut()?.recv().await } => {
+                () = terminated() => {
                     // SIGTERM: clients move to another node first, then the server stops.
                     if let Some(cluster) = &cluster {
                         cluster.drain().await;
@@ -483,4 +502,17 @@ async fn run(
         })
         .await?;
     Ok(())
+}
+
+/// Waits for SIGTERM (never, where there are no signals).
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            terminate.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
 }

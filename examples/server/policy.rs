@@ -103,6 +103,14 @@ impl Hooks for Policy {
         }
     }
 
+    fn authenticates_publish(&self, client: &Client, request: &StreamRequest) -> bool {
+        self.signed.authenticates_publish(client, request)
+            || self
+                .webhooks
+                .as_ref()
+                .is_some_and(|webhooks| webhooks.authenticates_publish(client, request))
+    }
+
     async fn push_targets(&self, key: &StreamKey) -> Vec<RtmpUrl> {
         let own = self
             .app(&key.app)

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{Process, curl, free_port, publish_args, run, server_binary, strings};
-use rtmp_hooks::SignedUrls;
+use rtmp_hooks::{Action, SignedUrls};
 use rtmp_server::StreamKey;
 
 const SECRET: &[u8] = b"s3cret-for-tests";
@@ -61,17 +61,18 @@ fn signed_names_let_the_publisher_in_and_nobody_else() {
     }
     let base = format!("rtmp://127.0.0.1:{port}/live");
     let expires = SystemTime::now() + Duration::from_secs(600);
-    let query = SignedUrls::query(SECRET, &key("show"), expires);
+    let query = SignedUrls::query(SECRET, Action::Publish, &key("show"), expires);
     let token = query.split_once("token=").unwrap().1.to_owned();
 
     // Refused: no token, an expired one, one altered (another stream's), a wrong secret.
     let expired = SignedUrls::query(
         SECRET,
+        Action::Publish,
         &key("show"),
         SystemTime::now() - Duration::from_secs(1),
     );
-    let other = SignedUrls::query(SECRET, &key("other"), expires);
-    let guessed = SignedUrls::query(b"guess", &key("show"), expires);
+    let other = SignedUrls::query(SECRET, Action::Publish, &key("other"), expires);
+    let guessed = SignedUrls::query(b"guess", Action::Publish, &key("show"), expires);
     for (what, url) in [
         ("no token", format!("{base}/show")),
         ("an expired token", format!("{base}/show?{expired}")),

@@ -149,6 +149,11 @@ async fn viewers_that_never_read_cannot_freeze_another_stream() {
         port,
     );
     let memory = Memory(server.0.id());
+    // A viewer's name past RTMP's bounds is refused, and not repeated.
+    let long = "n".repeat(300);
+    let (status, body) = common::curl("GET", &format!("http://127.0.0.1:{watch}/live/{long}.flv"));
+    assert_eq!(status, 414, "{body}");
+    assert!(!body.contains(&long));
     let honest_url = format!("rtmp://127.0.0.1:{port}/live/honest");
     let _honest_publisher = publisher(&honest_url, 50);
     let _other_publisher = publisher(&format!("rtmp://127.0.0.1:{port}/live/other"), 50);
@@ -207,8 +212,18 @@ struct Player {
 
 impl Player {
     async fn connect(port: u16) -> Option<Self> {
+        Self::connect_from([127, 0, 0, 1], port).await
+    }
+
+    /// Connects from `local` (an address of 127/8).
+    async fn connect_from(local: [u8; 4], port: u16) -> Option<Self> {
         use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig, Progress};
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let socket = TcpSocket::new_v4().ok()?;
+        socket.bind(SocketAddr::from((local, 0))).ok()?;
+        let mut stream = socket
+            .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .ok()?;
         let mut handshake = ClientHandshake::new(ClientHandshakeConfig::default());
         stream.write_all(&handshake.take_output()).await.ok()?;
         let mut buf = [0u8; 4096];
@@ -263,9 +278,45 @@ impl Player {
         self.send(&plays).await
     }
 
+    /// Publishes `live/NAME` on message stream 1 and sends one keyframe once it is
+    /// accepted; the status the server answered with (its code), if any came within 10 s.
+    async fn publish(&mut self, name: &str) -> Option<String> {
+        let publish = RtmpCommand::Publish {
+            transaction_id: 3.0,
+            name: name.into(),
+            publish_type: rtmp_message::PublishType::Live,
+        };
+        let message = Message::Command(publish).to_chunk(4, 0, 1).unwrap();
+        if !self.send(&[message]).await {
+            return None;
+        }
+        let (_, messages) = self
+            .read_until(Duration::from_secs(10), "NetStream.Publish.")
+            .await;
+        let text = messages
+            .iter()
+            .map(|message| String::from_utf8_lossy(&message.payload).into_owned())
+            .find(|text| text.contains("NetStream.Publish."))?;
+        let code = ["NetStream.Publish.Start", "NetStream.Publish.BadName"]
+            .into_iter()
+            .find(|code| text.contains(code))
+            .unwrap_or("another status");
+        if code == "NetStream.Publish.Start" {
+            let keyframe = RawMessage::new(6, 0, 9, 1, vec![0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1F]);
+            self.send(&[keyframe]).await;
+        }
+        Some(code.to_owned())
+    }
+
     /// Reads for `limit`: the bytes the server sent, and the command and data messages'
     /// payloads among them.
     async fn read_for(&mut self, limit: Duration) -> (usize, Vec<RawMessage>) {
+        self.read_until(limit, "").await
+    }
+
+    /// As [`read_for`](Self::read_for), but stops early once a command or data message
+    /// holds `text` (never for an empty `text`).
+    async fn read_until(&mut self, limit: Duration, text: &str) -> (usize, Vec<RawMessage>) {
         let mut decoder = ChunkDecoder::new(DecoderConfig::default());
         let mut received = bytes::BytesMut::new();
         let mut buf = vec![0u8; 64 << 10];
@@ -277,10 +328,19 @@ impl Player {
             }
             bytes += n;
             received.extend_from_slice(&buf[..n]);
+            let mut found = false;
             while let Ok(Some(message)) = decoder.decode(&mut received) {
                 if matches!(message.type_id, 18 | 20) {
+                    found |= !text.is_empty()
+                        && message
+                            .payload
+                            .windows(text.len())
+                            .any(|window| window == text.as_bytes());
                     messages.push(message);
                 }
+            }
+            if found {
+                break;
             }
         }
         (bytes, messages)
@@ -373,4 +433,63 @@ async fn very_long_stream_names_are_refused_without_costing_or_echoing() {
     eprintln!("the honest player's longest gap {gap:?}, {bytes} bytes");
     assert!(bytes > 100_000);
     assert!(gap < Duration::from_secs(1), "the honest stream stopped for {gap:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_cannot_take_over_a_silent_publisher() {
+    let port = free_port();
+    let _server = start_server(&strings(&["--listen", &format!("127.0.0.1:{port}")]), port);
+    let mut owner = Player::connect(port).await.unwrap();
+    assert_eq!(owner.publish("show").await.as_deref(), Some("NetStream.Publish.Start"));
+    // The owner's encoder goes silent past the takeover window (3 s).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut stranger = Player::connect_from([127, 0, 0, 2], port).await.unwrap();
+    assert_eq!(
+        stranger.publish("show").await.as_deref(),
+        Some("NetStream.Publish.BadName"),
+        "a stranger from another address took the key over"
+    );
+    // The encoder reconnecting from its address takes it over.
+    let mut back = Player::connect(port).await.unwrap();
+    assert_eq!(back.publish("show").await.as_deref(), Some("NetStream.Publish.Start"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_with_a_signed_name_may_take_over_from_anywhere() {
+    use rtmp_hooks::{Action, SignedUrls};
+    use rtmp_server::StreamKey;
+
+    let port = free_port();
+    let _server = start_server(
+        &strings(&[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--publish-secret",
+            "s3cret",
+        ]),
+        port,
+    );
+    let key = StreamKey {
+        app: "live".into(),
+        name: "show".into(),
+    };
+    let expires = std::time::SystemTime::now() + Duration::from_secs(600);
+    let signed = format!(
+        "show?{}",
+        SignedUrls::query(b"s3cret", Action::Publish, &key, expires)
+    );
+    let mut owner = Player::connect(port).await.unwrap();
+    assert_eq!(owner.publish(&signed).await.as_deref(), Some("NetStream.Publish.Start"));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut unsigned = Player::connect_from([127, 0, 0, 3], port).await.unwrap();
+    assert_eq!(
+        unsigned.publish("show").await.as_deref(),
+        Some("NetStream.Publish.BadName")
+    );
+    let mut other = Player::connect_from([127, 0, 0, 2], port).await.unwrap();
+    assert_eq!(
+        other.publish(&signed).await.as_deref(),
+        Some("NetStream.Publish.Start"),
+        "a publisher with a signed name was refused the takeover"
+    );
 }

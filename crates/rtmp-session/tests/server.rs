@@ -653,7 +653,7 @@ fn names_past_their_limits_are_refused_without_being_repeated() {
         "{replies:?}"
     );
     // At the limits, a name is taken.
-    let play = Play::new(&format!("{}?{}", "n".repeat(256), "q".repeat(1024)));
+    let play = Play::new(format!("{}?{}", "n".repeat(256), "q".repeat(1024)));
     session
         .handle_message(command(1, Command::Play(play)))
         .unwrap();
