@@ -24,6 +24,7 @@ use crate::error::ConnectionError;
 use crate::hooks::{Client, Hooks, StreamEvent};
 use crate::relay::{self, Relays};
 use crate::stats::{Entry, Registry, Request, Role};
+use crate::viewer::Protocol;
 use crate::writer::{Ticks, WriteError, WriteHalf, next_tick, write_loop};
 use rtmp_router::{
     CodecPolicy, Inlet, Notice, Notices, PlayError, PlayerControls, Playing, PublishError,
@@ -135,7 +136,7 @@ impl From<DriveError> for ConnectionError {
 pub(crate) async fn serve<S, H: Hooks>(
     mut stream: S,
     split: fn(S) -> (ReadHalf, WriteHalf),
-    (id, peer): (u64, SocketAddr),
+    (id, peer, protocol): (u64, SocketAddr, Protocol),
     context: Arc<Context<H>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), ConnectionError>
@@ -143,7 +144,7 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin,
 {
     let config = &context.config;
-    let registered = context.registry.register(id, peer);
+    let registered = context.registry.register(id, peer, protocol);
     let entry = registered.entry.clone();
     // Boxed: the handshake's state and buffers are freed once it is done, rather than held
     // in the connection's task for its whole life.

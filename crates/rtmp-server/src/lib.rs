@@ -65,6 +65,7 @@ mod relay;
 mod server;
 mod stats;
 mod sync;
+mod viewer;
 mod writer;
 
 pub use builder::{ListeningServer, ServerBuilder};
@@ -107,6 +108,7 @@ pub use rtmp_session as session;
 pub use rtmp_session::{ConnectRequest, RtmpUrl, SessionConfig, StreamKey, StreamRequest};
 pub use server::{Server, bind_listener, bound_unsent};
 pub use stats::{ConnectionStats, Role, ServerStats, StreamInfo, Totals};
+pub use viewer::{Protocol, Viewer, ViewerError, ViewerRequest, WriteTimeout};
 
 /// The README's example, compiled as a doctest.
 #[cfg(doctest)]

@@ -22,6 +22,7 @@ use crate::limits::{LogLimit, PerAddress};
 use crate::memory;
 use crate::relay::{self, Relays};
 use crate::stats::{Registry, Request, ServerStats};
+use crate::viewer::{Protocol, Viewer, ViewerError, ViewerRequest};
 use rtmp_router::Hub;
 use rtmp_router::Router;
 use rtmp_session::{RtmpUrl, StreamKey};
@@ -51,7 +52,11 @@ impl Accept {
             context.config.write_timeout,
         );
         match self {
-            Self::Plain => connection::serve(tcp, connection::split_tcp, peer, context, stop).await,
+            Self::Plain => {
+                let (id, peer) = peer;
+                let peer = (id, peer, Protocol::Rtmp);
+                connection::serve(tcp, connection::split_tcp, peer, context, stop).await
+            }
             #[cfg(feature = "tls")]
             Self::Tls(acceptor) => {
                 let timeout = context.config.handshake_timeout;
@@ -60,10 +65,11 @@ impl Accept {
                     .map_err(|_| ConnectionError::HandshakeTimeout)??;
                 // Boxed: a TLS connection's state is twice a plain one's, and inline it would
                 // size every connection's task.
+                let (id, peer) = peer;
                 Box::pin(connection::serve(
                     tls,
                     connection::split_any,
-                    peer,
+                    (id, peer, Protocol::Rtmps),
                     context,
                     stop,
                 ))
@@ -228,6 +234,36 @@ impl<H: Hooks> Server<H> {
         stats
     }
 
+    /// Admits a viewer of another protocol than RTMP (HTTP-FLV, WebSocket-FLV, HLS), as an
+    /// RTMP play is: the hooks decide with a [`Client`](crate::Client) of the server's
+    /// numbering, then the router, with the rendition the query asks for (`track=`,
+    /// `audio_track=`) and the server's queue budget. The viewer is one of the server's
+    /// connections until dropped: listed by [`stats`](Self::stats) with its
+    /// [`Protocol`](crate::Protocol), ended by [`close_connection`](Self::close_connection)
+    /// and [`drain`](Self::drain), and heard by the hooks' `on_play_started` and
+    /// `on_play_stopped`.
+    ///
+    /// ```no_run
+    /// use rtmp_server::{Protocol, Server, StreamKey, ViewerRequest};
+    ///
+    /// # async fn run(server: Server, peer: std::net::SocketAddr) {
+    /// let key = StreamKey { app: "live".into(), name: "show".into() };
+    /// let request = ViewerRequest::new(key, None, peer, Protocol::HttpFlv);
+    /// match server.viewer(request).await {
+    ///     Ok(mut viewer) => {
+    ///         while let Some(bytes) = viewer.next().await {
+    ///             // Write `bytes`, and what `viewer.ready()` gives, to the response.
+    ///             # drop(bytes);
+    ///         }
+    ///     }
+    ///     Err(refused) => println!("HTTP {}: {refused}", refused.http_status()),
+    /// }
+    /// # }
+    /// ```
+    pub async fn viewer(&self, request: ViewerRequest) -> Result<Viewer<H>, ViewerError> {
+        Viewer::admit(self.context.clone(), request).await
+    }
+
     /// Closes connection `id` (as [`ConnectionStats::id`](crate::ConnectionStats::id) and
     /// the hooks' events name it); false if no such connection is open. It ends with
     /// [`ConnectionError::Closed`].
@@ -357,7 +393,7 @@ impl<H: Hooks> Server<H> {
         let result = connection::serve(
             stream,
             connection::split_any,
-            (id, peer),
+            (id, peer, Protocol::Rtmp),
             context.clone(),
             stopped,
         )

@@ -17,6 +17,8 @@ use rtmp_session::StreamKey;
 
 use rtmp_router::StreamStats;
 
+use crate::viewer::Protocol;
+
 /// What a connection does on one of its message streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -35,6 +37,8 @@ pub struct ConnectionStats {
     pub id: u64,
     /// The client's address.
     pub peer: SocketAddr,
+    /// How the client reaches the server (RTMP, RTMPS, or a viewer of another protocol).
+    pub protocol: Protocol,
     /// The application the client connected to, once connect was accepted.
     pub app: Option<String>,
     /// How long the connection has been open.
@@ -101,6 +105,7 @@ pub struct ServerStats {
 #[derive(Debug)]
 pub(crate) struct Entry {
     peer: SocketAddr,
+    protocol: Protocol,
     since: Instant,
     pub(crate) bytes_in: AtomicU64,
     pub(crate) bytes_out: Arc<AtomicU64>,
@@ -222,8 +227,14 @@ pub(crate) struct Registered<'a> {
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        lock(&self.registry.entries).remove(&self.id);
-        let entry = &self.entry;
+        self.registry.unregister(self.id, &self.entry);
+    }
+}
+
+impl Registry {
+    /// Takes connection `id` out, counting its bytes among those of connections closed.
+    pub(crate) fn unregister(&self, id: u64, entry: &Entry) {
+        lock(&self.entries).remove(&id);
         let published: Vec<StreamKey> = lock(&entry.streams)
             .iter()
             .filter(|(_, _, role, _)| *role == Role::Publisher)
@@ -232,7 +243,7 @@ impl Drop for Registered<'_> {
         for key in &published {
             entry.forget_publisher(key);
         }
-        let registry = self.registry;
+        let registry = self;
         registry
             .closed_in
             .fetch_add(entry.bytes_in.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -244,9 +255,20 @@ impl Drop for Registered<'_> {
 
 impl Registry {
     /// Enters connection `id` until the returned guard drops.
-    pub(crate) fn register(&self, id: u64, peer: SocketAddr) -> Registered<'_> {
+    pub(crate) fn register(&self, id: u64, peer: SocketAddr, protocol: Protocol) -> Registered<'_> {
+        let entry = self.enter(id, peer, protocol);
+        Registered {
+            registry: self,
+            id,
+            entry,
+        }
+    }
+
+    /// Enters connection `id`, to be taken out with [`unregister`](Self::unregister).
+    pub(crate) fn enter(&self, id: u64, peer: SocketAddr, protocol: Protocol) -> Arc<Entry> {
         let entry = Arc::new(Entry {
             peer,
+            protocol,
             since: Instant::now(),
             bytes_in: AtomicU64::new(0),
             last_media: AtomicU64::new(0),
@@ -260,11 +282,7 @@ impl Registry {
         });
         self.connections.fetch_add(1, Ordering::Relaxed);
         lock(&self.entries).insert(id, entry.clone());
-        Registered {
-            registry: self,
-            id,
-            entry,
-        }
+        entry
     }
 
     /// Counts one more refusal in `counter`.
@@ -359,6 +377,7 @@ impl Registry {
             connections.push(ConnectionStats {
                 id,
                 peer: entry.peer,
+                protocol: entry.protocol,
                 app: lock(&entry.app).clone(),
                 uptime: entry.since.elapsed(),
                 bytes_in,
@@ -400,11 +419,11 @@ mod tests {
     fn a_snapshot_joins_connections_into_streams_and_keeps_the_bytes_of_those_gone() {
         let registry = Registry::default();
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let publisher = registry.register(1, peer);
+        let publisher = registry.register(1, peer, Protocol::Rtmp);
         publisher.entry.started(1, &key("a"), Role::Publisher);
         publisher.entry.bytes_in.fetch_add(1000, Ordering::Relaxed);
         {
-            let player = registry.register(2, peer);
+            let player = registry.register(2, peer, Protocol::Rtmp);
             player.entry.started(1, &key("a"), Role::Player);
             player.entry.bytes_out.fetch_add(700, Ordering::Relaxed);
             let stats = registry.snapshot(|_| None);
@@ -424,7 +443,7 @@ mod tests {
         assert_eq!(registry.publisher_of(&key("a")), None);
         // A connection that ends while publishing is forgotten as the publisher too.
         {
-            let gone = registry.register(3, peer);
+            let gone = registry.register(3, peer, Protocol::Rtmp);
             gone.entry.started(1, &key("b"), Role::Publisher);
             assert_eq!(registry.publisher_of(&key("b")), Some(3));
         }

@@ -1,0 +1,387 @@
+//! Viewers of other protocols than RTMP (HTTP-FLV, WebSocket-FLV, HLS), admitted by the
+//! server in one place: [`Server::viewer`](crate::Server::viewer).
+//!
+//! A viewer is a connection of the server as an RTMP player is: the hooks decide on it with a
+//! [`Client`] of the server's numbering, the router's play check, the rendition its query
+//! asks for and the server's queue budget apply, and it is registered, so that
+//! [`Server::stats`](crate::Server::stats) lists it with its [`Protocol`],
+//! [`Server::close_connection`](crate::Server::close_connection) and
+//! [`Server::drain`](crate::Server::drain) end it, and the hooks hear
+//! [`on_play_started`](crate::Hooks::on_play_started) and
+//! [`on_play_stopped`](crate::Hooks::on_play_stopped) (with its duration and bytes).
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rtmp_message::PublishType;
+use rtmp_router::{
+    BadTrack, CodecPolicy, FlvViewer, FlvViewerConfig, PlayError, Refusal, Rendition,
+};
+use rtmp_session::{StreamKey, StreamRequest};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::connection::Context;
+use crate::hooks::{Client, Hooks, StreamEvent};
+use crate::stats::{Entry, Registry, Request, Role};
+use crate::writer::next_tick;
+
+/// How a client reaches the server's streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// RTMP over TCP.
+    Rtmp,
+    /// RTMP over TLS.
+    Rtmps,
+    /// FLV in a chunked HTTP response.
+    HttpFlv,
+    /// FLV in WebSocket binary messages.
+    WsFlv,
+    /// HTTP Live Streaming: a session of playlist and segment requests.
+    Hls,
+}
+
+impl Protocol {
+    /// Its name in the API and metrics: `rtmp`, `rtmps`, `http-flv`, `ws-flv`, `hls`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rtmp => "rtmp",
+            Self::Rtmps => "rtmps",
+            Self::HttpFlv => "http-flv",
+            Self::WsFlv => "ws-flv",
+            Self::Hls => "hls",
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A viewer an HTTP stack asks the server to admit: the stream, the URL's query (a signed
+/// name's token, `track=`, `audio_track=`), the client's address and its protocol.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ViewerRequest {
+    /// The stream.
+    pub key: StreamKey,
+    /// The URL's query, given to the hooks as a stream name's query is.
+    pub query: Option<String>,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// How it reaches the server.
+    pub protocol: Protocol,
+    /// Start with the router's catch-up (from the last keyframe; default), or at the next
+    /// keyframe.
+    pub gop: bool,
+    /// Which codecs the viewer gets, and in what form (default: as published).
+    pub codecs: CodecPolicy,
+}
+
+impl ViewerRequest {
+    /// A viewer of `key` from `peer` over `protocol`, with the URL's `query`.
+    pub fn new(
+        key: StreamKey,
+        query: Option<String>,
+        peer: SocketAddr,
+        protocol: Protocol,
+    ) -> Self {
+        Self {
+            key,
+            query,
+            peer,
+            protocol,
+            gop: true,
+            codecs: CodecPolicy::AsPublished,
+        }
+    }
+}
+
+/// Why a viewer was not admitted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ViewerError {
+    /// Nobody publishes the stream.
+    #[error("{0} is not live")]
+    NotLive(StreamKey),
+    /// The hooks refused it.
+    #[error("{}", .0.description)]
+    Refused(Refusal),
+    /// The query names a track that cannot be.
+    #[error(transparent)]
+    BadTrack(#[from] BadTrack),
+    /// The router refused the play.
+    #[error(transparent)]
+    Play(#[from] PlayError),
+}
+
+impl ViewerError {
+    /// The HTTP status that says it: 404, 403 or 400.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::NotLive(_) => 404,
+            Self::BadTrack(_) => 400,
+            Self::Refused(_) | Self::Play(_) => 403,
+        }
+    }
+}
+
+/// A viewer the server admitted ([`Server::viewer`](crate::Server::viewer)): the stream as
+/// FLV bytes, shared with every other player of the stream, paced by the server's write tick
+/// (what comes during a tick is taken together with [`ready`](Self::ready)). It is a
+/// connection of the server until dropped.
+pub struct Viewer<H: Hooks> {
+    flv: FlvViewer,
+    context: Arc<Context<H>>,
+    entry: Arc<Entry>,
+    event: StreamEvent,
+    /// Rest until then before the next write, if set.
+    next_write: Option<tokio::time::Instant>,
+    /// Closed by the operator or a drain.
+    ended: bool,
+}
+
+impl<H: Hooks> std::fmt::Debug for Viewer<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Viewer")
+            .field("id", &self.event.connection)
+            .field("key", &self.event.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: Hooks> Viewer<H> {
+    /// Admits `request` on behalf of the server whose `context` this is.
+    pub(crate) async fn admit(
+        context: Arc<Context<H>>,
+        request: ViewerRequest,
+    ) -> Result<Self, ViewerError> {
+        let key = request.key;
+        if !context.router.is_published(&key) {
+            return Err(ViewerError::NotLive(key));
+        }
+        let id = context.next_id.fetch_add(1, Ordering::Relaxed);
+        let client = Client::new(id, request.peer, None);
+        let play = StreamRequest {
+            stream_id: 0,
+            key: key.clone(),
+            query: request.query,
+            publish_type: PublishType::Live,
+        };
+        let refused = |counted: ViewerError| {
+            Registry::count(&context.registry.plays_refused);
+            counted
+        };
+        if let Err(refusal) = context.hooks.on_play(&client, &play).await {
+            return Err(refused(ViewerError::Refused(refusal)));
+        }
+        let rendition = Rendition::from_query(play.query.as_deref(), false)
+            .map_err(|bad| refused(bad.into()))?;
+        let mut config = FlvViewerConfig::default();
+        config.queue_bytes = context.config.player_queue_bytes;
+        config.gop = request.gop;
+        config.codecs = request.codecs;
+        config.rendition = rendition;
+        let flv = FlvViewer::play(&*context.router, &key, config, context.queued.clone())
+            .map_err(|error| refused(error.into()))?;
+        let entry = context.registry.enter(id, request.peer, request.protocol);
+        entry.started(0, &key, Role::Player);
+        let event = StreamEvent {
+            connection: id,
+            peer: request.peer,
+            stream_id: 0,
+            key,
+            duration: Duration::ZERO,
+            bytes: 0,
+        };
+        context.hooks.on_play_started(&event);
+        Ok(Self {
+            flv,
+            context,
+            entry,
+            event,
+            next_write: None,
+            ended: false,
+        })
+    }
+
+    /// The viewer's id among the server's connections.
+    pub fn id(&self) -> u64 {
+        self.event.connection
+    }
+
+    /// The stream it plays.
+    pub fn key(&self) -> &StreamKey {
+        &self.event.key
+    }
+
+    /// The next bytes to send: the FLV header, then a tag at a time, each written at the
+    /// server's next write tick after the last write. `None` once the stream ended, or the
+    /// operator closed the viewer or drained the server.
+    pub async fn next(&mut self) -> Option<Bytes> {
+        if self.ended {
+            return None;
+        }
+        let entry = self.entry.clone();
+        let bytes = loop {
+            let next_write = self.next_write;
+            tokio::select! {
+                biased;
+                () = entry.wake.notified() => {
+                    // A close or a drain: a viewer cannot move elsewhere on its own, so it
+                    // ends (its player reconnects to whichever node serves the stream).
+                    let requests = entry.take_requests();
+                    let ends = |request: &Request| {
+                        matches!(request, Request::Close | Request::Reconnect { .. })
+                    };
+                    if requests.iter().any(ends) {
+                        self.ended = true;
+                        return None;
+                    }
+                }
+                bytes = async {
+                    if let Some(next) = next_write {
+                        tokio::time::sleep_until(next).await;
+                    }
+                    self.flv.next().await
+                } => break bytes,
+            }
+        };
+        let Some(bytes) = bytes else {
+            self.ended = true;
+            return None;
+        };
+        let interval = self.context.config.write_interval;
+        if !interval.is_zero() {
+            let now = tokio::time::Instant::now();
+            self.next_write = Some(next_tick(self.context.epoch, interval, now));
+        }
+        self.count(&bytes);
+        Some(bytes)
+    }
+
+    /// What [`next`](Self::next) would give at once, within the same tick: `None` when
+    /// nothing is ready now. A writer takes what is ready after each `next`, and sends it
+    /// together.
+    pub fn ready(&mut self) -> Option<Bytes> {
+        if self.ended {
+            return None;
+        }
+        let bytes = self.flv.ready()?;
+        self.count(&bytes);
+        Some(bytes)
+    }
+
+    fn count(&self, bytes: &Bytes) {
+        self.entry
+            .bytes_out
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    }
+}
+
+impl<H: Hooks> Drop for Viewer<H> {
+    fn drop(&mut self) {
+        let mut event = self.event.clone();
+        event.duration = self.entry.stopped(0, Role::Player);
+        event.bytes = self.entry.bytes_out.load(Ordering::Relaxed);
+        self.context
+            .registry
+            .unregister(event.connection, &self.entry);
+        self.context.hooks.on_play_stopped(&event);
+    }
+}
+
+/// A socket whose writes fail once it has accepted nothing for `timeout` while bytes wait:
+/// a viewer that stopped reading goes, as an RTMP player does
+/// ([`ServerConfig::write_timeout`](crate::ServerConfig::write_timeout)). Wrap a viewer's
+/// socket in it before handing it to an HTTP stack.
+#[derive(Debug)]
+pub struct WriteTimeout<S> {
+    inner: S,
+    timeout: Duration,
+    /// When the pending write gives up, while one is pending.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteTimeout<S> {
+    /// `inner`, whose writes fail after `timeout` without progress.
+    pub fn new(inner: S, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            deadline: None,
+        }
+    }
+
+    /// `result` of a write: progress disarms the deadline; waiting arms it, and fails once
+    /// it passed.
+    fn timed<T>(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        result: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if result.is_ready() {
+            self.deadline = None;
+            return result;
+        }
+        let timeout = self.timeout;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        std::task::ready!(deadline.as_mut().poll(cx));
+        Poll::Ready(Err(std::io::ErrorKind::TimedOut.into()))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteTimeout<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.timed(cx, result)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.timed(cx, result)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        let result = Pin::new(&mut self.inner).poll_flush(cx);
+        self.timed(cx, result)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
