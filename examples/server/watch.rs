@@ -2,7 +2,11 @@
 //!
 //! - `GET /APP/NAME.flv`: the stream as HTTP-FLV (a chunked response that is an FLV file
 //!   without end), open to pages of any origin (CORS);
-//! - the same path with a WebSocket upgrade: WebSocket-FLV, the same bytes in binary frames;
+//! - the same path with a WebSocket upgrade: WebSocket-FLV, the same bytes in binary frames.
+//!   Such a viewer may send nothing that costs: a data message, or a frame over 125 bytes,
+//!   closes the connection at its first frame (code 1008), pings and pongs more than 10 a
+//!   second sustained (bursts of 20) too; its connection buffers 4 KiB to read and at most
+//!   64 KiB to write, a larger tag going out in binary messages of 32 KiB (`ws_viewer.rs`);
 //! - `GET /watch/APP/NAME`: a page that plays it with mpegts.js (served from here, with its
 //!   licence, under `/player/`), shows how far behind live it is, and reconnects when the
 //!   stream comes back.
@@ -39,7 +43,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rtmp_server::message::PublishType;
 use rtmp_server::router::{CodecPolicy, FlvViewer, FlvViewerConfig, Rendition};
-use rtmp_server::{Client, Hooks, Server, StreamKey, StreamRequest};
+use rtmp_server::{Client, Hooks, LogLimit, PerAddress, Server, StreamKey, StreamRequest};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::http::http1;
@@ -132,6 +136,9 @@ pub struct WatchLimits {
     /// A viewer whose socket accepts nothing for this long while bytes wait is closed
     /// (default 20 s, as RTMP players).
     pub write_timeout: Duration,
+    /// Connections open at once from one IP address (default 256, a sixteenth of the
+    /// connections): one address cannot take every viewer slot.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for WatchLimits {
@@ -140,6 +147,7 @@ impl Default for WatchLimits {
             max_connections: 4096,
             header_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(20),
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -174,11 +182,25 @@ struct Peer(SocketAddr);
 /// Serves viewers on `listener` until the process ends, within `limits`.
 pub async fn serve(listener: tokio::net::TcpListener, watch: Arc<Watch>, limits: WatchLimits) {
     let app = router(watch);
+    let per_address = PerAddress::default();
+    let lines = LogLimit::new(Duration::from_secs(10));
     crate::http::accept(
         listener,
         limits.max_connections,
         "viewer",
         |stream, peer, permit| {
+            let Some(slot) = per_address.try_add(peer.ip(), limits.max_connections_per_ip) else {
+                drop(stream);
+                if let Some(held_back) = lines.allow(peer.ip(), std::time::Instant::now()) {
+                    tracing::warn!(
+                        %peer,
+                        held_back,
+                        limit = limits.max_connections_per_ip,
+                        "viewer connection refused: too many from its address"
+                    );
+                }
+                return;
+            };
             // A viewer that stops reading leaves writes waiting once 128 KiB wait in its socket,
             // and is closed by the write timeout, as an RTMP player is.
             rtmp_server::bound_unsent(&stream, Some(128 << 10), limits.write_timeout);
@@ -188,7 +210,7 @@ pub async fn serve(listener: tokio::net::TcpListener, watch: Arc<Watch>, limits:
                 let builder = http1(limits.header_timeout);
                 // Errors are the viewer's (gone, stalled, a broken request): nothing to report.
                 let _ = builder.serve_connection(io, service).with_upgrades().await;
-                drop(permit);
+                drop((permit, slot));
             });
         },
     )
@@ -261,6 +283,15 @@ async fn flv(
     let Some(name) = file.strip_suffix(".flv") else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    // The bounds of RTMP's names, so that nothing below repeats more than they allow.
+    let limits = &watch.server.config().session;
+    let query_len = query.as_deref().map_or(0, str::len);
+    if app.len() > limits.max_app_bytes
+        || name.len() > limits.max_name_bytes
+        || query_len > limits.max_query_bytes
+    {
+        return (StatusCode::URI_TOO_LONG, "the stream name is too long\n").into_response();
+    }
     let key = StreamKey {
         app,
         name: name.to_owned(),
@@ -300,7 +331,7 @@ async fn flv(
     match upgrade {
         Some(upgrade) => {
             let watching = watch.viewers.watch(&key, Protocol::WsFlv);
-            upgrade.on_upgrade(move |socket| send_frames(socket, viewer, watching))
+            limited(upgrade).on_upgrade(move |socket| send_frames(socket, viewer, watching))
         }
         None => {
             let watching = watch.viewers.watch(&key, Protocol::HttpFlv);
@@ -335,34 +366,93 @@ async fn flv(
     }
 }
 
-/// WebSocket-FLV: each piece of the stream in a binary frame, until the stream ends or the
-/// viewer closes.
+#[path = "ws_viewer.rs"]
+mod ws_viewer;
+
+/// A WebSocket-FLV upgrade under the viewer's limits ([`ws_viewer`]): frames of at most 125
+/// bytes and no data message from the viewer, a 4 KiB read buffer, and a write buffer that
+/// holds at most a piece of FLV bytes beyond what waits for a flush.
+fn limited(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+    upgrade
+        .read_buffer_size(ws_viewer::READ_BUFFER)
+        .write_buffer_size(ws_viewer::WRITE_BUFFER)
+        .max_write_buffer_size(ws_viewer::MAX_WRITE_BUFFER)
+        .max_frame_size(ws_viewer::MAX_FRAME)
+        .max_message_size(ws_viewer::MAX_MESSAGE)
+}
+
+/// How long the close at the end may take: the viewer's last chance to read it.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// WebSocket-FLV: the stream in binary messages of at most [`ws_viewer::PIECE`] bytes (a larger
+/// tag goes out in several, which players read as one byte stream), until the stream ends or
+/// the viewer closes or breaks [`ws_viewer::Rule`]: any data message, or more pings and pongs
+/// than it allows, and the viewer gets a close with code 1008 (policy) and is gone.
 async fn send_frames(mut socket: WebSocket, mut viewer: FlvViewer, watching: Watching) {
+    /// Queues `bytes` in pieces.
+    async fn feed(socket: &mut WebSocket, mut bytes: bytes::Bytes) -> Result<(), axum::Error> {
+        while bytes.len() > ws_viewer::PIECE {
+            socket
+                .feed(Message::Binary(bytes.split_to(ws_viewer::PIECE)))
+                .await?;
+        }
+        socket.feed(Message::Binary(bytes)).await
+    }
+
     let mut ticks = Ticks::new();
-    loop {
+    let mut rule = ws_viewer::Rule::new(std::time::Instant::now());
+    let refused = loop {
         tokio::select! {
             bytes = async {
                 ticks.rest().await;
                 viewer.next().await
             } => {
-                let Some(bytes) = bytes else { break };
+                let Some(bytes) = bytes else { break None };
                 ticks.wrote();
                 // This tick's tags go out together: queued, then flushed once.
-                let mut queued = socket.feed(Message::Binary(bytes)).await;
+                let mut queued = feed(&mut socket, bytes).await;
                 while let (Ok(()), Some(more)) = (&queued, viewer.ready()) {
-                    queued = socket.feed(Message::Binary(more)).await;
+                    queued = feed(&mut socket, more).await;
                 }
                 if queued.is_err() || socket.flush().await.is_err() {
-                    break;
+                    break None;
                 }
             }
-            received = socket.recv() => match received {
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-                Some(Ok(_)) => {}
-            },
+            received = socket.recv() => {
+                let sent = match received {
+                    Some(Ok(Message::Ping(_))) => ws_viewer::Sent::Ping,
+                    Some(Ok(Message::Pong(_))) => ws_viewer::Sent::Pong,
+                    Some(Ok(Message::Close(_))) | None => ws_viewer::Sent::Close,
+                    // An empty message; any other, a frame over 125 bytes or a broken one is
+                    // an error of the WebSocket layer (as a failed connection is: the close
+                    // then fails too).
+                    Some(Ok(Message::Text(_) | Message::Binary(_)) | Err(_)) => {
+                        ws_viewer::Sent::Data
+                    }
+                };
+                match rule.judge(sent, std::time::Instant::now()) {
+                    ws_viewer::Verdict::Watching => {}
+                    ws_viewer::Verdict::Closed => break None,
+                    ws_viewer::Verdict::Refused(reason) => break Some(reason),
+                }
+            }
         }
-    }
-    let _ = socket.send(Message::Close(None)).await;
+    };
+    // The viewer's close is answered, the end of the stream or a refusal told; a viewer that
+    // does not read it loses it.
+    let close = async {
+        match refused {
+            Some(reason) => {
+                let frame = axum::extract::ws::CloseFrame {
+                    code: axum::extract::ws::close_code::POLICY,
+                    reason: reason.into(),
+                };
+                socket.send(Message::Close(Some(frame))).await
+            }
+            None => socket.close().await,
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
     drop(watching);
 }
 

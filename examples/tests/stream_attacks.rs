@@ -132,7 +132,9 @@ async fn connect_from(local: [u8; 4], port: u16) -> std::io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
     socket.set_recv_buffer_size(4096)?;
     socket.bind(SocketAddr::from((local, 0)))?;
-    socket.connect(SocketAddr::from(([127, 0, 0, 1], port))).await
+    socket
+        .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +201,10 @@ async fn viewers_that_never_read_cannot_freeze_another_stream() {
     );
     assert!(memory.alive());
     assert!(bytes > 100_000, "the honest player got {bytes} bytes");
-    assert!(gap < Duration::from_secs(1), "the honest stream stopped for {gap:?}");
+    assert!(
+        gap < Duration::from_secs(1),
+        "the honest stream stopped for {gap:?}"
+    );
     assert!(growth <= 64 * MIB, "+{growth} bytes");
     assert!(opened >= VIEWERS, "{opened} viewers opened");
 }
@@ -432,7 +437,10 @@ async fn very_long_stream_names_are_refused_without_costing_or_echoing() {
     let (gap, bytes) = honest.finish();
     eprintln!("the honest player's longest gap {gap:?}, {bytes} bytes");
     assert!(bytes > 100_000);
-    assert!(gap < Duration::from_secs(1), "the honest stream stopped for {gap:?}");
+    assert!(
+        gap < Duration::from_secs(1),
+        "the honest stream stopped for {gap:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -440,7 +448,10 @@ async fn a_stranger_cannot_take_over_a_silent_publisher() {
     let port = free_port();
     let _server = start_server(&strings(&["--listen", &format!("127.0.0.1:{port}")]), port);
     let mut owner = Player::connect(port).await.unwrap();
-    assert_eq!(owner.publish("show").await.as_deref(), Some("NetStream.Publish.Start"));
+    assert_eq!(
+        owner.publish("show").await.as_deref(),
+        Some("NetStream.Publish.Start")
+    );
     // The owner's encoder goes silent past the takeover window (3 s).
     tokio::time::sleep(Duration::from_secs(4)).await;
     let mut stranger = Player::connect_from([127, 0, 0, 2], port).await.unwrap();
@@ -451,7 +462,10 @@ async fn a_stranger_cannot_take_over_a_silent_publisher() {
     );
     // The encoder reconnecting from its address takes it over.
     let mut back = Player::connect(port).await.unwrap();
-    assert_eq!(back.publish("show").await.as_deref(), Some("NetStream.Publish.Start"));
+    assert_eq!(
+        back.publish("show").await.as_deref(),
+        Some("NetStream.Publish.Start")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -479,7 +493,10 @@ async fn a_publisher_with_a_signed_name_may_take_over_from_anywhere() {
         SignedUrls::query(b"s3cret", Action::Publish, &key, expires)
     );
     let mut owner = Player::connect(port).await.unwrap();
-    assert_eq!(owner.publish(&signed).await.as_deref(), Some("NetStream.Publish.Start"));
+    assert_eq!(
+        owner.publish(&signed).await.as_deref(),
+        Some("NetStream.Publish.Start")
+    );
     tokio::time::sleep(Duration::from_secs(4)).await;
     let mut unsigned = Player::connect_from([127, 0, 0, 3], port).await.unwrap();
     assert_eq!(
