@@ -56,7 +56,7 @@
 //! is logged at INFO with the address and user agent that asked.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -71,14 +71,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rtmp_server::{
-    ConnectionStats, LogLimit, Recorder, Role, Server, StreamInfo, StreamKey, Totals, TrackStats,
+    ConnectionStats, LogLimit, Protocol, Recorder, Role, Server, StreamInfo, StreamKey, Totals,
+    TrackStats,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::policy::Policy;
-use crate::watch::{Protocol, Viewers};
 use rtmp_cluster::{Cluster, ClusterHooks};
 
 /// What the handlers share.
@@ -93,8 +93,6 @@ pub struct Http {
     pub cluster: Option<Cluster>,
     /// The bearer token the API and metrics require, if set.
     pub api_token: Option<String>,
-    /// Viewers of the watch listener, by stream and protocol.
-    pub viewers: Arc<Viewers>,
     /// The port of the watch listener, if it is on: the status page links each stream's
     /// watch page on it.
     pub watch_port: Option<u16>,
@@ -488,7 +486,7 @@ async fn status_page() -> Html<&'static str> {
 }
 
 /// One stream of `/api/streams`, its texts bounded (see the module docs).
-fn stream_json(stream: &StreamInfo, recording: bool, http: &Http) -> Value {
+fn stream_json(stream: &StreamInfo, recording: bool, viewers: &Viewers, http: &Http) -> Value {
     let media = stream.media.as_ref();
     let publisher = stream
         .publisher
@@ -518,8 +516,8 @@ fn stream_json(stream: &StreamInfo, recording: bool, http: &Http) -> Value {
         "bytes_out": media.map_or(0, |media| media.bytes_out),
         "dropped_frames": media.map_or(0, |media| media.dropped),
         "recording": recording,
-        "viewers_http_flv": http.viewers.of(&stream.key, Protocol::HttpFlv),
-        "viewers_ws_flv": http.viewers.of(&stream.key, Protocol::WsFlv),
+        "viewers_http_flv": viewers.of(&stream.key, Protocol::HttpFlv),
+        "viewers_ws_flv": viewers.of(&stream.key, Protocol::WsFlv),
         "watch_port": http.watch_port,
         "watch_path": watch_path,
         "tracks": media.map_or_else(Vec::new, |media| {
@@ -566,6 +564,7 @@ fn connection_json(connection: &ConnectionStats) -> Value {
     json!({
         "id": connection.id,
         "address": connection.peer,
+        "protocol": connection.protocol.name(),
         "app": connection.app.as_deref().map(|app| bounded(app, MAX_TEXT_BYTES)),
         "uptime_secs": connection.uptime.as_secs_f64(),
         "bytes_in": connection.bytes_in,
@@ -614,6 +613,28 @@ fn page_response(
     (headers, Json(Value::Array(items))).into_response()
 }
 
+/// Viewers of each stream by protocol, from the server's connections.
+struct Viewers(HashMap<(StreamKey, Protocol), usize>);
+
+impl Viewers {
+    fn of_connections(connections: &[ConnectionStats]) -> Self {
+        let mut counts = HashMap::new();
+        for connection in connections {
+            for (key, _) in &connection.streams {
+                *counts
+                    .entry((key.clone(), connection.protocol))
+                    .or_default() += 1;
+            }
+        }
+        Self(counts)
+    }
+
+    /// The viewers of `key` over `protocol`.
+    fn of(&self, key: &StreamKey, protocol: Protocol) -> usize {
+        self.0.get(&(key.clone(), protocol)).copied().unwrap_or(0)
+    }
+}
+
 /// A page of the streams (see the module docs).
 async fn streams(
     State(http): Shared,
@@ -621,6 +642,7 @@ async fn streams(
     Query(filter): Query<StreamFilter>,
 ) -> Response {
     let stats = http.server.stats();
+    let viewers = Viewers::of_connections(&stats.connections);
     let matching: Vec<&StreamInfo> = stats
         .streams
         .iter()
@@ -641,7 +663,10 @@ async fn streams(
         .iter()
         .skip(page.offset())
         .take(page.limit())
-        .map(|stream| stream_json(stream, recording.contains(&stream.key), &http))
+        .map(|stream| {
+            let recording = recording.contains(&stream.key);
+            stream_json(stream, recording, &viewers, &http)
+        })
         .collect();
     let filter = filter
         .published
@@ -851,6 +876,14 @@ async fn metrics(State(http): Shared, Extension(shown): Extension<Arc<StreamSeri
     metrics::counter!("rtmp_refused_publishes_total").absolute(totals.publishes_refused);
     metrics::counter!("rtmp_refused_plays_total").absolute(totals.plays_refused);
     metrics::counter!("rtmp_dropped_frames_total").absolute(totals.dropped_frames);
+    for protocol in [Protocol::HttpFlv, Protocol::WsFlv] {
+        let count = stats
+            .connections
+            .iter()
+            .filter(|connection| connection.protocol == protocol)
+            .count();
+        metrics::gauge!("rtmp_viewers", "protocol" => protocol.name()).set(count as f64);
+    }
     set_stream_gauges(&stats.streams, &shown);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

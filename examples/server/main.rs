@@ -442,14 +442,15 @@ async fn run(
     if let Some(cluster) = &cluster {
         cluster.attach(&server);
     }
-    let viewers = Arc::new(watch::Viewers::default());
     let mut watch_port = None;
     if let Some(address) = watch_address {
         let listener = tokio::net::TcpListener::bind(address).await?;
         let local = listener.local_addr()?;
         watch_port = Some(local.port());
         tracing::info!("watch pages on http://{local}/watch/APP/NAME");
-        let watch = Arc::new(watch::Watch::new(server.clone(), viewers.clone()));
+        let watch = Arc::new(watch::Watch {
+            server: server.clone(),
+        });
         tokio::spawn(watch::serve(listener, watch, watch_limits));
     }
     if let Some(address) = http_address {
@@ -468,7 +469,6 @@ async fn run(
             metrics,
             cluster: cluster.clone(),
             api_token,
-            viewers,
             watch_port,
         };
         tokio::spawn(async move {

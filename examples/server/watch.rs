@@ -11,23 +11,22 @@
 //!   licence, under `/player/`), shows how far behind live it is, and reconnects when the
 //!   stream comes back.
 //!
-//! A viewer is a player of the router ([`FlvViewer`]): it starts at the last keyframe
+//! A viewer is admitted by the server as an RTMP player is ([`Server::viewer`]): the hooks
+//! decide (`on_play`, with the URL's query), it is one of the server's connections (listed by
+//! the API with its protocol, closed by `DELETE /api/connections/ID` and by a drain, told to
+//! the webhook as `play` and `play_done`), and it writes on the server's write tick. It is a
+//! player of the router: it starts at the last keyframe
 //! (`?gop=0`: at the next one), skips to the next keyframe when it falls more than 2 s behind
 //! the live edge, has a queue bounded in bytes with the RTMP players' slow-player policy, and
-//! is closed when its socket accepts nothing for the write timeout. What comes during 100 ms
+//! is closed when its socket accepts nothing for the write timeout. What comes during a tick
 //! goes out in one vectored write of the shared tags, as for RTMP players. `?codecs=legacy`
 //! gives a player that takes legacy tags only H.264 and AAC. Of a multitrack stream a viewer
 //! gets one rendition: video track 0 and audio track 0, or those `?track=ID&audio_track=ID`
-//! name. The hooks decide (`on_play`, with the
-//! URL's query) as for RTMP players; an unknown stream is a 404.
+//! name (`?track=all`: every track). An unknown stream is a 404, a refusal a 403.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -41,90 +40,14 @@ use axum::{Extension, Router};
 use futures::SinkExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use rtmp_server::message::PublishType;
-use rtmp_server::router::{CodecPolicy, FlvViewer, FlvViewerConfig, Rendition};
-use rtmp_server::{Client, Hooks, LogLimit, PerAddress, Server, StreamKey, StreamRequest};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use rtmp_server::router::CodecPolicy;
+use rtmp_server::{
+    LogLimit, PerAddress, Protocol, Server, StreamKey, Viewer, ViewerRequest, WriteTimeout,
+};
 
 use crate::http::http1;
 use crate::policy::Policy;
 use rtmp_cluster::ClusterHooks;
-
-/// How viewers reach a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// FLV in a chunked HTTP response.
-    HttpFlv,
-    /// FLV in WebSocket binary frames.
-    WsFlv,
-}
-
-impl Protocol {
-    /// The name in metrics and the API.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::HttpFlv => "http-flv",
-            Self::WsFlv => "ws-flv",
-        }
-    }
-}
-
-/// The viewers watching now, by stream and protocol.
-#[derive(Debug, Default)]
-pub struct Viewers {
-    counts: Mutex<HashMap<(StreamKey, Protocol), usize>>,
-}
-
-impl Viewers {
-    /// The viewers of `key` over `protocol`.
-    pub fn of(&self, key: &StreamKey, protocol: Protocol) -> usize {
-        let counts = self
-            .counts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        counts.get(&(key.clone(), protocol)).copied().unwrap_or(0)
-    }
-
-    /// Counts a viewer while the returned guard lives.
-    fn watch(self: &Arc<Self>, key: &StreamKey, protocol: Protocol) -> Watching {
-        let mut counts = self
-            .counts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *counts.entry((key.clone(), protocol)).or_default() += 1;
-        metrics::gauge!("rtmp_viewers", "protocol" => protocol.name()).increment(1.0);
-        Watching {
-            viewers: self.clone(),
-            key: key.clone(),
-            protocol,
-        }
-    }
-}
-
-/// One viewer, counted until dropped.
-struct Watching {
-    viewers: Arc<Viewers>,
-    key: StreamKey,
-    protocol: Protocol,
-}
-
-impl Drop for Watching {
-    fn drop(&mut self) {
-        let mut counts = self
-            .viewers
-            .counts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = (self.key.clone(), self.protocol);
-        if let Some(count) = counts.get_mut(&entry) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&entry);
-            }
-        }
-        metrics::gauge!("rtmp_viewers", "protocol" => self.protocol.name()).decrement(1.0);
-    }
-}
 
 /// What the viewer listener allows.
 #[derive(Debug, Clone, Copy)]
@@ -154,23 +77,8 @@ impl Default for WatchLimits {
 
 /// What the handlers share.
 pub struct Watch {
-    /// The RTMP server, whose router and hooks viewers go through.
+    /// The RTMP server, which admits viewers as it does RTMP players.
     pub server: Server<ClusterHooks<Policy>>,
-    /// The viewers now.
-    pub viewers: Arc<Viewers>,
-    /// Ids for viewers in the hooks' `Client`, apart from RTMP connections' ids.
-    next_id: AtomicU64,
-}
-
-impl Watch {
-    /// Viewers of `server`'s streams, counted in `viewers`.
-    pub fn new(server: Server<ClusterHooks<Policy>>, viewers: Arc<Viewers>) -> Self {
-        Self {
-            server,
-            viewers,
-            next_id: AtomicU64::new(1 << 48),
-        }
-    }
 }
 
 type Shared = State<Arc<Watch>>;
@@ -205,7 +113,7 @@ pub async fn serve(listener: tokio::net::TcpListener, watch: Arc<Watch>, limits:
             // and is closed by the write timeout, as an RTMP player is.
             rtmp_server::bound_unsent(&stream, Some(128 << 10), limits.write_timeout);
             let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
-            let io = TokioIo::new(Stalling::new(stream, limits.write_timeout));
+            let io = TokioIo::new(WriteTimeout::new(stream, limits.write_timeout));
             tokio::spawn(async move {
                 let builder = http1(limits.header_timeout);
                 // Errors are the viewer's (gone, stalled, a broken request): nothing to report.
@@ -296,63 +204,36 @@ async fn flv(
         app,
         name: name.to_owned(),
     };
-    let server = &watch.server;
-    if !server.router().is_published(&key) {
-        return (StatusCode::NOT_FOUND, format!("{key} is not live\n")).into_response();
-    }
-    let id = watch.next_id.fetch_add(1, Ordering::Relaxed);
-    let request = StreamRequest {
-        stream_id: 0,
-        key: key.clone(),
-        query,
-        publish_type: PublishType::Live,
+    let protocol = match upgrade {
+        Some(_) => Protocol::WsFlv,
+        None => Protocol::HttpFlv,
     };
-    if let Err(refusal) = server
-        .hooks()
-        .on_play(&Client::new(id, peer, None), &request)
-        .await
-    {
-        return (StatusCode::FORBIDDEN, format!("{refusal}\n")).into_response();
-    }
-    let mut config = FlvViewerConfig::default();
-    config.rendition = match Rendition::from_query(request.query.as_deref(), false) {
-        Ok(rendition) => rendition,
-        Err(bad) => return (StatusCode::BAD_REQUEST, format!("{bad}\n")).into_response(),
-    };
-    config.gop = options.gop.as_deref() != Some("0");
+    let mut request = ViewerRequest::new(key, query, peer, protocol);
+    request.gop = options.gop.as_deref() != Some("0");
     if options.codecs.as_deref() == Some("legacy") {
-        config.codecs = CodecPolicy::legacy_only();
+        request.codecs = CodecPolicy::legacy_only();
     }
-    let viewer = match FlvViewer::play(&**server.router(), &key, config, server.queue_budget()) {
+    let viewer = match watch.server.viewer(request).await {
         Ok(viewer) => viewer,
-        Err(error) => return (StatusCode::FORBIDDEN, format!("{error}\n")).into_response(),
-    };
-    tracing::debug!(%key, %peer, websocket = upgrade.is_some(), "viewer");
-    match upgrade {
-        Some(upgrade) => {
-            let watching = watch.viewers.watch(&key, Protocol::WsFlv);
-            limited(upgrade).on_upgrade(move |socket| send_frames(socket, viewer, watching))
+        Err(refused) => {
+            let status =
+                StatusCode::from_u16(refused.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+            return (status, format!("{refused}\n")).into_response();
         }
+    };
+    tracing::debug!(key = %viewer.key(), %peer, %protocol, "viewer");
+    match upgrade {
+        Some(upgrade) => limited(upgrade).on_upgrade(move |socket| send_frames(socket, viewer)),
         None => {
-            let watching = watch.viewers.watch(&key, Protocol::HttpFlv);
-            let ticks = Ticks::new();
-            let body = futures::stream::unfold(
-                (viewer, watching, ticks),
-                |(mut viewer, watching, mut ticks)| async {
-                    let bytes = match viewer.ready() {
-                        // Ready now: written with the rest of this tick's, in one writev of
-                        // the shared tags.
-                        Some(bytes) => bytes,
-                        None => {
-                            ticks.rest().await;
-                            let bytes = viewer.next().await?;
-                            ticks.wrote();
-                            bytes
-                        }
-                    };
-                    Some((Ok::<_, Infallible>(bytes), (viewer, watching, ticks)))
-                },
-            );
+            // What is ready after a tick's wait goes out with it, in one vectored write of the
+            // shared tags.
+            let body = futures::stream::unfold(viewer, |mut viewer| async {
+                let bytes = match viewer.ready() {
+                    Some(bytes) => bytes,
+                    None => viewer.next().await?,
+                };
+                Some((Ok::<_, Infallible>(bytes), viewer))
+            });
             (
                 [
                     (header::CONTENT_TYPE, "video/x-flv"),
@@ -388,7 +269,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// tag goes out in several, which players read as one byte stream), until the stream ends or
 /// the viewer closes or breaks [`ws_viewer::Rule`]: any data message, or more pings and pongs
 /// than it allows, and the viewer gets a close with code 1008 (policy) and is gone.
-async fn send_frames(mut socket: WebSocket, mut viewer: FlvViewer, watching: Watching) {
+async fn send_frames(mut socket: WebSocket, mut viewer: Viewer<ClusterHooks<Policy>>) {
     /// Queues `bytes` in pieces.
     async fn feed(socket: &mut WebSocket, mut bytes: bytes::Bytes) -> Result<(), axum::Error> {
         while bytes.len() > ws_viewer::PIECE {
@@ -399,16 +280,11 @@ async fn send_frames(mut socket: WebSocket, mut viewer: FlvViewer, watching: Wat
         socket.feed(Message::Binary(bytes)).await
     }
 
-    let mut ticks = Ticks::new();
     let mut rule = ws_viewer::Rule::new(std::time::Instant::now());
     let refused = loop {
         tokio::select! {
-            bytes = async {
-                ticks.rest().await;
-                viewer.next().await
-            } => {
+            bytes = viewer.next() => {
                 let Some(bytes) = bytes else { break None };
-                ticks.wrote();
                 // This tick's tags go out together: queued, then flushed once.
                 let mut queued = feed(&mut socket, bytes).await;
                 while let (Ok(()), Some(more)) = (&queued, viewer.ready()) {
@@ -453,123 +329,4 @@ async fn send_frames(mut socket: WebSocket, mut viewer: FlvViewer, watching: Wat
         }
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
-    drop(watching);
-}
-
-/// Viewers write what came during a tick together, as RTMP players do: one system call per
-/// tick rather than one per message, for at most a tick of added latency.
-const TICK: Duration = Duration::from_millis(100);
-
-/// When a viewer writes next.
-struct Ticks {
-    /// Rest until then before the next write, if set.
-    next: Option<tokio::time::Instant>,
-}
-
-impl Ticks {
-    fn new() -> Self {
-        Self { next: None }
-    }
-
-    /// Waits for the tick after the last write.
-    async fn rest(&mut self) {
-        if let Some(next) = self.next.take() {
-            tokio::time::sleep_until(next).await;
-        }
-    }
-
-    /// A write began: once what is ready is written, the viewer rests until the next tick (a
-    /// viewer catching up always finds more ready, and does not rest). Ticks fall on
-    /// multiples of `TICK` from the first viewer's, so that every viewer writes on the same
-    /// wake-up of the runtime.
-    fn wrote(&mut self) {
-        static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
-        let epoch = *EPOCH.get_or_init(tokio::time::Instant::now);
-        let now = tokio::time::Instant::now();
-        let tick = TICK.as_millis();
-        let next = (now.duration_since(epoch).as_millis() / tick + 1) * tick;
-        let offset = Duration::from_millis(u64::try_from(next).unwrap_or(u64::MAX));
-        self.next = epoch.checked_add(offset);
-    }
-}
-
-/// A socket whose writes fail once it has accepted nothing for a while with bytes waiting:
-/// a viewer that stopped reading goes, as an RTMP player does.
-struct Stalling<S> {
-    inner: S,
-    timeout: Duration,
-    /// When the pending write gives up, while one is pending.
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl<S> Stalling<S> {
-    fn new(inner: S, timeout: Duration) -> Self {
-        Self {
-            inner,
-            timeout,
-            deadline: None,
-        }
-    }
-
-    /// `result` of a write: progress disarms the deadline; waiting arms it, and fails once
-    /// it passed.
-    fn timed<T>(
-        &mut self,
-        cx: &mut Context<'_>,
-        result: Poll<std::io::Result<T>>,
-    ) -> Poll<std::io::Result<T>> {
-        if result.is_ready() {
-            self.deadline = None;
-            return result;
-        }
-        let timeout = self.timeout;
-        let deadline = self
-            .deadline
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        ready!(deadline.as_mut().poll(cx));
-        Poll::Ready(Err(std::io::ErrorKind::TimedOut.into()))
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Stalling<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Stalling<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.timed(cx, result)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.timed(cx, result)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let result = Pin::new(&mut self.inner).poll_flush(cx);
-        self.timed(cx, result)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
