@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use bytes::BytesMut;
 use clap::Parser;
 use rtmp_flv::{FlvHeader, FlvTag};
-use rtmp_server::client::{self, ClientConfig, PlayEvent};
+use rtmp_server::rtmp_client::{self as client, ClientConfig, PlayEvent};
 use tokio::io::AsyncWriteExt;
 
 /// Play an RTMP (or RTMPS) URL into an FLV file.

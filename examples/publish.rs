@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use rtmp_flv::FlvReader;
-use rtmp_server::client::{self, ClientConfig, Pacer};
+use rtmp_server::rtmp_client::{self as client, ClientConfig, Pacer};
 
 /// Publish an FLV file to an RTMP (or RTMPS) URL.
 #[derive(Debug, Parser)]

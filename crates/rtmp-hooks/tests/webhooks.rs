@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use rtmp_hooks::{WebhookConfig, Webhooks};
 use rtmp_message::PublishType;
-use rtmp_server::client::{self, ClientConfig};
+use rtmp_server::rtmp_client::{self as client, ClientConfig};
 use rtmp_server::{Client, Hooks, Server, ServerConfig, StreamEvent, StreamKey, StreamRequest};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};

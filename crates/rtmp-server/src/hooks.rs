@@ -82,10 +82,10 @@ pub struct StreamEvent {
 /// }
 /// ```
 pub trait Hooks: Send + Sync + 'static {
-    /// A TCP connection arrived (before the handshake): return false to close it, e.g. for a
-    /// blocklist or a rate limit.
-    fn on_connection(&self, peer: SocketAddr) -> impl Future<Output = bool> + Send {
-        let _ = peer;
+    /// A TCP connection arrived (before the handshake; `client.connect` is `None`): return
+    /// false to close it, e.g. for a blocklist or a rate limit.
+    fn on_connection(&self, client: &Client) -> impl Future<Output = bool> + Send {
+        let _ = client;
         async { true }
     }
 
@@ -186,8 +186,8 @@ pub trait Hooks: Send + Sync + 'static {
     }
 
     /// A connection closed, with the error that ended it, if any.
-    fn on_disconnect(&self, connection: u64, peer: SocketAddr, error: Option<&ConnectionError>) {
-        let _ = (connection, peer, error);
+    fn on_disconnect(&self, client: &Client, error: Option<&ConnectionError>) {
+        let _ = (client, error);
     }
 }
 

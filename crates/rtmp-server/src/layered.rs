@@ -2,8 +2,6 @@
 //! decisions, an authentication service) adds to an application's hooks without forwarding
 //! each method by hand.
 
-use std::net::SocketAddr;
-
 use rtmp_amf0::Value;
 use rtmp_router::Refusal;
 use rtmp_session::{ConnectRequest, RtmpUrl, StreamKey, StreamRequest};
@@ -66,8 +64,8 @@ impl<A, B> Layered<A, B> {
 
 #[deny(clippy::missing_trait_methods)]
 impl<A: Hooks, B: Hooks> Hooks for Layered<A, B> {
-    async fn on_connection(&self, peer: SocketAddr) -> bool {
-        self.first.on_connection(peer).await && self.second.on_connection(peer).await
+    async fn on_connection(&self, client: &Client) -> bool {
+        self.first.on_connection(client).await && self.second.on_connection(client).await
     }
 
     async fn on_connect(&self, client: &Client, request: &ConnectRequest) -> Result<(), Refusal> {
@@ -139,8 +137,8 @@ impl<A: Hooks, B: Hooks> Hooks for Layered<A, B> {
         self.second.on_play_stopped(event);
     }
 
-    fn on_disconnect(&self, connection: u64, peer: SocketAddr, error: Option<&ConnectionError>) {
-        self.first.on_disconnect(connection, peer, error);
-        self.second.on_disconnect(connection, peer, error);
+    fn on_disconnect(&self, client: &Client, error: Option<&ConnectionError>) {
+        self.first.on_disconnect(client, error);
+        self.second.on_disconnect(client, error);
     }
 }

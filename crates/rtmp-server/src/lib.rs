@@ -81,8 +81,9 @@ pub use rtmp_amf0 as amf0;
 /// The chunk stream layer: [`rtmp_chunk`], re-exported so that its version always matches.
 pub use rtmp_chunk as chunk;
 pub use rtmp_chunk::{MemoryBudget, RawMessage};
-/// The client, which relays use: [`rtmp_client`], re-exported.
-pub use rtmp_client as client;
+/// The client crate, which relays use: [`rtmp_client`], re-exported (under its own name, so
+/// that it is not taken for [`Client`], the peer the hooks decide about).
+pub use rtmp_client;
 /// RTMPS settings from PEM files (feature `tls`): [`rtmp_client::tls`], re-exported.
 #[cfg(feature = "tls")]
 pub use rtmp_client::tls;

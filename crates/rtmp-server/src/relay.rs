@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::client::{ClientConfig, ClientError, Connection, PlayEvent, RtmpUrl, UrlError};
 use crate::hooks::Hooks;
+use crate::rtmp_client::{ClientConfig, ClientError, Connection, PlayEvent, RtmpUrl, UrlError};
 use crate::sync::lock;
 use rtmp_chunk::MemoryBudget;
 use rtmp_router::{Feed, Notice, PlayerHandle, Router};

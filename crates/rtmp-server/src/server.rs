@@ -17,7 +17,7 @@ use tracing::Instrument;
 use crate::config::ServerConfig;
 use crate::connection::{self, Context};
 use crate::error::ConnectionError;
-use crate::hooks::{AcceptAll, Hooks};
+use crate::hooks::{AcceptAll, Client, Hooks};
 use crate::limits::{LogLimit, PerAddress};
 use crate::memory;
 use crate::relay::{self, Relays};
@@ -382,11 +382,12 @@ impl<H: Hooks> Server<H> {
     {
         self.tick_router();
         let _open = Open::new(self.context.clone());
-        if !self.context.hooks.on_connection(peer).await {
+        let id = self.context.next_id.fetch_add(1, Ordering::Relaxed);
+        let client = Client::new(id, peer, None);
+        if !self.context.hooks.on_connection(&client).await {
             Registry::count(&self.context.registry.connections_refused);
             return Err(ConnectionError::Refused("refused by on_connection".into()));
         }
-        let id = self.context.next_id.fetch_add(1, Ordering::Relaxed);
         // Nothing stops this connection but its own end (or dropping the future).
         let (_stop, stopped) = watch::channel(false);
         let context = self.context.clone();
@@ -398,7 +399,7 @@ impl<H: Hooks> Server<H> {
             stopped,
         )
         .await;
-        context.hooks.on_disconnect(id, peer, result.as_ref().err());
+        context.hooks.on_disconnect(&client, result.as_ref().err());
         result
     }
 
@@ -544,7 +545,8 @@ impl<H: Hooks> Server<H> {
         admission.connections.spawn(
             async move {
                 let _held = (permit, slot, open);
-                if !context.hooks.on_connection(peer).await {
+                let client = Client::new(id, peer, None);
+                if !context.hooks.on_connection(&client).await {
                     Registry::count(&context.registry.connections_refused);
                     tracing::debug!("refused by on_connection");
                     return;
@@ -557,7 +559,7 @@ impl<H: Hooks> Server<H> {
                 } else {
                     tracing::debug!("connection closed");
                 }
-                context.hooks.on_disconnect(id, peer, result.as_ref().err());
+                context.hooks.on_disconnect(&client, result.as_ref().err());
             }
             .instrument(span),
         );

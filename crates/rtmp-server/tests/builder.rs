@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rtmp_server::Server;
-use rtmp_server::client::{self, ClientConfig, PlayEvent};
+use rtmp_server::rtmp_client::{self as client, ClientConfig, PlayEvent};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_built_server_serves_until_shutdown() {

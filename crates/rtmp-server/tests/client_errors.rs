@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
 use rtmp_message::StatusCode;
-use rtmp_server::client::{self, ClientConfig, ClientError};
+use rtmp_server::rtmp_client::{self as client, ClientConfig, ClientError};
 use rtmp_server::{
     Client, ConnectRequest, ConnectionError, Hooks, Refusal, ServerConfig, StreamEvent,
     StreamRequest,
@@ -121,9 +120,9 @@ impl Hooks for Refusing {
         self.note("play stopped", event);
     }
 
-    fn on_disconnect(&self, connection: u64, _: SocketAddr, error: Option<&ConnectionError>) {
+    fn on_disconnect(&self, client: &Client, error: Option<&ConnectionError>) {
         let refused = matches!(error, Some(ConnectionError::Refused(_)));
-        let line = format!("disconnect {connection} refused={refused}");
+        let line = format!("disconnect {} refused={refused}", client.connection);
         self.events.lock().unwrap().push(line);
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rtmp_flv::{FlvReader, FlvTag, Frame, VideoCodec, VideoTag};
-use rtmp_server::client::{ClientConfig, Connection, PlayEvent, Player, RtmpUrl};
+use rtmp_server::rtmp_client::{ClientConfig, Connection, PlayEvent, Player, RtmpUrl};
 use rtmp_server::session::{Capabilities, caps_ex};
 use rtmp_server::{Server, ServerConfig};
 
@@ -209,7 +209,7 @@ async fn our_publisher_sends_no_codec_the_server_did_not_list() {
         .send_frame(&frame("hevc-aac-enhanced.flv"), true)
         .await;
     assert!(
-        matches!(&refused, Err(rtmp_server::client::ClientError::Frame(why)) if why.contains("hvc1")),
+        matches!(&refused, Err(rtmp_server::rtmp_client::ClientError::Frame(why)) if why.contains("hvc1")),
         "{refused:?}"
     );
     publisher

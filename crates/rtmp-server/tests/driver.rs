@@ -13,7 +13,7 @@ use bytes::BytesMut;
 use rtmp_chunk::ChunkEncoder;
 use rtmp_handshake::{ClientHandshake, ClientHandshakeConfig};
 use rtmp_message::StatusCode;
-use rtmp_server::client::{PlayEvent, RtmpUrl};
+use rtmp_server::rtmp_client::{PlayEvent, RtmpUrl};
 use rtmp_server::{ConnectionError, Server, ServerConfig};
 use rtmp_session::{ClientSession, ClientSessionConfig};
 use tokio::io::{AsyncWriteExt, DuplexStream};

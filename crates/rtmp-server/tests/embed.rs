@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rtmp_chunk::RawMessage;
-use rtmp_server::client::{PlayEvent, RtmpUrl};
+use rtmp_server::rtmp_client::{PlayEvent, RtmpUrl};
 use rtmp_server::{
     PlayError, PlayerHandle, Playing, PublishError, Publishing, Router, Server, ServerConfig,
     StreamKey,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use rtmp_flv::{FlvReader, Frame, VideoTag};
-use rtmp_server::client::{ClientConfig, Connection, PlayEvent, RtmpUrl};
+use rtmp_server::rtmp_client::{ClientConfig, Connection, PlayEvent, RtmpUrl};
 use rtmp_server::{MemoryBudget, RecordConfig, Recorder, Router, Server, ServerConfig};
 
 const LIMIT: Duration = Duration::from_secs(20);

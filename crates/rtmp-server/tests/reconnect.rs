@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use rtmp_server::client::{self, ClientConfig, ClientError, PlayEvent};
+use rtmp_server::rtmp_client::{self as client, ClientConfig, ClientError, PlayEvent};
 use rtmp_server::{Server, StreamKey};
 
 const LIMIT: Duration = Duration::from_secs(30);

@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::{TestServer, spawn, wait};
 use rtmp_flv::{Frame, FrameKind, TrackInfo, VideoTag};
 use rtmp_server::ServerConfig;
-use rtmp_server::client::{self, ClientConfig, PlayEvent};
+use rtmp_server::rtmp_client::{self as client, ClientConfig, PlayEvent};
 use rtmp_server::session::{Capabilities, caps_ex};
 
 /// What an ffmpeg player decoded of `url` in 3 s: its log (stream list, errors) and the frames

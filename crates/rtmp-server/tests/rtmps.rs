@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::{TestServer, probe, publish_args, record_with, spawn, strings, temp, wait};
-use rtmp_server::client::{self, ClientConfig, ClientError};
+use rtmp_server::rtmp_client::{self as client, ClientConfig, ClientError};
 use rtmp_server::{AcceptAll, ServerConfig};
 
 /// A self-signed certificate for 127.0.0.1 and localhost: (certificate, key) PEM files.

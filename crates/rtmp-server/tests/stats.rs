@@ -7,7 +7,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use rtmp_server::client::{Connection, RtmpUrl};
+use rtmp_server::rtmp_client::{Connection, RtmpUrl};
 use rtmp_server::{Client, Hooks, Refusal, Role, Server, StreamRequest};
 
 /// Refuses publishing the name "secret".

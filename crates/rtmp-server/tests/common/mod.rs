@@ -118,13 +118,13 @@ impl TestServer {
 /// A client connection to `server` over an in-memory pipe; the server's side runs as a task.
 pub async fn in_memory(
     server: &Arc<Server>,
-    url: &rtmp_server::client::RtmpUrl,
-) -> rtmp_server::client::Connection {
+    url: &rtmp_server::rtmp_client::RtmpUrl,
+) -> rtmp_server::rtmp_client::Connection {
     let (ours, theirs) = tokio::io::duplex(1 << 20);
     let server = server.clone();
     let peer = std::net::SocketAddr::from(([10, 0, 0, 1], 1935));
     tokio::spawn(async move { server.serve_connection(theirs, peer).await });
-    rtmp_server::client::Connection::connect_over(ours, url, Default::default())
+    rtmp_server::rtmp_client::Connection::connect_over(ours, url, Default::default())
         .await
         .unwrap()
 }
@@ -460,7 +460,7 @@ pub fn sample_tags() -> Vec<rtmp_flv::FlvTag> {
 /// tag data goes out untouched.
 pub async fn publish_tags(url: &str, tags: &[rtmp_flv::FlvTag], loops: u32, as_frames: bool) {
     use futures::SinkExt;
-    use rtmp_server::client::{self, ClientConfig, Pacer, PlayEvent};
+    use rtmp_server::rtmp_client::{self as client, ClientConfig, Pacer, PlayEvent};
     let mut publisher = client::publish(url, ClientConfig::default()).await.unwrap();
     publisher.set_enhanced(true);
     let mut pacer = Pacer::new();
@@ -499,16 +499,16 @@ pub async fn publish_tags(url: &str, tags: &[rtmp_flv::FlvTag], loops: u32, as_f
 /// Plays `url` with our client into the FLV `file` until the server ends the stream (or the
 /// publisher leaves); returns the (video, audio) messages received.
 pub async fn record(url: &str, file: &Path) -> (usize, usize) {
-    record_with(url, file, rtmp_server::client::ClientConfig::default()).await
+    record_with(url, file, rtmp_server::rtmp_client::ClientConfig::default()).await
 }
 
 /// [`record`] with a client configuration (e.g. TLS roots).
 pub async fn record_with(
     url: &str,
     file: &Path,
-    config: rtmp_server::client::ClientConfig,
+    config: rtmp_server::rtmp_client::ClientConfig,
 ) -> (usize, usize) {
-    use rtmp_server::client::{self, PlayEvent};
+    use rtmp_server::rtmp_client::{self as client, PlayEvent};
     let mut player = client::play(url, config).await.unwrap();
     let mut out = bytes::BytesMut::new();
     rtmp_flv::FlvHeader::new(true, true).encode(&mut out);
