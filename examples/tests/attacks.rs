@@ -15,11 +15,9 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use common::{Process, frames, free_port, publish_args, start_server, strings};
+use common::{MIB, Memory, Process, frames, free_port, mib, publish_args, start_server, strings};
 use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage};
 use rtmp_message::{Command, Connect, Message, PublishType};
-
-const MIB: usize = 1 << 20;
 
 /// A U29 in its variable-length form (AMF3).
 fn u29(value: u32) -> Vec<u8> {
@@ -271,34 +269,6 @@ impl Raw {
     }
 }
 
-/// The server process's memory.
-struct Memory(u32);
-
-impl Memory {
-    fn status(&self, field: &str) -> usize {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0)).unwrap();
-        let line = status.lines().find(|line| line.starts_with(field)).unwrap();
-        let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib * 1024
-    }
-
-    /// Resident memory now.
-    fn resident(&self) -> usize {
-        self.status("VmRSS:")
-    }
-
-    /// Runs `attack`; the server's peak resident memory meanwhile, above what it held before
-    /// (the kernel's peak mark is reset first).
-    fn growth<T>(&self, attack: impl FnOnce() -> T) -> (usize, T) {
-        std::fs::write(format!("/proc/{}/clear_refs", self.0), "5").unwrap();
-        let before = self.resident();
-        let result = attack();
-        // Work the server still does after the attack's last byte shows in a moment.
-        std::thread::sleep(Duration::from_millis(300));
-        (self.status("VmHWM:").saturating_sub(before), result)
-    }
-}
-
 /// The status code of a `text/plain` POST to `url`, as a form or a page of `origin` (another
 /// site) may send without asking first.
 fn plain_post(url: &str, origin: Option<&str>) -> String {
@@ -331,10 +301,6 @@ fn established(local: u16, remote: u16) -> bool {
             && port(fields[2]) == remote
             && fields[3] == "01"
     })
-}
-
-fn mib(bytes: usize) -> f64 {
-    bytes as f64 / MIB as f64
 }
 
 /// Opens `count` HTTP connections that send nothing; returns them.

@@ -14,46 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Process, free_port, publish_args, start_server, strings};
+use common::{MIB, Memory, Process, free_port, mib, publish_args, start_server, strings};
 use rtmp_chunk::{ChunkDecoder, ChunkEncoder, DecoderConfig, RawMessage};
 use rtmp_message::{Command as RtmpCommand, Connect, Message, Play};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-
-const MIB: usize = 1 << 20;
-
-fn mib(bytes: usize) -> f64 {
-    bytes as f64 / MIB as f64
-}
-
-/// The server process's memory.
-struct Memory(u32);
-
-impl Memory {
-    fn status(&self, field: &str) -> usize {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0)).unwrap();
-        let line = status.lines().find(|line| line.starts_with(field)).unwrap();
-        let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib * 1024
-    }
-
-    /// Clears the peak mark and returns resident memory now.
-    fn start(&self) -> usize {
-        std::fs::write(format!("/proc/{}/clear_refs", self.0), "5").unwrap();
-        self.status("VmRSS:")
-    }
-
-    /// The peak since [`start`](Self::start), above `before`.
-    fn growth(&self, before: usize) -> usize {
-        self.status("VmHWM:").saturating_sub(before)
-    }
-
-    /// Whether the process still runs.
-    fn alive(&self) -> bool {
-        std::fs::read_to_string(format!("/proc/{}/status", self.0))
-            .is_ok_and(|status| !status.contains("State:\tZ"))
-    }
-}
 
 /// ffmpeg publishing the test picture to `url` for `seconds`.
 fn publisher(url: &str, seconds: u32) -> Process {
@@ -192,7 +157,7 @@ async fn viewers_that_never_read_cannot_freeze_another_stream() {
     for task in tasks {
         opened += task.await.unwrap();
     }
-    let growth = memory.growth(before);
+    let growth = memory.peak_above(before);
     let (gap, bytes) = honest.finish();
     eprintln!(
         "{opened} stalled HTTP-FLV viewers over 30 s: +{:.1} MiB, \
@@ -399,7 +364,7 @@ async fn very_long_stream_names_are_refused_without_costing_or_echoing() {
             echoed += usize::from(text.contains(&name[..300]));
         }
     }
-    let growth = memory.growth(before);
+    let growth = memory.peak_above(before);
     eprintln!(
         "500 connections x 8 plays of 63 KiB names: +{:.1} MiB, {:.2} MB answered, \
          {refused} refusals, {echoed} echoes",
@@ -427,7 +392,7 @@ async fn very_long_stream_names_are_refused_without_costing_or_echoing() {
     for task in tasks {
         task.await.unwrap();
     }
-    let growth = memory.growth(before);
+    let growth = memory.peak_above(before);
     eprintln!(
         "20 connections x 8 plays of 1000 KiB names: +{:.1} MiB",
         mib(growth)

@@ -22,11 +22,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{Process, curl, eventually, frames, free_port, publish_args, start_server, strings};
+use common::{
+    MIB, Memory, Process, curl, eventually, frames, free_port, mib, publish_args, start_server,
+    strings,
+};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
-
-const MIB: usize = 1 << 20;
 
 /// Opcodes of RFC 6455 §5.2.
 const CONTINUATION: u8 = 0x0;
@@ -212,32 +213,6 @@ impl Raw {
 
 fn is_timeout(error: &std::io::Error) -> bool {
     matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
-}
-
-/// The server process's memory.
-struct Memory(u32);
-
-impl Memory {
-    fn status(&self, field: &str) -> usize {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0)).unwrap();
-        let line = status.lines().find(|line| line.starts_with(field)).unwrap();
-        let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib * 1024
-    }
-
-    /// Runs `attack`: the server's peak resident memory meanwhile (the kernel's peak mark
-    /// reset first), above what it held before, and the attack's result.
-    fn growth<T>(&self, attack: impl FnOnce() -> T) -> (usize, T) {
-        std::fs::write(format!("/proc/{}/clear_refs", self.0), "5").unwrap();
-        let before = self.status("VmRSS:");
-        let result = attack();
-        std::thread::sleep(Duration::from_millis(300));
-        (self.status("VmHWM:").saturating_sub(before), result)
-    }
-}
-
-fn mib(bytes: usize) -> f64 {
-    bytes as f64 / MIB as f64
 }
 
 /// A stream's field in the JSON API.

@@ -169,3 +169,56 @@ pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A mebibyte.
+pub const MIB: usize = 1 << 20;
+
+/// `bytes` in MiB, for printing.
+pub fn mib(bytes: usize) -> f64 {
+    bytes as f64 / MIB as f64
+}
+
+/// The memory of a process (the server under attack), from `/proc`.
+pub struct Memory(pub u32);
+
+impl Memory {
+    /// A field of `/proc/PID/status` given in KiB, in bytes.
+    pub fn status(&self, field: &str) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0)).unwrap();
+        let line = status.lines().find(|line| line.starts_with(field)).unwrap();
+        let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+
+    /// Resident memory now.
+    pub fn resident(&self) -> usize {
+        self.status("VmRSS:")
+    }
+
+    /// Clears the kernel's peak mark and returns resident memory now: what
+    /// [`peak_above`](Self::peak_above) compares with.
+    pub fn start(&self) -> usize {
+        std::fs::write(format!("/proc/{}/clear_refs", self.0), "5").unwrap();
+        self.resident()
+    }
+
+    /// The peak resident memory since [`start`](Self::start), above `before`.
+    pub fn peak_above(&self, before: usize) -> usize {
+        self.status("VmHWM:").saturating_sub(before)
+    }
+
+    /// Runs `attack`: the peak resident memory meanwhile, above what was resident before
+    /// (work the process does after the attack's last byte counts too), and its result.
+    pub fn growth<T>(&self, attack: impl FnOnce() -> T) -> (usize, T) {
+        let before = self.start();
+        let result = attack();
+        std::thread::sleep(Duration::from_millis(300));
+        (self.peak_above(before), result)
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/status", self.0))
+            .is_ok_and(|status| !status.contains("State:\tZ"))
+    }
+}
