@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rtmp_chunk::{MemoryBudget, RawMessage};
-use rtmp_server::{Feed, Hub, HubConfig, PlayerHandle, StreamKey};
+use rtmp_server::router::Feed;
+use rtmp_server::{Hub, HubConfig, PlayerHandle, StreamKey};
 
 /// One second of a 4 Mbit/s stream at 30 fps: a 60 KB keyframe, then 15 KB inter frames.
 fn frames() -> Vec<RawMessage> {

@@ -15,10 +15,10 @@ use std::time::Duration;
 use clap::Parser;
 use rtmp_flv::FlvReader;
 use rtmp_server::message::StatusCode;
+use rtmp_server::router::{Conversions, MediaError, Notice, Offered, PlayerSlot, SharedMedia};
 use rtmp_server::{
-    Conversions, MediaError, Notice, Offered, PlayError, PlayerHandle, PlayerSlot, Playing,
-    PublishError, Publishing, RawMessage, Refusal, Router, Server, SharedMedia, SlowPlayerPolicy,
-    StreamKey,
+    PlayError, PlayerHandle, Playing, PublishError, Publishing, RawMessage, Refusal, Router,
+    Server, SlowPlayerPolicy, StreamKey,
 };
 use tokio::io::AsyncReadExt;
 

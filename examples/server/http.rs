@@ -70,9 +70,9 @@ use axum::{Extension, Json};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
+use rtmp_server::system::LogLimit;
 use rtmp_server::{
-    ConnectionStats, LogLimit, Protocol, Recorder, Role, Server, StreamInfo, StreamKey, Totals,
-    TrackStats,
+    ConnectionStats, Protocol, Recorder, Role, Server, StreamInfo, StreamKey, Totals, TrackStats,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -190,7 +190,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => FileConfig::default(),
     };
     // As nginx's worker_rlimit_nofile: the connection limit follows the raised file limit.
-    let files = match rtmp_server::raise_open_file_limit() {
+    let files = match rtmp_server::system::raise_open_file_limit() {
         Ok(files) => {
             tracing::debug!(files, "open-file limit");
             Some(files)

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant, SystemTime};
 use rtmp_hooks::{SignedUrls, Webhooks};
 use rtmp_server::message::StatusCode;
 use rtmp_server::{
-    Client, Hooks, LogLimit, Recorder, Refusal, RtmpUrl, StaticRelay, StreamEvent, StreamKey,
-    StreamRequest,
+    Client, Hooks, Recorder, Refusal, RtmpUrl, StaticRelay, StreamEvent, StreamKey, StreamRequest,
 };
+
+use rtmp_server::system::LogLimit;
 
 use crate::config::AppSection;
 

@@ -41,9 +41,8 @@ use futures::SinkExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rtmp_server::router::CodecPolicy;
-use rtmp_server::{
-    LogLimit, PerAddress, Protocol, Server, StreamKey, Viewer, ViewerRequest, WriteTimeout,
-};
+use rtmp_server::system::{LogLimit, PerAddress, WriteTimeout, bound_unsent};
+use rtmp_server::{Protocol, Server, StreamKey, Viewer, ViewerRequest};
 
 use crate::http::http1;
 use crate::policy::Policy;
@@ -111,7 +110,7 @@ pub async fn serve(listener: tokio::net::TcpListener, watch: Arc<Watch>, limits:
             };
             // A viewer that stops reading leaves writes waiting once 128 KiB wait in its socket,
             // and is closed by the write timeout, as an RTMP player is.
-            rtmp_server::bound_unsent(&stream, Some(128 << 10), limits.write_timeout);
+            bound_unsent(&stream, Some(128 << 10), limits.write_timeout);
             let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
             let io = TokioIo::new(WriteTimeout::new(stream, limits.write_timeout));
             tokio::spawn(async move {

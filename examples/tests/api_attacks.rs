@@ -301,7 +301,7 @@ fn name_label(line: &str) -> Option<&str> {
 
 #[test]
 fn thousands_of_long_named_streams_leave_the_api_small_and_quick() {
-    rtmp_server::raise_open_file_limit().unwrap();
+    rtmp_server::system::raise_open_file_limit().unwrap();
     let (port, http_port) = (free_port(), free_port());
     let _server = start_server(
         &strings(&[

@@ -313,7 +313,7 @@ fn idle_http(port: u16, count: usize) -> Vec<TcpStream> {
 #[test]
 fn single_messages_cannot_take_the_server_down() {
     // This process holds many sockets at once.
-    let files = rtmp_server::raise_open_file_limit().unwrap();
+    let files = rtmp_server::system::raise_open_file_limit().unwrap();
     let (port, http_port) = (free_port(), free_port());
     let server: Process = start_server(
         &strings(&[

@@ -104,7 +104,7 @@ async fn connect_from(local: [u8; 4], port: u16) -> std::io::Result<TcpStream> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewers_that_never_read_cannot_freeze_another_stream() {
-    rtmp_server::raise_open_file_limit().unwrap();
+    rtmp_server::system::raise_open_file_limit().unwrap();
     let (port, watch) = (free_port(), free_port());
     let server = start_server(
         &strings(&[
@@ -319,7 +319,7 @@ impl Player {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn very_long_stream_names_are_refused_without_costing_or_echoing() {
-    rtmp_server::raise_open_file_limit().unwrap();
+    rtmp_server::system::raise_open_file_limit().unwrap();
     let (port, http) = (free_port(), free_port());
     let server = start_server(
         &strings(&[

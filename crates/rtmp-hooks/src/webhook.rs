@@ -24,7 +24,8 @@ use rtmp_session::{StreamKey, StreamRequest};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use rtmp_server::{Client, Hooks, LogLimit, Refusal, StreamEvent};
+use rtmp_server::system::LogLimit;
+use rtmp_server::{Client, Hooks, Refusal, StreamEvent};
 
 /// The counter of notifications the endpoint accepted.
 const DELIVERED: &str = "rtmp_webhook_notifications_delivered_total";

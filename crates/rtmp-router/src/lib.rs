@@ -25,9 +25,11 @@
 //! - **FLV egress**: [`FlvViewer`] plays a stream as FLV bytes (header, catch-up, then tags
 //!   as they come, each tag shared by every viewer) for HTTP-FLV and WebSocket-FLV behind any
 //!   HTTP stack, with a live edge.
-//! - **A connection's outlet**: [`outlet`] makes the queues between a connection driver's
-//!   reader and its writer ([`Inlet`], [`Notices`], [`Outlet`]) and the order the writer
-//!   takes them in, filling a [`Batch`] for each vectored write.
+//! - **For connection drivers** ([`driver`]): [`driver::outlet`] makes the queues between a
+//!   connection's reader and its writer ([`driver::Inlet`], [`driver::Notices`],
+//!   [`driver::Outlet`]) and the order the writer takes them in, filling a [`driver::Batch`]
+//!   for each vectored write. A server's own connections need them; a router or a player of
+//!   the application's own does not.
 //!
 //! A router that plays something else than live streams, here one message to every player,
 //! with the same catch-up and player policies as the hub:
@@ -117,11 +119,19 @@ pub use codecs::{CodecPolicy, Conversions};
 pub use flv_viewer::{FlvViewer, FlvViewerConfig};
 pub use hub::{Hub, HubConfig, HubPublisher, Subscription};
 pub use media::{Media, MediaError, MediaKind, SharedMedia};
-pub use outlet::{Batch, Inlet, MAX_BATCH_BUFFERS, Notices, Outlet, PlayerControls, outlet};
 pub use player::{DeliverError, Feed, Notice, PlayerFeed, PlayerHandle};
 pub use refusal::Refusal;
 pub use rendition::{BadTrack, Rendition};
-pub use ring::FellBehind;
+
+/// What a connection driver (a server's connections, as `rtmp-server`'s) needs beside the
+/// router: the queues between its reader and its writer, and what a writer reading rings may
+/// meet.
+pub mod driver {
+    pub use crate::outlet::{
+        Batch, Inlet, MAX_BATCH_BUFFERS, Notices, Outlet, PlayerControls, outlet,
+    };
+    pub use crate::ring::FellBehind;
+}
 pub use router::{PlayError, Playing, PublishError, Publishing, Router};
 pub use slot::{Offered, PlayerSlot};
 pub use slow_player::SlowPlayerPolicy;

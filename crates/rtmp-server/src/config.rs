@@ -64,12 +64,12 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// The most connections at once; more are closed on arrival. The default is the process's
     /// open-file limit less 64, at most 100 000 (see
-    /// [`raise_open_file_limit`](crate::raise_open_file_limit)).
+    /// [`raise_open_file_limit`](crate::system::raise_open_file_limit)).
     pub max_connections: usize,
     /// The most connections at once from one IP address (default: no limit of its own).
     pub max_connections_per_ip: Option<usize>,
     /// The listen backlog of listeners bound by [`ServerBuilder`](crate::ServerBuilder) and
-    /// [`bind_listener`](crate::bind_listener) (default: the kernel's cap,
+    /// [`bind_listener`](crate::system::bind_listener) (default: the kernel's cap,
     /// `net.core.somaxconn`, which is 4096 on Linux 5.4 and later; 1024 where it cannot be
     /// read), so that a burst of connects waits in the kernel rather than retrying its SYNs.
     pub listen_backlog: u32,

@@ -26,9 +26,9 @@ use crate::relay::{self, Relays};
 use crate::stats::{Entry, Registry, Request, Role};
 use crate::viewer::Protocol;
 use crate::writer::{Ticks, WriteError, WriteHalf, next_tick, write_loop};
+use rtmp_router::driver::{Inlet, Notices, PlayerControls, outlet};
 use rtmp_router::{
-    CodecPolicy, Inlet, Notice, Notices, PlayError, PlayerControls, Playing, PublishError,
-    Publishing, Refusal, Rendition, Router, outlet,
+    CodecPolicy, Notice, PlayError, Playing, PublishError, Publishing, Refusal, Rendition, Router,
 };
 use rtmp_session::{RtmpUrl, ServerSession, SessionError, SessionEvent, StreamKey, StreamRequest};
 

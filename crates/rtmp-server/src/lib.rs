@@ -73,8 +73,6 @@ pub use config::{ServerConfig, Takeover};
 pub use error::ConnectionError;
 pub use hooks::{AcceptAll, Client, Hooks, StreamEvent};
 pub use layered::Layered;
-pub use limits::raise_open_file_limit;
-pub use limits::{AddressSlot, LogLimit, PerAddress};
 pub use relay::{Backoff, RelayConfig, StaticRelay};
 /// AMF0 values: [`rtmp_amf0`], re-exported so that its version always matches.
 pub use rtmp_amf0 as amf0;
@@ -98,18 +96,26 @@ pub use rtmp_message as message;
 pub use rtmp_record::{RecordConfig, RecordError, Recorder};
 /// The media router: [`rtmp_router`], re-exported so that its version always matches.
 pub use rtmp_router as router;
+/// The router seam at the root; what a router of the application's own is built with
+/// (catch-up, conversions, slots, shared media, feeds) is under [`router`].
 pub use rtmp_router::{
-    CatchUp, CatchUpLimits, CodecPolicy, Conversions, DeliverError, Feed, Hub, HubConfig, Media,
-    MediaError, MediaKind, Notice, Offered, PlayError, PlayerFeed, PlayerHandle, PlayerSlot,
-    Playing, PublishError, Publishing, Refusal, Rendition, Router, SharedMedia, SlowPlayerPolicy,
-    StreamStats, TrackStats,
+    CodecPolicy, Hub, HubConfig, PlayError, PlayerHandle, Playing, PublishError, Publishing,
+    Refusal, Rendition, Router, SlowPlayerPolicy, StreamStats, TrackStats,
 };
 /// The sans-IO sessions: [`rtmp_session`], re-exported so that its version always matches.
 pub use rtmp_session as session;
 pub use rtmp_session::{ConnectRequest, RtmpUrl, SessionConfig, StreamKey, StreamRequest};
-pub use server::{Server, bind_listener, bound_unsent};
+pub use server::Server;
+
+/// The system around a server: descriptors, sockets and log lines, for the application's
+/// own listeners beside it (an HTTP viewer listener, say) as for the server's.
+pub mod system {
+    pub use crate::limits::{AddressSlot, LogLimit, PerAddress, raise_open_file_limit};
+    pub use crate::server::{bind_listener, bound_unsent};
+    pub use crate::viewer::WriteTimeout;
+}
 pub use stats::{ConnectionStats, Role, ServerStats, StreamInfo, Totals};
-pub use viewer::{Protocol, Viewer, ViewerError, ViewerRequest, WriteTimeout};
+pub use viewer::{Protocol, Viewer, ViewerError, ViewerRequest};
 
 /// The README's example, compiled as a doctest.
 #[cfg(doctest)]

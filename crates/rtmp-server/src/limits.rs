@@ -68,7 +68,7 @@ pub(crate) fn default_listen_backlog() -> u32 {
 /// in, and what other listeners of a program (an HTTP viewer listener) can count theirs in.
 ///
 /// ```
-/// use rtmp_server::PerAddress;
+/// use rtmp_server::system::PerAddress;
 ///
 /// let per = PerAddress::default();
 /// let peer = [192, 0, 2, 7].into();
@@ -127,7 +127,7 @@ impl Drop for AddressSlot {
 /// ```
 /// use std::net::IpAddr;
 /// use std::time::{Duration, Instant};
-/// use rtmp_server::LogLimit;
+/// use rtmp_server::system::LogLimit;
 ///
 /// let limit = LogLimit::new(Duration::from_secs(10)).with_burst(2);
 /// let peer: IpAddr = [127, 0, 0, 1].into();

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rtmp_router::{Batch, MAX_BATCH_BUFFERS, Outlet};
+use rtmp_router::driver::{Batch, MAX_BATCH_BUFFERS, Outlet};
 #[cfg(target_os = "linux")]
 use tokio::io::Interest;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -261,7 +261,8 @@ mod tests {
     use super::{Ticks, WriteError, next_tick, write_loop};
     use bytes::BytesMut;
     use rtmp_chunk::{ChunkDecoder, DecoderConfig, MemoryBudget, RawMessage, type_id};
-    use rtmp_router::{CodecPolicy, Inlet, Media, PlayerHandle, SharedMedia, outlet};
+    use rtmp_router::driver::{Inlet, outlet};
+    use rtmp_router::{CodecPolicy, Media, PlayerHandle, SharedMedia};
     use std::sync::Arc;
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, DuplexStream};

@@ -38,7 +38,8 @@ fn server_child() {
         // make the server say (within the default grace it says nothing).
         config.hub.republish_grace = Duration::ZERO;
         let listener =
-            rtmp_server::bind_listener(([127, 0, 0, 1], 0).into(), config.listen_backlog).unwrap();
+            rtmp_server::system::bind_listener(([127, 0, 0, 1], 0).into(), config.listen_backlog)
+                .unwrap();
         println!("port {}", listener.local_addr().unwrap().port());
         let server = rtmp_server::Server::new(config);
 
@@ -441,7 +442,7 @@ fn attacks_are_bounded() {
         return server_child();
     }
     // This process holds thousands of client sockets at once.
-    let files = rtmp_server::raise_open_file_limit().unwrap();
+    let files = rtmp_server::system::raise_open_file_limit().unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

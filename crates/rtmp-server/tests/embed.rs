@@ -173,7 +173,8 @@ async fn a_router_of_our_own_gets_the_media_and_refuses_with_its_reasons() {
 
 #[tokio::test]
 async fn a_player_of_our_own_takes_media_from_the_hub_like_any_player() {
-    use rtmp_server::{Feed, Notice, PlayerHandle};
+    use rtmp_server::PlayerHandle;
+    use rtmp_server::router::{Feed, Notice};
     let server = Arc::new(Server::new(ServerConfig::default()));
     let key = common::key("own");
     let (handle, mut feed) = PlayerHandle::pair(1 << 20, server.queue_budget(), true);

@@ -149,7 +149,7 @@ async fn a_viewer_is_a_connection_of_the_server() {
 async fn a_write_that_makes_no_progress_times_out() {
     use tokio::io::AsyncWriteExt;
     let (near, _far) = tokio::io::duplex(1024);
-    let mut socket = rtmp_server::WriteTimeout::new(near, Duration::from_millis(100));
+    let mut socket = rtmp_server::system::WriteTimeout::new(near, Duration::from_millis(100));
     socket.write_all(&[0; 1024]).await.unwrap();
     let stalled = socket.write_all(&[0; 1024]).await.unwrap_err();
     assert_eq!(stalled.kind(), std::io::ErrorKind::TimedOut);
