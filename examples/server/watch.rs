@@ -41,8 +41,9 @@ use futures::SinkExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rtmp_server::router::CodecPolicy;
-use rtmp_server::system::{LogLimit, PerAddress, WriteTimeout, bound_unsent};
+use rtmp_server::system::{AddressSlot, LogLimit, PerAddress, WriteTimeout, bound_unsent};
 use rtmp_server::{Protocol, Server, StreamKey, Viewer, ViewerRequest};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::http::http1;
 use crate::policy::Policy;
@@ -86,6 +87,14 @@ type Shared = State<Arc<Watch>>;
 #[derive(Debug, Clone, Copy)]
 struct Peer(SocketAddr);
 
+/// A connection's places among the listener's connections and its address's, held while
+/// anything serves it: the connection, and after a WebSocket upgrade the viewer's task, which
+/// outlives the HTTP connection's future.
+#[derive(Clone)]
+struct Places {
+    _held: Arc<(OwnedSemaphorePermit, AddressSlot)>,
+}
+
 /// Serves viewers on `listener` until the process ends, within `limits`.
 pub async fn serve(listener: tokio::net::TcpListener, watch: Arc<Watch>, limits: WatchLimits) {
     let app = router(watch);
@@ -111,13 +120,20 @@ pub async fn serve(listener: tokio::net::TcpListener, watch: Arc<Watch>, limits:
             // A viewer that stops reading leaves writes waiting once 128 KiB wait in its socket,
             // and is closed by the write timeout, as an RTMP player is.
             bound_unsent(&stream, Some(128 << 10), limits.write_timeout);
-            let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
+            let places = Places {
+                _held: Arc::new((permit, slot)),
+            };
+            let service = app
+                .clone()
+                .layer(Extension(Peer(peer)))
+                .layer(Extension(places.clone()));
+            let service = TowerToHyperService::new(service);
             let io = TokioIo::new(WriteTimeout::new(stream, limits.write_timeout));
             tokio::spawn(async move {
                 let builder = http1(limits.header_timeout);
                 // Errors are the viewer's (gone, stalled, a broken request): nothing to report.
                 let _ = builder.serve_connection(io, service).with_upgrades().await;
-                drop((permit, slot));
+                drop(places);
             });
         },
     )
@@ -184,6 +200,7 @@ async fn flv(
     Query(options): Query<Options>,
     RawQuery(query): RawQuery,
     Extension(Peer(peer)): Extension<Peer>,
+    Extension(places): Extension<Places>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let upgrade = upgrade.ok();
@@ -198,6 +215,14 @@ async fn flv(
         || query_len > limits.max_query_bytes
     {
         return (StatusCode::URI_TOO_LONG, "the stream name is too long\n").into_response();
+    }
+    // A decoded control character (a forged log line) is refused as RTMP refuses it.
+    if app.chars().chain(name.chars()).any(char::is_control) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the stream name holds a control character\n",
+        )
+            .into_response();
     }
     let key = StreamKey {
         app,
@@ -222,7 +247,11 @@ async fn flv(
     };
     tracing::debug!(key = %viewer.key(), %peer, %protocol, "viewer");
     match upgrade {
-        Some(upgrade) => limited(upgrade).on_upgrade(move |socket| send_frames(socket, viewer)),
+        // The upgraded viewer keeps the connection's places until it ends.
+        Some(upgrade) => limited(upgrade).on_upgrade(move |socket| async move {
+            send_frames(socket, viewer).await;
+            drop(places);
+        }),
         None => {
             // What is ready after a tick's wait goes out with it, in one vectored write of the
             // shared tags.

@@ -121,6 +121,10 @@ async fn viewers_that_never_read_cannot_freeze_another_stream() {
     let (status, body) = common::curl("GET", &format!("http://127.0.0.1:{watch}/live/{long}.flv"));
     assert_eq!(status, 414, "{body}");
     assert!(!body.contains(&long));
+    // A decoded newline (a forged log line) is refused, not repeated.
+    let (status, body) = common::curl("GET", &format!("http://127.0.0.1:{watch}/live/x%0Ay.flv"));
+    assert_eq!(status, 400, "{body}");
+    assert!(!body.contains("x\ny"));
     let honest_url = format!("rtmp://127.0.0.1:{port}/live/honest");
     let _honest_publisher = publisher(&honest_url, 50);
     let _other_publisher = publisher(&format!("rtmp://127.0.0.1:{port}/live/other"), 50);
@@ -474,4 +478,54 @@ async fn a_publisher_with_a_signed_name_may_take_over_from_anywhere() {
         Some("NetStream.Publish.Start"),
         "a publisher with a signed name was refused the takeover"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_viewers_keep_their_places_under_the_per_address_cap() {
+    let (port, watch) = (free_port(), free_port());
+    let _server = start_server(
+        &strings(&[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--watch",
+            &format!("127.0.0.1:{watch}"),
+            "--watch-max-connections-per-ip",
+            "10",
+        ]),
+        port,
+    );
+    let _publisher = publisher(&format!("rtmp://127.0.0.1:{port}/live/capped"), 30);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Upgraded viewers from one address, held open: past the cap, the server refuses them.
+    let url = format!("ws://127.0.0.1:{watch}/live/capped.flv");
+    let mut open = Vec::new();
+    for _ in 0..20 {
+        let Ok(stream) = connect_from([127, 0, 0, 5], watch).await else {
+            continue;
+        };
+        if let Ok(Ok((socket, _))) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio_tungstenite::client_async(url.as_str(), stream),
+        )
+        .await
+        {
+            open.push(socket);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "{} of 20 WebSocket viewers from one address admitted",
+        open.len()
+    );
+    assert_eq!(
+        open.len(),
+        10,
+        "the per-address cap let WebSocket viewers through"
+    );
+    // One leaving gives its place back.
+    open.pop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stream = connect_from([127, 0, 0, 5], watch).await.unwrap();
+    let again = tokio_tungstenite::client_async(url.as_str(), stream).await;
+    assert!(again.is_ok(), "a freed place was not given back");
 }

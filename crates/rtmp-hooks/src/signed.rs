@@ -83,8 +83,9 @@ pub enum SecretError {
 ///
 /// # The token
 ///
-/// `HEX` is the lowercase hex of HMAC-SHA256(secret, TEXT), where TEXT is four lines joined by
-/// a newline (`\n`, no newline at the end):
+/// `HEX` is the hex of HMAC-SHA256(secret, TEXT) (lowercase, as openssl prints it; uppercase is
+/// read too), where TEXT is four lines joined by a newline (`\n`, no newline at the end). Each
+/// of `expires` and `token` is given once; a query with either twice is malformed:
 ///
 /// ```text
 /// ACTION\nAPP\nNAME\nEXPIRES
@@ -278,10 +279,14 @@ fn check(
     }
     let (mut expires, mut token) = (None, None);
     for pair in query.unwrap_or_default().split('&') {
-        match pair.split_once('=') {
-            Some(("expires", value)) => expires = Some(value),
-            Some(("token", value)) => token = Some(value),
-            _ => {}
+        let slot = match pair.split_once('=') {
+            Some(("expires", value)) => (&mut expires, value),
+            Some(("token", value)) => (&mut token, value),
+            _ => continue,
+        };
+        // Given twice, a parameter could be read one way here and another by a webhook.
+        if slot.0.replace(slot.1).is_some() {
+            return Err(TokenError::Malformed);
         }
     }
     let (Some(expires), Some(token)) = (expires, token) else {
@@ -449,6 +454,24 @@ mod tests {
         assert_eq!(
             SignedUrls::new().play_secret("").validate(),
             Err(SecretError::Empty)
+        );
+    }
+
+    #[test]
+    fn a_parameter_given_twice_is_malformed() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let signed = SignedUrls::new().publish_secret("s");
+        let good = SignedUrls::query(
+            b"s",
+            Action::Publish,
+            &key("show"),
+            now + Duration::from_secs(60),
+        );
+        assert_eq!(signed.check_publish(&key("show"), Some(&good), now), Ok(()));
+        let doubled = format!("token=&{good}");
+        assert_eq!(
+            signed.check_publish(&key("show"), Some(&doubled), now),
+            Err(TokenError::Malformed)
         );
     }
 

@@ -518,6 +518,11 @@ impl<H: Hooks> Connection<H> {
                 }
             }
             SessionEvent::Play(request) => {
+                // What the server refuses itself is refused before the hooks are asked, so
+                // that a play they accepted is one that starts (and ends, for their events).
+                let Some(rendition) = self.check_play(&request)? else {
+                    return Ok(());
+                };
                 if let Err(refusal) = self.context.hooks.on_play(&self.client(), &request).await {
                     self.log_refusal("play refused", &request.key, &refusal.description);
                     let status = refusal.status(Status::play_failed(""));
@@ -525,7 +530,7 @@ impl<H: Hooks> Connection<H> {
                     return Ok(());
                 }
                 let key = request.key.clone();
-                self.play(request)?;
+                self.play(request, rendition)?;
                 self.start_pull(key).await;
             }
             _ => {}
@@ -609,27 +614,42 @@ impl<H: Hooks> Connection<H> {
         relays.pull(key, url, relay::resolver(self.context.hooks.clone()));
     }
 
-    fn play(&mut self, request: StreamRequest) -> Result<(), ConnectionError> {
-        let router = self.context.router.clone();
+    /// The rendition `request` gets, unless the router or its query refuses it (then the
+    /// client was told, and `None`).
+    fn check_play(
+        &mut self,
+        request: &StreamRequest,
+    ) -> Result<Option<Rendition>, ConnectionError> {
         let enhanced = self.session.is_enhanced();
-        if let Err(error) = router.check_play(&request.key, enhanced) {
-            self.refuse_play(&request, error)?;
-            return Ok(());
+        if let Err(error) = self.context.router.check_play(&request.key, enhanced) {
+            self.refuse_play(request, error)?;
+            return Ok(None);
         }
         // A player that cannot take multitrack gets one rendition: the one its query names.
-        let capabilities = self.session.client_capabilities().cloned();
-        let multitrack = capabilities
-            .as_ref()
+        let multitrack = self
+            .session
+            .client_capabilities()
             .is_some_and(|announced| announced.caps_ex & rtmp_session::caps_ex::MULTITRACK != 0);
-        let rendition = match Rendition::from_query(request.query.as_deref(), multitrack) {
-            Ok(rendition) => rendition,
+        match Rendition::from_query(request.query.as_deref(), multitrack) {
+            Ok(rendition) => Ok(Some(rendition)),
             Err(bad) => {
                 let reason = bad.to_string();
                 self.log_refusal("play refused", &request.key, &reason);
                 let status = Status::play_failed(reason);
-                return Ok(self.session.reject_play(request.stream_id, status)?);
+                self.session.reject_play(request.stream_id, status)?;
+                Ok(None)
             }
-        };
+        }
+    }
+
+    fn play(
+        &mut self,
+        request: StreamRequest,
+        rendition: Rendition,
+    ) -> Result<(), ConnectionError> {
+        let router = self.context.router.clone();
+        let enhanced = self.session.is_enhanced();
+        let capabilities = self.session.client_capabilities().cloned();
         // Play.Start must reach the writer before the first media.
         self.session.accept_play(&request)?;
         self.flush();

@@ -179,11 +179,17 @@ impl<H: Hooks> Viewer<H> {
             Registry::count(&context.registry.plays_refused);
             counted
         };
-        if let Err(refusal) = context.hooks.on_play(&client, &play).await {
-            return Err(refused(ViewerError::Refused(refusal)));
-        }
+        // What the server can refuse itself is refused before the hooks are asked, so that
+        // a play they accepted is one that starts.
         let rendition = Rendition::from_query(play.query.as_deref(), false)
             .map_err(|bad| refused(bad.into()))?;
+        context
+            .router
+            .check_play(&key, true)
+            .map_err(|error| refused(error.into()))?;
+        if let Err(refusal) = decide(&context, client, play.clone()).await {
+            return Err(refused(ViewerError::Refused(refusal)));
+        }
         let mut config = FlvViewerConfig::default();
         config.queue_bytes = context.config.player_queue_bytes;
         config.gop = request.gop;
@@ -296,6 +302,38 @@ impl<H: Hooks> Drop for Viewer<H> {
             .unregister(event.connection, &self.entry);
         self.context.hooks.on_play_stopped(&event);
     }
+}
+
+/// Asks the hooks about a viewer's play on a task of its own: a viewer whose request is
+/// dropped while the hooks decide (its client left) does not leave them with a play they
+/// accepted and never hear the end of. Such a play starts and stops at once for them.
+async fn decide<H: Hooks>(
+    context: &Arc<Context<H>>,
+    client: Client,
+    play: StreamRequest,
+) -> Result<(), Refusal> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let context = context.clone();
+    tokio::spawn(async move {
+        let decision = context.hooks.on_play(&client, &play).await;
+        let accepted = decision.is_ok();
+        if answer.send(decision).is_err() && accepted {
+            let event = StreamEvent {
+                connection: client.connection,
+                peer: client.peer,
+                stream_id: 0,
+                key: play.key,
+                duration: Duration::ZERO,
+                bytes: 0,
+            };
+            context.hooks.on_play_started(&event);
+            context.hooks.on_play_stopped(&event);
+        }
+    });
+    // The task always answers unless the runtime is shutting down.
+    answered
+        .await
+        .unwrap_or_else(|_| Err("the server is stopping".into()))
 }
 
 /// A socket whose writes fail once it has accepted nothing for `timeout` while bytes wait:

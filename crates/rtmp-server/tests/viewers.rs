@@ -154,3 +154,48 @@ async fn a_write_that_makes_no_progress_times_out() {
     let stalled = socket.write_all(&[0; 1024]).await.unwrap_err();
     assert_eq!(stalled.kind(), std::io::ErrorKind::TimedOut);
 }
+
+/// Accepts every play after a while, noting the ends of plays.
+#[derive(Clone, Default)]
+struct Slow {
+    stopped: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Hooks for Slow {
+    async fn on_play(&self, _: &Client, _: &StreamRequest) -> Result<(), Refusal> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(())
+    }
+
+    fn on_play_stopped(&self, event: &StreamEvent) {
+        self.stopped.lock().unwrap().push(event.connection);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_gone_while_the_hooks_decide_leaves_them_no_play_without_its_end() {
+    let hooks = Slow::default();
+    let server = Arc::new(Server::with_hooks(ServerConfig::default(), hooks.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serving = {
+        let server = server.clone();
+        tokio::spawn(async move { server.serve(listener, std::future::pending()).await })
+    };
+    let url = format!("rtmp://127.0.0.1:{port}/live/slow");
+    let tags = common::sample_tags();
+    let publisher = tokio::spawn(async move { common::publish_tags(&url, &tags, 20, false).await });
+    let key = common::key("slow");
+    common::eventually("the stream is live", || server.router().is_published(&key)).await;
+    let peer = "127.0.0.1:40001".parse().unwrap();
+    let request = ViewerRequest::new(key, None, peer, Protocol::WsFlv);
+    // The client leaves while the hooks decide: the admission is dropped.
+    let gone = tokio::time::timeout(Duration::from_millis(50), server.viewer(request)).await;
+    assert!(gone.is_err());
+    common::eventually("the hooks hear the play's end", || {
+        !hooks.stopped.lock().unwrap().is_empty()
+    })
+    .await;
+    publisher.abort();
+    serving.abort();
+}

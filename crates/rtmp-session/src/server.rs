@@ -94,6 +94,11 @@ impl fmt::Display for StreamKey {
     }
 }
 
+/// Whether `text` holds a control character (C0, DEL or C1).
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
 /// Splits `text?query` into the text and the query.
 fn split_query(text: &str) -> (String, Option<String>) {
     match text.split_once('?') {
@@ -529,6 +534,12 @@ impl ServerSession {
                         "the application name is too long",
                     );
                 }
+                if has_control(&app) || query.as_deref().is_some_and(has_control) {
+                    return self.refuse_connect(
+                        connect.transaction_id,
+                        "the application name holds a control character",
+                    );
+                }
                 if !self.query_fits(query.as_deref()) {
                     return self.refuse_connect(
                         connect.transaction_id,
@@ -575,7 +586,7 @@ impl ServerSession {
                 let (name, query) = split_query(&name);
                 // Lenient: publishing on a stream that was never created still works.
                 self.adopt_stream(stream_id)?;
-                if let Some(reason) = self.name_too_long(&name, query.as_deref()) {
+                if let Some(reason) = self.refused_name(&name, query.as_deref()) {
                     let status = Status::new(rtmp_message::StatusCode::PublishBadName, reason);
                     return self.status(stream_id, status);
                 }
@@ -592,7 +603,7 @@ impl ServerSession {
             Command::Play(play) => {
                 let (name, query) = split_query(&play.name);
                 self.adopt_stream(stream_id)?;
-                if let Some(reason) = self.name_too_long(&name, query.as_deref()) {
+                if let Some(reason) = self.refused_name(&name, query.as_deref()) {
                     return self.reject_play(stream_id, Status::play_failed(reason));
                 }
                 self.events.push_back(SessionEvent::Play(StreamRequest {
@@ -625,9 +636,9 @@ impl ServerSession {
                 transaction_id,
                 name,
             } => {
-                let (name, _) = split_query(&name);
+                let (name, query) = split_query(&name);
                 self.empty_result(transaction_id)?;
-                if self.name_too_long(&name, None).is_some() {
+                if self.refused_name(&name, query.as_deref()).is_some() {
                     return Ok(());
                 }
                 self.call("onFCUnpublish", Status::unpublish_success(&name))?;
@@ -649,8 +660,8 @@ impl ServerSession {
                 name,
             } => {
                 self.empty_result(transaction_id)?;
-                let (name, _) = split_query(&name);
-                if self.name_too_long(&name, None).is_some() {
+                let (name, query) = split_query(&name);
+                if self.refused_name(&name, query.as_deref()).is_some() {
                     return Ok(());
                 }
                 self.call("onFCPublish", Status::publish_start(&name))?;
@@ -678,9 +689,13 @@ impl ServerSession {
         query.is_none_or(|query| query.len() <= self.config.max_query_bytes)
     }
 
-    /// Why a stream `name` with `query` is refused for its length, if it is: a reason that
-    /// gives the limit, never the name.
-    fn name_too_long(&self, name: &str, query: Option<&str>) -> Option<String> {
+    /// Why a stream `name` with `query` is refused, if it is (too long, or holding a control
+    /// character, which no client sends and which would forge lines of a log): a reason that
+    /// gives the rule, never the name.
+    fn refused_name(&self, name: &str, query: Option<&str>) -> Option<String> {
+        if has_control(name) || query.is_some_and(has_control) {
+            return Some("the stream name holds a control character".to_owned());
+        }
         if name.len() > self.config.max_name_bytes {
             return Some(format!(
                 "the stream name is longer than {} bytes",

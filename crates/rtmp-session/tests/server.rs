@@ -695,3 +695,36 @@ fn a_long_application_name_or_a_large_connect_is_refused() {
         assert_eq!(error.status().unwrap().code, StatusCode::ConnectRejected);
     }
 }
+
+#[test]
+fn names_with_control_characters_are_refused() {
+    let (mut session, _) = connected(None);
+    let forged = "x\n2026-12-08T02:00:00Z  WARN server: forged";
+    session
+        .handle_message(command(1, Command::Play(Play::new(forged))))
+        .unwrap();
+    assert_eq!(session.poll_event(), None, "the application is not asked");
+    let refused = statuses(&sent(&mut session));
+    assert_eq!(refused[0].0, StatusCode::PlayFailed);
+    assert!(!refused[0].1.contains('\n'));
+    let publish = Command::Publish {
+        transaction_id: 3.0,
+        name: "cam?token=\u{1b}[31m".into(),
+        publish_type: PublishType::Live,
+    };
+    session.handle_message(command(1, publish)).unwrap();
+    assert_eq!(session.poll_event(), None);
+    let mut session = ServerSession::new(SessionConfig::default(), Instant::now());
+    let connect = Connect {
+        transaction_id: 1.0,
+        app: "li\rve".into(),
+        ..Connect::default()
+    };
+    session
+        .handle_message(command(0, Command::Connect(Box::new(connect))))
+        .unwrap();
+    assert!(matches!(
+        session.poll_event(),
+        Some(SessionEvent::ConnectRefused(_))
+    ));
+}
