@@ -108,7 +108,7 @@ impl ViewerRequest {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ViewerError {
-    /// Nobody publishes the stream.
+    /// Nobody publishes the stream, nor waits for its publisher.
     #[error("{0} is not live")]
     NotLive(StreamKey),
     /// The hooks refused it.
@@ -164,7 +164,10 @@ impl<H: Hooks> Viewer<H> {
         request: ViewerRequest,
     ) -> Result<Self, ViewerError> {
         let key = request.key;
-        if !context.router.is_published(&key) {
+        // A stream whose publisher is restarting has players waiting for it: a viewer waits
+        // with them, as an RTMP player does.
+        let router = &context.router;
+        if !router.is_published(&key) && !router.is_played(&key) {
             return Err(ViewerError::NotLive(key));
         }
         let id = context.next_id.fetch_add(1, Ordering::Relaxed);

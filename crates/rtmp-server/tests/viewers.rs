@@ -199,3 +199,46 @@ async fn a_viewer_gone_while_the_hooks_decide_leaves_them_no_play_without_its_en
     publisher.abort();
     serving.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_of_a_stream_whose_publisher_restarts_waits_for_it() {
+    let server = Arc::new(Server::new(ServerConfig::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serving = {
+        let server = server.clone();
+        tokio::spawn(async move { server.serve(listener, std::future::pending()).await })
+    };
+    let url = format!("rtmp://127.0.0.1:{port}/live/restart");
+    let tags = common::sample_tags();
+    let key = common::key("restart");
+    let peer = "127.0.0.1:40002".parse().unwrap();
+    let request = || ViewerRequest::new(key.clone(), None, peer, Protocol::HttpFlv);
+    // Nobody publishes and nobody waits: not live.
+    let refused = server.viewer(request()).await.unwrap_err();
+    assert_eq!(refused.http_status(), 404);
+    // A viewer while the first publisher is on, then the publisher leaves.
+    let first = {
+        let (url, tags) = (url.clone(), tags.clone());
+        tokio::spawn(async move { common::publish_tags(&url, &tags, 1, false).await })
+    };
+    common::eventually("the stream is live", || server.router().is_published(&key)).await;
+    let mut early = server.viewer(request()).await.unwrap();
+    early.next().await.unwrap();
+    first.await.unwrap();
+    common::eventually("the publisher left", || !server.router().is_published(&key)).await;
+    // Within the republish grace a viewer is admitted, and gets the next publisher's stream.
+    let mut late = server.viewer(request()).await.unwrap();
+    let again = tokio::spawn(async move { common::publish_tags(&url, &tags, 5, false).await });
+    let mut bytes = 0;
+    while bytes < 20_000 {
+        bytes += tokio::time::timeout(common::LIMIT, late.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .len();
+    }
+    drop((early, late));
+    again.abort();
+    serving.abort();
+}
