@@ -229,7 +229,7 @@ impl PlayerFeed {
 /// Ready when `follower` has something to read (or ended); never without one.
 async fn ring_ready(follower: &mut Option<Follower>) {
     match follower {
-        Some(follower) => std::future::poll_fn(|cx| follower.poll_ready(cx)).await,
+        Some(follower) => std::future::poll_fn(|cx| follower.poll_ready_any_waker(cx)).await,
         None => std::future::pending().await,
     }
 }

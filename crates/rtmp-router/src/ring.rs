@@ -254,9 +254,8 @@ pub(crate) struct Follower {
     gate: KeyframeGate,
     /// Read up to here before the connection's next own message goes out.
     barrier: Option<u64>,
-    /// The ring's wake-up count when this follower last registered to be woken, and the
-    /// waker it registered.
-    registered: Option<(u64, Waker)>,
+    /// The ring's wake-up count when this follower last registered to be woken.
+    registered: Option<u64>,
 }
 
 impl std::fmt::Debug for Follower {
@@ -369,17 +368,21 @@ impl Follower {
         if self.next != state.head().min(end) || self.next >= end {
             return Poll::Ready(());
         }
-        // Once per wake-up of the ring, unless polled by another task since (a poll for what
-        // is ready now, with a waker that wakes nobody).
-        let fresh = match &self.registered {
-            Some((wakes, waker)) => *wakes != state.wakes || !waker.will_wake(cx.waker()),
-            None => true,
-        };
-        if fresh {
+        // Once per wake-up of the ring: a connection's writer polls with its task's waker
+        // alone.
+        if self.registered != Some(state.wakes) {
             state.waiting.push(cx.waker().clone());
-            self.registered = Some((state.wakes, cx.waker().clone()));
+            self.registered = Some(state.wakes);
         }
         Poll::Pending
+    }
+
+    /// As [`poll_ready`](Self::poll_ready), for a reader polled with more than one waker (a
+    /// feed asked what is ready now with a waker that wakes nobody, then awaited): it
+    /// registers `cx`'s waker at every poll that finds nothing.
+    pub(crate) fn poll_ready_any_waker(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.registered = None;
+        self.poll_ready(cx)
     }
 }
 
