@@ -20,6 +20,10 @@ use rtmp_message::{Command as RtmpCommand, Connect, Message, Play};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+/// The heavy attacks run one at a time: each measures the honest stream's longest gap, which
+/// another attack on the same two cores would lengthen.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// ffmpeg publishing the test picture to `url` for `seconds`.
 fn publisher(url: &str, seconds: u32) -> Process {
     Process(
@@ -104,6 +108,7 @@ async fn connect_from(local: [u8; 4], port: u16) -> std::io::Result<TcpStream> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewers_that_never_read_cannot_freeze_another_stream() {
+    let _turn = HEAVY.lock().await;
     rtmp_server::system::raise_open_file_limit().unwrap();
     let (port, watch) = (free_port(), free_port());
     let server = start_server(
@@ -323,6 +328,7 @@ impl Player {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn very_long_stream_names_are_refused_without_costing_or_echoing() {
+    let _turn = HEAVY.lock().await;
     rtmp_server::system::raise_open_file_limit().unwrap();
     let (port, http) = (free_port(), free_port());
     let server = start_server(
