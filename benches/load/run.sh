@@ -11,7 +11,8 @@
 # "--read-size 4096"; see benches/load/kinds.sh), FFMPEG_PLAYERS=1 to play with N real ffmpeg
 # processes (`-c copy -f null`) instead of the load generator: bytes are then counted on the
 # loopback interface, and no first frame is measured. HTTP_FLV=1 measures our server's
-# HTTP-FLV viewers (`--watch`) in the same run, after its RTMP players.
+# HTTP-FLV viewers (`--watch`) in the same run, after its RTMP players (WATCH_ARGS: flags of
+# the viewer listener instead of lifting its per-address cap).
 # Needs: ffmpeg, nginx, libnginx-mod-rtmp (apt-get install -y ffmpeg nginx libnginx-mod-rtmp).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -89,7 +90,10 @@ run() {
 }
 
 watch=()
-[ "${HTTP_FLV:-0}" = 1 ] && watch=(--watch 127.0.0.1:19702)
+# Every viewer comes from 127.0.0.1: the per-address cap is lifted (WATCH_ARGS set, even to
+# nothing, replaces that flag, e.g. for a build that has no such cap).
+# shellcheck disable=SC2206 # WATCH_ARGS is a list of flags.
+[ "${HTTP_FLV:-0}" = 1 ] && watch=(--watch 127.0.0.1:19702 ${WATCH_ARGS---watch-max-connections-per-ip 100000})
 # shellcheck disable=SC2086 # SERVER_ARGS is a list of flags.
 ${SERVER_BIN:-target/release/examples/server} --listen 127.0.0.1:19700 "${watch[@]}" ${SERVER_ARGS:-} > "$work/server.log" 2>&1 &
 ours=$!
