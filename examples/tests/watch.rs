@@ -13,7 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    LIMIT, Process, curl, eventually, frames, free_port, publish_args, run, start_server, strings,
+    Browser, LIMIT, Process, curl, eventually, frames, free_port, publish_args, run, start_server,
+    stream_field, strings,
 };
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -57,19 +58,6 @@ fn setup(extra: &[&str]) -> Setup {
 
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("rtmp-watch-{}-{name}", std::process::id()))
-}
-
-/// A stream's field in the JSON API.
-fn stream_field(http: &str, field: &str) -> u64 {
-    let (_, body) = curl("GET", &format!("{http}/api/streams"));
-    let streams: serde_json::Value = serde_json::from_str(&body).unwrap();
-    streams
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|stream| stream["name"] == "cam")
-        .and_then(|stream| stream[field].as_u64())
-        .unwrap_or(0)
 }
 
 #[test]
@@ -191,85 +179,6 @@ fn ffmpeg9() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/peers/ffmpeg9");
     assert!(path.exists(), "ffmpeg 9 is needed: run .ci/install-peers");
     path
-}
-
-/// Headless Chromium with its DevTools protocol on a free port, showing `url`.
-struct Browser {
-    devtools: u16,
-    _process: Process,
-    profile: PathBuf,
-}
-
-impl Browser {
-    fn open(url: &str) -> Self {
-        let devtools = free_port();
-        let profile = temp(&format!("chromium-{devtools}"));
-        let process = Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--autoplay-policy=no-user-gesture-required",
-                &format!("--remote-debugging-port={devtools}"),
-                &format!("--user-data-dir={}", profile.display()),
-                url,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot run chromium ({error}): run .ci/install-peers"));
-        Self {
-            devtools,
-            _process: Process(process),
-            profile,
-        }
-    }
-
-    /// What `expression` gives in the page, through the DevTools protocol.
-    fn evaluate(&self, runtime: &tokio::runtime::Runtime, expression: &str) -> serde_json::Value {
-        let list = format!("http://127.0.0.1:{}/json/list", self.devtools);
-        let (_, body) = curl("GET", &list);
-        let targets: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        let Some(page) = targets
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|target| target["type"] == "page")
-            .and_then(|page| page["webSocketDebuggerUrl"].as_str())
-        else {
-            return serde_json::Value::Null;
-        };
-        runtime.block_on(async {
-            let (mut socket, _) = tokio_tungstenite::connect_async(page).await.unwrap();
-            let call = serde_json::json!({
-                "id": 1,
-                "method": "Runtime.evaluate",
-                "params": { "expression": expression, "returnByValue": true },
-            });
-            socket.send(Message::text(call.to_string())).await.unwrap();
-            while let Some(Ok(message)) = socket.next().await {
-                let Message::Text(text) = message else {
-                    continue;
-                };
-                let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
-                if answer["id"] == 1 {
-                    return answer["result"]["result"]["value"].clone();
-                }
-            }
-            serde_json::Value::Null
-        })
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
 }
 
 /// What the watch page shows: its state, the video's time and decoded frames.

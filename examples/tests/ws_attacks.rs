@@ -23,8 +23,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{
-    MIB, Memory, Process, curl, eventually, frames, free_port, mib, publish_args, start_server,
-    strings,
+    Browser, MIB, Memory, Process, curl, eventually, frames, free_port, mib, publish_args,
+    start_server, stream_field, strings,
 };
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -213,19 +213,6 @@ impl Raw {
 
 fn is_timeout(error: &std::io::Error) -> bool {
     matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
-}
-
-/// A stream's field in the JSON API.
-fn stream_field(http: &str, field: &str) -> u64 {
-    let (_, body) = curl("GET", &format!("{http}/api/streams"));
-    let streams: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    streams
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|stream| stream["name"] == "cam")
-        .and_then(|stream| stream[field].as_u64())
-        .unwrap_or(0)
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -568,45 +555,6 @@ fn websocket_viewers_send_nothing_that_costs() {
     drop(server);
 }
 
-/// What `expression` gives in the page of the headless Chromium whose DevTools protocol
-/// listens on `devtools` (`Null` while there is no page yet).
-fn evaluate(
-    runtime: &tokio::runtime::Runtime,
-    devtools: u16,
-    expression: &str,
-) -> serde_json::Value {
-    let (_, body) = curl("GET", &format!("http://127.0.0.1:{devtools}/json/list"));
-    let targets: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    let Some(page) = targets
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|target| target["type"] == "page")
-        .and_then(|page| page["webSocketDebuggerUrl"].as_str())
-    else {
-        return serde_json::Value::Null;
-    };
-    runtime.block_on(async {
-        let (mut socket, _) = tokio_tungstenite::connect_async(page).await.unwrap();
-        let call = serde_json::json!({
-            "id": 1,
-            "method": "Runtime.evaluate",
-            "params": { "expression": expression, "returnByValue": true },
-        });
-        socket.send(Message::text(call.to_string())).await.unwrap();
-        while let Some(Ok(message)) = socket.next().await {
-            let Message::Text(text) = message else {
-                continue;
-            };
-            let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
-            if answer["id"] == 1 {
-                return answer["result"]["result"]["value"].clone();
-            }
-        }
-        serde_json::Value::Null
-    })
-}
-
 /// The watch page over the WebSocket (`?ws=1`) plays a 720p stream of 4 Mbit/s (and AAC) in
 /// Chromium: its keyframes, far larger than a binary message, arrive in several, which
 /// mpegts.js reads as one byte stream.
@@ -655,29 +603,7 @@ fn chromium_plays_the_watch_page_over_the_websocket() {
             .1
             .contains("\"cam\"")
     });
-    let devtools = free_port();
-    let profile = temp(&format!("chromium-{devtools}"));
-    let _browser = Process(
-        Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--autoplay-policy=no-user-gesture-required",
-                &format!("--remote-debugging-port={devtools}"),
-                &format!("--user-data-dir={}", profile.display()),
-                &format!("http://127.0.0.1:{watch}/watch/live/cam?ws=1"),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot run chromium ({error}): run .ci/install-peers")),
-    );
+    let browser = Browser::open(&format!("http://127.0.0.1:{watch}/watch/live/cam?ws=1"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let state = "JSON.stringify({ state: document.body.dataset.state || '', \
         time: document.getElementById('video').currentTime, \
@@ -685,7 +611,7 @@ fn chromium_plays_the_watch_page_over_the_websocket() {
     let start = Instant::now();
     let mut first = None;
     loop {
-        let now = match evaluate(&runtime, devtools, state) {
+        let now = match browser.evaluate(&runtime, state) {
             serde_json::Value::String(text) => serde_json::from_str(&text).unwrap(),
             _ => serde_json::Value::Null,
         };
@@ -709,5 +635,4 @@ fn chromium_plays_the_watch_page_over_the_websocket() {
         1,
         "the page watches over the WebSocket"
     );
-    let _ = std::fs::remove_dir_all(&profile);
 }
