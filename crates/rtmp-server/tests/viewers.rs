@@ -39,16 +39,25 @@ impl Hooks for Noted {
     }
 }
 
+/// A server with `hooks` serving on a free port (until the returned task is aborted), and its
+/// port.
+async fn serving<H: Hooks>(hooks: H) -> (Arc<Server<H>>, u16, tokio::task::JoinHandle<()>) {
+    let server = Arc::new(Server::with_hooks(ServerConfig::default(), hooks));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            let _ = server.serve(listener, std::future::pending()).await;
+        })
+    };
+    (server, port, task)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_is_a_connection_of_the_server() {
     let hooks = Noted::default();
-    let server = Arc::new(Server::with_hooks(ServerConfig::default(), hooks.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let serving = {
-        let server = server.clone();
-        tokio::spawn(async move { server.serve(listener, std::future::pending()).await })
-    };
+    let (server, port, serving) = serving(hooks.clone()).await;
     let url = format!("rtmp://127.0.0.1:{port}/live/show");
     let tags = common::sample_tags();
     let publisher = tokio::spawn(async move { common::publish_tags(&url, &tags, 20, false).await });
@@ -175,13 +184,7 @@ impl Hooks for Slow {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_gone_while_the_hooks_decide_leaves_them_no_play_without_its_end() {
     let hooks = Slow::default();
-    let server = Arc::new(Server::with_hooks(ServerConfig::default(), hooks.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let serving = {
-        let server = server.clone();
-        tokio::spawn(async move { server.serve(listener, std::future::pending()).await })
-    };
+    let (server, port, serving) = serving(hooks.clone()).await;
     let url = format!("rtmp://127.0.0.1:{port}/live/slow");
     let tags = common::sample_tags();
     let publisher = tokio::spawn(async move { common::publish_tags(&url, &tags, 20, false).await });
@@ -202,13 +205,7 @@ async fn a_viewer_gone_while_the_hooks_decide_leaves_them_no_play_without_its_en
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_of_a_stream_whose_publisher_restarts_waits_for_it() {
-    let server = Arc::new(Server::new(ServerConfig::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let serving = {
-        let server = server.clone();
-        tokio::spawn(async move { server.serve(listener, std::future::pending()).await })
-    };
+    let (server, port, serving) = serving(rtmp_server::AcceptAll).await;
     let url = format!("rtmp://127.0.0.1:{port}/live/restart");
     let tags = common::sample_tags();
     let key = common::key("restart");
