@@ -8,7 +8,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rtmp_chunk::{MemoryBudget, RawMessage};
 use rtmp_server::router::Feed;
-use rtmp_server::{Hub, HubConfig, PlayerHandle, StreamKey};
+use rtmp_server::{Hub, HubConfig, PlayerHandle, Router, StreamKey};
 
 /// One second of a 4 Mbit/s stream at 30 fps: a 60 KB keyframe, then 15 KB inter frames.
 fn frames() -> Vec<RawMessage> {
@@ -42,15 +42,13 @@ fn fanout(c: &mut Criterion) {
             app: "live".into(),
             name: "bench".into(),
         };
-        let publisher = hub
-            .publish(key.clone())
-            .unwrap_or_else(|error| panic!("{error}"));
+        let mut publisher = hub.publish(&key).unwrap_or_else(|error| panic!("{error}"));
         let budget = MemoryBudget::new(usize::MAX);
         let mut feeds = Vec::new();
         let mut playing = Vec::new();
         for _ in 0..players {
             let (handle, feed) = PlayerHandle::pair(64 << 20, budget.clone(), true);
-            let play = hub.play(key.clone(), handle);
+            let play = hub.play(&key, handle);
             playing.push(play.unwrap_or_else(|error| panic!("{error}")));
             feeds.push(feed);
         }

@@ -33,7 +33,8 @@ struct Args {
     dir: PathBuf,
 }
 
-/// The chunk size of the server's sessions, at which the router chunks each tag once.
+/// The chunk size of the server's sessions (each player's handle says it: the router chunks
+/// each tag at that size).
 const CHUNK_SIZE: u32 = 4096;
 /// Bytes of the file read at a time.
 const READ_SIZE: usize = 64 << 10;
@@ -127,6 +128,7 @@ async fn pace(
     let mut buf = vec![0; READ_SIZE];
     let start = tokio::time::Instant::now();
     let mut first = None;
+    let chunk_size = slot.handle().chunk_size();
     loop {
         let Some(tag) = reader.next_tag()? else {
             let read = file.read(&mut buf).await?;
@@ -141,14 +143,14 @@ async fn pace(
         tokio::time::sleep_until(start + Duration::from_millis(offset)).await;
         // The shared form puts it on message stream 1 and its kind's chunk stream.
         let message = RawMessage::new(0, tag.timestamp, tag.tag_type, 1, tag.data);
-        let media = match SharedMedia::new(message, CHUNK_SIZE) {
+        let media = match SharedMedia::new(message, chunk_size) {
             Ok(media) => media,
             // Tags other than audio, video and script data are not played.
             Err(MediaError::NotMedia(_)) => continue,
             Err(error) => return Err(error.into()),
         };
         let policy = SlowPlayerPolicy::SkipToKeyframe;
-        let offered = slot.offer(&mut Conversions::new(&media, CHUNK_SIZE), key, policy);
+        let offered = slot.offer(&mut Conversions::new(&media, chunk_size), key, policy);
         if matches!(offered, Offered::Gone | Offered::Dropped { remove: true }) {
             return Ok(());
         }

@@ -23,7 +23,9 @@ use std::time::Duration;
 use clap::Parser;
 use rtmp_cluster::{Cluster, ClusterConfig, ClusterDecisions};
 use rtmp_hooks::{SignedUrls, WebhookConfig, Webhooks};
-use rtmp_server::{Layered, RecordConfig, Recorder, Rendition, Server, StaticRelay, Takeover};
+use rtmp_server::{
+    HubConfig, Layered, RecordConfig, Recorder, Rendition, Server, StaticRelay, Takeover,
+};
 
 use crate::config::FileConfig;
 use crate::policy::Policy;
@@ -331,14 +333,21 @@ async fn run(
         signed_urls(&args, &file)?,
         webhooks.clone(),
     );
+    let chunk_size = args.chunk_size.or(file.chunk_size).unwrap_or(1024);
+    let mut hub = HubConfig::default();
+    hub.chunk_size = chunk_size;
+    hub.gop_cache = !args.no_gop_cache && file.gop_cache.unwrap_or(true);
+    if let Some(secs) = args.republish_grace_secs.or(file.republish_grace_secs) {
+        hub.republish_grace = Duration::from_secs(secs);
+    }
     let mut builder = Server::builder()
         .listen(
             args.listen
                 .or(file.listen)
                 .unwrap_or(([0, 0, 0, 0], 1935).into()),
         )
-        .chunk_size(args.chunk_size.or(file.chunk_size).unwrap_or(1024))
-        .gop_cache(!args.no_gop_cache && file.gop_cache.unwrap_or(true))
+        .chunk_size(chunk_size)
+        .hub(hub)
         .write_timeout(Duration::from_secs(
             args.write_timeout_secs
                 .or(file.write_timeout_secs)
@@ -347,9 +356,6 @@ async fn run(
         .hooks(Layered::new(policy, ClusterDecisions::new(cluster.clone())));
     if let Some(backlog) = args.listen_backlog.or(file.listen_backlog) {
         builder = builder.listen_backlog(backlog);
-    }
-    if let Some(secs) = args.republish_grace_secs.or(file.republish_grace_secs) {
-        builder = builder.republish_grace(Duration::from_secs(secs));
     }
     if args.no_takeover || file.takeover == Some(false) {
         builder = builder.takeover(Takeover::Never);

@@ -69,7 +69,7 @@ impl Default for FlvViewerConfig {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let hub = Hub::new(HubConfig::default());
 /// let key = StreamKey { app: "live".into(), name: "cam".into() };
-/// let publisher = hub.publish(key.clone())?;
+/// let mut publisher = hub.publish(&key)?;
 /// publisher.send(&RawMessage::new(7, 0, 9, 1, vec![0x17, 1, 0, 0, 0, 0xAA]))?;
 ///
 /// let budget = MemoryBudget::new(64 << 20);
@@ -236,7 +236,7 @@ mod tests {
     use rtmp_session::StreamKey;
 
     use super::{FlvViewer, FlvViewerConfig};
-    use crate::{Hub, HubConfig, HubPublisher};
+    use crate::{Hub, HubConfig, Router};
 
     fn key() -> StreamKey {
         StreamKey {
@@ -245,13 +245,13 @@ mod tests {
         }
     }
 
-    fn video(publisher: &HubPublisher, timestamp: u32, keyframe: bool) {
+    fn video(publisher: &mut Box<dyn crate::Publishing>, timestamp: u32, keyframe: bool) {
         let first = if keyframe { 0x17 } else { 0x27 };
         let message = RawMessage::new(7, timestamp, 9, 1, vec![first, 1, 0, 0, 0, 0xAA]);
         publisher.send(&message).unwrap();
     }
 
-    fn audio(publisher: &HubPublisher, timestamp: u32) {
+    fn audio(publisher: &mut Box<dyn crate::Publishing>, timestamp: u32) {
         let message = RawMessage::new(6, timestamp, 8, 1, vec![0xAF, 1, 0x21]);
         publisher.send(&message).unwrap();
     }
@@ -270,35 +270,35 @@ mod tests {
         tags
     }
 
-    fn viewer(hub: &std::sync::Arc<Hub>, config: FlvViewerConfig) -> FlvViewer {
+    fn viewer(hub: &Hub, config: FlvViewerConfig) -> FlvViewer {
         FlvViewer::play(hub, &key(), config, MemoryBudget::new(1 << 30)).unwrap()
     }
 
     #[tokio::test]
     async fn a_viewer_gets_a_file_that_starts_at_the_gop_and_goes_on_live() {
         let hub = Hub::new(HubConfig::default());
-        let publisher = hub.publish(key()).unwrap();
-        video(&publisher, 0, true);
-        video(&publisher, 40, false);
+        let mut publisher = hub.publish(&key()).unwrap();
+        video(&mut publisher, 0, true);
+        video(&mut publisher, 40, false);
         let mut viewer = viewer(&hub, FlvViewerConfig::default());
-        video(&publisher, 80, false);
-        audio(&publisher, 90);
+        video(&mut publisher, 80, false);
+        audio(&mut publisher, 90);
         let mut reader = FlvReader::new();
         let tags = tags(&mut viewer, &mut reader).await;
         assert_eq!(tags, [(9, 0), (9, 40), (9, 80), (8, 90)]);
         assert!(reader.header().is_some());
         // The publisher leaves for good: the file ends.
         drop(publisher);
-        hub.expire(std::time::Instant::now() + Duration::from_secs(60));
+        hub.tick(std::time::Instant::now() + Duration::from_secs(60));
         assert!(viewer.next().await.is_none());
     }
 
     #[tokio::test]
     async fn what_is_ready_is_taken_without_waiting() {
         let hub = Hub::new(HubConfig::default());
-        let publisher = hub.publish(key()).unwrap();
-        video(&publisher, 0, true);
-        audio(&publisher, 10);
+        let mut publisher = hub.publish(&key()).unwrap();
+        video(&mut publisher, 0, true);
+        audio(&mut publisher, 10);
         let mut viewer = viewer(&hub, FlvViewerConfig::default());
         let mut reader = FlvReader::new();
         // The header and both tags of the catch-up, ready at once.
@@ -316,16 +316,16 @@ mod tests {
     #[tokio::test]
     async fn without_the_gop_a_viewer_starts_at_the_next_keyframe() {
         let hub = Hub::new(HubConfig::default());
-        let publisher = hub.publish(key()).unwrap();
-        video(&publisher, 0, true);
+        let mut publisher = hub.publish(&key()).unwrap();
+        video(&mut publisher, 0, true);
         let config = FlvViewerConfig {
             gop: false,
             ..FlvViewerConfig::default()
         };
         let mut viewer = viewer(&hub, config);
-        video(&publisher, 40, false);
-        video(&publisher, 80, true);
-        video(&publisher, 120, false);
+        video(&mut publisher, 40, false);
+        video(&mut publisher, 80, true);
+        video(&mut publisher, 120, false);
         let tags = tags(&mut viewer, &mut FlvReader::new()).await;
         assert_eq!(tags, [(9, 80), (9, 120)]);
     }
@@ -333,28 +333,28 @@ mod tests {
     #[tokio::test]
     async fn a_viewer_behind_the_live_edge_skips_to_the_next_keyframe() {
         let hub = Hub::new(HubConfig::default());
-        let publisher = hub.publish(key()).unwrap();
+        let mut publisher = hub.publish(&key()).unwrap();
         let config = FlvViewerConfig {
             max_delay: Some(Duration::from_millis(30)),
             ..FlvViewerConfig::default()
         };
         let mut viewer = viewer(&hub, config);
         let mut reader = FlvReader::new();
-        video(&publisher, 0, true);
+        video(&mut publisher, 0, true);
         assert_eq!(tags(&mut viewer, &mut reader).await, [(9, 0)]);
         // The viewer does not read while three frames come, then reads them late.
-        video(&publisher, 40, false);
-        video(&publisher, 80, false);
+        video(&mut publisher, 40, false);
+        video(&mut publisher, 80, false);
         tokio::time::sleep(Duration::from_millis(60)).await;
-        video(&publisher, 120, true);
-        video(&publisher, 160, false);
+        video(&mut publisher, 120, true);
+        video(&mut publisher, 160, false);
         assert_eq!(tags(&mut viewer, &mut reader).await, [(9, 120), (9, 160)]);
     }
 
     #[tokio::test]
     async fn viewers_of_a_stream_hold_its_media_once_and_each_reads_all_of_it() {
         let hub = Hub::new(HubConfig::default());
-        let publisher = hub.publish(key()).unwrap();
+        let mut publisher = hub.publish(&key()).unwrap();
         let budget = MemoryBudget::new(1 << 30);
         let mut viewers: Vec<FlvViewer> = (0..50)
             .map(|_| {
@@ -383,17 +383,17 @@ mod tests {
     #[tokio::test]
     async fn a_viewer_that_took_what_was_ready_is_woken_by_the_next_message() {
         let hub = Hub::new(HubConfig::default());
-        let publisher = hub.publish(key()).unwrap();
-        video(&publisher, 0, true);
+        let mut publisher = hub.publish(&key()).unwrap();
+        video(&mut publisher, 0, true);
         let mut viewer = viewer(&hub, FlvViewerConfig::default());
         // The header and the catch-up, then the ring, all polled without a waker.
         while viewer.ready().is_some() {}
-        video(&publisher, 40, false);
+        video(&mut publisher, 40, false);
         assert!(viewer.ready().is_some(), "the ring's message is ready");
         assert!(viewer.ready().is_none());
         let later = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            video(&publisher, 80, false);
+            video(&mut publisher, 80, false);
             publisher
         });
         // Only a wake-up gets the viewer polled again: the deadline is looked at first.

@@ -85,7 +85,7 @@ mod tests {
     use crate::controls::PlayControls;
     use crate::ring::Ring;
     use crate::{
-        Feed, FlvViewer, FlvViewerConfig, Hub, HubConfig, Media, PlayerHandle, PlayerSlot,
+        Feed, FlvViewer, FlvViewerConfig, Hub, HubConfig, Media, PlayerHandle, PlayerSlot, Router,
         SharedMedia, SlowPlayerPolicy,
     };
 
@@ -241,7 +241,7 @@ mod tests {
 
     async fn flv_viewer(row: &Row) -> Vec<usize> {
         let hub = Hub::new(HubConfig::default());
-        let publisher = hub.publish(key()).unwrap();
+        let mut publisher = hub.publish(&key()).unwrap();
         let config = FlvViewerConfig {
             gop: !row.closed,
             ..FlvViewerConfig::default()

@@ -37,7 +37,7 @@ mod tests;
 
 pub use config::HubConfig;
 use probe::{Meter, TrackMeters};
-pub use publisher::HubPublisher;
+use publisher::HubPublisher;
 use publisher::NO_RESUME;
 
 /// Audio messages parsed for their track's properties before giving up (codecs whose
@@ -168,8 +168,14 @@ impl Stream {
     }
 }
 
-/// Streams by key.
-pub struct Hub {
+/// The default [`Router`]: streams by key, one publisher each, any number of players.
+///
+/// A cheap handle (clones share the streams); every use goes through [`Router`].
+#[derive(Clone)]
+pub struct Hub(Arc<Shared>);
+
+/// What the handles of a hub share: its streams.
+pub(super) struct Shared {
     config: HubConfig,
     streams: Mutex<HashMap<StreamKey, Arc<Mutex<Stream>>>>,
     next_id: AtomicU64,
@@ -183,28 +189,30 @@ pub struct Hub {
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hub")
-            .field("config", &self.config)
+            .field("config", &self.0.config)
             .finish_non_exhaustive()
     }
 }
 
 impl Hub {
     /// An empty hub.
-    pub fn new(config: HubConfig) -> Arc<Self> {
-        Arc::new(Self {
+    pub fn new(config: HubConfig) -> Self {
+        Self(Arc::new(Shared {
             config,
             streams: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             dropped: Arc::default(),
             waiting: Mutex::default(),
-        })
+        }))
     }
 
     /// The hub's settings.
     pub fn config(&self) -> &HubConfig {
-        &self.config
+        &self.0.config
     }
+}
 
+impl Shared {
     fn stream(&self, key: &StreamKey) -> Arc<Mutex<Stream>> {
         lock(&self.streams)
             .entry(key.clone())
@@ -228,7 +236,7 @@ impl Hub {
     }
 
     /// Starts publishing `key`; waiting players are told. Dropping the [`HubPublisher`] ends it.
-    pub fn publish(self: &Arc<Self>, key: StreamKey) -> Result<HubPublisher, PublishError> {
+    fn publish(self: &Arc<Self>, key: StreamKey) -> Result<HubPublisher, PublishError> {
         let stream = self.stream(&key);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         {
@@ -279,7 +287,7 @@ impl Hub {
     /// Tells the players of streams whose publisher left more than
     /// [`HubConfig::republish_grace`] before `now` that the stream ended. A server calls it
     /// every second ([`Router::tick`](crate::Router::tick)).
-    pub fn expire(&self, now: Instant) {
+    fn expire(&self, now: Instant) {
         let grace = self.config.republish_grace;
         let expired: Vec<StreamKey> = {
             let mut waiting = lock(&self.waiting);
@@ -315,7 +323,7 @@ impl Hub {
 
     /// Adds a player of `key`. It gets metadata, sequence headers and the current GOP at once
     /// if a publisher is on, and everything published from then on.
-    pub fn play(
+    fn play(
         self: &Arc<Self>,
         key: StreamKey,
         player: PlayerHandle,
@@ -378,7 +386,7 @@ impl Hub {
 
     /// Whether a player would be refused `key` now: its video is in Enhanced RTMP form and the
     /// player did not announce Enhanced RTMP.
-    pub fn refuses_player(&self, key: &StreamKey, enhanced: bool) -> bool {
+    fn refuses_player(&self, key: &StreamKey, enhanced: bool) -> bool {
         self.config.refuse_unannounced_enhanced
             && !enhanced
             && self.with_stream(key, |stream| {
@@ -398,7 +406,7 @@ impl Hub {
     }
 
     /// The figures of `key`, if anyone publishes or plays it.
-    pub fn stats(&self, key: &StreamKey) -> Option<StreamStats> {
+    fn stats(&self, key: &StreamKey) -> Option<StreamStats> {
         let stream = lock(&self.streams).get(key).cloned()?;
         let stream = lock(&stream);
         let mut stats = stream.stats.clone();
@@ -427,19 +435,19 @@ impl Hub {
     }
 
     /// The keys with a publisher or players.
-    pub fn keys(&self) -> Vec<StreamKey> {
+    fn keys(&self) -> Vec<StreamKey> {
         lock(&self.streams).keys().cloned().collect()
     }
 
     /// Messages dropped for slow players since the hub started, all streams together.
-    pub fn dropped(&self) -> u64 {
+    fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 }
 
 /// A player's place in a stream. Dropping it removes the player.
-pub struct Subscription {
-    hub: Arc<Hub>,
+pub(crate) struct Subscription {
+    hub: Arc<Shared>,
     key: StreamKey,
     id: u64,
     stream: Arc<Mutex<Stream>>,
@@ -450,13 +458,6 @@ impl std::fmt::Debug for Subscription {
         f.debug_struct("Subscription")
             .field("key", &self.key)
             .finish_non_exhaustive()
-    }
-}
-
-impl Subscription {
-    /// The key played.
-    pub fn key(&self) -> &StreamKey {
-        &self.key
     }
 }
 
@@ -476,43 +477,43 @@ impl Drop for Subscription {
     }
 }
 
-impl Router for Arc<Hub> {
+impl Router for Hub {
     fn publish(&self, key: &StreamKey) -> Result<Box<dyn Publishing>, PublishError> {
-        Ok(Box::new(Hub::publish(self, key.clone())?))
+        Ok(Box::new(self.0.publish(key.clone())?))
     }
 
     fn play(&self, key: &StreamKey, player: PlayerHandle) -> Result<Box<dyn Playing>, PlayError> {
-        Ok(Box::new(Hub::play(self, key.clone(), player)?))
+        Ok(Box::new(self.0.play(key.clone(), player)?))
     }
 
     fn check_play(&self, key: &StreamKey, enhanced: bool) -> Result<(), PlayError> {
-        if self.refuses_player(key, enhanced) {
+        if self.0.refuses_player(key, enhanced) {
             return Err(PlayError::NeedsEnhanced(key.clone()));
         }
         Ok(())
     }
 
     fn is_published(&self, key: &StreamKey) -> bool {
-        self.with_stream(key, |stream| stream.stats.publishing)
+        self.0.with_stream(key, |stream| stream.stats.publishing)
     }
 
     fn is_played(&self, key: &StreamKey) -> bool {
-        self.with_stream(key, |stream| stream.stats.players > 0)
+        self.0.with_stream(key, |stream| stream.stats.players > 0)
     }
 
     fn tick(&self, now: Instant) {
-        self.expire(now);
+        self.0.expire(now);
     }
 
     fn keys(&self) -> Vec<StreamKey> {
-        Hub::keys(self)
+        self.0.keys()
     }
 
     fn stats(&self, key: &StreamKey) -> Option<StreamStats> {
-        Hub::stats(self, key)
+        self.0.stats(key)
     }
 
     fn dropped(&self) -> u64 {
-        Hub::dropped(self)
+        self.0.dropped()
     }
 }

@@ -117,7 +117,7 @@ mod sync;
 pub use catch_up::{CatchUp, CatchUpLimits, OverLimit};
 pub use codecs::{CodecPolicy, Conversions};
 pub use flv_viewer::{FlvViewer, FlvViewerConfig};
-pub use hub::{Hub, HubConfig, HubPublisher, Subscription};
+pub use hub::{Hub, HubConfig};
 pub use media::{Media, MediaError, MediaKind, SharedMedia};
 pub use player::{DeliverError, Feed, Notice, PlayerFeed, PlayerHandle};
 pub use refusal::Refusal;

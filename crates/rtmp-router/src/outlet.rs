@@ -340,6 +340,9 @@ pub struct Batch {
     oldest: Option<Instant>,
     /// Whether the batch holds a message of the connection's own (an answer, a ping).
     own: bool,
+    /// Media messages chunked again since last taken: the router chunked them at a size
+    /// other than the connection's.
+    rechunked: u64,
 }
 
 impl Batch {
@@ -381,6 +384,14 @@ impl Batch {
         self.own
     }
 
+    /// Media messages chunked again for this connection since the last call, because the
+    /// router chunked them at another size than the connection's (see
+    /// [`PlayerHandle::chunk_size`]): each costs a copy. A driver reports them, so that the
+    /// mismatch is seen.
+    pub fn take_rechunked(&mut self) -> u64 {
+        std::mem::take(&mut self.rechunked)
+    }
+
     fn is_full(&self) -> bool {
         self.buffers.len() >= BATCH_MESSAGES || self.size >= BATCH_BYTES
     }
@@ -405,6 +416,9 @@ impl Batch {
             self.buffers.push(Buffer::Shared(media));
             return;
         }
+        if stream_id == 1 {
+            self.rechunked += 1;
+        }
         let message = RawMessage {
             stream_id,
             ..media.message()
@@ -422,7 +436,7 @@ mod tests {
     use rtmp_session::StreamKey;
 
     use super::{Batch, outlet};
-    use crate::{CodecPolicy, Hub, HubConfig};
+    use crate::{CodecPolicy, Hub, HubConfig, Router};
 
     /// The peer of a connection: what its writer wrote, decoded (a timestamp per message,
     /// `None` for an acknowledgement).
@@ -462,11 +476,11 @@ mod tests {
             app: "live".into(),
             name: "a".into(),
         };
-        let publisher = hub.publish(key.clone()).unwrap();
+        let mut publisher = hub.publish(&key).unwrap();
         publisher.send(&video(0, true)).unwrap();
         // The catch-up (the keyframe) goes in the queue, then the player reads the ring.
         let (handle, _controls) = inlet.player(1, true, CodecPolicy::AsPublished);
-        let _subscription = hub.play(key, handle).unwrap();
+        let _subscription = hub.play(&key, handle).unwrap();
         publisher.send(&video(20, false)).unwrap();
         publisher.send(&video(40, false)).unwrap();
         // An own message goes after the ring's media appended before the writer takes it
@@ -491,5 +505,53 @@ mod tests {
         publisher.send(&video(80, false)).unwrap();
         outlet.fill(&mut batch).unwrap();
         assert_eq!(peer.read(&batch), [None, Some(80)]);
+        assert_eq!(
+            batch.take_rechunked(),
+            0,
+            "the hub chunked at the connection's size"
+        );
+    }
+
+    #[test]
+    fn media_chunked_at_another_size_is_chunked_again_whole_and_counted() {
+        let (inlet, _notices, mut outlet) = outlet(1 << 20, 64 << 10, MemoryBudget::new(1 << 30));
+        // The hub chunks at 1024 bytes; the connection still writes the protocol's 128.
+        let hub = Hub::new(HubConfig::default());
+        let key = StreamKey {
+            app: "live".into(),
+            name: "b".into(),
+        };
+        let mut publisher = hub.publish(&key).unwrap();
+        let (handle, _controls) = inlet.player(1, true, CodecPolicy::AsPublished);
+        assert_eq!(handle.chunk_size(), 128);
+        let _subscription = hub.play(&key, handle).unwrap();
+        let frames: Vec<RawMessage> = (0..3u8)
+            .map(|n| {
+                let mut payload = vec![if n == 0 { 0x17 } else { 0x27 }, 1, 0, 0, 0];
+                payload.extend((0..3000u32).map(|byte| (byte % 251) as u8 ^ n));
+                RawMessage::new(7, 40 * u32::from(n), type_id::VIDEO, 1, payload)
+            })
+            .collect();
+        for frame in &frames {
+            publisher.send(frame).unwrap();
+        }
+        let mut batch = Batch::new();
+        outlet.fill(&mut batch).unwrap();
+        let mut bytes = BytesMut::new();
+        for index in 0..batch.len() {
+            bytes.extend_from_slice(batch.buffer(index).unwrap());
+        }
+        let mut decoder = ChunkDecoder::new(DecoderConfig::default());
+        let received: Vec<RawMessage> =
+            std::iter::from_fn(|| decoder.decode(&mut bytes).unwrap()).collect();
+        assert_eq!(received.len(), frames.len());
+        for (got, sent) in received.iter().zip(&frames) {
+            assert_eq!(
+                (got.timestamp, &got.payload),
+                (sent.timestamp, &sent.payload)
+            );
+        }
+        assert_eq!(batch.take_rechunked(), 3);
+        assert_eq!(batch.take_rechunked(), 0, "taken once");
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use rtmp_chunk::MemoryBudget;
+use rtmp_chunk::{DEFAULT_CHUNK_SIZE, MemoryBudget};
 use rtmp_flv::Codec;
 use rtmp_session::StreamKey;
 
@@ -47,6 +47,8 @@ pub struct PlayerHandle {
     rendition: Rendition,
     /// Whether its writer can read a stream's ring instead of a queue of its own.
     reads_rings: bool,
+    /// The chunk size its connection writes with.
+    chunk_size: u32,
 }
 
 /// A notice with the count of media queued for the player before it, so that it never
@@ -290,7 +292,23 @@ impl PlayerHandle {
             codecs: CodecPolicy::AsPublished,
             rendition: Rendition::All,
             reads_rings: false,
+            chunk_size: DEFAULT_CHUNK_SIZE,
         }
+    }
+
+    /// The handle of a player whose connection writes chunks of `chunk_size` bytes (a server
+    /// gives its connections the session's chunk size).
+    pub fn with_chunk_size(mut self, chunk_size: u32) -> Self {
+        self.chunk_size = chunk_size;
+        self
+    }
+
+    /// The chunk size the player's connection writes with (128, the protocol's default,
+    /// unless its driver said otherwise). Media chunked at this size
+    /// ([`SharedMedia::new`](crate::SharedMedia::new)) is written as it is; media chunked at
+    /// another size is chunked again for this player by its writer, at a copy per message.
+    pub fn chunk_size(&self) -> u32 {
+        self.chunk_size
     }
 
     /// The handle with `codecs` as its codec policy (players of the application's own get

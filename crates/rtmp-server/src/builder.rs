@@ -3,15 +3,22 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-
 use std::sync::Arc;
+
+use tokio::net::TcpListener;
 
 use crate::config::{ServerConfig, Takeover};
 use crate::hooks::{AcceptAll, Hooks};
 use crate::relay::RelayConfig;
 use crate::server::{Server, bind_listener};
-use rtmp_router::Router;
+use rtmp_router::{Hub, HubConfig, Router};
+
+/// What routes the media: a hub (of these settings, or fitted to the server's), or a router of
+/// the application's. The last given wins.
+enum Routing {
+    Hub(Option<HubConfig>),
+    Router(Arc<dyn Router>),
+}
 
 /// Builds a [`Server`] and the addresses it listens on; [`ListeningServer::run`] serves them.
 ///
@@ -38,9 +45,7 @@ use rtmp_router::Router;
 pub struct ServerBuilder<H = AcceptAll> {
     config: ServerConfig,
     hooks: H,
-    router: Option<Box<dyn FnOnce() -> Arc<dyn Router>>>,
-    /// Whether a setting of the hub was given (refused with a router of the application's).
-    hub_settings: bool,
+    routing: Routing,
     listen: Vec<SocketAddr>,
     #[cfg(feature = "tls")]
     listen_tls: Vec<(
@@ -54,7 +59,13 @@ impl<H: std::fmt::Debug> std::fmt::Debug for ServerBuilder<H> {
         f.debug_struct("ServerBuilder")
             .field("config", &self.config)
             .field("hooks", &self.hooks)
-            .field("router", &self.router.as_ref().map(|_| "custom"))
+            .field(
+                "router",
+                &match &self.routing {
+                    Routing::Hub(_) => "hub",
+                    Routing::Router(_) => "custom",
+                },
+            )
             .field("listen", &self.listen)
             .finish_non_exhaustive()
     }
@@ -65,8 +76,7 @@ impl Default for ServerBuilder<AcceptAll> {
         Self {
             config: ServerConfig::default(),
             hooks: AcceptAll,
-            router: None,
-            hub_settings: false,
+            routing: Routing::Hub(None),
             listen: Vec::new(),
             #[cfg(feature = "tls")]
             listen_tls: Vec::new(),
@@ -104,20 +114,42 @@ impl<H: Hooks> ServerBuilder<H> {
         ServerBuilder {
             config: self.config,
             hooks,
-            router: self.router,
-            hub_settings: self.hub_settings,
+            routing: self.routing,
             listen: self.listen,
             #[cfg(feature = "tls")]
             listen_tls: self.listen_tls,
         }
     }
 
-    /// Routes published media and play requests through `router` instead of the
-    /// [`Hub`](crate::Hub). The hub's settings ([`gop_cache`](Self::gop_cache),
-    /// [`republish_grace`](Self::republish_grace)) then have no meaning: giving both makes
-    /// [`build`](Self::build) and [`bind`](Self::bind) panic rather than ignore them.
+    /// Routes published media and play requests through `router` (replacing a
+    /// [`hub`](Self::hub) given before). Its players' handles carry the session's chunk size
+    /// ([`PlayerHandle::chunk_size`](crate::PlayerHandle::chunk_size)).
     pub fn router(mut self, router: impl Router) -> Self {
-        self.router = Some(Box::new(move || Arc::new(router)));
+        self.routing = Routing::Router(Arc::new(router));
+        self
+    }
+
+    /// Routes through a [`Hub`](crate::Hub) of `settings` (replacing a
+    /// [`router`](Self::router) given before). Without this nor a router, the server builds a
+    /// hub of [`ServerConfig::hub_settings`], fitted to its chunk size and queues; start from
+    /// those to change a few:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rtmp_server::{Server, ServerConfig};
+    ///
+    /// let config = ServerConfig::default();
+    /// let mut hub = config.hub_settings();
+    /// hub.gop_cache = false;
+    /// hub.republish_grace = Duration::from_secs(3);
+    /// let server = Server::builder().config(config).hub(hub).build();
+    /// # let _ = server;
+    /// ```
+    ///
+    /// A chunk size other than the session's costs a copy of every message per player
+    /// (counted and logged once; see [`Server::with_router`]).
+    pub fn hub(mut self, settings: HubConfig) -> Self {
+        self.routing = Routing::Hub(Some(settings));
         self
     }
 
@@ -185,14 +217,6 @@ impl<H: Hooks> ServerBuilder<H> {
         self
     }
 
-    /// How long players wait, told nothing, for a publisher that left to come back (default
-    /// 10 s; see [`HubConfig::republish_grace`](crate::HubConfig::republish_grace)).
-    pub fn republish_grace(mut self, grace: Duration) -> Self {
-        self.config.hub.republish_grace = grace;
-        self.hub_settings = true;
-        self
-    }
-
     /// Close connections whose socket accepts nothing for this long while bytes wait for it
     /// (default 20 s; see [`ServerConfig::write_timeout`]).
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
@@ -210,13 +234,6 @@ impl<H: Hooks> ServerBuilder<H> {
     /// The largest message a client may send (default 8 MiB).
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.config.decoder.max_message_size = bytes;
-        self
-    }
-
-    /// Whether players that join start from the hub's cached GOP (default on).
-    pub fn gop_cache(mut self, on: bool) -> Self {
-        self.config.hub.gop_cache = on;
-        self.hub_settings = true;
         self
     }
 
@@ -244,32 +261,21 @@ impl<H: Hooks> ServerBuilder<H> {
     }
 
     /// The server, without listeners (serve your own with [`Server::serve`]).
-    ///
-    /// # Panics
-    ///
-    /// When both a router of the application's own and a setting of the hub were given.
     pub fn build(self) -> Server<H> {
         let Self {
             config,
             hooks,
-            router,
-            hub_settings,
+            routing,
             ..
         } = self;
-        match router {
-            Some(_) if hub_settings => {
-                panic!("a setting of the hub was given to a server with a router of its own")
-            }
-            Some(router) => Server::with_shared_router(config, hooks, router()),
-            None => Server::with_hooks(config, hooks),
+        match routing {
+            Routing::Router(router) => Server::with_shared_router(config, hooks, router),
+            Routing::Hub(Some(settings)) => Server::with_router(config, hooks, Hub::new(settings)),
+            Routing::Hub(None) => Server::with_hooks(config, hooks),
         }
     }
 
     /// Binds every address (RTMP and RTMPS).
-    ///
-    /// # Panics
-    ///
-    /// As [`build`](Self::build).
     pub async fn bind(self) -> std::io::Result<ListeningServer<H>> {
         let mut addresses = self.listen.clone();
         if addresses.is_empty() && self.has_no_tls() {

@@ -38,10 +38,6 @@ pub enum Takeover {
 pub struct ServerConfig {
     /// Session settings (chunk size, window, keep-alive, Enhanced RTMP FourCCs).
     pub session: SessionConfig,
-    /// Settings of the hub, when it is the router (GOP cache, slow player policy, republish
-    /// grace, stream budgets). Its chunk size and ring size are set to the session's chunk
-    /// size and [`player_queue_bytes`](Self::player_queue_bytes).
-    pub hub: HubConfig,
     /// Bytes a player's queue holds: chunked media plus 64 bytes per message (default 16 MiB,
     /// the largest GOP the hub's cache keeps, so that a joining player gets a cached GOP
     /// whole). Media that does not fit is dropped for that player by the router's slow-player
@@ -148,11 +144,29 @@ pub struct ServerConfig {
     pub max_write_delay: Duration,
 }
 
+impl ServerConfig {
+    /// The settings of the hub a server builds when given no router: the defaults, with the
+    /// session's chunk size and rings of [`player_queue_bytes`](Self::player_queue_bytes). A
+    /// start for a hub of other settings
+    /// ([`ServerBuilder::hub`](crate::ServerBuilder::hub)).
+    ///
+    /// ```
+    /// let mut config = rtmp_server::ServerConfig::default();
+    /// config.session.chunk_size = 4096;
+    /// assert_eq!(config.hub_settings().chunk_size, 4096);
+    /// ```
+    pub fn hub_settings(&self) -> HubConfig {
+        let mut hub = HubConfig::default();
+        hub.chunk_size = self.session.chunk_size;
+        hub.player_queue_bytes = self.player_queue_bytes;
+        hub
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             session: SessionConfig::default(),
-            hub: HubConfig::default(),
             player_queue_bytes: 16 << 20,
             legacy_for_unannounced: false,
             decoder: DecoderConfig::default(),

@@ -176,6 +176,7 @@ where
             max_delay: config.max_write_delay,
         },
         entry.bytes_out.clone(),
+        context.registry.rechunked.clone(),
     ));
     let mut connection = Connection {
         id,
@@ -659,7 +660,9 @@ impl<H: Hooks> Connection<H> {
             None => CodecPolicy::AsPublished,
         };
         let (player, controls) = self.control.player(request.stream_id, enhanced, codecs);
-        let player = player.with_rendition(rendition);
+        let player = player
+            .with_rendition(rendition)
+            .with_chunk_size(self.context.config.session.chunk_size);
         self.controls.insert(request.stream_id, controls);
         match router.play(&request.key, player) {
             Ok(subscription) => {

@@ -23,8 +23,7 @@ use crate::memory;
 use crate::relay::{self, Relays};
 use crate::stats::{Registry, Request, ServerStats};
 use crate::viewer::{Protocol, Viewer, ViewerError, ViewerRequest};
-use rtmp_router::Hub;
-use rtmp_router::Router;
+use rtmp_router::{Hub, Router};
 use rtmp_session::{RtmpUrl, StreamKey};
 
 /// How accepted connections become RTMP streams.
@@ -92,7 +91,6 @@ impl Accept {
 /// ```
 pub struct Server<H = AcceptAll> {
     context: Arc<Context<H>>,
-    hub: Option<Arc<Hub>>,
 }
 
 /// Another handle to the same server (connections, streams, settings), e.g. for an HTTP
@@ -101,7 +99,6 @@ impl<H> Clone for Server<H> {
     fn clone(&self) -> Self {
         Self {
             context: self.context.clone(),
-            hub: self.hub.clone(),
         }
     }
 }
@@ -122,18 +119,21 @@ impl Server<AcceptAll> {
 }
 
 impl<H: Hooks> Server<H> {
-    /// A server whose decisions are made by `hooks`, with the [`Hub`] as its router.
-    pub fn with_hooks(mut config: ServerConfig, hooks: H) -> Self {
-        config.hub.chunk_size = config.session.chunk_size;
-        config.hub.player_queue_bytes = config.player_queue_bytes;
-        let hub = Hub::new(config.hub.clone());
-        Self::with_parts(config, hooks, Arc::new(hub.clone()), Some(hub))
+    /// A server whose decisions are made by `hooks`, with a [`Hub`] fitted to `config` as its
+    /// router ([`ServerConfig::hub_settings`]).
+    pub fn with_hooks(config: ServerConfig, hooks: H) -> Self {
+        let hub = Hub::new(config.hub_settings());
+        Self::with_router(config, hooks, hub)
     }
 
     /// A server whose decisions are made by `hooks` and whose media goes through `router`
-    /// instead of the hub.
+    /// (a [`Hub`] of other settings, or a router of the application's own). Its players'
+    /// handles carry the session's chunk size
+    /// ([`PlayerHandle::chunk_size`](crate::PlayerHandle::chunk_size)): media chunked at
+    /// another size is chunked again for each player, counted in
+    /// [`Totals::rechunked_messages`](crate::Totals::rechunked_messages) and logged once.
     pub fn with_router(config: ServerConfig, hooks: H, router: impl Router) -> Self {
-        Self::with_parts(config, hooks, Arc::new(router), None)
+        Self::with_shared_router(config, hooks, Arc::new(router))
     }
 
     pub(crate) fn with_shared_router(
@@ -141,18 +141,8 @@ impl<H: Hooks> Server<H> {
         hooks: H,
         router: Arc<dyn Router>,
     ) -> Self {
-        Self::with_parts(config, hooks, router, None)
-    }
-
-    fn with_parts(
-        config: ServerConfig,
-        hooks: H,
-        router: Arc<dyn Router>,
-        hub: Option<Arc<Hub>>,
-    ) -> Self {
         let queued = MemoryBudget::new(config.max_queued_bytes);
         Self {
-            hub,
             context: Arc::new(Context {
                 hooks: Arc::new(hooks),
                 relays: Relays::new(
@@ -187,11 +177,6 @@ impl<H: Hooks> Server<H> {
     /// Connections open now (from accept to close, handshakes included).
     pub fn connections(&self) -> usize {
         self.context.open.load(Ordering::Relaxed)
-    }
-
-    /// The hub, for stream figures, unless the server was given another router.
-    pub fn hub(&self) -> Option<&Arc<Hub>> {
-        self.hub.as_ref()
     }
 
     /// The server-wide budget of bytes queued for writing ([`ServerConfig::max_queued_bytes`]),

@@ -87,6 +87,10 @@ pub struct Totals {
     /// Media messages dropped for players that did not keep up (the hub's slow-player
     /// policy).
     pub dropped_frames: u64,
+    /// Media messages chunked again for a player because the router chunked them at another
+    /// size than the session's chunk size (zero with the hub the server builds; see
+    /// [`PlayerHandle::chunk_size`](crate::PlayerHandle::chunk_size)).
+    pub rechunked_messages: u64,
 }
 
 /// A snapshot of the server.
@@ -216,6 +220,8 @@ pub(crate) struct Registry {
     pub(crate) connections_refused: AtomicU64,
     pub(crate) publishes_refused: AtomicU64,
     pub(crate) plays_refused: AtomicU64,
+    /// Media messages chunked again by the connections' writers.
+    pub(crate) rechunked: Arc<AtomicU64>,
 }
 
 /// Removes a connection's entry when it ends.
@@ -347,6 +353,7 @@ impl Registry {
             publishes_refused: self.publishes_refused.load(Ordering::Relaxed),
             plays_refused: self.plays_refused.load(Ordering::Relaxed),
             dropped_frames: 0,
+            rechunked_messages: self.rechunked.load(Ordering::Relaxed),
         };
         let mut connections = Vec::with_capacity(entries.len());
         let mut streams: HashMap<StreamKey, StreamInfo> = HashMap::new();

@@ -139,9 +139,7 @@ impl ViewerError {
 /// connection of the server until dropped.
 pub struct Viewer<H: Hooks> {
     flv: FlvViewer,
-    context: Arc<Context<H>>,
-    entry: Arc<Entry>,
-    event: StreamEvent,
+    admitted: Admitted<H>,
     /// Rest until then before the next write, if set.
     next_write: Option<tokio::time::Instant>,
     /// Closed by the operator or a drain.
@@ -151,18 +149,29 @@ pub struct Viewer<H: Hooks> {
 impl<H: Hooks> std::fmt::Debug for Viewer<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Viewer")
-            .field("id", &self.event.connection)
-            .field("key", &self.event.key)
+            .field("id", &self.admitted.event.connection)
+            .field("key", &self.admitted.event.key)
             .finish_non_exhaustive()
     }
 }
 
-impl<H: Hooks> Viewer<H> {
-    /// Admits `request` on behalf of the server whose `context` this is.
-    pub(crate) async fn admit(
+/// A viewer of any protocol once admitted: one of the server's connections, with the stream
+/// it plays, until dropped (then unregistered, and the hooks hear that its play stopped).
+pub(crate) struct Admitted<H: Hooks> {
+    pub(crate) context: Arc<Context<H>>,
+    pub(crate) entry: Arc<Entry>,
+    pub(crate) event: StreamEvent,
+}
+
+impl<H: Hooks> Admitted<H> {
+    /// Decides on `request` as on an RTMP play: the stream must be live (or awaited), the
+    /// query's rendition valid, the router willing and the hooks agreeing. Registers the
+    /// viewer once all said yes; `play` (the router's part, if any) runs before that.
+    pub(crate) async fn admit<T>(
         context: Arc<Context<H>>,
         request: ViewerRequest,
-    ) -> Result<Self, ViewerError> {
+        play: impl FnOnce(&Context<H>, Rendition) -> Result<T, ViewerError>,
+    ) -> Result<(Self, T), ViewerError> {
         let key = request.key;
         // A stream whose publisher is restarting has players waiting for it: a viewer waits
         // with them, as an RTMP player does.
@@ -172,7 +181,7 @@ impl<H: Hooks> Viewer<H> {
         }
         let id = context.next_id.fetch_add(1, Ordering::Relaxed);
         let client = Client::new(id, request.peer, None);
-        let play = StreamRequest {
+        let stream = StreamRequest {
             stream_id: 0,
             key: key.clone(),
             query: request.query,
@@ -184,22 +193,16 @@ impl<H: Hooks> Viewer<H> {
         };
         // What the server can refuse itself is refused before the hooks are asked, so that
         // a play they accepted is one that starts.
-        let rendition = Rendition::from_query(play.query.as_deref(), false)
+        let rendition = Rendition::from_query(stream.query.as_deref(), false)
             .map_err(|bad| refused(bad.into()))?;
         context
             .router
             .check_play(&key, true)
             .map_err(|error| refused(error.into()))?;
-        if let Err(refusal) = decide(&context, client, play.clone()).await {
+        if let Err(refusal) = decide(&context, client, stream).await {
             return Err(refused(ViewerError::Refused(refusal)));
         }
-        let mut config = FlvViewerConfig::default();
-        config.queue_bytes = context.config.player_queue_bytes;
-        config.gop = request.gop;
-        config.codecs = request.codecs;
-        config.rendition = rendition;
-        let flv = FlvViewer::play(&*context.router, &key, config, context.queued.clone())
-            .map_err(|error| refused(error.into()))?;
+        let played = play(&context, rendition).map_err(refused)?;
         let entry = context.registry.enter(id, request.peer, request.protocol);
         entry.started(0, &key, Role::Player);
         let event = StreamEvent {
@@ -211,11 +214,67 @@ impl<H: Hooks> Viewer<H> {
             bytes: 0,
         };
         context.hooks.on_play_started(&event);
+        Ok((
+            Self {
+                context,
+                entry,
+                event,
+            },
+            played,
+        ))
+    }
+
+    /// Counts `bytes` sent to the viewer.
+    pub(crate) fn count(&self, bytes: usize) {
+        self.entry
+            .bytes_out
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Whether the operator closed the viewer or drained the server since last asked.
+    pub(crate) fn is_closed(&self) -> bool {
+        let ends = |request: &Request| matches!(request, Request::Close | Request::Reconnect { .. });
+        self.entry.take_requests().iter().any(ends)
+    }
+}
+
+impl<H: Hooks> Drop for Admitted<H> {
+    fn drop(&mut self) {
+        let mut event = self.event.clone();
+        event.duration = self.entry.stopped(0, Role::Player);
+        event.bytes = self.entry.bytes_out.load(Ordering::Relaxed);
+        self.context
+            .registry
+            .unregister(event.connection, &self.entry);
+        self.context.hooks.on_play_stopped(&event);
+    }
+}
+
+impl<H: Hooks> Viewer<H> {
+    /// Admits `request` on behalf of the server whose `context` this is.
+    pub(crate) async fn admit(
+        context: Arc<Context<H>>,
+        request: ViewerRequest,
+    ) -> Result<Self, ViewerError> {
+        let key = request.key.clone();
+        let (gop, codecs) = (request.gop, request.codecs.clone());
+        let (admitted, flv) = Admitted::admit(context, request, |context, rendition| {
+            let mut config = FlvViewerConfig::default();
+            config.queue_bytes = context.config.player_queue_bytes;
+            config.gop = gop;
+            config.codecs = codecs;
+            config.rendition = rendition;
+            Ok(FlvViewer::play(
+                &*context.router,
+                &key,
+                config,
+                context.queued.clone(),
+            )?)
+        })
+        .await?;
         Ok(Self {
             flv,
-            context,
-            entry,
-            event,
+            admitted,
             next_write: None,
             ended: false,
         })
@@ -223,12 +282,12 @@ impl<H: Hooks> Viewer<H> {
 
     /// The viewer's id among the server's connections.
     pub fn id(&self) -> u64 {
-        self.event.connection
+        self.admitted.event.connection
     }
 
     /// The stream it plays.
     pub fn key(&self) -> &StreamKey {
-        &self.event.key
+        &self.admitted.event.key
     }
 
     /// The next bytes to send: the FLV header, then a tag at a time, each written at the
@@ -238,7 +297,7 @@ impl<H: Hooks> Viewer<H> {
         if self.ended {
             return None;
         }
-        let entry = self.entry.clone();
+        let entry = self.admitted.entry.clone();
         let bytes = loop {
             let next_write = self.next_write;
             tokio::select! {
@@ -246,11 +305,7 @@ impl<H: Hooks> Viewer<H> {
                 () = entry.wake.notified() => {
                     // A close or a drain: a viewer cannot move elsewhere on its own, so it
                     // ends (its player reconnects to whichever node serves the stream).
-                    let requests = entry.take_requests();
-                    let ends = |request: &Request| {
-                        matches!(request, Request::Close | Request::Reconnect { .. })
-                    };
-                    if requests.iter().any(ends) {
+                    if self.admitted.is_closed() {
                         self.ended = true;
                         return None;
                     }
@@ -267,12 +322,13 @@ impl<H: Hooks> Viewer<H> {
             self.ended = true;
             return None;
         };
-        let interval = self.context.config.write_interval;
+        let context = &self.admitted.context;
+        let interval = context.config.write_interval;
         if !interval.is_zero() {
             let now = tokio::time::Instant::now();
-            self.next_write = Some(next_tick(self.context.epoch, interval, now));
+            self.next_write = Some(next_tick(context.epoch, interval, now));
         }
-        self.count(&bytes);
+        self.admitted.count(bytes.len());
         Some(bytes)
     }
 
@@ -284,26 +340,8 @@ impl<H: Hooks> Viewer<H> {
             return None;
         }
         let bytes = self.flv.ready()?;
-        self.count(&bytes);
+        self.admitted.count(bytes.len());
         Some(bytes)
-    }
-
-    fn count(&self, bytes: &Bytes) {
-        self.entry
-            .bytes_out
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    }
-}
-
-impl<H: Hooks> Drop for Viewer<H> {
-    fn drop(&mut self) {
-        let mut event = self.event.clone();
-        event.duration = self.entry.stopped(0, Role::Player);
-        event.bytes = self.entry.bytes_out.load(Ordering::Relaxed);
-        self.context
-            .registry
-            .unregister(event.connection, &self.entry);
-        self.context.hooks.on_play_stopped(&event);
     }
 }
 

@@ -151,6 +151,7 @@ pub(crate) async fn write_loop(
     mut outlet: Outlet,
     ticks: Ticks,
     written: Arc<AtomicU64>,
+    rechunked: Arc<AtomicU64>,
 ) -> Result<(), WriteError> {
     let mut batch = Batch::new();
     // Whether media went out yet: a player's first write is never held back.
@@ -178,6 +179,7 @@ pub(crate) async fn write_loop(
         write_all(&mut writer, &batch, ticks.timeout).await?;
         let size = batch.size();
         written.fetch_add(size as u64, Ordering::Relaxed);
+        report_rechunked(&mut batch, &rechunked);
         started |= batch.oldest_media().is_some();
         outlet.written(&mut batch);
         if backlog || ticks.period.is_zero() {
@@ -198,6 +200,19 @@ pub(crate) async fn write_loop(
         .await
         .map_err(|_| WriteError::Stalled)??;
     Ok(())
+}
+
+/// Adds the media of `batch` chunked again (the router's chunk size is not the session's) to
+/// the server's count, and says so in the log the first time, once per server.
+fn report_rechunked(batch: &mut Batch, rechunked: &AtomicU64) {
+    let count = batch.take_rechunked();
+    if count > 0 && rechunked.fetch_add(count, Ordering::Relaxed) == 0 {
+        tracing::warn!(
+            "the router chunks media at another size than the session's chunk size: \
+             every message is chunked again for each player (a copy per player); give the \
+             router the session's chunk size (PlayerHandle::chunk_size)"
+        );
+    }
 }
 
 /// Coalesces: rests until `due` (a tick), so that media arriving meanwhile shares one system
@@ -326,6 +341,7 @@ mod tests {
             super::WriteHalf::Other(Box::new(ours)),
             outlet,
             ticks,
+            Arc::default(),
             Arc::default(),
         ));
         let peer = Peer {

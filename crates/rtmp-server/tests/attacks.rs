@@ -36,12 +36,17 @@ fn server_child() {
         config.write_timeout = WRITE_TIMEOUT;
         // Players told of every publish and unpublish at once, the most a republish flood can
         // make the server say (within the default grace it says nothing).
-        config.hub.republish_grace = Duration::ZERO;
+        let mut hub = config.hub_settings();
+        hub.republish_grace = Duration::ZERO;
         let listener =
             rtmp_server::system::bind_listener(([127, 0, 0, 1], 0).into(), config.listen_backlog)
                 .unwrap();
         println!("port {}", listener.local_addr().unwrap().port());
-        let server = rtmp_server::Server::new(config);
+        let server = rtmp_server::Server::with_router(
+            config,
+            rtmp_server::AcceptAll,
+            rtmp_server::Hub::new(hub),
+        );
 
         let stdin_closed = async {
             let _ = tokio::task::spawn_blocking(|| {

@@ -26,11 +26,7 @@ async fn a_built_server_serves_until_shutdown() {
         .unwrap();
     let ports: Vec<u16> = server.local_addrs().iter().map(|a| a.port()).collect();
     assert_eq!(ports.len(), 2);
-    let hub = server
-        .server()
-        .hub()
-        .expect("the hub is the router")
-        .clone();
+    let hub = server.server().router().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(server.run(async {
         let _ = stopped.await;

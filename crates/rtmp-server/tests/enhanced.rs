@@ -34,7 +34,7 @@ async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
     server.published("h264").await;
     // Per-stream figures name the codecs, whatever the tag form.
     let codecs = |name: &str| {
-        let stats = server.hub.stats(&common::key(name)).unwrap();
+        let stats = server.router.stats(&common::key(name)).unwrap();
         (stats.video_codec, stats.audio_codec)
     };
     assert_eq!(
@@ -51,7 +51,7 @@ async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
     );
     common::eventually("a bitrate is measured", || {
         server
-            .hub
+            .router
             .stats(&common::key("h264"))
             .is_some_and(|stats| stats.bitrate > 100_000)
     })
@@ -97,9 +97,10 @@ async fn ffmpeg9_publishes_and_plays_hevc_and_av1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_player_of_enhanced_video_is_told_when_refusal_is_on() {
-    let mut config = ServerConfig::default();
-    config.hub.refuse_unannounced_enhanced = true;
-    let server = TestServer::start(config).await;
+    let config = ServerConfig::default();
+    let mut hub = config.hub_settings();
+    hub.refuse_unannounced_enhanced = true;
+    let server = TestServer::start_hub(config, hub).await;
     let url = server.url("live/hevc");
     let mut publisher = spawn(
         common::peers::ffmpeg9(),
@@ -275,12 +276,12 @@ async fn ffmpeg9_round_trips_vp9_vvc_flac_ac3_and_eac3() {
         server.published(name).await;
         common::eventually("the audio configuration is read", || {
             server
-                .hub
+                .router
                 .stats(&common::key(name))
                 .is_some_and(|stats| stats.audio_sample_rate.is_some())
         })
         .await;
-        let stats = server.hub.stats(&common::key(name)).unwrap();
+        let stats = server.router.stats(&common::key(name)).unwrap();
         assert_eq!(
             (stats.video_codec, stats.audio_codec),
             (Some(video), Some(audio)),

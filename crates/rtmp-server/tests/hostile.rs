@@ -104,7 +104,7 @@ async fn hostile_clients_are_closed_and_others_keep_playing() {
     );
     // Nothing is left behind in the hub.
     tokio::time::timeout(LIMIT, async {
-        while !server.hub.keys().is_empty() {
+        while !server.router.keys().is_empty() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
@@ -144,7 +144,7 @@ async fn a_player_that_reads_nothing_stalls_nobody() {
         app: "live".into(),
         name: "busy".into(),
     };
-    let stats = server.hub.stats(&key).unwrap_or_default();
+    let stats = server.router.stats(&key).unwrap_or_default();
     assert!(
         stats.dropped > 0,
         "the stalled player was never skipped ({} bytes published)",

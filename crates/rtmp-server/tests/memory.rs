@@ -137,6 +137,6 @@ async fn measure() {
         after[2] <= baseline + (16 << 20),
         "memory stays above its baseline: {baseline} -> {after:?}"
     );
-    assert!(server.hub.keys().is_empty());
+    assert!(server.router.keys().is_empty());
     server.stop().await;
 }

@@ -16,7 +16,7 @@ use rtmp_server::{
 };
 
 fn recorder(server: &TestServer, dir: &Path, segment: Option<Duration>) -> Recorder {
-    let router: Arc<dyn Router> = Arc::new(server.hub.clone());
+    let router: Arc<dyn Router> = server.router.clone();
     let mut config = RecordConfig::new(dir);
     config.segment_duration = segment;
     Recorder::new(router, MemoryBudget::new(1 << 30), config)
@@ -155,7 +155,7 @@ async fn hevc_av1_and_multitrack_recordings_decode_in_ffmpeg9() {
     ];
     // A second recorder takes one rendition of the multitrack stream: video track 1.
     let one_dir = temp_dir("one-rendition");
-    let router: Arc<dyn Router> = Arc::new(server.hub.clone());
+    let router: Arc<dyn Router> = server.router.clone();
     let mut config = RecordConfig::new(&one_dir);
     config.rendition = Rendition::One { video: 1, audio: 0 };
     let one = Recorder::new(router, MemoryBudget::new(1 << 30), config);

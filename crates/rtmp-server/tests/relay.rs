@@ -74,7 +74,7 @@ async fn edge_pulls_from_origin_while_someone_plays() {
     let mut player = spawn("ffmpeg", &play_for(&edge.url("live/cam"), &file, 3));
     eventually("the edge pulls", || {
         origin
-            .hub
+            .router
             .stats(&key("cam"))
             .is_some_and(|stats| stats.players == 1)
     })
@@ -85,12 +85,12 @@ async fn edge_pulls_from_origin_while_someone_plays() {
     eventually("the pull stops", || (edge.relays)() == 0).await;
     eventually("the origin loses the edge", || {
         origin
-            .hub
+            .router
             .stats(&key("cam"))
             .is_some_and(|stats| stats.players == 0)
     })
     .await;
-    assert!(edge.hub.keys().is_empty());
+    assert!(edge.router.keys().is_empty());
     publisher.start_kill().unwrap();
     let _ = wait(&mut publisher).await;
     origin.stop().await;
@@ -129,7 +129,7 @@ async fn pushes_to_failing_servers_retry_then_end() {
         (a.relays)() == 0
     })
     .await;
-    eventually("the stream is forgotten", || a.hub.keys().is_empty()).await;
+    eventually("the stream is forgotten", || a.router.keys().is_empty()).await;
     accepted.abort();
     a.stop().await;
 }

@@ -155,7 +155,7 @@ async fn every_player_gets_a_rendition_it_can_play() {
     assert_eq!(firsts, [FrameKind::Key, FrameKind::Key]);
 
     // The figures of each rendition.
-    let stats = server.hub.stats(&common::key("renditions")).unwrap();
+    let stats = server.router.stats(&common::key("renditions")).unwrap();
     let video: Vec<_> = stats.tracks.iter().filter(|track| track.video).collect();
     assert_eq!(video.len(), 2, "{:?}", stats.tracks);
     for (track, width) in video.iter().zip([640, 320]) {

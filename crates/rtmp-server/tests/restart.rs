@@ -40,9 +40,10 @@ async fn video_timestamps(mut player: RawClient, limit: Duration) -> Vec<u32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn players_ride_through_a_publisher_restart() {
-    let mut config = ServerConfig::default();
-    config.hub.republish_grace = Duration::from_secs(3);
-    let server = TestServer::start(config).await;
+    let config = ServerConfig::default();
+    let mut hub = config.hub_settings();
+    hub.republish_grace = Duration::from_secs(3);
+    let server = TestServer::start_hub(config, hub).await;
     let url = server.url("live/restart");
     let mut first = spawn("ffmpeg", &publish_args(&url, 5, "300k"));
     server.published("restart").await;
@@ -146,7 +147,7 @@ async fn a_new_encoder_takes_over_from_one_gone_silent() {
     let mut silent = silent_publisher(server.port, "taken").await;
     common::eventually("the silent publisher is on", || {
         server
-            .hub
+            .router
             .stats(&common::key("taken"))
             .is_some_and(|stats| stats.publishing)
     })
@@ -162,7 +163,7 @@ async fn a_new_encoder_takes_over_from_one_gone_silent() {
     // The silent publisher sent two video messages; the new encoder's frames follow them.
     common::eventually("the new encoder publishes", || {
         server
-            .hub
+            .router
             .stats(&common::key("taken"))
             .is_some_and(|stats| stats.publishing && stats.video_frames > 10)
     })

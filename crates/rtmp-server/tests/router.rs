@@ -10,17 +10,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{LIMIT, eventually, key, play_args, probe, publish_args, spawn, temp, wait};
-use rtmp_server::router::HubPublisher;
 use rtmp_server::{
     Hub, HubConfig, PlayError, PlayerHandle, Playing, PublishError, Publishing, RawMessage, Router,
     Server, StreamKey, StreamStats,
 };
 
 /// Publishes each key twice: as itself and as `NAME-mirror`.
-struct Mirror(Arc<Hub>);
+struct Mirror(Hub);
 
 /// Both publishers of one publish.
-struct Both(HubPublisher, HubPublisher);
+struct Both(Box<dyn Publishing>, Box<dyn Publishing>);
 
 impl Publishing for Both {
     fn key(&self) -> &StreamKey {
@@ -39,12 +38,12 @@ impl Router for Mirror {
             name: format!("{}-mirror", key.name),
             ..key.clone()
         };
-        let main = self.0.publish(key.clone())?;
-        Ok(Box::new(Both(main, self.0.publish(mirror)?)))
+        let main = self.0.publish(key)?;
+        Ok(Box::new(Both(main, self.0.publish(&mirror)?)))
     }
 
     fn play(&self, key: &StreamKey, player: PlayerHandle) -> Result<Box<dyn Playing>, PlayError> {
-        Router::play(&self.0, key, player)
+        self.0.play(key, player)
     }
 
     fn is_published(&self, key: &StreamKey) -> bool {
@@ -69,7 +68,7 @@ impl Router for Mirror {
     }
 
     fn stats(&self, key: &StreamKey) -> Option<StreamStats> {
-        Hub::stats(&self.0, key)
+        self.0.stats(key)
     }
 
     fn dropped(&self) -> u64 {
@@ -84,7 +83,6 @@ async fn a_router_of_its_own_feeds_the_servers_players() {
     config.republish_grace = Duration::from_secs(1);
     let hub = Hub::new(config);
     let server = Arc::new(Server::builder().router(Mirror(hub.clone())).build());
-    assert!(server.hub().is_none());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
@@ -133,4 +131,85 @@ async fn a_router_of_its_own_feeds_the_servers_players() {
     let _ = std::fs::remove_file(&file);
     let _ = stop.send(true);
     tokio::time::timeout(LIMIT, serving).await.unwrap().unwrap();
+}
+
+/// The lines a test's subscriber wrote.
+#[derive(Clone, Default)]
+struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_router_chunking_at_another_size_is_chunked_again_whole_and_said_once() {
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    let _log = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // The sessions chunk at 1024 bytes (the default), the hub at 4096.
+        let mut settings = HubConfig::default();
+        settings.chunk_size = 4096;
+        let server = Arc::new(Server::builder().hub(settings).build());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let serving = {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let until = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                server.serve(listener, until).await.unwrap();
+            })
+        };
+        let url = format!("rtmp://127.0.0.1:{port}/live/sized");
+        let mut publisher = spawn("ffmpeg", &publish_args(&url, 6, "2000k"));
+        eventually("the stream is published", || {
+            server.router().is_published(&key("sized"))
+        })
+        .await;
+        let files = [temp("sized-1.flv"), temp("sized-2.flv")];
+        let mut players: Vec<_> = files
+            .iter()
+            .map(|file| spawn("ffmpeg", &play_args(&url, file)))
+            .collect();
+        assert!(wait(&mut publisher).await.success());
+        for player in &mut players {
+            wait(player).await;
+        }
+        // Both players decoded every frame: the messages reached them whole.
+        for file in &files {
+            let (video, audio, keyframe_first) = probe(file).await;
+            assert!(keyframe_first);
+            assert!(video > 50 && audio > 50, "{video} video, {audio} audio");
+            let _ = std::fs::remove_file(file);
+        }
+        let rechunked = server.stats().totals.rechunked_messages;
+        assert!(rechunked > 100, "{rechunked} messages chunked again");
+        let _ = stop.send(true);
+        tokio::time::timeout(LIMIT, serving).await.unwrap().unwrap();
+    });
+    let log = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        log.matches("chunked again for each player").count(),
+        1,
+        "said once: {log}"
+    );
 }

@@ -44,7 +44,7 @@ pub struct HubConfig {
     /// continues the stream: its timestamps are moved on from where the players were (by the
     /// time it was away), so they never step back, and its metadata and sequence headers
     /// reach the players before its first frame. Past it, players are told the stream ended
-    /// (NetStream.Play.UnpublishNotify). Timed by [`Hub::expire`](crate::Hub::expire), which a server calls every
+    /// (NetStream.Play.UnpublishNotify). Timed by [`Router::tick`](crate::Router::tick), which a server calls every
     /// second.
     pub republish_grace: Duration,
 }

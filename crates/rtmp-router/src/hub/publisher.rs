@@ -9,7 +9,7 @@ use rtmp_flv::VideoKind;
 use rtmp_session::StreamKey;
 
 use super::probe::{Meter, TrackMeters};
-use super::{Hub, Stream};
+use super::{Shared, Stream};
 use crate::codecs::Conversions;
 use crate::media::{MediaKind, SharedMedia};
 use crate::player::Notice;
@@ -21,13 +21,13 @@ use crate::sync::lock;
 pub(super) const NO_RESUME: u64 = u64::MAX;
 
 /// The right to publish one key. Dropping it ends the publishing: players are told and wait.
-pub struct HubPublisher {
+pub(crate) struct HubPublisher {
     /// Where the first message goes in time when the publisher continues a stream whose
     /// players waited ([`NO_RESUME`] otherwise, and once the first message took it).
     pub(super) resume_at: AtomicU64,
     /// Added to every timestamp: a returning publisher's time moved on from the players'.
     pub(super) offset: AtomicU32,
-    pub(super) hub: Arc<Hub>,
+    pub(super) hub: Arc<Shared>,
     pub(super) key: StreamKey,
     pub(super) stream: Arc<Mutex<Stream>>,
 }
@@ -41,11 +41,6 @@ impl std::fmt::Debug for HubPublisher {
 }
 
 impl HubPublisher {
-    /// The key published.
-    pub fn key(&self) -> &StreamKey {
-        &self.key
-    }
-
     /// Shares an audio, video or data message with every player. Timestamps pass through.
     ///
     /// A message that takes the stream past one of its budgets ([`HubConfig::max_tracks`](crate::HubConfig::max_tracks),

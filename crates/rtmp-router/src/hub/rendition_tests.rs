@@ -9,7 +9,7 @@ use crate::channel;
 use crate::player::PlayerHandle;
 use crate::queue::{Item, MediaReceiver, MediaSender};
 use crate::ring::Follower;
-use crate::{Hub, HubConfig, Rendition};
+use crate::{Hub, HubConfig, Rendition, Router};
 
 fn key() -> StreamKey {
     StreamKey {
@@ -80,15 +80,15 @@ fn described(message: &RawMessage) -> (u32, u8, u8) {
 }
 
 /// Publishes two renditions, sequence starts first, then `frames` (track, time, keyframe).
-fn publish(hub: &std::sync::Arc<Hub>, frames: &[(u8, u32, bool)]) -> crate::HubPublisher {
-    let publisher = hub.publish(key()).unwrap();
+fn publish(hub: &Hub, frames: &[(u8, u32, bool)]) -> Box<dyn crate::Publishing> {
+    let mut publisher = hub.publish(&key()).unwrap();
     publisher.send(&video(0, 0, None)).unwrap();
     publisher.send(&video(1, 0, None)).unwrap();
-    send(&publisher, frames);
+    send(&mut publisher, frames);
     publisher
 }
 
-fn send(publisher: &crate::HubPublisher, frames: &[(u8, u32, bool)]) {
+fn send(publisher: &mut Box<dyn crate::Publishing>, frames: &[(u8, u32, bool)]) {
     for (track, timestamp, key) in frames {
         publisher
             .send(&video(*track, *timestamp, Some(*key)))
@@ -102,7 +102,7 @@ fn each_player_gets_its_rendition_as_a_single_track_legacy_stream() {
     let (first, mut first_media) = player(Rendition::first());
     let (second, mut second_media) = player(Rendition::One { video: 1, audio: 0 });
     let (all, mut all_media) = player(Rendition::All);
-    let _playing = [first, second, all].map(|handle| hub.play(key(), handle).unwrap());
+    let _playing = [first, second, all].map(|handle| hub.play(&key(), handle).unwrap());
     let _publisher = publish(
         &hub,
         &[(0, 0, true), (1, 0, true), (0, 40, false), (1, 40, false)],
@@ -123,7 +123,7 @@ fn each_player_gets_its_rendition_as_a_single_track_legacy_stream() {
 #[test]
 fn a_late_player_starts_at_its_own_tracks_keyframe() {
     let hub = Hub::new(HubConfig::default());
-    let publisher = publish(
+    let mut publisher = publish(
         &hub,
         &[
             (1, 0, true),
@@ -138,7 +138,7 @@ fn a_late_player_starts_at_its_own_tracks_keyframe() {
     let (second, mut second_media) = player(Rendition::One { video: 1, audio: 0 });
     let (first, mut first_media) = player(Rendition::first());
     let (all, mut all_media) = player(Rendition::All);
-    let _playing = [first, second, all].map(|handle| hub.play(key(), handle).unwrap());
+    let _playing = [first, second, all].map(|handle| hub.play(&key(), handle).unwrap());
     assert_eq!(
         video_of(&mut second_media),
         [
@@ -192,17 +192,17 @@ fn ring_readers_of_each_rendition_read_a_ring_of_their_own() {
     let (second, mut second_queue) = player(Rendition::One { video: 1, audio: 0 });
     let (other, mut other_queue) = player(Rendition::first());
     let _playing =
-        [first, second, other].map(|handle| hub.play(key(), handle.reading_rings()).unwrap());
+        [first, second, other].map(|handle| hub.play(&key(), handle.reading_rings()).unwrap());
     let mut first = follow(&mut first_queue);
     let mut second = follow(&mut second_queue);
     let mut other = follow(&mut other_queue);
     // A publisher that starts with one track, then adds a second.
-    let publisher = hub.publish(key()).unwrap();
+    let mut publisher = hub.publish(&key()).unwrap();
     publisher.send(&video(0, 0, None)).unwrap();
-    send(&publisher, &[(0, 0, true), (0, 40, false)]);
+    send(&mut publisher, &[(0, 0, true), (0, 40, false)]);
     publisher.send(&video(1, 80, None)).unwrap();
     send(
-        &publisher,
+        &mut publisher,
         &[(1, 80, true), (0, 80, false), (1, 120, false)],
     );
     let track_0 = [(0, 0x17, 0), (0, 0x17, 0), (40, 0x27, 0), (80, 0x27, 0)];
@@ -234,16 +234,16 @@ fn past_the_gop_budget_the_track_whose_gop_is_oldest_is_no_longer_kept() {
     let hub = Hub::new(config);
     // Track 0's keyframe comes once; track 1 goes on with keyframes: each video message is
     // 11 to 15 bytes, so track 0's GOP outgrows the budget.
-    let publisher = publish(&hub, &[(0, 0, true), (1, 0, true)]);
+    let mut publisher = publish(&hub, &[(0, 0, true), (1, 0, true)]);
     for timestamp in (40..400).step_by(40) {
         send(
-            &publisher,
+            &mut publisher,
             &[(1, timestamp, timestamp % 120 == 0), (0, timestamp, false)],
         );
     }
     let (first, mut first_media) = player(Rendition::first());
     let (second, mut second_media) = player(Rendition::One { video: 1, audio: 0 });
-    let _playing = [first, second].map(|handle| hub.play(key(), handle).unwrap());
+    let _playing = [first, second].map(|handle| hub.play(&key(), handle).unwrap());
     assert_eq!(
         video_of(&mut first_media),
         [(0, 0x17, 0)],
@@ -252,6 +252,6 @@ fn past_the_gop_budget_the_track_whose_gop_is_oldest_is_no_longer_kept() {
     let second: Vec<(u32, u8, u8)> = video_of(&mut second_media);
     assert_eq!(second[..2], [(0, 0x17, 0), (360, 0x17, 1)], "{second:?}");
     // Track 0's inter frames go on, and its players wait for its keyframe.
-    send(&publisher, &[(0, 400, false), (0, 440, true)]);
+    send(&mut publisher, &[(0, 400, false), (0, 440, true)]);
     assert_eq!(video_of(&mut first_media), [(440, 0x17, 0)]);
 }

@@ -5,7 +5,7 @@
 use crate::channel;
 use crate::player::{Notice, PlayerHandle, Stamped};
 use crate::queue::{MediaReceiver, MediaSender};
-use crate::{Hub, HubConfig, SlowPlayerPolicy};
+use crate::{Hub, HubConfig, Router, SlowPlayerPolicy};
 use rtmp_chunk::{MemoryBudget, RawMessage, type_id};
 use rtmp_session::StreamKey;
 
@@ -57,11 +57,11 @@ fn received(media: &mut MediaReceiver) -> Vec<(u32, bool)> {
 fn a_player_whose_writer_reads_rings_gets_the_catch_up_then_follows_the_ring() {
     use crate::queue::Item;
     let hub = Hub::new(HubConfig::default());
-    let publisher = hub.publish(key()).unwrap();
+    let mut publisher = hub.publish(&key()).unwrap();
     publisher.send(&sequence_start()).unwrap();
     publisher.send(&video(0, true, 100)).unwrap();
     let (handle, mut media, _) = player(1 << 20);
-    let playing = hub.play(key(), handle.reading_rings()).unwrap();
+    let playing = hub.play(&key(), handle.reading_rings()).unwrap();
     // The catch-up in its queue, then the start of reading the ring.
     let mut items = std::iter::from_fn(|| media.try_recv_on());
     assert!(matches!(items.next(), Some(Item::Media(..))));
@@ -94,12 +94,12 @@ fn a_player_whose_writer_reads_rings_gets_the_catch_up_then_follows_the_ring() {
 fn a_ring_reader_counts_as_sent_to_for_what_its_writer_takes() {
     use crate::queue::Item;
     let hub = Hub::new(HubConfig::default());
-    let publisher = hub.publish(key()).unwrap();
+    let mut publisher = hub.publish(&key()).unwrap();
     let controls = std::sync::Arc::<crate::controls::PlayControls>::default();
     let (media, mut queue) = MediaSender::channel(1 << 20, MemoryBudget::new(1 << 30));
     let (notices, _heard) = channel::unbounded();
     let handle = PlayerHandle::new(media, notices, false, 1, controls.clone());
-    let _playing = hub.play(key(), handle.reading_rings()).unwrap();
+    let _playing = hub.play(&key(), handle.reading_rings()).unwrap();
     let Some(Item::Follow(mut follower)) = queue.try_recv_on() else {
         panic!("no ring to follow");
     };
@@ -120,13 +120,13 @@ fn a_ring_reader_counts_as_sent_to_for_what_its_writer_takes() {
 #[test]
 fn a_late_player_gets_the_sequence_start_and_the_gop_from_its_keyframe() {
     let hub = Hub::new(HubConfig::default());
-    let publisher = hub.publish(key()).unwrap();
+    let mut publisher = hub.publish(&key()).unwrap();
     publisher.send(&sequence_start()).unwrap();
     for (timestamp, keyframe) in [(0, true), (40, false), (80, true), (120, false)] {
         publisher.send(&video(timestamp, keyframe, 100)).unwrap();
     }
     let (handle, mut media, _) = player(1 << 20);
-    let _playing = hub.play(key(), handle).unwrap();
+    let _playing = hub.play(&key(), handle).unwrap();
     assert_eq!(
         received(&mut media),
         [(0, true), (80, false), (120, false)],
@@ -147,10 +147,10 @@ fn a_player_behind_skips_to_the_next_keyframe_or_is_dropped_by_policy() {
             ..HubConfig::default()
         };
         let hub = Hub::new(config);
-        let publisher = hub.publish(key()).unwrap();
+        let mut publisher = hub.publish(&key()).unwrap();
         // Room for about two 1000-byte frames.
         let (handle, mut media, _) = player(2500);
-        let _playing = hub.play(key(), handle).unwrap();
+        let _playing = hub.play(&key(), handle).unwrap();
         publisher.send(&video(0, true, 1000)).unwrap();
         publisher.send(&video(40, false, 1000)).unwrap();
         publisher.send(&video(80, false, 1000)).unwrap(); // does not fit: the player is behind
@@ -183,7 +183,7 @@ fn audio_track(packet_type: u8, track_id: u8, body: &[u8]) -> RawMessage {
 #[test]
 fn a_late_player_gets_every_tracks_configuration() {
     let hub = Hub::new(HubConfig::default());
-    let publisher = hub.publish(key()).unwrap();
+    let mut publisher = hub.publish(&key()).unwrap();
     publisher.send(&sequence_start()).unwrap();
     // AAC AudioSpecificConfigs for tracks 0 and 1, a multichannel config for track 1
     // (native order, 2 channels, front left and right), then coded frames.
@@ -198,7 +198,7 @@ fn a_late_player_gets_every_tracks_configuration() {
     // A new configuration for track 1 replaces the old one only.
     publisher.send(&audio_track(0, 1, &[0x11, 0x88])).unwrap();
     let (handle, mut media, _) = player(1 << 20);
-    let _playing = hub.play(key(), handle).unwrap();
+    let _playing = hub.play(&key(), handle).unwrap();
     let payloads: Vec<Vec<u8>> = std::iter::from_fn(|| media.try_recv())
         .map(|item| item.message().payload.to_vec())
         .collect();
@@ -227,15 +227,15 @@ fn players_wait_through_a_republish_and_start_from_the_new_stream() {
         ..HubConfig::default()
     });
     let (handle, mut media, mut notices) = player(1 << 20);
-    let _playing = hub.play(key(), handle).unwrap();
-    let first = hub.publish(key()).unwrap();
+    let _playing = hub.play(&key(), handle).unwrap();
+    let mut first = hub.publish(&key()).unwrap();
     assert_eq!(
         notices.try_recv().map(|(notice, _)| *notice),
         Some(Notice::Published(key()))
     );
     first.send(&sequence_start()).unwrap();
     first.send(&video(0, true, 100)).unwrap();
-    assert!(hub.publish(key()).is_err(), "one publisher at a time");
+    assert!(hub.publish(&key()).is_err(), "one publisher at a time");
     drop(first);
     assert_eq!(
         notices.try_recv().map(|(notice, _)| *notice),
@@ -244,7 +244,7 @@ fn players_wait_through_a_republish_and_start_from_the_new_stream() {
     assert_eq!(received(&mut media), [(0, true), (0, false)]);
 
     // The next publisher's stream starts clean: nothing of the old one is cached.
-    let second = hub.publish(key()).unwrap();
+    let mut second = hub.publish(&key()).unwrap();
     assert_eq!(
         notices.try_recv().map(|(notice, _)| *notice),
         Some(Notice::Published(key()))
@@ -252,7 +252,7 @@ fn players_wait_through_a_republish_and_start_from_the_new_stream() {
     second.send(&video(5000, true, 100)).unwrap();
     assert_eq!(received(&mut media), [(5000, false)]);
     let (late, mut late_media, _) = player(1 << 20);
-    let _late = hub.play(key(), late).unwrap();
+    let _late = hub.play(&key(), late).unwrap();
     assert_eq!(received(&mut late_media), [(5000, false)]);
     drop(second);
     drop(_playing);
@@ -264,8 +264,8 @@ fn players_wait_through_a_republish_and_start_from_the_new_stream() {
 fn a_publisher_back_within_the_grace_continues_the_stream_for_its_players() {
     let hub = Hub::new(HubConfig::default());
     let (handle, mut media, mut notices) = player(1 << 20);
-    let _playing = hub.play(key(), handle).unwrap();
-    let first = hub.publish(key()).unwrap();
+    let _playing = hub.play(&key(), handle).unwrap();
+    let mut first = hub.publish(&key()).unwrap();
     assert!(notices.try_recv().is_some(), "told of the first publisher");
     first.send(&sequence_start()).unwrap();
     first.send(&video(4000, true, 100)).unwrap();
@@ -277,9 +277,9 @@ fn a_publisher_back_within_the_grace_continues_the_stream_for_its_players() {
     );
     // Within the grace: the player is told nothing, and the stream goes on from where it
     // was, the new publisher's sequence start first.
-    hub.expire(std::time::Instant::now());
+    hub.tick(std::time::Instant::now());
     assert!(notices.try_recv().is_none(), "told within the grace");
-    let second = hub.publish(key()).unwrap();
+    let mut second = hub.publish(&key()).unwrap();
     second.send(&sequence_start()).unwrap();
     second.send(&video(0, true, 100)).unwrap();
     second.send(&video(40, false, 100)).unwrap();
@@ -291,15 +291,15 @@ fn a_publisher_back_within_the_grace_continues_the_stream_for_its_players() {
     // Gone past the grace: told, once.
     drop(second);
     let later = std::time::Instant::now() + HubConfig::default().republish_grace * 2;
-    hub.expire(later);
+    hub.tick(later);
     assert_eq!(
         notices.try_recv().map(|(notice, _)| *notice),
         Some(Notice::Unpublished(key()))
     );
-    hub.expire(later);
+    hub.tick(later);
     assert!(notices.try_recv().is_none());
     // A publisher after that starts afresh, and players are told.
-    let third = hub.publish(key()).unwrap();
+    let mut third = hub.publish(&key()).unwrap();
     assert_eq!(
         notices.try_recv().map(|(notice, _)| *notice),
         Some(Notice::Published(key()))
@@ -317,7 +317,7 @@ fn a_publisher_past_the_streams_budgets_is_refused() {
         ..HubConfig::default()
     };
     let hub = Hub::new(config);
-    let publisher = hub.publish(key()).unwrap();
+    let mut publisher = hub.publish(&key()).unwrap();
     for track in 0..4 {
         publisher
             .send(&audio_track(0, track, &[0x12, 0x10]))
@@ -335,7 +335,7 @@ fn a_publisher_past_the_streams_budgets_is_refused() {
         })
     ));
     drop(publisher);
-    let publisher = hub.publish(key()).unwrap();
+    let mut publisher = hub.publish(&key()).unwrap();
     let large = audio_track(0, 0, &[0x12; 5000]);
     assert!(matches!(
         publisher.send(&large),

@@ -13,7 +13,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rtmp_server::{Hub, Server, ServerConfig};
+use rtmp_server::{Hub, HubConfig, Router, Server, ServerConfig};
 
 #[path = "../../../rtmp-flv/tests/common/peers.rs"]
 pub mod peers;
@@ -25,7 +25,8 @@ pub const LIMIT: Duration = Duration::from_secs(60);
 pub struct TestServer {
     pub port: u16,
     pub tls_port: u16,
-    pub hub: Arc<Hub>,
+    /// The server's router (a hub).
+    pub router: Arc<dyn Router>,
     /// The server's running relay tasks.
     pub relays: Box<dyn Fn() -> usize + Send + Sync>,
     stop: Option<tokio::sync::watch::Sender<bool>>,
@@ -44,13 +45,26 @@ impl TestServer {
         hooks: H,
         tls: Option<(&Path, &Path)>,
     ) -> Self {
+        Self::serving(Server::with_hooks(config, hooks), tls).await
+    }
+
+    /// A server whose hub has `settings`.
+    pub async fn start_hub(config: ServerConfig, settings: HubConfig) -> Self {
+        let server = Server::with_router(config, rtmp_server::AcceptAll, Hub::new(settings));
+        Self::serving(server, None).await
+    }
+
+    async fn serving<H: rtmp_server::Hooks>(
+        server: Server<H>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let tls_port = tls_listener.local_addr().unwrap().port();
         let tls_config = tls.map(|(cert, key)| rtmp_server::tls::server_config(cert, key).unwrap());
-        let server = Arc::new(Server::with_hooks(config, hooks));
-        let hub = server.hub().expect("the hub is the router").clone();
+        let server = Arc::new(server);
+        let router = server.router().clone();
         let relays = {
             let server = server.clone();
             Box::new(move || server.relays())
@@ -78,7 +92,7 @@ impl TestServer {
         Self {
             port,
             tls_port,
-            hub,
+            router,
             relays,
             stop: Some(stop),
             task: Some(task),
@@ -94,7 +108,7 @@ impl TestServer {
         let key = key(name);
         tokio::time::timeout(LIMIT, async {
             while !self
-                .hub
+                .router
                 .stats(&key)
                 .is_some_and(|stats| stats.publishing && stats.video_frames > 0)
             {
