@@ -72,6 +72,23 @@ def chunk_messages(stream):
             yield state["type"], body
 
 
+def hls_steps(data, limit=160):
+    """The first tags of an FLV file as hls_segmenter steps: operation (0 audio, 1 video,
+    2 data), signed 16-bit timestamp step, 16-bit length, body."""
+    out, previous = bytearray(), 0
+    offset = struct.unpack(">I", data[5:9])[0] + 4
+    for index, (kind, body) in enumerate(flv_tags(data)):
+        start = offset
+        offset += 11 + len(body) + 4
+        if index >= limit or kind not in (8, 9, 18) or len(body) > 0xFFFF:
+            continue
+        timestamp = int.from_bytes(data[start + 4 : start + 7], "big") | data[start + 7] << 24
+        step = max(-0x8000, min(0x7FFF, timestamp - previous))
+        previous += step
+        out += bytes([{8: 0, 9: 1, 18: 2}[kind]]) + struct.pack(">hH", step, len(body)) + body
+    return bytes(out)
+
+
 def main():
     fixtures = ROOT / "crates"
     for path in (fixtures / "rtmp-handshake" / "tests" / "fixtures").glob("*.bin"):
@@ -120,6 +137,7 @@ def main():
                     put("codec_config", body[5:])
             if kind == 8 and len(body) > 2 and body[0] >> 4 == 10 and body[1] == 0:
                 put("codec_config", body[2:])
+        put("hls_segmenter", hls_steps(data))
     print(f"seeded {sum(1 for _ in CORPUS.glob('*/*'))} files under {CORPUS}")
 
 

@@ -53,8 +53,9 @@ struct Args {
     /// [default: 256].
     #[arg(long)]
     http_max_connections: Option<usize>,
-    /// Serve every live stream to browsers on this address: HTTP-FLV and WebSocket-FLV at
-    /// /APP/NAME.flv, and a watch page at /watch/APP/NAME [default: off].
+    /// Serve every live stream to browsers and HTTP players on this address: HTTP-FLV and
+    /// WebSocket-FLV at /APP/NAME.flv, Low-Latency HLS at /APP/NAME/index.m3u8, and a watch
+    /// page at /watch/APP/NAME [default: off].
     #[arg(long)]
     watch: Option<SocketAddr>,
     /// The most viewer connections at once (HTTP-FLV, WebSocket-FLV, watch pages)
@@ -293,13 +294,13 @@ async fn run(
     if api_token.as_deref().is_some_and(str::is_empty) {
         return Err("the HTTP token (--http-token, api_token) is empty".into());
     }
-    if let (Some(address), None) = (http_address, &api_token) {
-        if !address.ip().is_loopback() {
-            return Err(format!(
+    if let (Some(address), None) = (http_address, &api_token)
+        && !address.ip().is_loopback()
+    {
+        return Err(format!(
                 "--http {address} is not a loopback address: set --http-token (or api_token) so that the API asks who is calling"
             )
             .into());
-        }
     }
     let recorder = Arc::new(OnceLock::new());
     let cluster = match (
@@ -455,6 +456,7 @@ async fn run(
         watch_port = Some(local.port());
         tracing::info!("watch pages on http://{local}/watch/APP/NAME");
         let watch = Arc::new(watch::Watch {
+            hls: rtmp_server::Hls::new(server.clone(), rtmp_server::HlsSettings::default()),
             server: server.clone(),
         });
         tokio::spawn(watch::serve(listener, watch, watch_limits));

@@ -139,10 +139,10 @@ impl Hooks for Policy {
             .app(&event.key.app)
             .and_then(|app| app.record)
             .unwrap_or(true);
-        if let (Some(recorder), true) = (self.recorder.get(), wanted) {
-            if let Err(error) = recorder.start(&event.key) {
-                tracing::warn!(key = %event.key, %error, "not recorded");
-            }
+        if let (Some(recorder), true) = (self.recorder.get(), wanted)
+            && let Err(error) = recorder.start(&event.key)
+        {
+            tracing::warn!(key = %event.key, %error, "not recorded");
         }
     }
 

@@ -7,9 +7,13 @@
 //!   closes the connection at its first frame (code 1008), pings and pongs more than 10 a
 //!   second sustained (bursts of 20) too; its connection buffers 4 KiB to read and at most
 //!   64 KiB to write, a larger tag going out in binary messages of 32 KiB (`ws_viewer.rs`);
+//! - `GET /APP/NAME/index.m3u8`: Low-Latency HLS (CMAF parts and segments, blocking playlist
+//!   reloads, delta updates), and plain HLS from the same segments for players that ask for no
+//!   part; each client is a session of the server's ([`Hls`]), open to pages of any origin;
 //! - `GET /watch/APP/NAME`: a page that plays it with mpegts.js (served from here, with its
 //!   licence, under `/player/`), shows how far behind live it is, and reconnects when the
-//!   stream comes back.
+//!   stream comes back. Where the browser has no Media Source Extensions (Safari on older
+//!   iPhones) it plays HLS natively; `?hls=1` plays HLS with hls.js (also under `/player/`).
 //!
 //! A viewer is admitted by the server as an RTMP player is ([`Server::viewer`]): the hooks
 //! decide (`on_play`, with the URL's query), it is one of the server's connections (listed by
@@ -42,7 +46,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rtmp_server::router::CodecPolicy;
 use rtmp_server::system::{AddressSlot, LogLimit, PerAddress, WriteTimeout, bound_unsent};
-use rtmp_server::{Protocol, Server, StreamKey, Viewer, ViewerRequest};
+use rtmp_server::{Hls, Protocol, Server, StreamKey, Viewer, ViewerRequest};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::http::http1;
@@ -79,6 +83,8 @@ impl Default for WatchLimits {
 pub struct Watch {
     /// The RTMP server, which admits viewers as it does RTMP players.
     pub server: Server<ClusterHooks<Policy>>,
+    /// The server's HLS.
+    pub hls: Hls<ClusterHooks<Policy>>,
 }
 
 type Shared = State<Arc<Watch>>;
@@ -145,7 +151,10 @@ fn router(watch: Arc<Watch>) -> Router {
         .route("/watch/{app}/{name}", get(page))
         .route("/player/mpegts.js", get(player_script))
         .route("/player/LICENSE", get(player_license))
+        .route("/player/hls.js", get(hls_script))
+        .route("/player/hls.js.LICENSE", get(hls_license))
         .route("/{app}/{file}", get(flv))
+        .route("/{app}/{name}/{*path}", get(hls))
         .with_state(watch)
 }
 
@@ -185,6 +194,91 @@ async fn player_license() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
 }
 
+async fn hls_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        include_str!("player/hls.min.js"),
+    )
+}
+
+async fn hls_license() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        include_str!("player/hls.js.LICENSE"),
+    )
+}
+
+/// The stream a viewer's URL names, within RTMP's bounds on names (so that nothing below
+/// repeats more than they allow): 414 past them, 400 for a control character (a forged log
+/// line), as RTMP refuses them.
+fn stream_key(
+    server: &Server<ClusterHooks<Policy>>,
+    app: String,
+    name: &str,
+    query: Option<&str>,
+) -> Result<StreamKey, (StatusCode, &'static str)> {
+    let limits = &server.config().session;
+    let query_len = query.map_or(0, str::len);
+    if app.len() > limits.max_app_bytes
+        || name.len() > limits.max_name_bytes
+        || query_len > limits.max_query_bytes
+    {
+        return Err((StatusCode::URI_TOO_LONG, "the stream name is too long\n"));
+    }
+    if app.chars().chain(name.chars()).any(char::is_control) {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "the stream name holds a control character\n",
+        ));
+    }
+    Ok(StreamKey {
+        app,
+        name: name.to_owned(),
+    })
+}
+
+/// The longest path below a stream that HLS names (`v0/1234567.12.m4s` and the like).
+const MAX_HLS_PATH: usize = 64;
+
+/// `GET /APP/NAME/PATH`: Low-Latency HLS, `index.m3u8` being the multivariant playlist. Each
+/// client is a viewer of the server ([`Hls::get`]).
+async fn hls(
+    State(watch): Shared,
+    Path((app, name, path)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    Extension(Peer(peer)): Extension<Peer>,
+) -> Response {
+    if path.len() > MAX_HLS_PATH {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let key = match stream_key(&watch.server, app, &name, query.as_deref()) {
+        Ok(key) => key,
+        Err(refused) => return refused.into_response(),
+    };
+    let reply = watch.hls.get(&key, &path, query.as_deref(), peer).await;
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (
+        status,
+        [
+            (header::CACHE_CONTROL, reply.cache_control),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        reply.body,
+    )
+        .into_response();
+    if let Some(content_type) = reply.content_type {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(content_type),
+        );
+    }
+    response
+}
+
 /// How a viewer asked to play: `gop=0`, `codecs=legacy` (and `track=`, `audio_track=`, read
 /// from the raw query).
 #[derive(Debug, serde::Deserialize)]
@@ -207,26 +301,9 @@ async fn flv(
     let Some(name) = file.strip_suffix(".flv") else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    // The bounds of RTMP's names, so that nothing below repeats more than they allow.
-    let limits = &watch.server.config().session;
-    let query_len = query.as_deref().map_or(0, str::len);
-    if app.len() > limits.max_app_bytes
-        || name.len() > limits.max_name_bytes
-        || query_len > limits.max_query_bytes
-    {
-        return (StatusCode::URI_TOO_LONG, "the stream name is too long\n").into_response();
-    }
-    // A decoded control character (a forged log line) is refused as RTMP refuses it.
-    if app.chars().chain(name.chars()).any(char::is_control) {
-        return (
-            StatusCode::BAD_REQUEST,
-            "the stream name holds a control character\n",
-        )
-            .into_response();
-    }
-    let key = StreamKey {
-        app,
-        name: name.to_owned(),
+    let key = match stream_key(&watch.server, app, name, query.as_deref()) {
+        Ok(key) => key,
+        Err(refused) => return refused.into_response(),
     };
     let protocol = match upgrade {
         Some(_) => Protocol::WsFlv,

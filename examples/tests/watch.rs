@@ -208,15 +208,16 @@ fn chromium_plays_the_watch_page() {
         if time > 0.0 && first.is_none() {
             first = Some((start.elapsed(), time));
         }
-        if let Some((_, at)) = first {
-            if time > at + 2.0 && state["frames"].as_u64().unwrap_or(0) > 25 {
-                eprintln!(
-                    "Chromium plays: {state}, first picture after {:?}",
-                    first.unwrap().0
-                );
-                assert_eq!(state["state"], "playing");
-                break;
-            }
+        if let Some((_, at)) = first
+            && time > at + 2.0
+            && state["frames"].as_u64().unwrap_or(0) > 25
+        {
+            eprintln!(
+                "Chromium plays: {state}, first picture after {:?}",
+                first.unwrap().0
+            );
+            assert_eq!(state["state"], "playing");
+            break;
         }
         assert!(start.elapsed() < LIMIT, "the page does not play: {state}");
         std::thread::sleep(Duration::from_millis(250));

@@ -563,15 +563,15 @@ impl ChunkDecoder {
 
     /// Drops the unfinished message of `chunk_stream_id`, if any.
     fn abort(&mut self, chunk_stream_id: u32) {
-        if let Some(stream) = self.streams.get_mut(chunk_stream_id) {
-            if stream.remaining > 0 {
-                stream.remaining = 0;
-                // Free the buffer, not just its contents: its bytes no longer count as held.
-                stream.partial = BytesMut::new();
-                self.partial_messages -= 1;
-                self.partial_bytes -= stream.header.length as usize;
-                Self::charge(&mut self.budget, self.partial_bytes);
-            }
+        if let Some(stream) = self.streams.get_mut(chunk_stream_id)
+            && stream.remaining > 0
+        {
+            stream.remaining = 0;
+            // Free the buffer, not just its contents: its bytes no longer count as held.
+            stream.partial = BytesMut::new();
+            self.partial_messages -= 1;
+            self.partial_bytes -= stream.header.length as usize;
+            Self::charge(&mut self.budget, self.partial_bytes);
         }
     }
 }

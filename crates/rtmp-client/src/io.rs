@@ -248,8 +248,8 @@ pub(crate) async fn publish_loop(
                     }
                 }
                 io.flush(session).await?;
-                if let Some(tc_url) = reconnect {
-                    if let Some(next) = connection.reconnect(tc_url.as_deref()) {
+                if let Some(tc_url) = reconnect
+                    && let Some(next) = connection.reconnect(tc_url.as_deref()) {
                         let mut next = next.await?;
                         let next_id = next.start_publish(&name).await?;
                         // The old connection ends politely; the new one starts decodable.
@@ -263,7 +263,6 @@ pub(crate) async fn publish_loop(
                         }
                         io.write_out().await?;
                     }
-                }
             }
         }
     }
@@ -339,21 +338,21 @@ pub(crate) async fn play_loop(
                 return Ok(());
             }
         }
-        if let Some(tc_url) = reconnect {
-            if let Some(next) = connection.reconnect(tc_url.as_deref()) {
-                let mut next = next.await?;
-                let (next_id, early) = next.start_play(&name).await?;
-                let _ = connection.session.close_stream(stream_id, None);
-                let _ = connection.io.flush(&mut connection.session).await;
-                connection = next;
-                stream_id = next_id;
-                if let Some(message) = early {
-                    if tx.send(PlayEvent::Media(message)).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                continue;
+        if let Some(tc_url) = reconnect
+            && let Some(next) = connection.reconnect(tc_url.as_deref())
+        {
+            let mut next = next.await?;
+            let (next_id, early) = next.start_play(&name).await?;
+            let _ = connection.session.close_stream(stream_id, None);
+            let _ = connection.io.flush(&mut connection.session).await;
+            connection = next;
+            stream_id = next_id;
+            if let Some(message) = early
+                && tx.send(PlayEvent::Media(message)).await.is_err()
+            {
+                return Ok(());
             }
+            continue;
         }
         let Connection { io, session, .. } = &mut connection;
         io.flush(session).await?;

@@ -258,10 +258,10 @@ impl Av1SequenceHeader {
                     first_level = Some(seq_level);
                     tier = seq_tier;
                 }
-                if let Some(delay_length) = decoder_model {
-                    if bits.flag()? {
-                        bits.skip(2 * delay_length as usize + 1)?;
-                    }
+                if let Some(delay_length) = decoder_model
+                    && bits.flag()?
+                {
+                    bits.skip(2 * delay_length as usize + 1)?;
                 }
                 if initial_display_delay && bits.flag()? {
                     bits.skip(4)?;

@@ -275,10 +275,10 @@ fn track_infos(name: &str) -> Vec<(String, rtmp_flv::TrackInfo)> {
         };
         for frame in frames {
             let codec = frame.codec.to_string();
-            if let Some(info) = rtmp_flv::TrackInfo::of(&frame) {
-                if !infos.iter().any(|(known, _)| *known == codec) {
-                    infos.push((codec, info));
-                }
+            if let Some(info) = rtmp_flv::TrackInfo::of(&frame)
+                && !infos.iter().any(|(known, _)| *known == codec)
+            {
+                infos.push((codec, info));
             }
         }
     }

@@ -199,10 +199,11 @@ impl FlvViewer {
         };
         let made = media.made();
         // The catch-up GOP is behind by design: the edge applies from the viewer's join on.
-        if let Some(max_delay) = self.config.max_delay {
-            if made > self.joined && made.elapsed() > max_delay {
-                self.gate.close();
-            }
+        if let Some(max_delay) = self.config.max_delay
+            && made > self.joined
+            && made.elapsed() > max_delay
+        {
+            self.gate.close();
         }
         if !self.gate.is_closed() {
             return true;

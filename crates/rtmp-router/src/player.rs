@@ -110,10 +110,11 @@ impl PlayerFeed {
     /// of the player and everything was taken.
     pub async fn recv(&mut self) -> Option<Feed> {
         loop {
-            if self.pending.is_none() && !self.notices_closed {
-                if let Some(stamped) = self.notices.try_recv() {
-                    self.hold_notice(stamped);
-                }
+            if self.pending.is_none()
+                && !self.notices_closed
+                && let Some(stamped) = self.notices.try_recv()
+            {
+                self.hold_notice(stamped);
             }
             if self.notice_is_due() {
                 return self.pending.take().map(|(notice, _)| Feed::Notice(*notice));
@@ -206,12 +207,12 @@ impl PlayerFeed {
             let Some(item) = item else {
                 return Ok(None);
             };
-            if let Some((_, stamp)) = &self.pending {
-                if self.taken >= *stamp {
-                    // Queued after the notice: it waits its turn.
-                    self.held = Some(item);
-                    return Ok(None);
-                }
+            if let Some((_, stamp)) = &self.pending
+                && self.taken >= *stamp
+            {
+                // Queued after the notice: it waits its turn.
+                self.held = Some(item);
+                return Ok(None);
             }
             self.taken += 1;
             match item {

@@ -396,16 +396,13 @@ impl<H: Hooks> Connection<H> {
                     if let Some(publisher) = self.publishers.get_mut(&stream_id) {
                         self.entry.media_arrived();
                         self.context.hooks.on_media(publisher.key(), &message);
-                        if message.type_id == type_id::DATA_AMF0 {
-                            if let Ok((name, values)) =
+                        if message.type_id == type_id::DATA_AMF0
+                            && let Ok((name, values)) =
                                 rtmp_flv::parse_script_data(&message.payload)
-                            {
-                                if let (rtmp_message::ON_METADATA, Some(metadata)) =
-                                    (name.as_str(), values.first())
-                                {
-                                    self.context.hooks.on_metadata(publisher.key(), metadata);
-                                }
-                            }
+                            && let (rtmp_message::ON_METADATA, Some(metadata)) =
+                                (name.as_str(), values.first())
+                        {
+                            self.context.hooks.on_metadata(publisher.key(), metadata);
                         }
                         if let Err(error) = publisher.send(&message) {
                             let key = publisher.key().clone();

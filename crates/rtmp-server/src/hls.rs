@@ -130,7 +130,11 @@ const PROTOCOL_PARAMETERS: [&str; 3] = ["_HLS_msn", "_HLS_part", "_HLS_skip"];
 
 fn split(query: Option<&str>) -> Split {
     let (mut protocol, mut carried) = (Vec::new(), Vec::new());
-    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let name = pair.split('=').next().unwrap_or_default();
         if PROTOCOL_PARAMETERS.contains(&name) {
             protocol.push(pair);
@@ -217,7 +221,12 @@ impl<H: Hooks> Hls<H> {
             return HlsReply::status(503);
         };
         let reply = self
-            .answer(&packager, path, query.protocol.as_deref(), query.carried.as_deref())
+            .answer(
+                &packager,
+                path,
+                query.protocol.as_deref(),
+                query.carried.as_deref(),
+            )
             .await;
         session.count(reply.body.len());
         reply
@@ -303,7 +312,10 @@ impl<H: Hooks> Hls<H> {
                     None => return HlsReply::status(503),
                 }
             }
-            if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
                 return HlsReply::status(503);
             }
             if packager.is_gone() {

@@ -57,6 +57,8 @@ mod builder;
 mod config;
 mod connection;
 mod error;
+#[cfg(feature = "hls")]
+mod hls;
 mod hooks;
 mod layered;
 mod limits;
@@ -71,6 +73,10 @@ mod writer;
 pub use builder::{ListeningServer, ServerBuilder};
 pub use config::{ServerConfig, Takeover};
 pub use error::ConnectionError;
+/// HTTP Live Streaming of the server's streams (feature `hls`): the packaging is
+/// [`rtmp_hls`], re-exported.
+#[cfg(feature = "hls")]
+pub use hls::{Hls, HlsReply, HlsSettings};
 pub use hooks::{AcceptAll, Client, Hooks, StreamEvent};
 pub use layered::Layered;
 pub use relay::{Backoff, RelayConfig, StaticRelay};
@@ -89,6 +95,8 @@ pub use rtmp_client::tls;
 pub use rtmp_flv as flv;
 /// The handshake: [`rtmp_handshake`], re-exported so that its version always matches.
 pub use rtmp_handshake as handshake;
+#[cfg(feature = "hls")]
+pub use rtmp_hls;
 /// Typed RTMP messages: [`rtmp_message`], re-exported so that its version always matches.
 pub use rtmp_message as message;
 /// Recording to FLV files (feature `record`): [`rtmp_record`], re-exported.

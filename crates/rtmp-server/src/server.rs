@@ -249,6 +249,18 @@ impl<H: Hooks> Server<H> {
         Viewer::admit(self.context.clone(), request).await
     }
 
+    /// Admits a viewer with no player of its own (an HLS session: the packaging plays the
+    /// stream once for all).
+    #[cfg(feature = "hls")]
+    pub(crate) async fn admit_viewer(
+        &self,
+        request: ViewerRequest,
+    ) -> Result<crate::viewer::Admitted<H>, ViewerError> {
+        let (admitted, ()) =
+            crate::viewer::Admitted::admit(self.context.clone(), request, |_, _| Ok(())).await?;
+        Ok(admitted)
+    }
+
     /// Closes connection `id` (as [`ConnectionStats::id`](crate::ConnectionStats::id) and
     /// the hooks' events name it); false if no such connection is open. It ends with
     /// [`ConnectionError::Closed`].

@@ -233,7 +233,8 @@ impl<H: Hooks> Admitted<H> {
 
     /// Whether the operator closed the viewer or drained the server since last asked.
     pub(crate) fn is_closed(&self) -> bool {
-        let ends = |request: &Request| matches!(request, Request::Close | Request::Reconnect { .. });
+        let ends =
+            |request: &Request| matches!(request, Request::Close | Request::Reconnect { .. });
         self.entry.take_requests().iter().any(ends)
     }
 }

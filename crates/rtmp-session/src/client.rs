@@ -388,11 +388,11 @@ impl ClientSession {
                 _ => Ok(()),
             },
             type_id::SET_PEER_BANDWIDTH => {
-                if let Message::SetPeerBandwidth { window, .. } = Message::decode(&raw)? {
-                    if window != self.announced_window {
-                        self.announced_window = window;
-                        self.send(chunk_stream::CONTROL, 0, Message::WindowAckSize(window))?;
-                    }
+                if let Message::SetPeerBandwidth { window, .. } = Message::decode(&raw)?
+                    && window != self.announced_window
+                {
+                    self.announced_window = window;
+                    self.send(chunk_stream::CONTROL, 0, Message::WindowAckSize(window))?;
                 }
                 Ok(())
             }

@@ -430,11 +430,10 @@ impl ServerSession {
         if self.phase == Phase::AwaitConnect && !matches!(command, Command::Connect(_)) {
             return Err(SessionError::NotConnected(command.name().to_owned()));
         }
-        if let Command::Connect(connect) = &command {
-            if raw.payload.len() > self.config.max_connect_bytes {
-                return self
-                    .refuse_connect(connect.transaction_id, "the connect command is too large");
-            }
+        if let Command::Connect(connect) = &command
+            && raw.payload.len() > self.config.max_connect_bytes
+        {
+            return self.refuse_connect(connect.transaction_id, "the connect command is too large");
         }
         self.handle_command(command, raw.stream_id)
     }
@@ -802,10 +801,10 @@ impl ServerSession {
         let mut result = Command::connect_success(self.connect_transaction, self.object_encoding);
         if let Some(client) = &self.client_capabilities {
             let answer = self.config.capabilities.answer(client);
-            if let Command::Result(response) = &mut result {
-                if let Some(object) = response.command_object.as_object_mut() {
-                    answer.write_into(object);
-                }
+            if let Command::Result(response) = &mut result
+                && let Some(object) = response.command_object.as_object_mut()
+            {
+                answer.write_into(object);
             }
             self.negotiated = Some(answer);
         }

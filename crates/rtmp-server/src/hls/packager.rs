@@ -140,11 +140,16 @@ async fn feed_from(packager: Arc<Packager>, mut feed: PlayerFeed, playing: Box<d
                 packager.change(|hls| *hls = Hls::new(config));
                 skipped = 0;
             }
-            Feed::Notice(Notice::CodecSkipped(..)) => {}
+            // Every codec is taken as published: nothing else concerns the packaging.
+            _ => {}
         }
         let now_skipped = lock(&packager.hls).skipped().len();
         if now_skipped > skipped {
-            for reason in lock(&packager.hls).skipped().get(skipped..).unwrap_or_default() {
+            for reason in lock(&packager.hls)
+                .skipped()
+                .get(skipped..)
+                .unwrap_or_default()
+            {
                 tracing::info!(key = %packager.key, %reason, "a track is left out of HLS");
             }
             skipped = now_skipped;
