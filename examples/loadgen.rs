@@ -13,7 +13,10 @@
 //!
 //! An `http://` URL makes each player an HTTP-FLV viewer (hyper's client), and a `ws://` URL
 //! a WebSocket-FLV viewer (tokio-tungstenite): it reads FLV tags until its first video frame,
-//! then counts bytes.
+//! then counts bytes. An `http://` URL of an `.m3u8` makes it a Low-Latency HLS client doing
+//! what hls.js does in low-latency mode, for each rendition on a connection of its own: it
+//! asks for the hinted part (held until the part exists), then for the playlist that lists
+//! it (a blocking reload), and so on; its first part is its first frame.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -222,6 +225,130 @@ async fn viewer(url: &str, kind: Kind, totals: Arc<Totals>) -> Result<(), Error>
     Ok(())
 }
 
+/// An HTTP/1.1 connection to `authority`, and a GET on it.
+struct Http {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    authority: String,
+}
+
+impl Http {
+    async fn connect(authority: &str) -> Result<Self, Error> {
+        let stream = TcpStream::connect(authority).await?;
+        stream.set_nodelay(true)?;
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+        tokio::spawn(connection);
+        Ok(Self {
+            sender,
+            authority: authority.to_owned(),
+        })
+    }
+
+    /// The status and body of `GET path`.
+    async fn get(&mut self, path: &str) -> Result<(u16, bytes::Bytes), Error> {
+        use http_body_util::BodyExt;
+        let request = hyper::Request::get(path)
+            .header(hyper::header::HOST, self.authority.as_str())
+            .body(http_body_util::Empty::<bytes::Bytes>::new())?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+}
+
+/// The URI of the part a media playlist hints, and its segment and part numbers.
+fn hinted_part(playlist: &str) -> Option<(String, u64, u64)> {
+    const HINT: &str = "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"";
+    let start = playlist.find(HINT)? + HINT.len();
+    let uri = playlist.get(start..)?.split('"').next()?;
+    let name = uri
+        .split('?')
+        .next()?
+        .rsplit('/')
+        .next()?
+        .strip_suffix(".m4s")?;
+    let (msn, part) = name.split_once('.')?;
+    Some((uri.to_owned(), msn.parse().ok()?, part.parse().ok()?))
+}
+
+/// A Low-Latency HLS client of `url` (a multivariant playlist): every rendition read part by
+/// part, as hls.js does in low-latency mode.
+async fn hls_client(url: &str, totals: Arc<Totals>) -> Result<(), Error> {
+    let start = Instant::now();
+    let uri: hyper::Uri = url.parse()?;
+    let authority = uri.authority().ok_or("the URL has no host")?.to_string();
+    let base = uri
+        .path()
+        .rsplit_once('/')
+        .ok_or("no directory")?
+        .0
+        .to_owned();
+    let mut http = Http::connect(&authority).await?;
+    let (status, index) = http.get(uri.path()).await?;
+    if status != 200 {
+        return Err(format!("the multivariant playlist: {status}").into());
+    }
+    drop(http);
+    let index = String::from_utf8_lossy(&index).into_owned();
+    // The variant (a URI line) and the audio alternatives (URI="..." attributes).
+    let mut playlists: Vec<String> = index
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .take(1)
+        .map(str::to_owned)
+        .collect();
+    playlists.extend(
+        index
+            .lines()
+            .filter(|l| l.starts_with("#EXT-X-MEDIA:"))
+            .filter_map(|l| {
+                let at = l.find("URI=\"")? + 5;
+                Some(l.get(at..)?.split('"').next()?.to_owned())
+            }),
+    );
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut renditions = tokio::task::JoinSet::new();
+    for playlist in playlists {
+        let (authority, base, totals, first) = (
+            authority.clone(),
+            base.clone(),
+            totals.clone(),
+            first.clone(),
+        );
+        renditions.spawn(async move {
+            let mut http = Http::connect(&authority).await?;
+            let path = format!("{base}/{playlist}");
+            let (_, text) = http.get(&path).await?;
+            let mut hint = hinted_part(&String::from_utf8_lossy(&text));
+            loop {
+                let (uri, msn, part) = hint.ok_or("no part hinted")?;
+                let (status, body) = http.get(&format!("{base}/{uri}")).await?;
+                if status != 200 {
+                    return Err::<(), Error>(format!("a part: {status}").into());
+                }
+                if !first.swap(true, Ordering::Relaxed) {
+                    let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+                    if let Ok(mut times) = totals.first_frames_ms.lock() {
+                        times.push(elapsed);
+                    }
+                    totals.started.fetch_add(1, Ordering::Relaxed);
+                }
+                totals.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                let separator = if playlist.contains('?') { '&' } else { '?' };
+                let blocking = format!("{path}{separator}_HLS_msn={msn}&_HLS_part={part}");
+                let (_, text) = http.get(&blocking).await?;
+                totals.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+                hint = hinted_part(&String::from_utf8_lossy(&text));
+            }
+        });
+    }
+    while let Some(ended) = renditions.join_next().await {
+        ended??;
+    }
+    Ok(())
+}
+
 /// Notes the first coded video frame among the FLV tags `reader` holds: whether it came.
 fn first_video_frame(
     reader: &mut rtmp_flv::FlvReader,
@@ -338,7 +465,9 @@ async fn main() -> Result<(), Error> {
         let names = (app.clone(), name.clone(), args.url.clone());
         let url = args.url.clone();
         tokio::spawn(async move {
-            let played = if url.starts_with("http://") {
+            let played = if url.starts_with("http://") && url.ends_with(".m3u8") {
+                hls_client(&url, totals.clone()).await
+            } else if url.starts_with("http://") {
                 viewer(&url, kind, totals.clone()).await
             } else if url.starts_with("ws://") {
                 ws_viewer(&url, totals.clone()).await

@@ -12,7 +12,9 @@
 # processes (`-c copy -f null`) instead of the load generator: bytes are then counted on the
 # loopback interface, and no first frame is measured. HTTP_FLV=1 measures our server's
 # HTTP-FLV viewers (`--watch`) in the same run, after its RTMP players (WATCH_ARGS: flags of
-# the viewer listener instead of lifting its per-address cap).
+# the viewer listener instead of lifting its per-address cap). HLS=1 measures Low-Latency HLS
+# clients (each rendition read part by part with blocking reloads, as hls.js does) the same
+# way, after the HTTP-FLV viewers when both are asked for.
 # Needs: ffmpeg, nginx, libnginx-mod-rtmp (apt-get install -y ffmpeg nginx libnginx-mod-rtmp).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -93,7 +95,7 @@ watch=()
 # Every viewer comes from 127.0.0.1: the per-address cap is lifted (WATCH_ARGS set, even to
 # nothing, replaces that flag, e.g. for a build that has no such cap).
 # shellcheck disable=SC2206 # WATCH_ARGS is a list of flags.
-[ "${HTTP_FLV:-0}" = 1 ] && watch=(--watch 127.0.0.1:19702 ${WATCH_ARGS---watch-max-connections-per-ip 100000})
+[ "${HTTP_FLV:-0}" = 1 ] || [ "${HLS:-0}" = 1 ] && watch=(--watch 127.0.0.1:19702 ${WATCH_ARGS---watch-max-connections-per-ip 100000})
 # shellcheck disable=SC2086 # SERVER_ARGS is a list of flags.
 ${SERVER_BIN:-target/release/examples/server} --listen 127.0.0.1:19700 "${watch[@]}" ${SERVER_ARGS:-} > "$work/server.log" 2>&1 &
 ours=$!
@@ -102,6 +104,9 @@ sleep 1
 run "rtmp-rs ${SERVER_ARGS:-(chunk size 1024)}" 19700 "$ours"
 if [ "${HTTP_FLV:-0}" = 1 ]; then
   url=http://127.0.0.1:19702/live/bench.flv run "rtmp-rs HTTP-FLV viewers" 19700 "$ours"
+fi
+if [ "${HLS:-0}" = 1 ]; then
+  url=http://127.0.0.1:19702/live/bench/index.m3u8 run "rtmp-rs LL-HLS clients" 19700 "$ours"
 fi
 kill "$ours"
 [ "${SKIP_NGINX:-0}" = 1 ] && exit 0

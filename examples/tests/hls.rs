@@ -266,3 +266,78 @@ fn hls_js_plays_from_another_origin_in_low_latency_mode() {
     let (_, connections) = curl("GET", &format!("{}/api/connections", setup.http));
     assert!(connections.contains("\"hls\""), "{connections}");
 }
+
+/// The number of the last segment a media playlist lists, and whether it ended.
+fn last_segment(playlist: &str) -> (u64, bool) {
+    let parsed = m3u8_rs::parse_media_playlist_res(playlist.as_bytes())
+        .unwrap_or_else(|error| panic!("not a media playlist ({error:?}): {playlist}"));
+    (
+        parsed.media_sequence + parsed.segments.len() as u64,
+        parsed.end_list,
+    )
+}
+
+#[test]
+fn a_publisher_restart_within_the_grace_keeps_the_playlist_going() {
+    let (rtmp, watch) = (free_port(), free_port());
+    let mut args = strings(&["--listen", &format!("127.0.0.1:{rtmp}")]);
+    args.extend(strings(&["--watch", &format!("127.0.0.1:{watch}")]));
+    let _server = start_server(&args, rtmp);
+    let publish = |seconds| {
+        Process(
+            Command::new("ffmpeg")
+                .args(publish_args(
+                    &format!("rtmp://127.0.0.1:{rtmp}/live/cam"),
+                    seconds,
+                ))
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut first = publish(8);
+    let base = format!("http://127.0.0.1:{watch}/live/cam");
+    let mut index = String::new();
+    eventually("the multivariant playlist is served", || {
+        let (status, text) = curl("GET", &format!("{base}/index.m3u8"));
+        index = text;
+        status == 200
+    });
+    let variant = first_variant(&index);
+    let playlist = format!("{base}/{variant}");
+    // The first publisher ends; another comes back at once, within the hub's grace.
+    let status = first.0.wait().unwrap();
+    assert!(status.success());
+    let (before, ended) = last_segment(&curl("GET", &playlist).1);
+    assert!(
+        !ended,
+        "the playlist goes on while the publisher may come back"
+    );
+    let _second = publish(20);
+    eventually("the playlist goes on with the second publisher", || {
+        let (status, text) = curl("GET", &playlist);
+        let (now, ended) = last_segment(&text);
+        status == 200 && !ended && now >= before + 3
+    });
+    // And it plays across the restart.
+    let file = temp("restart.mkv");
+    let output = run(
+        "ffmpeg",
+        &strings(&[
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            &format!("{base}/index.m3u8"),
+            "-t",
+            "3",
+            "-c",
+            "copy",
+            file.to_str().unwrap(),
+        ]),
+    );
+    assert!(output.status.success());
+    assert!(frames(&file, "v") >= 50);
+    let _ = std::fs::remove_file(&file);
+}

@@ -392,4 +392,41 @@ fn a_viewer_of_a_multitrack_stream_gets_the_rendition_it_asks_for() {
         .map(|track| track["width"].as_u64().unwrap())
         .collect();
     assert_eq!(widths, [640, 320], "{tracks}");
+    // Over HLS, each rendition is a variant of its own, and each plays.
+    let index = format!("http://127.0.0.1:{watch}/live/renditions/index.m3u8");
+    let (status, text) = curl("GET", &index);
+    assert_eq!(status, 200, "{text}");
+    let multivariant = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
+    let variants: Vec<(String, Option<String>)> = multivariant
+        .variants
+        .iter()
+        .map(|variant| {
+            let resolution = variant
+                .resolution
+                .map(|r| format!("{},{}", r.width, r.height));
+            (variant.uri.clone(), resolution)
+        })
+        .collect();
+    assert_eq!(variants.len(), 2, "{text}");
+    for (uri, resolution) in variants {
+        let file = temp(&format!("variant-{}.mkv", uri.replace('/', "-")));
+        let url = format!("http://127.0.0.1:{watch}/live/renditions/{uri}");
+        let output = run(
+            "ffmpeg",
+            &strings(&["-nostdin", "-loglevel", "error", "-y", "-i", &url])
+                .into_iter()
+                .chain(strings(&["-t", "3", "-c", "copy", file.to_str().unwrap()]))
+                .collect::<Vec<_>>(),
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let (sizes, video) = (video_sizes(&file), frames(&file, "v"));
+        eprintln!("HLS variant {uri}: {sizes:?}, {video} video frames");
+        assert_eq!(Some(sizes.join(" ")), resolution, "{uri}");
+        assert!(video >= 25, "{video} video frames of {uri}");
+        let _ = std::fs::remove_file(&file);
+    }
 }
