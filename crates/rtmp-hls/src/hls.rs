@@ -71,6 +71,24 @@ pub struct Hls {
     malformed: u64,
     version: u64,
     ended: bool,
+    /// Playlists written at the current version, shared by the requests that ask the same.
+    written: std::sync::Mutex<Written>,
+}
+
+/// Which playlist: a rendition's (by index) or the multivariant (`None`), whether its older
+/// segments are skipped, and the query carried into its URIs.
+type PlaylistKey = (Option<usize>, bool, Option<String>);
+
+/// The most playlists kept per version: past it (many carried queries), the rest are written
+/// for each request.
+const WRITTEN_PLAYLISTS: usize = 32;
+
+/// Playlists written at `version`: every client of a stream asks for the same few after each
+/// part, and they are written once.
+#[derive(Debug, Default)]
+struct Written {
+    version: u64,
+    playlists: Vec<(PlaylistKey, Bytes)>,
 }
 
 impl Hls {
@@ -87,7 +105,36 @@ impl Hls {
             malformed: 0,
             version: 0,
             ended: false,
+            written: std::sync::Mutex::default(),
         }
+    }
+
+    /// The playlist of `key` at the current version, written by `write` unless it was
+    /// already.
+    fn playlist(&self, key: PlaylistKey, write: impl FnOnce() -> String) -> Answer {
+        let mut written = self
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if written.version != self.version {
+            written.version = self.version;
+            written.playlists.clear();
+        }
+        let body = match written.playlists.iter().find(|(known, _)| *known == key) {
+            Some((_, body)) => body.clone(),
+            None => {
+                let body = Bytes::from(write());
+                if written.playlists.len() < WRITTEN_PLAYLISTS {
+                    written.playlists.push((key, body.clone()));
+                }
+                body
+            }
+        };
+        Answer::Ready(Response {
+            body,
+            content_type: PLAYLIST_TYPE,
+            immutable: false,
+        })
     }
 
     /// Feeds one router message (audio, video, data); `now` is when it arrived. Bodies that
@@ -394,7 +441,9 @@ impl Hls {
                         Answer::Wait
                     }
                 } else {
-                    playlist_answer(playlist::multivariant(&context))
+                    self.playlist((None, false, carry.map(str::to_owned)), || {
+                        playlist::multivariant(&context)
+                    })
                 };
             }
             Resource::Playlist(name)
@@ -459,7 +508,10 @@ impl Hls {
                 }
                 let Some(last) = rendition.last_part().filter(|_| rendition.has_segment()) else {
                     return if self.ended {
-                        playlist_answer(playlist::media(&context, index, blocking.skip))
+                        self.playlist(
+                            (Some(index), blocking.skip, carry.map(str::to_owned)),
+                            || playlist::media(&context, index, blocking.skip),
+                        )
                     } else {
                         Answer::Wait
                     };
@@ -477,19 +529,14 @@ impl Hls {
                 };
                 match blocking.msn {
                     Some(msn) if !self.ended && !held(msn) => Answer::Wait,
-                    _ => playlist_answer(playlist::media(&context, index, blocking.skip)),
+                    _ => self.playlist(
+                        (Some(index), blocking.skip, carry.map(str::to_owned)),
+                        || playlist::media(&context, index, blocking.skip),
+                    ),
                 }
             }
         }
     }
-}
-
-fn playlist_answer(text: String) -> Answer {
-    Answer::Ready(Response {
-        body: Bytes::from(text),
-        content_type: PLAYLIST_TYPE,
-        immutable: false,
-    })
 }
 
 fn kind_of(codec: Codec) -> Kind {

@@ -302,3 +302,23 @@ fn a_media_playlist_reads_as_expected() {
     assert_eq!(hls.target_duration(), std::time::Duration::from_secs(2));
     assert_eq!(hls.part_target(), std::time::Duration::from_millis(200));
 }
+
+#[test]
+fn a_playlist_is_written_once_per_change_and_shared() {
+    let mut hls = Hls::new(HlsConfig::default());
+    feed(&mut hls, &looped("h264-aac.flv", 4));
+    let body = |hls: &Hls, carry: Option<&str>| match hls.answer("v0.m3u8", None, carry) {
+        Answer::Ready(response) => response.body,
+        other => panic!("{other:?}"),
+    };
+    let (first, again) = (body(&hls, None), body(&hls, None));
+    assert_eq!(first.as_ptr(), again.as_ptr(), "one body for every request");
+    let carried = body(&hls, Some("token=abc"));
+    assert_ne!(first, carried, "each carried query has its own");
+    assert!(String::from_utf8_lossy(&carried).contains("?token=abc"));
+    // A change writes it anew.
+    hls.end();
+    let ended = body(&hls, None);
+    assert!(String::from_utf8_lossy(&ended).contains("#EXT-X-ENDLIST"));
+    assert!(!String::from_utf8_lossy(&first).contains("#EXT-X-ENDLIST"));
+}

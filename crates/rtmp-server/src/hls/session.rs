@@ -106,13 +106,28 @@ impl<H: Hooks> Sessions<H> {
             *asked = now;
             return Known::Closed;
         }
-        match open.sessions.get(key) {
-            Some(session) => {
-                *lock(&session.asked) = now;
-                Known::Open(session.clone())
+        let Some(session) = open.sessions.get(key).cloned() else {
+            return Known::New;
+        };
+        // Closed by the operator since the last tidy: refused from this request on, not
+        // only from the next tidy.
+        if session.admitted.is_closed() {
+            let state = &mut *open;
+            let ended = state.sessions.remove(key);
+            if let Some(count) = state.per_ip.get_mut(&key.ip) {
+                *count -= 1;
+                if *count == 0 {
+                    state.per_ip.remove(&key.ip);
+                }
             }
-            None => Known::New,
+            state.closed.insert(key.clone(), now);
+            drop(open);
+            // Dropped outside the lock: it tells the hooks its play stopped.
+            drop((ended, session));
+            return Known::Closed;
         }
+        *lock(&session.asked) = now;
+        Known::Open(session)
     }
 
     /// Whether a session from `peer` may open.
