@@ -518,6 +518,7 @@ fn stream_json(stream: &StreamInfo, recording: bool, viewers: &Viewers, http: &H
         "recording": recording,
         "viewers_http_flv": viewers.of(&stream.key, Protocol::HttpFlv),
         "viewers_ws_flv": viewers.of(&stream.key, Protocol::WsFlv),
+        "viewers_hls": viewers.of(&stream.key, Protocol::Hls),
         "watch_port": http.watch_port,
         "watch_path": watch_path,
         "tracks": media.map_or_else(Vec::new, |media| {
@@ -759,7 +760,7 @@ pub fn describe_metrics() {
     describe_gauge!("rtmp_streams", "Streams published or played now");
     describe_gauge!(
         "rtmp_viewers",
-        "Viewers of the watch listener now, by protocol (http-flv, ws-flv)"
+        "Viewers of the watch listener now, by protocol (http-flv, ws-flv, hls: sessions)"
     );
     describe_counter!(
         "rtmp_received_bytes_total",
@@ -876,7 +877,7 @@ async fn metrics(State(http): Shared, Extension(shown): Extension<Arc<StreamSeri
     metrics::counter!("rtmp_refused_publishes_total").absolute(totals.publishes_refused);
     metrics::counter!("rtmp_refused_plays_total").absolute(totals.plays_refused);
     metrics::counter!("rtmp_dropped_frames_total").absolute(totals.dropped_frames);
-    for protocol in [Protocol::HttpFlv, Protocol::WsFlv] {
+    for protocol in [Protocol::HttpFlv, Protocol::WsFlv, Protocol::Hls] {
         let count = stats
             .connections
             .iter()

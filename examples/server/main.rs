@@ -58,6 +58,10 @@ struct Args {
     /// page at /watch/APP/NAME [default: off].
     #[arg(long)]
     watch: Option<SocketAddr>,
+    /// Package every published stream as HLS from its start, not from its first request:
+    /// the first playlist is answered at once [default: off].
+    #[arg(long)]
+    hls_always: bool,
     /// The most viewer connections at once (HTTP-FLV, WebSocket-FLV, watch pages)
     /// [default: 4096].
     #[arg(long)]
@@ -455,8 +459,10 @@ async fn run(
         let local = listener.local_addr()?;
         watch_port = Some(local.port());
         tracing::info!("watch pages on http://{local}/watch/APP/NAME");
+        let mut hls = rtmp_server::HlsSettings::default();
+        hls.always = args.hls_always;
         let watch = Arc::new(watch::Watch {
-            hls: rtmp_server::Hls::new(server.clone(), rtmp_server::HlsSettings::default()),
+            hls: rtmp_server::Hls::new(server.clone(), hls),
             server: server.clone(),
         });
         tokio::spawn(watch::serve(listener, watch, watch_limits));

@@ -341,3 +341,44 @@ fn a_publisher_restart_within_the_grace_keeps_the_playlist_going() {
     assert!(frames(&file, "v") >= 50);
     let _ = std::fs::remove_file(&file);
 }
+
+#[test]
+fn with_hls_always_a_stream_is_packaged_before_anyone_asks() {
+    let (rtmp, watch, http) = (free_port(), free_port(), free_port());
+    let mut args = strings(&["--listen", &format!("127.0.0.1:{rtmp}")]);
+    args.extend(strings(&["--watch", &format!("127.0.0.1:{watch}")]));
+    args.extend(strings(&[
+        "--http",
+        &format!("127.0.0.1:{http}"),
+        "--hls-always",
+    ]));
+    let _server = start_server(&args, rtmp);
+    let _publisher = Process(
+        Command::new("ffmpeg")
+            .args(publish_args(
+                &format!("rtmp://127.0.0.1:{rtmp}/live/cam"),
+                30,
+            ))
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    eventually("the stream is live", || {
+        curl("GET", &format!("http://127.0.0.1:{http}/api/streams"))
+            .1
+            .contains("\"cam\"")
+    });
+    // Nobody asks for eight seconds; the first playlist then lists what was packaged meanwhile.
+    std::thread::sleep(Duration::from_secs(8));
+    let base = format!("http://127.0.0.1:{watch}/live/cam");
+    let (status, index) = curl("GET", &format!("{base}/index.m3u8"));
+    assert_eq!(status, 200, "{index}");
+    let (status, playlist) = curl("GET", &format!("{base}/{}", first_variant(&index)));
+    assert_eq!(status, 200);
+    let (segments, ended) = last_segment(&playlist);
+    assert!(!ended);
+    assert!(
+        segments >= 3,
+        "segments made before the first request: {playlist}"
+    );
+}

@@ -36,6 +36,10 @@ pub struct HlsSettings {
     pub max_total_bytes: usize,
     /// A stream's packaging stops when no client asked for it this long (default 30 s).
     pub idle: Duration,
+    /// Package every published stream from its start, not from its first request (default
+    /// off): the first playlist is then answered at once, and players start with a window of
+    /// segments behind them. The packaging of a stream with a publisher is then never idle.
+    pub always: bool,
     /// A client's session (one viewer of the server) ends after this long without a
     /// request (default 10 s).
     pub session_quiet: Duration,
@@ -54,6 +58,7 @@ impl Default for HlsSettings {
             packaging: HlsConfig::default(),
             max_total_bytes: 512 << 20,
             idle: Duration::from_secs(30),
+            always: false,
             session_quiet: Duration::from_secs(10),
             max_sessions: 10_000,
             max_sessions_per_ip: 64,
@@ -217,7 +222,7 @@ impl<H: Hooks> Hls<H> {
                 Err(reply) => return reply,
             },
         };
-        let Some(packager) = self.packager(key) else {
+        let Some(packager) = shared.packager(key) else {
             return HlsReply::status(503);
         };
         let reply = self
@@ -250,30 +255,6 @@ impl<H: Hooks> Hls<H> {
             .await
             .map_err(|refused: ViewerError| HlsReply::status(refused.http_status()))?;
         Ok(shared.sessions.insert(session, admitted))
-    }
-
-    /// The packaging of `key`, started if it is not yet (None past the server-wide budget).
-    fn packager(&self, key: &StreamKey) -> Option<Arc<Packager>> {
-        let shared = &self.shared;
-        let mut streams = lock(&shared.streams);
-        if let Some(packager) = streams.get(key) {
-            packager.touch();
-            return Some(packager.clone());
-        }
-        let held: usize = streams.values().map(|packager| packager.bytes()).sum();
-        if held >= shared.settings.max_total_bytes {
-            return None;
-        }
-        let server = &shared.server;
-        let packager = Packager::start(
-            server.router().clone(),
-            key.clone(),
-            shared.settings.packaging.clone(),
-            server.config().player_queue_bytes,
-            server.queue_budget(),
-        )?;
-        streams.insert(key.clone(), packager.clone());
-        Some(packager)
     }
 
     /// The packager's answer to `path`, waiting (bounded) while it says to.
@@ -326,17 +307,51 @@ impl<H: Hooks> Hls<H> {
 }
 
 impl<H: Hooks> Shared<H> {
-    /// Ends quiet sessions and stops idle packaging.
+    /// Ends quiet sessions, stops idle packaging, and (with [`HlsSettings::always`]) starts
+    /// the packaging of streams published since.
     fn tidy(&self) {
         self.sessions.tidy();
         let idle = self.settings.idle;
-        lock(&self.streams).retain(|_, packager| {
-            let keep = !packager.is_idle(idle);
+        let router = self.server.router();
+        let always = self.settings.always;
+        lock(&self.streams).retain(|key, packager| {
+            let keep = !packager.is_idle(idle) || (always && router.is_published(key));
             if !keep {
                 packager.stop();
             }
             keep
         });
+        if always {
+            for key in router.keys() {
+                if router.is_published(&key) {
+                    // Past the server-wide budget, it starts when a client asks, if ever.
+                    let _ = self.packager(&key);
+                }
+            }
+        }
+    }
+
+    /// The packaging of `key`, started if it is not yet (None past the server-wide budget).
+    fn packager(&self, key: &StreamKey) -> Option<Arc<Packager>> {
+        let mut streams = lock(&self.streams);
+        if let Some(packager) = streams.get(key) {
+            packager.touch();
+            return Some(packager.clone());
+        }
+        let held: usize = streams.values().map(|packager| packager.bytes()).sum();
+        if held >= self.settings.max_total_bytes {
+            return None;
+        }
+        let server = &self.server;
+        let packager = Packager::start(
+            server.router().clone(),
+            key.clone(),
+            self.settings.packaging.clone(),
+            server.config().player_queue_bytes,
+            server.queue_budget(),
+        )?;
+        streams.insert(key.clone(), packager.clone());
+        Some(packager)
     }
 }
 
