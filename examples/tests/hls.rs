@@ -59,6 +59,26 @@ fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("rtmp-hls-{}-{name}", std::process::id()))
 }
 
+/// ffmpeg reading `seconds` of the HLS stream at `url` into `file`, as it is.
+fn read_with_ffmpeg(url: &str, file: &std::path::Path, seconds: u32) -> std::process::Output {
+    run(
+        "ffmpeg",
+        &strings(&[
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            url,
+            "-t",
+            &seconds.to_string(),
+            "-c",
+            "copy",
+            file.to_str().unwrap(),
+        ]),
+    )
+}
+
 /// The multivariant playlist, once the stream's first segment parts exist.
 fn multivariant(setup: &Setup) -> String {
     let url = format!("{}/live/cam/index.m3u8", setup.watch);
@@ -92,22 +112,7 @@ fn ffmpeg_reads_the_playlist_and_decodes_video_and_audio() {
     let setup = setup(40);
     let _ = multivariant(&setup);
     let file = temp("read.mkv");
-    let output = run(
-        "ffmpeg",
-        &strings(&[
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            &format!("{}/live/cam/index.m3u8", setup.watch),
-            "-t",
-            "6",
-            "-c",
-            "copy",
-            file.to_str().unwrap(),
-        ]),
-    );
+    let output = read_with_ffmpeg(&format!("{}/live/cam/index.m3u8", setup.watch), &file, 6);
     assert!(
         output.status.success(),
         "ffmpeg failed: {}",
@@ -321,22 +326,7 @@ fn a_publisher_restart_within_the_grace_keeps_the_playlist_going() {
     });
     // And it plays across the restart.
     let file = temp("restart.mkv");
-    let output = run(
-        "ffmpeg",
-        &strings(&[
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            &format!("{base}/index.m3u8"),
-            "-t",
-            "3",
-            "-c",
-            "copy",
-            file.to_str().unwrap(),
-        ]),
-    );
+    let output = read_with_ffmpeg(&format!("{base}/index.m3u8"), &file, 3);
     assert!(output.status.success());
     assert!(frames(&file, "v") >= 50);
     let _ = std::fs::remove_file(&file);

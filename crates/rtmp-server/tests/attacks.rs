@@ -570,9 +570,10 @@ async fn attacks(idle: usize) {
     drop(streams);
     // Memory goes back to the system once the connections have ended (glibc keeps it in its
     // arenas otherwise: 240 MiB above the baseline, measured 2026-11-26). What stays varies
-    // from run to run with where the allocations still alive sit in the heap (10-21 MiB
-    // measured for a baseline of 8.2-8.3 MiB), so the bound leaves room for that.
-    let returned = baseline + 32 * MIB;
+    // from run to run with where the allocations still alive sit in the heap: 3-13 MiB above
+    // the baseline when run alone, and up to 35 MiB in a full workspace run on a loaded
+    // machine (2026-12-08), so the bound leaves room for that and still catches the 240.
+    let returned = baseline + 48 * MIB;
     let mut after = peak;
     for _ in 0..20 {
         tokio::time::sleep(Duration::from_secs(1)).await;

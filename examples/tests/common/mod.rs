@@ -101,7 +101,9 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the server with `args` and waits (bounded) until `port` accepts connections.
+/// Starts the server with `args` and waits (bounded) until `port` and every other listener
+/// `args` names (`--listen`, `--http`, `--watch` on 127.0.0.1) accept connections, so that no
+/// test asks a listener that is not there yet.
 pub fn start_server(args: &[String], port: u16) -> Process {
     let child = Command::new(server_binary())
         .args(args)
@@ -111,35 +113,51 @@ pub fn start_server(args: &[String], port: u16) -> Process {
         .spawn()
         .unwrap();
     let process = Process(child);
+    let mut ports = vec![port];
+    for pair in args.windows(2) {
+        if ["--listen", "--http", "--watch"].contains(&pair[0].as_str())
+            && let Some(port) = pair[1]
+                .strip_prefix("127.0.0.1:")
+                .and_then(|port| port.parse().ok())
+        {
+            ports.push(port);
+        }
+    }
     let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < LIMIT,
-            "the server never listened on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    for port in ports {
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < LIMIT,
+                "the server never listened on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     process
 }
 
-/// Runs `program` to its end (bounded).
+/// Runs `program` to its end (bounded), reading its output as it comes (a peer that writes
+/// more than a pipe holds is not held up by it).
 pub fn run(program: impl AsRef<std::ffi::OsStr>, args: &[String]) -> Output {
-    let mut child = Command::new(program)
+    let child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|error| panic!("cannot run a peer ({error}): run .ci/install-peers"));
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match finished.recv_timeout(LIMIT) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             panic!("{args:?} did not finish");
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    child.wait_with_output().unwrap()
 }
 
 pub fn strings(args: &[&str]) -> Vec<String> {
