@@ -16,14 +16,11 @@ use rtmp_chunk::RawMessage;
 use rtmp_flv::FlvReader;
 use rtmp_hls::{Answer, Hls};
 
-/// A sample file of `shared/media` (or the copy in rtmp-flv's tests).
+/// A sample file of the crate's tests (`tests/media`, shipped in its package).
 pub fn media_path(name: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let shared = root.join("../../../shared/media").join(name);
-    if shared.exists() {
-        return shared;
-    }
-    root.join("../rtmp-flv/tests/media").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/media")
+        .join(name)
 }
 
 /// The tags of a sample file as router messages.
