@@ -317,9 +317,15 @@ fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
 }
 
 /// The routes, with the guards: the loopback `Host` (without a token), the token (with
-/// one), and the cross-site one.
+/// one), and the cross-site one. `/healthz` and `/readyz`, which load balancers and container
+/// platforms ask, need none: they say nothing but alive and ready.
 fn router(http: Http) -> axum::Router {
-    axum::Router::new()
+    let http = Arc::new(http);
+    let probes = axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(http.clone());
+    let guarded = axum::Router::new()
         .route("/", get(status_page))
         .route("/metrics", get(metrics))
         .route("/api/streams", get(streams))
@@ -345,7 +351,22 @@ fn router(http: Http) -> axum::Router {
             loopback_host_only,
         ))
         .layer(Extension(Arc::new(StreamSeries::default())))
-        .with_state(Arc::new(http))
+        .with_state(http);
+    probes.merge(guarded)
+}
+
+/// `GET /healthz`: the process answers.
+async fn healthz() -> &'static str {
+    "alive\n"
+}
+
+/// `GET /readyz`: the server takes new clients (its listeners are bound before this one
+/// serves), unless it is draining (503).
+async fn readyz(State(http): Shared) -> Response {
+    if http.server.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    }
+    "ready\n".into_response()
 }
 
 /// With a token set, refuses API and metrics requests that do not carry it

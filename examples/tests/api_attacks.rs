@@ -658,3 +658,66 @@ fn with_a_token_any_host_with_the_bearer_is_answered() {
     assert_eq!(with.code, 200, "{}", with.body);
     assert!(!publishes(port, "after"));
 }
+
+#[test]
+fn health_probes_need_no_token_say_nothing_and_readyz_follows_a_drain() {
+    let token = "secret-api-token";
+    let (_server, _port, http_port) = server_with_http(&["--http-token", token]);
+    let base = format!("http://127.0.0.1:{http_port}");
+    // A load balancer's probe, from any host and without the token.
+    let elsewhere = ["Host: rtmp.example".to_owned()];
+    let alive = request("GET", &format!("{base}/healthz"), &elsewhere);
+    assert_eq!((alive.code, alive.body.as_str()), (200, "alive\n"));
+    let ready = request("GET", &format!("{base}/readyz"), &elsewhere);
+    assert_eq!((ready.code, ready.body.as_str()), (200, "ready\n"));
+    // Nothing else is open without the token.
+    assert_eq!(
+        request("GET", &format!("{base}/api/totals"), &elsewhere).code,
+        401
+    );
+    let drained = request(
+        "POST",
+        &format!("{base}/api/drain"),
+        &[
+            "Host: rtmp.example".to_owned(),
+            "Origin: http://rtmp.example".to_owned(),
+            format!("Authorization: Bearer {token}"),
+        ],
+    );
+    assert_eq!(drained.code, 200, "{}", drained.body);
+    let draining = request("GET", &format!("{base}/readyz"), &elsewhere);
+    assert_eq!((draining.code, draining.body.as_str()), (503, "draining\n"));
+    // Still alive while draining.
+    assert_eq!(
+        request("GET", &format!("{base}/healthz"), &elsewhere).code,
+        200
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_a_line() {
+    let port = free_port();
+    let mut child = std::process::Command::new(common::server_binary())
+        .args(strings(&[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ]))
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = common::Process(child);
+    // The first lines say where it listens, each a JSON object with a level and a message.
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let first = lines.next().unwrap().unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(&first).unwrap_or_else(|error| panic!("{error}: {first}"));
+    assert_eq!(line["level"], "INFO", "{first}");
+    assert!(line["fields"]["message"].is_string(), "{first}");
+    assert!(line["timestamp"].is_string(), "{first}");
+}
