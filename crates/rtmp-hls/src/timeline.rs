@@ -174,13 +174,14 @@ impl Timeline {
     }
 
     /// Closes the open segment with media stopping after the primary's last sample (lasting
-    /// as long as the step before it, at most [`LAST_SAMPLE_MAX`]): the next segment is a
-    /// discontinuity.
+    /// as long as the step before it, from 1 ms to [`LAST_SAMPLE_MAX`]): the next segment is
+    /// a discontinuity.
     pub(crate) fn interrupt(&mut self) {
         if !self.segments.is_empty() {
             self.discontinuity_pending = true;
         }
-        let end = self.latest.unwrap_or_default() + self.step.clamp(0, LAST_SAMPLE_MAX);
+        // A stream of one sample has no step: it lasts a millisecond, so that it is kept.
+        let end = self.latest.unwrap_or_default() + self.step.clamp(1, LAST_SAMPLE_MAX);
         self.close(end, true);
     }
 

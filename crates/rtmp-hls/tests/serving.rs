@@ -322,3 +322,23 @@ fn a_playlist_is_written_once_per_change_and_shared() {
     assert!(String::from_utf8_lossy(&ended).contains("#EXT-X-ENDLIST"));
     assert!(!String::from_utf8_lossy(&first).contains("#EXT-X-ENDLIST"));
 }
+
+#[test]
+fn a_stream_of_one_keyframe_that_ends_keeps_it() {
+    let mut hls = Hls::new(HlsConfig::default());
+    for message in messages("h264-aac.flv")
+        .iter()
+        .filter(|m| is_sequence_header(m))
+    {
+        hls.push(message, at(0));
+    }
+    let key = Bytes::from_static(&[0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65]);
+    hls.push(&RawMessage::new(4, 0, 9, 1, key), at(0));
+    hls.end();
+    let Answer::Ready(part) = hls.answer("v0/0.0.m4s", None, None) else {
+        panic!("the part exists");
+    };
+    let fragments = fragments(&part.body);
+    let samples: usize = fragments.iter().map(|f| f.samples.len()).sum();
+    assert_eq!(samples, 1, "{fragments:?}");
+}
