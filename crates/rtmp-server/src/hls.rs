@@ -130,6 +130,9 @@ struct Split {
     carried: Option<String>,
 }
 
+/// The longest a request waits for its part (or a stream's first playlist).
+const MAX_HOLD: Duration = Duration::from_secs(30);
+
 /// Names of the query parameters of blocking reloads and delta updates.
 const PROTOCOL_PARAMETERS: [&str; 3] = ["_HLS_msn", "_HLS_part", "_HLS_skip"];
 
@@ -267,7 +270,10 @@ impl<H: Hooks> Hls<H> {
     ) -> HlsReply {
         let shared = &self.shared;
         let mut changes = packager.changes();
-        let deadline = tokio::time::Instant::now() + packager.target_duration() * 3;
+        // Three target durations, and never past MAX_HOLD: a publisher whose keyframes are
+        // minutes apart does not make requests wait for minutes.
+        let hold = (packager.target_duration() * 3).min(MAX_HOLD);
+        let deadline = tokio::time::Instant::now() + hold;
         let mut held = None;
         loop {
             match packager.answer(path, protocol, carried) {

@@ -105,11 +105,17 @@ impl Packager {
         lock(&self.hls).answer(path, query, carry)
     }
 
-    /// Applies `change` to the packaging and wakes the requests waiting if it moved on.
-    fn change(&self, change: impl FnOnce(&mut Hls)) {
+    /// Applies `change` to the packaging and wakes the requests waiting if it moved on. The
+    /// tracks left out beyond the `logged` first are logged, under the same lock.
+    fn change(&self, logged: &mut usize, change: impl FnOnce(&mut Hls)) {
         let (version, bytes) = {
             let mut hls = lock(&self.hls);
             change(&mut hls);
+            let skipped = hls.skipped();
+            for reason in skipped.get(*logged..).unwrap_or_default() {
+                tracing::info!(key = %self.key, %reason, "a track is left out of HLS");
+            }
+            *logged = skipped.len();
             (hls.version(), hls.bytes())
         };
         self.bytes.store(bytes, Ordering::Relaxed);
@@ -123,38 +129,28 @@ impl Packager {
 
 /// Feeds the packaging with what the router gives its player until the router ends it.
 async fn feed_from(packager: Arc<Packager>, mut feed: PlayerFeed, playing: Box<dyn Playing>) {
-    let mut skipped = 0;
+    // Tracks left out and logged so far.
+    let mut logged = 0;
     while let Some(item) = feed.recv().await {
         match item {
             Feed::Media(media) => {
                 let message = media.message();
-                packager.change(|hls| hls.push(&message, SystemTime::now()));
+                packager.change(&mut logged, |hls| hls.push(&message, SystemTime::now()));
             }
             // The publisher left for good: the playlists end. A publisher that comes back
             // starts them anew.
             Feed::Notice(Notice::Unpublished(_) | Notice::Failed(..)) => {
-                packager.change(Hls::end);
+                packager.change(&mut logged, Hls::end);
             }
             Feed::Notice(Notice::Published(_)) => {
                 let config = packager.config.clone();
-                packager.change(|hls| *hls = Hls::new(config));
-                skipped = 0;
+                logged = 0;
+                packager.change(&mut logged, |hls| *hls = Hls::new(config));
             }
             // Every codec is taken as published: nothing else concerns the packaging.
             _ => {}
         }
-        let now_skipped = lock(&packager.hls).skipped().len();
-        if now_skipped > skipped {
-            for reason in lock(&packager.hls)
-                .skipped()
-                .get(skipped..)
-                .unwrap_or_default()
-            {
-                tracing::info!(key = %packager.key, %reason, "a track is left out of HLS");
-            }
-            skipped = now_skipped;
-        }
     }
     drop(playing);
-    packager.change(Hls::end);
+    packager.change(&mut logged, Hls::end);
 }
